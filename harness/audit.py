@@ -1,0 +1,47 @@
+"""One audit from start to end: prepare tasks, run the models, and always write what was computed."""
+from __future__ import annotations
+
+from harness import catalog, environment
+from harness.errors import HarnessError
+from harness.plugins import load_builtins
+from harness.prepared import PreparedTask, prepare_task
+from harness.report import render_html
+from harness.results import assemble
+from harness.run_dir import RunState, now
+from harness.runner import run_models
+from harness.spec import RunSpec
+from harness.store import SampleStore, write_json_atomic
+
+
+def prepare(spec: RunSpec) -> list[PreparedTask]:
+    load_builtins()
+    tasks = catalog.select(catalog.discover(spec.tasks_dirs), spec.tasks)
+    return [prepare_task(task, spec.limit, spec.seed) for task in tasks]
+
+
+def run_audit(state: RunState, progress: bool = True) -> dict:
+    """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
+    written even when the run stops on an error or Ctrl-C, marked incomplete."""
+    tasks = prepare(state.spec)
+    status = "incomplete: stopped"
+    try:
+        run_models(state, tasks, progress)
+        status = "complete"
+    except HarnessError as exc:
+        status = f"incomplete: {exc.problem}"
+        raise
+    except KeyboardInterrupt:
+        status = "incomplete: interrupted"
+        raise
+    finally:
+        results = write_outputs(state, tasks, status)
+    return results
+
+
+def write_outputs(state: RunState, tasks: list[PreparedTask], status: str) -> dict:
+    records = SampleStore(state.samples_path).records()
+    env = {**environment.describe(), "git_sha": environment.git_sha()}
+    results = assemble(state, tasks, records, env, finished=now() if status == "complete" else None, status=status)
+    write_json_atomic(state.dir / "results.json", results)
+    (state.dir / "report.html").write_text(render_html(results, records), encoding="utf-8")
+    return results

@@ -1,0 +1,176 @@
+"""The `harness` command. The one place that maps errors to exit codes:
+0 done, 2 bad usage or input (one line, no traceback), 1 internal error (a bug: traceback)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError
+
+EPILOG = """\
+examples:
+  harness run                                   audit the embedded models on every built-in task
+  harness run --tasks facts_mc,topic --limit 20 a quick subset
+  harness run --model tiny-gpt2 --model small=hf-causal:/models/gpt2-small
+  harness run --model py:my_models:MyAdapter    your own torch module (see examples/custom_model.py)
+  harness run --resume reports/20261122-101500-ab12
+  harness list tasks
+  harness show reports/20261122-101500-ab12
+
+model specs: [NAME=]ADAPTER[:LOCATION][,key=value...]
+  adapters: tiny-gpt2, minilm (embedded); hf-causal, hf-seq2seq, hf-classifier, encoder (a folder or hub
+  name; hub names need a network); py:MODULE:CALLABLE (your adapter). `harness list models` lists them.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:   # argparse's own errors: one line, exit 2
+        raise HarnessError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description="Audit ML models before they ship: quality, safety and energy.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="evaluate models on tasks and write reports/<run-id>/",
+                         description="Evaluate models on tasks. Writes results.json, samples.jsonl and report.html "
+                                     "to OUT/<run-id>/ and prints a summary.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--model", action="append", metavar="SPEC",
+                     help="a model to evaluate; repeat for several (default: tiny-gpt2 and minilm)")
+    run.add_argument("--tasks", metavar="A,B", help="comma-separated task names (default: all)")
+    run.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR",
+                     help="a folder of task YAML files to add; repeatable")
+    run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N examples of each task")
+    run.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                     help="where run folders are created (default: ./reports)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish an interrupted run: compute only the examples missing from its samples.jsonl")
+    run.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    run.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bf16/fp16 on cuda, float32 on cpu)")
+    run.add_argument("--batch-size", type=int, metavar="N",
+                     help="fixed batch size (default: automatic, starting at 64 and halving on out-of-memory)")
+    run.add_argument("--seed", type=int, default=1234, help="seed for few-shot draws and the bootstrap (default 1234)")
+    run.add_argument("--trust-remote-code", action="store_true",
+                     help="allow models that ship their own Python code to run it (off by default)")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    lst = sub.add_parser("list", help="list registered tasks, models, metrics or probes")
+    lst.add_argument("what", nargs="?", default="tasks", choices=["tasks", "models", "metrics", "probes", "meters"])
+    lst.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR")
+
+    show = sub.add_parser("show", help="print the summary table of a finished run")
+    show.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _run(args) -> int:
+    from harness.audit import run_audit
+    from harness.report import summary_table
+    from harness.run_dir import RunState
+    from harness.spec import ModelSpec, RunSpec, RuntimeOptions
+    from harness.models.embedded import DEFAULT_MODELS
+
+    for name in ("limit", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
+    if args.resume:
+        state = RunState.load(args.resume)
+    else:
+        models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
+        spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
+                       tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
+                       runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                                              trust_remote_code=args.trust_remote_code))
+        from harness.audit import prepare
+        prepare(spec)   # fail on bad input before a run folder exists
+        state = RunState.create(args.out, spec, argv=sys.argv[1:])
+    print(f"run folder: {state.dir}", file=sys.stderr)
+    results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty())
+    print(summary_table(results))
+    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
+    return 0
+
+
+def _first_line(obj) -> str:
+    return ((getattr(obj, "__doc__", None) or "").strip().splitlines() or [""])[0]
+
+
+def _list(args) -> int:
+    from harness import catalog
+    from harness.plugins import METERS, METRICS, MODELS, PROBES, load_builtins
+    load_builtins()
+    if args.what == "tasks":
+        rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
+                for t in sorted(catalog.discover(args.tasks_dir).values(), key=lambda t: t.name)]
+    elif args.what == "metrics":
+        rows = [(name, "higher is better" if cls.higher_is_better else "lower is better", cls.description_)
+                for name, cls in METRICS.items()]
+    else:
+        registry = {"models": MODELS, "probes": PROBES, "meters": METERS}[args.what]
+        rows = [(name, registry.origin(name), _first_line(obj)) for name, obj in registry.items()]
+    if not rows:
+        print(f"no {args.what} registered")
+    widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _quiet_libraries() -> None:
+    """transformers' weight-loading bars and advice are noise in an audit log."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("CODECARBON_LOG_LEVEL", "error")
+    _quiet_libraries()
+    try:
+        args = build_parser().parse_args(argv)
+        return {"run": _run, "list": _list, "show": _show}[args.command](args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted; finish later with `harness run --resume RUN_DIR`", file=sys.stderr)
+        return 130
+    except SystemExit as exc:   # --help and --version
+        return int(exc.code or 0)
+    except Exception:
+        traceback.print_exc()
+        print("harness: internal error (a bug in harness: please report it with the traceback above)", file=sys.stderr)
+        return 1
+
+
+def _show(args) -> int:
+    from harness.report import summary_table
+    path = args.run_dir / "results.json"
+    if not path.is_file():
+        raise HarnessError(f"{args.run_dir} holds no results.json", "pass a folder written by `harness run`")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise HarnessError(f"{path} is not valid JSON ({exc})", "re-run or resume the run") from None
+    print(summary_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

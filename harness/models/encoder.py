@@ -1,0 +1,80 @@
+"""Sentence encoders (e.g. all-MiniLM-L6-v2): mean-pooled, L2-normalized embeddings, and, given a
+linear head (``head=FOLDER`` with head.safetensors and labels.json), classification."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoTokenizer
+
+from harness.errors import HarnessError
+from harness.models.base import ModelInfo, count_parameters
+from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
+from harness.models.hf_loading import load_pretrained
+from harness.plugins import MODELS
+from harness.requests import Classification, ClassifyRequest
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled.float(), dim=-1)
+
+
+def load_head(folder: Path) -> tuple[torch.nn.Linear, tuple[str, ...]]:
+    try:
+        tensors = load_file(str(folder / "head.safetensors"))
+        labels = tuple(json.loads((folder / "labels.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read the classifier head in {folder}: {exc}",
+                           "give head=FOLDER holding head.safetensors and labels.json") from None
+    weight, bias = tensors["weight"], tensors["bias"]
+    head = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    head.load_state_dict({"weight": weight, "bias": bias})
+    return head.eval(), labels
+
+
+class SentenceEncoder:
+    """Sentence encoders: mean-pooled embeddings; classify with head=FOLDER."""
+
+    def __init__(self, spec: ModelSpec, options: RuntimeOptions):
+        self.device = choose_device(options.device)
+        dtype = choose_dtype(options.dtype, self.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
+        self.model = load_pretrained(AutoModel.from_pretrained, spec, options, dtype=dtype)
+        self.model.to(self.device).eval()
+        self.head, self.labels = None, ()
+        if "head" in spec.options:
+            head, self.labels = load_head(Path(spec.options["head"]))
+            self.head = head.to(self.device)
+        self.supports = frozenset({ClassifyRequest}) if self.head is not None else frozenset()
+        parameters = count_parameters(self.model) + (count_parameters(self.head) if self.head is not None else 0)
+        self.info = ModelInfo(kind="encoder", device=str(self.device), dtype=dtype_name(dtype), parameters=parameters,
+                              max_length=tokenizer_limit(self.tokenizer, self.model.config), labels=self.labels)
+
+    def token_count(self, text: str) -> int:
+        return len(self.tokenizer(text)["input_ids"])
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        batch = tokenize_checked(self.tokenizer, texts, self.info.max_length, self.device)
+        return mean_pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
+
+    @torch.inference_mode()
+    def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
+        embeddings = self.embed([r.text for r in requests])
+        return classify_logits(self.head(embeddings), self.labels)
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def generate(self, requests):
+        raise NotImplementedError
+
+
+MODELS.register("encoder")(SentenceEncoder)

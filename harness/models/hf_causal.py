@@ -1,0 +1,152 @@
+"""Hugging Face causal language models (GPT-2, Llama, ...): log-likelihoods and greedy generation.
+
+Log-likelihoods of continuations that share a context are computed with the context encoded
+once: the context batch runs with the KV cache on, the cache rows are repeated per
+continuation, and the continuations run on top of it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import groupby
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+
+from harness.models.base import ModelInfo, count_parameters
+from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.errors import InputTooLong
+from harness.models.hf_loading import load_pretrained
+from harness.plugins import MODELS
+from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    positions = [text.find(s) for s in stops if s and s in text]
+    return (text[: min(positions)], True) if positions else (text, False)
+
+
+class _StopOnSequences(StoppingCriteria):
+    def __init__(self, tokenizer, prompt_length: int, stops: Sequence[str]):
+        self.tokenizer, self.prompt_length, self.stops = tokenizer, prompt_length, [s for s in stops if s]
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
+
+
+class HFCausalLM:
+    """Hugging Face causal LMs from a folder or hub name: log-likelihoods and greedy generation."""
+
+    supports = frozenset({LoglikelihoodRequest, GenerateRequest})
+
+    def __init__(self, spec: ModelSpec, options: RuntimeOptions):
+        self.device = choose_device(options.device)
+        dtype = choose_dtype(options.dtype, self.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
+        self.model = load_pretrained(AutoModelForCausalLM.from_pretrained, spec, options, dtype=dtype)
+        self.model.to(self.device).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        config = self.model.config
+        limit = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+        self.info = ModelInfo(kind="hf-causal", device=str(self.device), dtype=dtype_name(dtype),
+                              parameters=count_parameters(self.model), max_length=limit)
+        self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
+
+    def _encode_uncached(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_count(self, text: str) -> int:
+        return len(self._encode(text))
+
+    def _context_ids(self, context: str) -> tuple[int, ...]:
+        # An empty context still needs one position to predict the first continuation token from.
+        return self._encode(context) or (self.tokenizer.eos_token_id,)
+
+    def _check_length(self, position: int, n_tokens: int) -> None:
+        if self.info.max_length and n_tokens > self.info.max_length:
+            raise InputTooLong(position, n_tokens, self.info.max_length)
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        groups = [(ctx, [i for i, _ in members])
+                  for ctx, members in groupby(enumerate(requests), key=lambda pair: pair[1].context)]
+        contexts = [self._context_ids(ctx) for ctx, _ in groups]
+        continuations = [self._encode(r.continuation) for r in requests]
+        row_of = [g for g, (_, members) in enumerate(groups) for _ in members]
+        for i, (g, cont) in enumerate(zip(row_of, continuations)):
+            self._check_length(i, len(contexts[g]) + len(cont))
+
+        pad = self.tokenizer.pad_token_id
+        ctx_len = torch.tensor([len(c) for c in contexts], device=self.device)
+        width = int(ctx_len.max())
+        ctx_ids = torch.full((len(contexts), width), pad, device=self.device)
+        ctx_mask = torch.zeros_like(ctx_ids)
+        for g, ids in enumerate(contexts):   # left padding: every context ends at the last column
+            ctx_ids[g, width - len(ids):] = torch.tensor(ids, device=self.device)
+            ctx_mask[g, width - len(ids):] = 1
+        out = self.model(input_ids=ctx_ids, attention_mask=ctx_mask,
+                         position_ids=(ctx_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True)
+        first_logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+
+        rest_logprobs = None
+        longest = max(len(c) for c in continuations)
+        if longest > 1:   # feed every continuation token but the last on top of the cached context
+            rows = torch.tensor(row_of, device=self.device)
+            cache = out.past_key_values
+            cache.batch_select_indices(rows)
+            cont_in = torch.full((len(requests), longest - 1), pad, device=self.device)
+            cont_mask = torch.zeros_like(cont_in)
+            for i, ids in enumerate(continuations):
+                cont_in[i, : len(ids) - 1] = torch.tensor(ids[:-1], device=self.device)
+                cont_mask[i, : len(ids) - 1] = 1
+            positions = ctx_len[rows, None] + torch.arange(longest - 1, device=self.device)
+            out2 = self.model(input_ids=cont_in, attention_mask=torch.cat([ctx_mask[rows], cont_mask], dim=1),
+                              position_ids=positions, past_key_values=cache, use_cache=False)
+            rest_logprobs = torch.log_softmax(out2.logits.float(), dim=-1)
+
+        results = []
+        for i, (g, ids) in enumerate(zip(row_of, continuations)):
+            steps = [first_logprobs[g]] + ([rest_logprobs[i, j] for j in range(len(ids) - 1)] if len(ids) > 1 else [])
+            target = torch.tensor(ids, device=self.device)
+            dist = torch.stack(steps)
+            logprob = float(dist.gather(1, target[:, None]).sum())
+            greedy = bool((dist.argmax(-1) == target).all())
+            results.append(Loglikelihood(logprob=logprob, is_greedy=greedy, n_tokens=len(ids)))
+        return results
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        max_new = max(r.max_tokens for r in requests)
+        encoded = [self._context_ids(r.context) for r in requests]
+        for i, ids in enumerate(encoded):
+            self._check_length(i, len(ids) + requests[i].max_tokens)
+        width = max(len(ids) for ids in encoded)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(requests), width), pad, device=self.device)
+        mask = torch.zeros_like(input_ids)
+        for i, ids in enumerate(encoded):
+            input_ids[i, width - len(ids):] = torch.tensor(ids, device=self.device)
+            mask[i, width - len(ids):] = 1
+        stops = sorted({s for r in requests for s in r.stop})
+        criteria = StoppingCriteriaList([_StopOnSequences(self.tokenizer, width, stops)]) if stops else None
+        out = self.model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
+                                  pad_token_id=pad, eos_token_id=self.tokenizer.eos_token_id,
+                                  stopping_criteria=criteria)
+        results = []
+        for i, request in enumerate(requests):
+            new = out[i, width:].tolist()[: request.max_tokens]
+            if self.tokenizer.eos_token_id in new:
+                new = new[: new.index(self.tokenizer.eos_token_id)]
+            text, stopped = cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), request.stop)
+            n_tokens = len(self._encode_uncached(text)) if stopped else len(new)
+            results.append(Generation(text=text, n_tokens=n_tokens))
+        return results
+
+    def classify(self, requests):
+        raise NotImplementedError("causal LMs do not classify")
+
+
+MODELS.register("hf-causal")(HFCausalLM)

@@ -1,0 +1,74 @@
+"""Hugging Face sequence classifiers (BERT, RoBERTa, ... with a classification head)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from harness.models.base import ModelInfo, count_parameters
+from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.errors import InputTooLong
+from harness.models.hf_loading import load_pretrained
+from harness.plugins import MODELS
+from harness.requests import Classification, ClassifyRequest
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+def classify_logits(logits: torch.Tensor, labels: Sequence[str]) -> list[Classification]:
+    probs = torch.softmax(logits.float(), dim=-1).cpu()
+    out = []
+    for row in probs:
+        out.append(Classification(label=labels[int(row.argmax())],
+                                  probs={label: float(p) for label, p in zip(labels, row)}))
+    return out
+
+
+def tokenize_checked(tokenizer, texts: Sequence[str], limit: int | None, device):
+    batch = tokenizer(list(texts), return_tensors="pt", padding=True)
+    if limit and batch["input_ids"].shape[1] > limit:
+        lengths = batch["attention_mask"].sum(1).tolist()
+        worst = max(range(len(lengths)), key=lengths.__getitem__)
+        raise InputTooLong(worst, lengths[worst], limit)
+    return batch.to(device)
+
+
+def tokenizer_limit(tokenizer, config) -> int | None:
+    limits = [v for v in (tokenizer.model_max_length, getattr(config, "max_position_embeddings", None))
+              if v and v < 1_000_000]
+    return min(limits) if limits else None
+
+
+class HFSequenceClassifier:
+    """Hugging Face sequence classifiers: labels from the classification head."""
+
+    supports = frozenset({ClassifyRequest})
+
+    def __init__(self, spec: ModelSpec, options: RuntimeOptions):
+        self.device = choose_device(options.device)
+        dtype = choose_dtype(options.dtype, self.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
+        self.model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, spec, options, dtype=dtype)
+        self.model.to(self.device).eval()
+        id2label = self.model.config.id2label
+        self.labels = tuple(str(id2label[i]) for i in range(len(id2label)))
+        self.info = ModelInfo(kind="hf-classifier", device=str(self.device), dtype=dtype_name(dtype),
+                              parameters=count_parameters(self.model),
+                              max_length=tokenizer_limit(self.tokenizer, self.model.config), labels=self.labels)
+
+    def token_count(self, text: str) -> int:
+        return len(self.tokenizer(text)["input_ids"])
+
+    @torch.inference_mode()
+    def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
+        batch = tokenize_checked(self.tokenizer, [r.text for r in requests], self.info.max_length, self.device)
+        return classify_logits(self.model(**batch).logits, self.labels)
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def generate(self, requests):
+        raise NotImplementedError
+
+
+MODELS.register("hf-classifier")(HFSequenceClassifier)

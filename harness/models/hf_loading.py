@@ -1,0 +1,29 @@
+"""Loading Hugging Face models and tokenizers from a local folder or a hub name, with one-line errors."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.errors import HarnessError
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
+    location = spec.location
+    if not location:
+        raise HarnessError(f"model {spec.name!r}: no folder or hub name given", f"write {spec.adapter}:/path/to/model")
+    local = Path(location).expanduser()
+    if local.exists() or location.startswith((".", "/", "~")):
+        if not local.is_dir():
+            raise HarnessError(f"model {spec.name!r}: folder {location} not found", "pass an existing model folder")
+        location = str(local)
+    try:
+        return loader(location, trust_remote_code=options.trust_remote_code,
+                      revision=spec.options.get("revision"), **kwargs)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "trust_remote_code" in str(exc):
+            fix = "this model ships its own code; review it, then pass --trust-remote-code"
+        else:
+            fix = "pass a local model folder, or go online for hub names"
+        raise HarnessError(f"model {spec.name!r}: cannot load {location}: {first}", fix) from None

@@ -1,0 +1,88 @@
+"""Hugging Face encoder-decoder models (T5, BART, ...): log-likelihoods and greedy generation.
+Each distinct context is encoded once; its encoder states are shared by its continuations."""
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.modeling_outputs import BaseModelOutput
+
+from harness.models.base import ModelInfo, count_parameters
+from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.errors import InputTooLong
+from harness.models.hf_causal import cut_at_stop
+from harness.models.hf_loading import load_pretrained
+from harness.plugins import MODELS
+from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+class HFSeq2SeqLM:
+    """Hugging Face encoder-decoder models: log-likelihoods and greedy generation."""
+
+    supports = frozenset({LoglikelihoodRequest, GenerateRequest})
+
+    def __init__(self, spec: ModelSpec, options: RuntimeOptions):
+        self.device = choose_device(options.device)
+        dtype = choose_dtype(options.dtype, self.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
+        self.model = load_pretrained(AutoModelForSeq2SeqLM.from_pretrained, spec, options, dtype=dtype)
+        self.model.to(self.device).eval()
+        limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 1_000_000 else None
+        self.info = ModelInfo(kind="hf-seq2seq", device=str(self.device), dtype=dtype_name(dtype),
+                              parameters=count_parameters(self.model), max_length=limit)
+
+    def token_count(self, text: str) -> int:
+        return len(self.tokenizer(text)["input_ids"])
+
+    def _encode_batch(self, texts: Sequence[str]):
+        batch = self.tokenizer(list(texts), return_tensors="pt", padding=True).to(self.device)
+        if self.info.max_length and batch["input_ids"].shape[1] > self.info.max_length:
+            lengths = batch["attention_mask"].sum(1).tolist()
+            worst = max(range(len(lengths)), key=lengths.__getitem__)
+            raise InputTooLong(worst, lengths[worst], self.info.max_length)
+        return batch
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        contexts = [ctx for ctx, _ in groupby(r.context for r in requests)]
+        row_of, g = [], -1
+        for i, r in enumerate(requests):
+            g += i == 0 or r.context != requests[i - 1].context
+            row_of.append(g)
+        enc = self._encode_batch(contexts)
+        states = self.model.get_encoder()(**enc).last_hidden_state
+        rows = torch.tensor(row_of, device=self.device)
+        labels = self.tokenizer(text_target=[r.continuation.lstrip() for r in requests], return_tensors="pt",
+                                padding=True).to(self.device)
+        label_ids = labels["input_ids"].masked_fill(labels["attention_mask"] == 0, -100)
+        out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=states[rows]),
+                         attention_mask=enc["attention_mask"][rows], labels=label_ids)
+        logprobs = torch.log_softmax(out.logits.float(), dim=-1)
+        results = []
+        for i in range(len(requests)):
+            keep = label_ids[i] != -100
+            target = label_ids[i][keep]
+            dist = logprobs[i][keep]
+            results.append(Loglikelihood(logprob=float(dist.gather(1, target[:, None]).sum()),
+                                         is_greedy=bool((dist.argmax(-1) == target).all()), n_tokens=int(keep.sum())))
+        return results
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        enc = self._encode_batch([r.context for r in requests])
+        out = self.model.generate(**enc, max_new_tokens=max(r.max_tokens for r in requests), do_sample=False)
+        results = []
+        for i, r in enumerate(requests):
+            ids = [t for t in out[i].tolist() if t not in self.tokenizer.all_special_ids][: r.max_tokens]
+            text, _ = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), r.stop)
+            results.append(Generation(text=text, n_tokens=len(ids)))
+        return results
+
+    def classify(self, requests):
+        raise NotImplementedError("seq2seq models do not classify")
+
+
+MODELS.register("hf-seq2seq")(HFSeq2SeqLM)

@@ -1,0 +1,49 @@
+"""A task made ready to run: its examples loaded, its few-shot contexts rendered, its metrics
+resolved. Everything here is checked before any model is loaded, so bad input fails in seconds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from harness.data import Example, load_examples
+from harness.errors import HarnessError
+from harness.kinds.base import MetricSpec, TaskKind, build_context, metric_specs
+from harness.plugins import METRICS, TASK_KINDS
+from harness.prompts import draw_fewshot
+from harness.spec import TaskConfig
+
+
+@dataclass(frozen=True)
+class PreparedTask:
+    config: TaskConfig
+    kind: TaskKind
+    examples: tuple[Example, ...]
+    contexts: Mapping[str, str]          # example id -> the rendered prompt, few-shot shots included
+    metrics: tuple[MetricSpec, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask:
+    kind = TASK_KINDS.get(task.kind)()
+    owner = f"task {task.name!r}"
+    specs = metric_specs(kind, task)
+    if not specs:
+        raise HarnessError(f"{owner} has no metrics", "list some under `metrics:` in its YAML")
+    for spec in specs:
+        METRICS.get(spec.metric)
+    examples = load_examples(task.data, owner)
+    if limit is not None:
+        examples = examples[:limit]
+    pool = examples
+    if task.num_fewshot and task.fewshot_data is not None:
+        pool = load_examples(task.fewshot_data, f"{owner} few-shot")
+    contexts = {}
+    for ex in examples:
+        shots = draw_fewshot(pool, task.num_fewshot, seed + ex.index, exclude_id=ex.id)
+        contexts[ex.id] = build_context(task, kind, ex, shots)
+        kind.requests(task, ex, contexts[ex.id])     # surfaces bad fields now, not mid-run
+        kind.target(task, ex)
+    return PreparedTask(config=task, kind=kind, examples=tuple(examples), contexts=contexts, metrics=tuple(specs))

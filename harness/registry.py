@@ -1,0 +1,88 @@
+"""A generic registry: decorator registration, entry-point plugins, and did-you-mean errors.
+
+Each extension point owns one ``Registry`` (see ``harness.plugins`` for the list). A component
+registers itself with ``@REGISTRY.register("name")``; a third-party package registers the same
+way from an entry point in the registry's group, e.g. in its pyproject.toml::
+
+    [project.entry-points."harness.tasks"]
+    my_task = "my_package.tasks:my_task"
+
+Entry points are loaded lazily, the first time a name is looked up or listed.
+"""
+from __future__ import annotations
+
+import difflib
+from importlib.metadata import entry_points
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
+
+from harness.errors import HarnessError
+
+T = TypeVar("T")
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> HarnessError:
+    """The error for a name that is not known, with the closest known names."""
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else f"`harness list {kind}s` shows the known ones"
+    return HarnessError(f"unknown {kind} {name!r}", hint)
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, group: str):
+        self.kind = kind
+        self.group = group
+        self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def decorator(obj: T) -> T:
+            self.add(name, obj, origin=getattr(obj, "__module__", "?"))
+            return obj
+        return decorator
+
+    def add(self, name: str, obj: T, origin: str = "?") -> None:
+        if name in self._items and self._items[name] is not obj:
+            raise HarnessError(f"two {self.kind}s are named {name!r} ({self._origins[name]} and {origin})",
+                               f"rename one of them")
+        self._items[name] = obj
+        self._origins[name] = origin
+
+    def load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=self.group):
+            if ep.name in self._items:
+                continue
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a broken plugin must not hide the others
+                raise HarnessError(f"plugin {ep.name!r} ({ep.value}) in entry-point group {self.group} failed to load: "
+                                   f"{type(exc).__name__}: {exc}", f"fix or uninstall the package that provides it") from exc
+            self.add(ep.name, obj, origin=f"entry point {ep.value}")
+
+    def get(self, name: str) -> T:
+        if name not in self._items:
+            self.load_entry_points()
+        if name not in self._items:
+            raise self.unknown(name)
+        return self._items[name]
+
+    def unknown(self, name: str) -> HarnessError:
+        return unknown_name(self.kind, name, self.names())
+
+    def __contains__(self, name: str) -> bool:
+        self.load_entry_points()
+        return name in self._items
+
+    def names(self) -> list[str]:
+        self.load_entry_points()
+        return sorted(self._items)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        for name in self.names():
+            yield name, self._items[name]
+
+    def origin(self, name: str) -> str:
+        return self._origins.get(name, "?")

@@ -1,0 +1,60 @@
+"""Assembling results.json from the sample store and the run state (pure: values in, dict out).
+
+Metric values are recomputed from the stored predictions, in dataset order, with a bootstrap
+seeded by the run seed and the names, so an interrupted-and-resumed run and an uninterrupted one
+give identical numbers.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Sequence
+
+from harness import __version__
+from harness.metrics.bootstrap import bootstrap
+from harness.plugins import METRICS
+from harness.prepared import PreparedTask
+from harness.run_dir import RunState
+
+SCHEMA_VERSION = 1
+
+
+def _seed(run_seed: int, *names: str) -> int:
+    return (run_seed + zlib.crc32("/".join(names).encode())) % 2**32
+
+
+def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
+    records = sorted(records, key=lambda r: r["index"])
+    references = [r["reference"] for r in records]
+    metrics = {}
+    for spec in task.metrics:
+        metric = METRICS.get(spec.metric)
+        predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
+        stats = metric.example_stats(predictions, references)
+        value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
+        metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
+    return {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
+            "complete": len(records) == len(task.examples), "metrics": metrics}
+
+
+def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
+             finished: str | None, status: str) -> dict:
+    spec = state.spec
+    models = {}
+    for model_spec in spec.models:
+        info = state.models.get(model_spec.name)
+        if info is None:
+            continue
+        per_task = {}
+        for task in tasks:
+            mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name]
+            if mine:
+                per_task[task.name] = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
+        models[model_spec.name] = {**info, "tasks": per_task, "skipped": state.skipped.get(model_spec.name, {})}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": {"id": state.id, "started": state.started, "finished": finished, "status": status, "seed": spec.seed,
+                "limit": spec.limit, "harness_version": __version__, "git_sha": environment.get("git_sha"),
+                "argv": state.argv},
+        "environment": {k: v for k, v in environment.items() if k != "git_sha"},
+        "models": models,
+    }

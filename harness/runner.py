@@ -1,0 +1,189 @@
+"""The run loop: for each model, for each task, requests -> Collator -> adapter -> scores -> store.
+
+Batches never straddle two tasks, so every second of model time belongs to exactly one task
+(the energy meters attribute by task). Each finished example is appended to samples.jsonl at
+once; a resumed run computes only the examples missing there.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Iterator, Sequence
+
+from tqdm import tqdm
+
+from harness.batching import Pending, batches, group_requests
+from harness.errors import HarnessError
+from harness.models.base import ModelAdapter
+from harness.models.device import is_out_of_memory
+from harness.models.errors import InputTooLong
+from harness.plugins import METRICS, MODELS
+from harness.prepared import PreparedTask
+from harness.requests import ClassifyRequest, GenerateRequest, LoglikelihoodRequest, Request, Response, request_text
+from harness.run_dir import RunState
+from harness.spec import ModelSpec, RuntimeOptions
+from harness.store import SampleStore
+
+
+class BatchSizer:
+    """Starts at the fixed --batch-size, or at max_batch_size when automatic, and halves on
+    out-of-memory while automatic. The size that worked is kept for later tasks."""
+
+    def __init__(self, runtime: RuntimeOptions):
+        self.automatic = runtime.batch_size is None
+        self.size = runtime.batch_size or runtime.max_batch_size
+
+    def run(self, groups: Sequence[Sequence[Pending]], call: Callable[[list[Request]], list[Response]]
+            ) -> Iterator[tuple[list[Pending], list[Response]]]:
+        start = 0
+        while start < len(groups):
+            batch = next(batches(groups[start:], self.size))
+            try:
+                responses = call([item.request for item in batch])
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                if not self.automatic or len(batch) == 1 or self.size == 1:
+                    raise HarnessError(f"out of memory on a batch of {len(batch)} requests",
+                                       "lower --batch-size, use --dtype bfloat16, or --device cpu") from None
+                self.size = max(1, min(self.size, len(batch)) // 2)
+                _free_accelerator_memory()
+                continue
+            taken = 0
+            while taken < len(batch):
+                taken += len(groups[start])
+                start += 1
+            yield batch, responses
+
+
+def _free_accelerator_memory() -> None:
+    import torch
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
+    factory = MODELS.get(spec.adapter)
+    try:
+        return factory(spec, runtime)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise HarnessError(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu") from None
+        raise HarnessError(f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}",
+                           "check the model folder and adapter") from None
+
+
+def _answer(adapter: ModelAdapter, request_type: type) -> Callable[[list[Request]], list[Response]]:
+    return {LoglikelihoodRequest: adapter.loglikelihood, GenerateRequest: adapter.generate,
+            ClassifyRequest: adapter.classify}[request_type]
+
+
+REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", GenerateRequest: "generation", ClassifyRequest: "classification"}
+
+
+def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
+    if task.kind.request_type not in adapter.supports:
+        return f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
+    if task.kind.request_type is ClassifyRequest and adapter.info.labels:
+        missing = {task.kind.target(task.config, ex) for ex in task.examples} - set(adapter.info.labels)
+        if missing:
+            return f"task labels {sorted(missing)} are not among the model's labels {list(adapter.info.labels)}"
+    return None
+
+
+def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str) -> dict[str, float]:
+    """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
+    scores = {}
+    for spec in task.metrics:
+        scores[spec.name] = METRICS.get(spec.metric).corpus_value([prediction_views[spec.view]], [reference])
+    return scores
+
+
+def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
+                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: bool) -> int:
+    examples = {ex.id: ex for ex in task.examples if (model_name, task.name, ex.id) not in done}
+    pending = [Pending((ex.id, pos), request) for ex in examples.values()
+               for pos, request in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
+    if not pending:
+        return 0
+    expected: dict[str, int] = {}
+    for item in pending:
+        expected[item.key[0]] = expected.get(item.key[0], 0) + 1
+    answers: dict[str, dict[int, Response]] = {}
+    groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
+    call = _answer(adapter, task.kind.request_type)
+    bar = tqdm(total=len(pending), desc=f"{model_name} · {task.name}", unit="req", leave=False,
+               disable=not progress, file=sys.stderr)
+    try:
+        for batch, responses in sizer.run(groups, _guarded(call, model_name, task)):
+            for item, response in zip(batch, responses, strict=True):
+                ex_id, pos = item.key
+                answers.setdefault(ex_id, {})[pos] = response
+                if len(answers[ex_id]) == expected[ex_id]:
+                    store.append(_record(model_name, task, examples[ex_id], answers.pop(ex_id)))
+                    done.add((model_name, task.name, ex_id))
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        store.sync()
+    return len(examples)
+
+
+def _guarded(call, model_name: str, task: PreparedTask):
+    """Turns a model's exceptions into one-line errors that name the task and the example."""
+    def guarded(requests: list[Request]) -> list[Response]:
+        try:
+            responses = call(requests)
+        except InputTooLong as exc:
+            raise HarnessError(f"task {task.name!r}: an input is {exc.n_tokens} tokens but model {model_name!r} accepts "
+                               f"{exc.limit}", "shorten the prompt, lower `fewshot.num`, or use --limit to skip it") from None
+        except HarnessError:
+            raise
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise
+            raise HarnessError(f"model {model_name!r} raised {type(exc).__name__} on task {task.name!r}: {exc}",
+                               "fix the model, or leave the task out with --tasks") from None
+        if len(responses) != len(requests):
+            raise HarnessError(f"model {model_name!r} gave {len(responses)} answers to {len(requests)} requests",
+                               "return one answer per request from the adapter")
+        return responses
+    return guarded
+
+
+def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Response]) -> dict:
+    scored = task.kind.score(task.config, example, [answers[i] for i in range(len(answers))])
+    views = {"prediction": scored.prediction, **scored.views}
+    return {"model": model_name, "task": task.name, "id": example.id, "index": example.index,
+            "input": task.contexts[example.id], "prediction": scored.prediction, "reference": scored.reference,
+            "scores": {**scored.scores, **example_metric_scores(task, views, scored.reference)},
+            "views": dict(scored.views), "details": dict(scored.details)}
+
+
+def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool) -> None:
+    spec = state.spec
+    with SampleStore(state.samples_path) as store:
+        done = store.done_keys()
+        for model_spec in spec.models:
+            skipped = state.skipped.get(model_spec.name, {})
+            remaining = [t for t in tasks if t.name not in skipped
+                         and any((model_spec.name, t.name, ex.id) not in done for ex in t.examples)]
+            if not remaining and model_spec.name in state.models:
+                continue
+            adapter = load_model(model_spec, spec.runtime)
+            sizer = BatchSizer(spec.runtime)
+            state.models[model_spec.name] = {
+                "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
+                "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
+                "parameters": adapter.info.parameters, "max_length": adapter.info.max_length}
+            state.save()
+            for task in remaining:
+                reason = skip_reason(adapter, task)
+                if reason:
+                    state.skipped.setdefault(model_spec.name, {})[task.name] = reason
+                    continue
+                evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress)
+            state.models[model_spec.name]["batch_size"] = sizer.size
+            state.save()
+            del adapter

@@ -1,0 +1,185 @@
+"""What a run is: frozen values parsed from the CLI and from task YAML, validated with clear messages."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from harness.data import DataSource
+from harness.errors import HarnessError
+
+# ------------------------------------------------------------------ tasks
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One evaluation task: a dataset, a prompt, a task kind and its metrics."""
+    name: str
+    kind: str                                # multiple_choice | generate | classify | a plugin kind
+    data: DataSource
+    prompt: str = "{text}"                   # template; Jinja2 when it holds {{ }}, else a format string
+    description: str = ""
+    answer: str = "answer"                   # field with the gold answer (choice index or text, reference, label)
+    choices: str = "choices"                 # multiple_choice: field with the list of choices
+    labels: tuple[str, ...] = ()             # classify: the label set (defaults to the labels seen in the data)
+    stop: tuple[str, ...] = ("\n",)          # generate: stop sequences
+    max_tokens: int = 64                     # generate: cap on new tokens
+    fewshot_data: DataSource | None = None
+    num_fewshot: int = 0
+    fewshot_delimiter: str = "\n\n"
+    target_delimiter: str = " "
+    metrics: tuple[str, ...] = ()            # empty: the kind's defaults
+    source: str = ""                         # where it was defined (a YAML path or a Python module)
+
+
+_TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "choices", "labels", "stop",
+              "max_tokens", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
+
+
+def _fail_key(owner: str, key: str, allowed: set[str]) -> HarnessError:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1)
+    fix = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
+    return HarnessError(f"{owner}: unknown key {key!r}", fix)
+
+
+def _data_source(value: Any, base: Path, owner: str) -> DataSource:
+    if isinstance(value, str):
+        return DataSource(path=(base / value))
+    if isinstance(value, Mapping):
+        allowed = {"path", "datasets", "id_field"}
+        for key in value:
+            if key not in allowed:
+                raise _fail_key(f"{owner} data", key, allowed)
+        id_field = str(value.get("id_field", "id"))
+        if "path" in value:
+            return DataSource(path=base / str(value["path"]), id_field=id_field)
+        if isinstance(value.get("datasets"), Mapping) and "path" in value["datasets"]:
+            return DataSource(hf=dict(value["datasets"]), id_field=id_field)
+    raise HarnessError(f"{owner}: `data` must be a file path or {{path: FILE}} or {{datasets: {{path: NAME, split: S}}}}",
+                       "fix the `data` entry in the task YAML")
+
+
+def _str_tuple(value: Any, owner: str, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise HarnessError(f"{owner}: `{key}` must be a string or a list of strings", f"fix `{key}` in the task YAML")
+
+
+def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
+    owner = f"task file {source}"
+    if not isinstance(raw, Mapping):
+        raise HarnessError(f"{owner} does not hold a mapping", "write `name:`, `kind:`, `data:` ... at the top level")
+    for key in raw:
+        if key not in _TASK_KEYS:
+            raise _fail_key(owner, str(key), _TASK_KEYS)
+    for key in ("name", "kind", "data"):
+        if key not in raw:
+            raise HarnessError(f"{owner}: missing required key {key!r}", f"add `{key}:` to the file")
+    name = str(raw["name"])
+    owner = f"task {name!r} ({source})"
+    fewshot = raw.get("fewshot") or {}
+    if not isinstance(fewshot, Mapping) or set(fewshot) - {"data", "num"}:
+        raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N}}", "fix `fewshot` in the task YAML")
+    try:
+        num_fewshot = int(fewshot.get("num", 0))
+        max_tokens = int(raw.get("max_tokens", 64))
+    except (TypeError, ValueError):
+        raise HarnessError(f"{owner}: `fewshot.num` and `max_tokens` must be integers", "fix them in the task YAML") from None
+    return TaskConfig(
+        name=name, kind=str(raw["kind"]), data=_data_source(raw["data"], base, owner),
+        prompt=str(raw.get("prompt", "{text}")), description=str(raw.get("description", "")),
+        answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")),
+        labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
+        max_tokens=max_tokens,
+        fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,
+        num_fewshot=num_fewshot, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
+        target_delimiter=str(raw.get("target_delimiter", " ")),
+        metrics=_str_tuple(raw.get("metrics", []), owner, "metrics"), source=source)
+
+
+def load_task_file(path: Path) -> TaskConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise HarnessError(f"malformed YAML at {where}: {problem}", "fix the YAML syntax at that line") from None
+    except OSError as exc:
+        raise HarnessError(f"cannot read task file {path}: {exc.strerror}", "check the path and its permissions") from None
+    return task_from_mapping(raw, path.parent, str(path))
+
+
+# ------------------------------------------------------------------ models
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``[NAME=]ADAPTER[:LOCATION][,key=value...]``, e.g. ``tiny-gpt2``, ``hf-causal:/models/gpt2``,
+    ``int8=hf-causal:./gpt2-int8,revision=main``."""
+    name: str
+    adapter: str
+    location: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> "ModelSpec":
+        name = None
+        if "=" in text.split(":", 1)[0].split(",", 1)[0]:
+            name, text = text.split("=", 1)
+        head, *opts = text.split(",")
+        adapter, _, location = head.partition(":")
+        options = {}
+        for opt in opts:
+            key, eq, value = opt.partition("=")
+            if not eq or not key:
+                raise HarnessError(f"model spec {text!r}: option {opt!r} is not key=value",
+                                   "write options as ADAPTER:LOCATION,key=value")
+            options[key] = value
+        if not adapter:
+            raise HarnessError(f"model spec {text!r} names no adapter", "write e.g. hf-causal:/path/to/model")
+        return cls(name=name or head, adapter=adapter, location=location, options=options)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    device: str | None = None        # None: cuda when available, else cpu
+    dtype: str | None = None         # None: bf16/fp16 on cuda, fp32 on cpu
+    trust_remote_code: bool = False
+    batch_size: int | None = None    # None: automatic (start high, halve on out-of-memory)
+    max_batch_size: int = 64
+
+
+# ------------------------------------------------------------------ run
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    models: tuple[ModelSpec, ...]
+    tasks: tuple[str, ...]           # empty: every task
+    tasks_dirs: tuple[Path, ...] = ()
+    limit: int | None = None
+    seed: int = 1234
+    runtime: RuntimeOptions = RuntimeOptions()
+    bootstrap_resamples: int = 1000
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["tasks_dirs"] = [str(p) for p in self.tasks_dirs]
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "RunSpec":
+        return cls(models=tuple(ModelSpec(**m) for m in d["models"]), tasks=tuple(d["tasks"]),
+                   tasks_dirs=tuple(Path(p) for p in d["tasks_dirs"]), limit=d["limit"], seed=d["seed"],
+                   runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"])
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)

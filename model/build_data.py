@@ -1,0 +1,60 @@
+"""Write the built-in tasks' data files under tasks/ from the toy world (deterministic).
+
+    python model/build_data.py
+
+Re-running it rewrites byte-identical files; tests/test_embedded_models.py checks that.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import toyworld  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
+
+
+def fewshot_pools() -> dict[str, list[dict]]:
+    """Few-shot examples come from training material, never from the test sets."""
+    trained, _ = toyworld.split_facts()
+    import random
+    rng = random.Random(toyworld.SEED + 6)
+    facts = []
+    for i, f in enumerate(trained):
+        pool = sorted({g.answer for g in toyworld.facts() if g.relation == f.relation} - {f.answer})
+        choices = rng.sample(pool, 3) + [f.answer]
+        rng.shuffle(choices)
+        facts.append({"id": f"facts-train-{i:03d}", "question": f.question, "choices": choices,
+                      "answer": choices.index(f.answer), "relation": f.relation})
+    held_out = {r["english"] for r in toyworld.task_splits()["toylang"]}
+    toy, seen = [], set()
+    while len(toy) < 20:
+        en, tl = toyworld.toylang_pair(rng)
+        if en not in held_out and en not in seen:
+            seen.add(en)
+            toy.append({"id": f"toylang-train-{len(toy):03d}", "english": en, "toylang": tl})
+    return {"facts_mc": facts, "toylang": toy}
+
+
+def main() -> None:
+    splits = toyworld.task_splits()
+    pools = fewshot_pools()
+    write_jsonl(ROOT / "tasks/facts_mc/test.jsonl", splits["facts_mc"])
+    write_jsonl(ROOT / "tasks/facts_mc/train.jsonl", pools["facts_mc"])
+    write_jsonl(ROOT / "tasks/toylang/test.jsonl", splits["toylang"])
+    write_jsonl(ROOT / "tasks/toylang/train.jsonl", pools["toylang"])
+    write_jsonl(ROOT / "tasks/stories/test.jsonl", splits["stories"])
+    write_jsonl(ROOT / "tasks/topic/train.jsonl", splits["topic_train"])
+    write_jsonl(ROOT / "tasks/topic/test.jsonl", splits["topic_test"])
+    print("wrote tasks/{facts_mc,toylang,stories,topic}/*.jsonl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Test isolation: no hub access, a throw-away HF_HOME, quiet libraries; helpers to run the CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HF_HOME = tempfile.mkdtemp(prefix="harness-test-hf-")
+os.environ.update({"HF_HOME": _HF_HOME, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                   "TOKENIZERS_PARALLELISM": "false", "CODECARBON_LOG_LEVEL": "error"})
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _load_builtins():
+    from harness.plugins import load_builtins
+    load_builtins()
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`harness ARGS` in a fresh interpreter, as a user would run it."""
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("harness: error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "fix:" in errors[0]
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def write_task(folder: Path, name: str, rows: list[dict] | None, yaml_text: str | None = None, **fields) -> Path:
+    """A task folder with task.yaml and data.jsonl (rows=None writes no data file)."""
+    import json
+    folder.mkdir(parents=True, exist_ok=True)
+    if rows is not None:
+        (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if yaml_text is None:
+        lines = [f"name: {name}", "data: data.jsonl"] + [f"{k}: {json.dumps(v)}" for k, v in fields.items()]
+        yaml_text = "\n".join(lines) + "\n"
+    (folder / "task.yaml").write_text(yaml_text)
+    return folder
