@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from harness import catalog, environment
 from harness.errors import HarnessError
+from harness.meters import build_session
+from harness.meters.carbon import CarbonIntensity, resolve_intensity
+from harness.meters.session import read_windows
 from harness.plugins import load_builtins
 from harness.prepared import PreparedTask, prepare_task
 from harness.report import render_html
+from harness.report.timeline import read_telemetry
 from harness.results import assemble
 from harness.run_dir import RunState, now
 from harness.runner import run_models
@@ -23,9 +27,14 @@ def run_audit(state: RunState, progress: bool = True) -> dict:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete."""
     tasks = prepare(state.spec)
+    options = state.spec.meters
+    intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
+    session = build_session(options, state.dir)
     status = "incomplete: stopped"
     try:
-        run_models(state, tasks, progress)
+        with session:
+            with session.window("run", state.id):
+                run_models(state, tasks, progress, session)
         status = "complete"
     except HarnessError as exc:
         status = f"incomplete: {exc.problem}"
@@ -34,14 +43,17 @@ def run_audit(state: RunState, progress: bool = True) -> dict:
         status = "incomplete: interrupted"
         raise
     finally:
-        results = write_outputs(state, tasks, status)
+        results = write_outputs(state, tasks, status, intensity, session.environment(), session.disabled_reason)
     return results
 
 
-def write_outputs(state: RunState, tasks: list[PreparedTask], status: str) -> dict:
+def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
+                  meters_environment: dict, meters_disabled: str | None = None) -> dict:
     records = SampleStore(state.samples_path).records()
     env = {**environment.describe(), "git_sha": environment.git_sha()}
-    results = assemble(state, tasks, records, env, finished=now() if status == "complete" else None, status=status)
+    results = assemble(state, tasks, records, env, finished=now() if status == "complete" else None, status=status,
+                       windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
+                       meters_disabled=meters_disabled)
     write_json_atomic(state.dir / "results.json", results)
-    (state.dir / "report.html").write_text(render_html(results, records), encoding="utf-8")
+    (state.dir / "report.html").write_text(render_html(results, records, read_telemetry(state.dir)), encoding="utf-8")
     return results

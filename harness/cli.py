@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trust-remote-code", action="store_true",
                      help="allow models that ship their own Python code to run it (off by default)")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    meters = run.add_argument_group("energy and carbon metering")
+    meters.add_argument("--no-meters", action="store_true", help="measure no power, energy or telemetry")
+    meters.add_argument("--sample-period-ms", type=float, default=100, metavar="MS",
+                        help="GPU telemetry sampling period (default 100 ms)")
+    meters.add_argument("--idle-seconds", type=float, default=2.0, metavar="S",
+                        help="idle GPU baseline measured before the run, for net-of-idle energy (default 2; 0 skips)")
+    meters.add_argument("--country", metavar="ISO3",
+                        help="country of the electricity grid (e.g. FRA), for CodeCarbon's offline carbon intensity")
+    meters.add_argument("--carbon-intensity", type=float, metavar="G_PER_KWH",
+                        help="grid carbon intensity in g CO2e/kWh (wins over --country)")
+    meters.add_argument("--pue", type=float, default=1.0, help="data-centre power usage effectiveness (default 1.0)")
+    meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
 
     lst = sub.add_parser("list", help="list registered tasks, models, metrics or probes")
     lst.add_argument("what", nargs="?", default="tasks", choices=["tasks", "models", "metrics", "probes", "meters"])
@@ -75,13 +87,15 @@ def _run(args) -> int:
     from harness.audit import run_audit
     from harness.report import summary_table
     from harness.run_dir import RunState
-    from harness.spec import ModelSpec, RunSpec, RuntimeOptions
+    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
     from harness.models.embedded import DEFAULT_MODELS
 
     for name in ("limit", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
+    if args.sample_period_ms < 1 or args.idle_seconds < 0:
+        raise HarnessError("--sample-period-ms must be at least 1 and --idle-seconds at least 0", "pass sensible values")
     if args.resume:
         state = RunState.load(args.resume)
     else:
@@ -92,9 +106,14 @@ def _run(args) -> int:
         spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-                                              trust_remote_code=args.trust_remote_code))
+                                              trust_remote_code=args.trust_remote_code),
+                       meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
+                                           idle_s=args.idle_seconds, country=args.country,
+                                           carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose))
         from harness.audit import prepare
+        from harness.meters.carbon import resolve_intensity
         prepare(spec)   # fail on bad input before a run folder exists
+        resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         state = RunState.create(args.out, spec, argv=sys.argv[1:])
     print(f"run folder: {state.dir}", file=sys.stderr)
     results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty())

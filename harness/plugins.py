@@ -45,5 +45,6 @@ def load_builtins() -> None:
         return
     _loaded = True
     import harness.kinds  # noqa: F401
+    import harness.meters  # noqa: F401
     import harness.metrics  # noqa: F401
     import harness.models  # noqa: F401

@@ -10,6 +10,8 @@ import zlib
 from typing import Sequence
 
 from harness import __version__
+from harness.meters.carbon import CarbonIntensity
+from harness.meters.energy import aggregate, energy_object
 from harness.metrics.bootstrap import bootstrap
 from harness.plugins import METRICS
 from harness.prepared import PreparedTask
@@ -37,9 +39,16 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
 
 
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
-             finished: str | None, status: str) -> dict:
+             finished: str | None, status: str, windows: Sequence[dict] = (),
+             intensity: CarbonIntensity = CarbonIntensity(None, "not given"), meters_environment: dict | None = None,
+             meters_disabled: str | None = None) -> dict:
     spec = state.spec
     models = {}
+
+    def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, **match: str) -> dict:
+        chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
+        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled)
+
     for model_spec in spec.models:
         info = state.models.get(model_spec.name)
         if info is None:
@@ -48,8 +57,11 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
         for task in tasks:
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name]
             if mine:
-                per_task[task.name] = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
-        models[model_spec.name] = {**info, "tasks": per_task, "skipped": state.skipped.get(model_spec.name, {})}
+                result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
+                result["energy"] = energy("task", result["metrics"], task.kind.name, model=model_spec.name, task=task.name)
+                per_task[task.name] = result
+        models[model_spec.name] = {**info, "tasks": per_task, "skipped": state.skipped.get(model_spec.name, {}),
+                                   "energy": energy("model", model=model_spec.name)}
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {"id": state.id, "started": state.started, "finished": finished, "status": status, "seed": spec.seed,
@@ -57,4 +69,5 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
                 "argv": state.argv},
         "environment": {k: v for k, v in environment.items() if k != "git_sha"},
         "models": models,
+        "energy": {"run": energy("run"), "carbon_intensity": intensity.to_json(), "meters": meters_environment or {}},
     }

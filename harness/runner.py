@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from harness.batching import Pending, batches, group_requests
 from harness.errors import HarnessError
+from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
 from harness.models.errors import InputTooLong
@@ -101,7 +102,7 @@ def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], 
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
-                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: bool) -> int:
+                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: bool, session: MeterSession) -> int:
     examples = {ex.id: ex for ex in task.examples if (model_name, task.name, ex.id) not in done}
     pending = [Pending((ex.id, pos), request) for ex in examples.values()
                for pos, request in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
@@ -115,18 +116,23 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
     call = _answer(adapter, task.kind.request_type)
     bar = tqdm(total=len(pending), desc=f"{model_name} · {task.name}", unit="req", leave=False,
                disable=not progress, file=sys.stderr)
-    try:
-        for batch, responses in sizer.run(groups, _guarded(call, model_name, task)):
-            for item, response in zip(batch, responses, strict=True):
-                ex_id, pos = item.key
-                answers.setdefault(ex_id, {})[pos] = response
-                if len(answers[ex_id]) == expected[ex_id]:
-                    store.append(_record(model_name, task, examples[ex_id], answers.pop(ex_id)))
-                    done.add((model_name, task.name, ex_id))
-            bar.update(len(batch))
-    finally:
-        bar.close()
-        store.sync()
+    with session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
+                        examples=0, generated_tokens=0) as window:
+        try:
+            for batch, responses in sizer.run(groups, _guarded(call, model_name, task)):
+                for item, response in zip(batch, responses, strict=True):
+                    ex_id, pos = item.key
+                    answers.setdefault(ex_id, {})[pos] = response
+                    if len(answers[ex_id]) == expected[ex_id]:
+                        record = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
+                        store.append(record)
+                        done.add((model_name, task.name, ex_id))
+                        window.attrs["examples"] += 1
+                        window.attrs["generated_tokens"] += int(record["scores"].get("generated_tokens", 0))
+                bar.update(len(batch))
+        finally:
+            bar.close()
+            store.sync()
     return len(examples)
 
 
@@ -161,7 +167,7 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
             "views": dict(scored.views), "details": dict(scored.details)}
 
 
-def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool) -> None:
+def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession) -> None:
     spec = state.spec
     with SampleStore(state.samples_path) as store:
         done = store.done_keys()
@@ -171,19 +177,20 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool) -
                          and any((model_spec.name, t.name, ex.id) not in done for ex in t.examples)]
             if not remaining and model_spec.name in state.models:
                 continue
-            adapter = load_model(model_spec, spec.runtime)
-            sizer = BatchSizer(spec.runtime)
-            state.models[model_spec.name] = {
-                "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
-                "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
-                "parameters": adapter.info.parameters, "max_length": adapter.info.max_length}
-            state.save()
-            for task in remaining:
-                reason = skip_reason(adapter, task)
-                if reason:
-                    state.skipped.setdefault(model_spec.name, {})[task.name] = reason
-                    continue
-                evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress)
-            state.models[model_spec.name]["batch_size"] = sizer.size
-            state.save()
-            del adapter
+            with session.window("model", model_spec.name, model=model_spec.name):
+                adapter = load_model(model_spec, spec.runtime)
+                sizer = BatchSizer(spec.runtime)
+                state.models[model_spec.name] = {
+                    "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
+                    "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
+                    "parameters": adapter.info.parameters, "max_length": adapter.info.max_length}
+                state.save()
+                for task in remaining:
+                    reason = skip_reason(adapter, task)
+                    if reason:
+                        state.skipped.setdefault(model_spec.name, {})[task.name] = reason
+                        continue
+                    evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
+                state.models[model_spec.name]["batch_size"] = sizer.size
+                state.save()
+                del adapter

@@ -157,6 +157,18 @@ class RuntimeOptions:
     max_batch_size: int = 64
 
 
+@dataclass(frozen=True)
+class MeterOptions:
+    enabled: bool = True
+    names: tuple[str, ...] = ("gpu", "host")   # registered meters to run
+    period_s: float = 0.1                      # GPU sampling period
+    idle_s: float = 2.0                        # idle baseline before the run (GPU only)
+    country: str | None = None                 # ISO 3166 alpha-3, for CodeCarbon's energy-mix intensity
+    carbon_intensity: float | None = None      # g CO2e per kWh; wins over country
+    pue: float = 1.0
+    verbose: bool = False
+
+
 # ------------------------------------------------------------------ run
 
 
@@ -169,6 +181,7 @@ class RunSpec:
     seed: int = 1234
     runtime: RuntimeOptions = RuntimeOptions()
     bootstrap_resamples: int = 1000
+    meters: MeterOptions = MeterOptions()
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -179,7 +192,8 @@ class RunSpec:
     def from_json(cls, d: Mapping[str, Any]) -> "RunSpec":
         return cls(models=tuple(ModelSpec(**m) for m in d["models"]), tasks=tuple(d["tasks"]),
                    tasks_dirs=tuple(Path(p) for p in d["tasks_dirs"]), limit=d["limit"], seed=d["seed"],
-                   runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"])
+                   runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
+                   meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

@@ -6,12 +6,13 @@ files on every machine. Three skills are taught to tiny-gpt2 and tested on held-
 * facts      - statements about animals, colours, opposites and capitals; the question
                form is trained for half of the facts and tested on the other half.
 * toylang    - word-by-word translation into an invented language whose adjectives follow
-               their noun; test sentences are word combinations never seen in training.
-* stories    - three-sentence stories with a one-line summary that copies names and
-               places out of the story; test stories use held-out combinations.
+               their noun; test sentences are unseen, some have two adjectives (training has at
+               most one) and a quarter of noun phrases use nouns seen in 1% of training pairs.
+* stories    - three-sentence stories with a one-line summary that copies names and places
+               out of the story; half the test stories open with a distractor person.
 
 The topic data (four classes) trains minilm's linear head; its test split uses sentence
-templates the head never saw.
+frames, subjects and predicates the head never saw.
 """
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def facts_mc_items() -> list[dict]:
 TOY_NOUNS = {"cat": "miko", "dog": "bara", "bird": "piru", "fish": "salo", "child": "neni",
              "teacher": "dosu", "farmer": "gari", "king": "rexo", "horse": "kavo", "girl": "fela",
              "boy": "pusi", "baker": "pano"}
+RARE_NOUNS = {"owl": "strigo", "queen": "regina", "sailor": "maro", "poet": "versi"}   # in 1% of training pairs
 TOY_ADJECTIVES = {"red": "rudo", "big": "mago", "small": "piko", "old": "vexa", "happy": "joli",
                   "green": "verda", "tired": "laso", "clever": "saga"}
 TOY_VERBS = {"sees": "vidas", "likes": "amas", "follows": "sekvas", "helps": "helpas",
@@ -109,21 +111,26 @@ TOY_VERBS = {"sees": "vidas", "likes": "amas", "follows": "sekvas", "helps": "he
 TOY_INTRANSITIVE = {"sleeps": "dormas", "runs": "kuras", "sings": "kantas", "waits": "atendas"}
 
 
-def _noun_phrase(rng: random.Random) -> tuple[str, str]:
-    noun = rng.choice(sorted(TOY_NOUNS))
-    if rng.random() < 0.6:
-        adj = rng.choice(sorted(TOY_ADJECTIVES))
-        return f"the {adj} {noun}", f"la {TOY_NOUNS[noun]} {TOY_ADJECTIVES[adj]}"
-    return f"the {noun}", f"la {TOY_NOUNS[noun]}"
+ALL_NOUNS = {**TOY_NOUNS, **RARE_NOUNS}
 
 
-def toylang_pair(rng: random.Random) -> tuple[str, str]:
-    subj_en, subj_toy = _noun_phrase(rng)
+def _noun_phrase(rng: random.Random, test: bool) -> tuple[str, str]:
+    rare = rng.random() < (0.25 if test else 0.01)
+    noun = rng.choice(sorted(RARE_NOUNS if rare else TOY_NOUNS))
+    n_adj = rng.choice([0, 1, 2, 2]) if test else rng.choice([0, 1, 1])   # two adjectives: test only
+    adjs = rng.sample(sorted(TOY_ADJECTIVES), n_adj)
+    english = " ".join(["the", *adjs, noun])
+    toy = " ".join(["la", ALL_NOUNS[noun], *(TOY_ADJECTIVES[a] for a in adjs)])
+    return english, toy
+
+
+def toylang_pair(rng: random.Random, test: bool = False) -> tuple[str, str]:
+    subj_en, subj_toy = _noun_phrase(rng, test)
     if rng.random() < 0.3:
         verb = rng.choice(sorted(TOY_INTRANSITIVE))
         return f"{subj_en} {verb} .", f"{subj_toy} {TOY_INTRANSITIVE[verb]} ."
     verb = rng.choice(sorted(TOY_VERBS))
-    obj_en, obj_toy = _noun_phrase(rng)
+    obj_en, obj_toy = _noun_phrase(rng, test)
     return f"{subj_en} {verb} {obj_en} .", f"{subj_toy} {TOY_VERBS[verb]} {obj_toy} ."
 
 
@@ -140,16 +147,20 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 WEATHER = ["sunny", "rainy", "windy", "cold", "warm", "cloudy"]
 
 
-def story(rng: random.Random) -> tuple[str, str]:
+def story(rng: random.Random, test: bool = False) -> tuple[str, str]:
     name, place, item = rng.choice(NAMES), rng.choice(PLACES), rng.choice(ITEMS)
     day, weather = rng.choice(DAYS), rng.choice(WEATHER)
     friend = rng.choice([n for n in NAMES if n != name])
+    other_place = rng.choice([p for p in PLACES if p != place])
     opening = rng.choice([f"On {day}, {name} went to the {place}.",
                           f"It was {weather} when {name} walked to the {place}."])
     middle = rng.choice([f"{name} bought some {item} there.", f"There {name} bought some {item}."])
     closing = rng.choice([f"Later {name} met {friend}.", f"The day was {weather}.",
                           f"{friend} was waiting at home."])
-    return f"{opening} {middle} {closing}", f"{name} bought {item} at the {place}."
+    text = f"{opening} {middle} {closing}"
+    if test and rng.random() < 0.5:   # never in training: another person, somewhere else, comes first
+        text = f"{friend} stayed at the {other_place}. {text}"
+    return text, f"{name} bought {item} at the {place}."
 
 
 def story_text(text: str, summary: str) -> str:
@@ -175,17 +186,27 @@ TOPICS = {
                    ["crashed after the upgrade", "ran much faster", "needed a reboot",
                     "shipped a security patch", "lost its connection", "doubled its memory"]),
 }
+TEST_TOPICS = {   # subjects and predicates the head never saw: MiniLM must carry the meaning
+    "sports": (["the referee", "the midfielder", "the relay race", "the champion", "the league"],
+               ["clinched the title", "missed an easy shot", "was injured in the second half", "drew a big crowd"]),
+    "weather": (["the blizzard", "the drizzle", "the humidity", "the hailstorm", "the monsoon"],
+                ["delayed every train", "made the roads icy", "ended the drought", "knocked down power lines"]),
+    "food": (["the pasta", "the dessert", "the baker", "the menu", "the stew"],
+             ["was too spicy", "smelled of cinnamon", "came with fresh herbs", "sold out by lunchtime"]),
+    "technology": (["the smartphone", "the software", "the database", "the processor", "the website"],
+                   ["was hacked overnight", "got a faster battery", "froze during the demo", "was rewritten in Rust"]),
+}
 TRAIN_FRAMES = ["{s} {p}.", "Yesterday {s} {p}.", "Everyone said {s} {p}.", "Reports say {s} {p}."]
 TEST_FRAMES = ["I heard that {s} {p}.", "According to the news, {s} {p}.", "Apparently {s} {p} again."]
 
 
-def topic_examples(frames: list[str], count: int, seed: int, prefix: str) -> list[dict]:
+def topic_examples(frames: list[str], count: int, seed: int, prefix: str, vocabulary: dict = TOPICS) -> list[dict]:
     rng = random.Random(seed)
-    labels = sorted(TOPICS)
+    labels = sorted(vocabulary)
     rows = []
     for i in range(count):
         label = labels[i % len(labels)]
-        subjects, predicates = TOPICS[label]
+        subjects, predicates = vocabulary[label]
         text = rng.choice(frames).format(s=rng.choice(subjects), p=rng.choice(predicates))
         rows.append({"id": f"{prefix}-{i:04d}", "text": text[0].upper() + text[1:], "label": label})
     return rows
@@ -197,13 +218,13 @@ def task_splits() -> dict[str, list[dict]]:
     rng = random.Random(SEED + 2)
     translate, seen = [], set()
     while len(translate) < 120:
-        en, toy = toylang_pair(rng)
+        en, toy = toylang_pair(rng, test=True)
         if en not in seen:
             seen.add(en)
             translate.append({"id": f"toylang-{len(translate):03d}", "english": en, "toylang": toy})
     stories, seen_stories = [], set()
     while len(stories) < 100:
-        text, summary = story(rng)
+        text, summary = story(rng, test=True)
         if text not in seen_stories:
             seen_stories.add(text)
             stories.append({"id": f"story-{len(stories):03d}", "story": text, "summary": summary})
@@ -212,7 +233,7 @@ def task_splits() -> dict[str, list[dict]]:
         "toylang": translate,
         "stories": stories,
         "topic_train": topic_examples(TRAIN_FRAMES, 400, SEED + 3, "topic-train"),
-        "topic_test": topic_examples(TEST_FRAMES, 160, SEED + 4, "topic-test"),
+        "topic_test": topic_examples(TEST_FRAMES, 160, SEED + 4, "topic-test", TEST_TOPICS),
     }
 
 

@@ -46,7 +46,8 @@ def write_task(folder: Path, name: str, rows: list[dict] | None, yaml_text: str 
     if rows is not None:
         (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if yaml_text is None:
-        lines = [f"name: {name}", "data: data.jsonl"] + [f"{k}: {json.dumps(v)}" for k, v in fields.items()]
+        fields = {"data": "data.jsonl", **fields}
+        lines = [f"name: {name}"] + [f"{k}: {json.dumps(v)}" for k, v in fields.items()]
         yaml_text = "\n".join(lines) + "\n"
     (folder / "task.yaml").write_text(yaml_text)
     return folder

@@ -101,3 +101,16 @@ def test_unknown_kind_of_request_is_skipped_with_a_reason(tmp_path, monkeypatch)
     _, results = _run(spec, tmp_path / "out")
     assert "cannot answer log-likelihood" in results["models"]["minilm"]["skipped"]["facts_mc"]
     assert results["models"]["minilm"]["tasks"] == {}
+
+
+def test_the_documented_custom_model_example_runs(tmp_path):
+    from conftest import REPO
+    # the topic training split: every sentence names a subject from the example's keyword lists
+    write_task(tmp_path / "tasks" / "t", "topic_train", None, kind="classify", prompt="{text}", answer="label",
+               data=str(REPO / "tasks" / "topic" / "train.jsonl"))
+    proc = run_cli("run", "--model", "py:examples.custom_model:KeywordClassifier", "--tasks", "topic_train",
+                   "--tasks-dir", str(tmp_path / "tasks"), "--out", str(tmp_path / "out"), cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(next((tmp_path / "out").glob("*/results.json")).read_text())
+    task = results["models"]["py:examples.custom_model:KeywordClassifier"]["tasks"]["topic_train"]
+    assert task["n"] == 400 and task["metrics"]["accuracy"]["value"] == 1.0

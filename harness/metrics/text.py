@@ -2,6 +2,7 @@
 sacrebleu's metrics, as sacrebleu reports them, and 0-1 mean F-measures for ROUGE, as rouge-score does."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import numpy as np
@@ -10,6 +11,10 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from harness.metrics.base import AdditiveMetric, MeanMetric
 from harness.plugins import METRICS
+
+
+# sacrebleu warns on every call when references look tokenized; the choice of data is the task's.
+logging.getLogger("sacrebleu").setLevel(logging.ERROR)
 
 
 class _SacrebleuMetric(AdditiveMetric):

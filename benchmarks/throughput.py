@@ -1,0 +1,155 @@
+"""Harness throughput as ratios measured in one run.
+
+    python benchmarks/throughput.py                 # CPU; add --device cuda on a GPU
+    python benchmarks/throughput.py --skip-lm-eval  # without the lm-eval comparison
+
+For a multiple-choice and a generate task (the built-in facts_mc and toylang data, repeated
+--scale times with fresh ids) it times, interleaved over --repeats rounds:
+
+* bare     - the same adapter calls on the same batches, nothing else (no store, no scoring);
+* harness  - a whole `harness run` of the task: data, prompts, batching, model, scoring,
+             samples.jsonl, bootstrap, results.json and report.html;
+* lm-eval  - lm-evaluation-harness 0.4 (`pip install -e '.[bench]'`) on the same model folder,
+             the same JSONL data and prompts, the same batch size.
+
+and prints the medians with harness/bare (overhead) and lm-eval/harness (speed-up) ratios, plus
+both tools' accuracy on the same items as a cross-check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from harness.audit import prepare, run_audit                       # noqa: E402
+from harness.batching import Pending, batches, group_requests      # noqa: E402
+from harness.models.embedded import tiny_gpt2                      # noqa: E402
+from harness.requests import request_text                          # noqa: E402
+from harness.resources import builtin_dir                          # noqa: E402
+from harness.run_dir import RunState                               # noqa: E402
+from harness.runner import _answer                                 # noqa: E402
+from harness.spec import ModelSpec, RunSpec, RuntimeOptions        # noqa: E402
+
+TASKS = {
+    "facts_mc": {"harness": {"kind": "multiple_choice", "prompt": "Question: {question}\nAnswer:", "metrics": ["accuracy"]},
+                 "lm_eval": {"output_type": "multiple_choice", "doc_to_text": "Question: {{question}}\nAnswer:",
+                             "doc_to_choice": "{{choices}}", "doc_to_target": "answer", "metric_list": [{"metric": "acc"}]}},
+    "toylang": {"harness": {"kind": "generate", "prompt": "English: {english}\nToylang:", "answer": "toylang",
+                            "stop": ["\n"], "max_tokens": 32, "metrics": ["bleu"]},
+                "lm_eval": {"output_type": "generate_until", "doc_to_text": "English: {{english}}\nToylang:",
+                            "doc_to_target": " {{toylang}}", "metric_list": [{"metric": "bleu"}],
+                            "generation_kwargs": {"until": ["\n"], "max_gen_toks": 32, "do_sample": False}}},
+}
+
+
+def write_tasks(root: Path, scale: int) -> None:
+    import yaml
+    for name, spec in TASKS.items():
+        rows = [json.loads(x) for x in (builtin_dir("tasks") / name / "test.jsonl").read_text().splitlines()]
+        rows = [{**r, "id": f"{r['id']}-{k}"} for k in range(scale) for r in rows]
+        data = root / "data" / f"{name}.jsonl"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (root / "harness").mkdir(exist_ok=True)
+        (root / "harness" / f"{name}.yaml").write_text(yaml.safe_dump(
+            {"name": f"bench_{name}", "data": str(data), **spec["harness"]}))
+        (root / "lm_eval").mkdir(exist_ok=True)
+        (root / "lm_eval" / f"{name}.yaml").write_text(yaml.safe_dump(
+            {"task": f"bench_{name}", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
+             "test_split": "test", **spec["lm_eval"]}))
+
+
+def time_bare(adapter, task, batch_size: int) -> float:
+    pending = [Pending((ex.id, i), r) for ex in task.examples
+               for i, r in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
+    start = time.perf_counter()
+    groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
+    call = _answer(adapter, task.kind.request_type)
+    for batch in batches(groups, batch_size):
+        call([p.request for p in batch])
+    return time.perf_counter() - start
+
+
+def time_harness(spec: RunSpec, out: Path) -> tuple[float, float]:
+    start = time.perf_counter()
+    state = RunState.create(out, spec, argv=["benchmark"])
+    results = run_audit(state, progress=False)
+    elapsed = time.perf_counter() - start
+    (task,) = results["models"]["tiny-gpt2"]["tasks"].values()
+    (metric,) = task["metrics"].values()
+    return elapsed, metric["value"]
+
+
+def time_lm_eval(lm, name: str, task_manager) -> tuple[float, float]:
+    import lm_eval
+    start = time.perf_counter()
+    out = lm_eval.simple_evaluate(model=lm, tasks=[f"bench_{name}"], task_manager=task_manager, log_samples=False,
+                                  bootstrap_iters=1000)
+    elapsed = time.perf_counter() - start
+    metrics = out["results"][f"bench_{name}"]
+    value = metrics.get("acc,none", metrics.get("bleu,none"))
+    return elapsed, value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--scale", type=int, default=8, help="copies of each test set (default 8)")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--skip-lm-eval", action="store_true")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="harness-bench-"))
+    write_tasks(root, args.scale)
+    runtime = RuntimeOptions(device=args.device, batch_size=args.batch_size)
+    adapter = tiny_gpt2(ModelSpec("tiny-gpt2", "tiny-gpt2"), runtime)
+    lm = task_manager = None
+    if not args.skip_lm_eval:
+        import logging
+        from lm_eval.models.huggingface import HFLM
+        from lm_eval.tasks import TaskManager
+        logging.getLogger("lm-eval").setLevel(logging.ERROR)
+        lm = HFLM(pretrained=str(builtin_dir("model") / "tiny-gpt2"), device=args.device, batch_size=args.batch_size,
+                  dtype="float32" if args.device == "cpu" else "auto")
+        task_manager = TaskManager(include_path=str(root / "lm_eval"))
+
+    print(f"device {adapter.info.device}, batch size {args.batch_size}, {args.repeats} rounds, torch threads "
+          f"{__import__('torch').get_num_threads()}")
+    rows = []
+    for name in TASKS:
+        spec = RunSpec(models=(ModelSpec("tiny-gpt2", "tiny-gpt2"),), tasks=(f"bench_{name}",),
+                       tasks_dirs=(root / "harness",), runtime=runtime)
+        (task,) = prepare(spec)
+        times: dict[str, list[float]] = {"bare": [], "harness": [], "lm-eval": []}
+        values = {}
+        time_bare(adapter, task, args.batch_size)                 # warm-up
+        for _ in range(args.repeats):
+            times["bare"].append(time_bare(adapter, task, args.batch_size))
+            t, values["harness"] = time_harness(spec, root / "runs")
+            times["harness"].append(t)
+            if lm is not None:
+                t, values["lm-eval"] = time_lm_eval(lm, name, task_manager)
+                times["lm-eval"].append(t)
+        med = {k: statistics.median(v) for k, v in times.items() if v}
+        rows.append((name, len(task.examples), med, values))
+
+    print("\n| task | examples | bare loop s | harness s | lm-eval s | harness / bare | lm-eval / harness | "
+          "metric: harness vs lm-eval |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, n, med, values in rows:
+        lme = med.get("lm-eval")
+        print(f"| {name} | {n} | {med['bare']:.2f} | {med['harness']:.2f} | {lme:.2f} | {med['harness'] / med['bare']:.3f} | "
+              f"{lme / med['harness']:.2f} | {values['harness']:.4g} vs {values['lm-eval']:.4g} |" if lme else
+              f"| {name} | {n} | {med['bare']:.2f} | {med['harness']:.2f} | - | {med['harness'] / med['bare']:.3f} | - | - |")
+
+
+if __name__ == "__main__":
+    main()

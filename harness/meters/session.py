@@ -1,0 +1,133 @@
+"""Measurement windows over a set of meters: ``with session.window("task", "facts_mc"): ...``.
+
+Windows nest (run > model > task > probe). At each window's edges every meter's counters are
+read; at its end the window's figures are appended to windows.jsonl (so a resumed run keeps the
+energy of the work done before it stopped) and new telemetry samples to telemetry.csv.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from harness.meters.base import Meter
+
+TELEMETRY_COLUMNS = ["unix_time", "t_s", "event", "window", "gpu", "power_w", "power_avg_w", "energy_j", "sm_clock_mhz",
+                     "mem_clock_mhz", "gfx_clock_mhz", "pstate", "clock_event_reasons", "temp_c", "util_gpu_pct",
+                     "util_mem_pct", "mem_used_mib", "power_limit_w", "cpu_power_w", "cpu_power_source"]
+
+
+class Window:
+    """What the code inside a window adds about its work (examples done, tokens generated)."""
+
+    def __init__(self, kind: str, name: str, path: str, attrs: dict[str, Any]):
+        self.kind, self.name, self.path = kind, name, path
+        self.attrs = dict(attrs)
+
+
+class MeterSession:
+    def __init__(self, meters: Sequence[Meter], run_dir: Path | None, clock: Callable[[], float] = time.monotonic,
+                 disabled_reason: str | None = None):
+        self.meters = list(meters)
+        self.run_dir = run_dir
+        self.disabled_reason = disabled_reason
+        self._clock = clock
+        self._stack: list[Window] = []
+        self._t0 = 0.0
+        self._unix0 = 0.0
+        self._telemetry_fh = None
+        self._telemetry: csv.DictWriter | None = None
+
+    def __enter__(self) -> "MeterSession":
+        started = time.perf_counter()
+        for meter in self.meters:
+            meter.start()
+        self.startup_s = time.perf_counter() - started      # incl. the idle baseline
+        self._t0, self._unix0 = self._clock(), time.time()
+        if self.run_dir is not None:
+            path = self.run_dir / "telemetry.csv"
+            new = not path.exists()
+            self._telemetry_fh = path.open("a", newline="", encoding="utf-8")
+            self._telemetry = csv.DictWriter(self._telemetry_fh, TELEMETRY_COLUMNS, extrasaction="ignore")
+            if new:
+                self._telemetry.writeheader()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._flush_telemetry()
+        for meter in self.meters:
+            meter.stop()
+        if self._telemetry_fh:
+            self._telemetry_fh.close()
+
+    def environment(self) -> dict:
+        if self.disabled_reason:
+            return {"disabled": self.disabled_reason}
+        return {**{meter.name: meter.environment() for meter in self.meters},
+                "startup_s": round(getattr(self, "startup_s", 0.0), 3)}
+
+    @contextmanager
+    def window(self, kind: str, name: str, **attrs: Any) -> Iterator[Window]:
+        parent = self._stack[-1].path + "/" if self._stack else ""
+        window = Window(kind, name, f"{parent}{kind}:{name}", attrs)
+        begin = {m.name: m.read() for m in self.meters}
+        t_begin = self._clock()
+        self._marker(t_begin, "begin", window.path)
+        self._stack.append(window)
+        completed = False
+        try:
+            yield window
+            completed = True
+        finally:
+            self._stack.pop()
+            end = {m.name: m.read() for m in self.meters}
+            t_end = self._clock()
+            figures: dict[str, Any] = {}
+            for meter in self.meters:
+                figures.update(meter.figures(begin[meter.name], end[meter.name]))
+            self._flush_telemetry()
+            self._marker(t_end, "end", window.path)
+            self._record({"path": window.path, "kind": kind, "name": name, **window.attrs,
+                          "started": self._iso(t_begin), "duration_s": t_end - t_begin, "completed": completed,
+                          "figures": figures})
+
+    def _iso(self, t: float) -> str:
+        return datetime.fromtimestamp(self._unix0 + t - self._t0, timezone.utc).isoformat(timespec="milliseconds")
+
+    def _marker(self, t: float, event: str, path: str) -> None:
+        if self._telemetry:
+            self._telemetry.writerow({"unix_time": round(self._unix0 + t - self._t0, 4), "t_s": round(t - self._t0, 4),
+                                      "event": event, "window": path})
+
+    def _flush_telemetry(self) -> None:
+        if not self._telemetry:
+            return
+        for meter in self.meters:
+            for row in meter.telemetry():
+                t = row.pop("t")
+                self._telemetry.writerow({"unix_time": round(self._unix0 + t - self._t0, 4), "t_s": round(t - self._t0, 4),
+                                          "event": "sample", **row})
+        self._telemetry_fh.flush()
+
+    def _record(self, record: dict) -> None:
+        if self.run_dir is None:
+            return
+        with (self.run_dir / "windows.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    raise TypeError(f"cannot store {type(value).__name__} in windows.jsonl")
+
+
+def read_windows(run_dir: Path) -> list[dict]:
+    path = run_dir / "windows.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.endswith("}")]

@@ -1,0 +1,124 @@
+"""The default audit: both embedded models, every built-in task, the three output files."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, run_cli
+
+EXPECTED_METRICS = {
+    "tiny-gpt2": {"facts_mc": {"accuracy", "accuracy_norm"}, "toylang": {"bleu", "chrf", "exact_match"},
+                  "stories": {"rouge1", "rouge2", "rougeL", "rougeLsum"}},
+    "minilm": {"topic": {"accuracy", "f1_macro"}},
+}
+# Chance levels (4 choices / 4 balanced classes) and floors far below what the models score
+# (README lists the scores), so the test fails if training or scoring breaks.
+FLOORS = {("tiny-gpt2", "facts_mc", "accuracy"): 0.4, ("tiny-gpt2", "toylang", "bleu"): 30.0,
+          ("tiny-gpt2", "toylang", "chrf"): 50.0, ("tiny-gpt2", "stories", "rougeL"): 0.5,
+          ("minilm", "topic", "accuracy"): 0.6, ("minilm", "topic", "f1_macro"): 0.6}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    proc = run_cli("run", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return proc, next(out.iterdir())
+
+
+@pytest.mark.slow
+def test_default_run_writes_results_samples_and_report(default_run):
+    proc, run_dir = default_run
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["schema_version"] == 1
+    assert set(results["run"]) >= {"id", "started", "finished", "seed", "harness_version", "git_sha", "argv"}
+    assert set(results["environment"]) >= {"python", "torch", "transformers", "platform", "cpu", "gpus"}
+    for model, tasks in EXPECTED_METRICS.items():
+        info = results["models"][model]
+        assert set(info) >= {"spec", "kind", "dtype", "device", "parameters", "tasks"}
+        assert info["device"] == "cpu" and info["dtype"] == "float32"
+        for task, metrics in tasks.items():
+            result = info["tasks"][task]
+            assert result["complete"] and result["n"] > 0
+            assert set(result["metrics"]) == metrics
+            for m in result["metrics"].values():
+                assert m["ci95"][0] <= m["value"] <= m["ci95"][1] and m["stderr"] >= 0
+    for (model, task, metric), floor in FLOORS.items():
+        assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] > floor, (model, task, metric)
+
+    lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == sum(results["models"][m]["tasks"][t]["n"] for m in EXPECTED_METRICS for t in EXPECTED_METRICS[m])
+    assert all({"model", "task", "id", "input", "prediction", "reference", "scores"} <= set(r) for r in lines)
+    html = (run_dir / "report.html").read_text()
+    assert "tiny-gpt2" in html and "minilm" in html and "<script" not in html
+    assert "facts_mc" in proc.stdout and "rougeLsum" in proc.stdout     # the terminal summary
+
+    shown = run_cli("show", str(run_dir))
+    assert shown.returncode == 0 and "toylang" in shown.stdout
+
+
+@pytest.mark.slow
+def test_default_run_measures_energy_per_task_with_honest_sources(default_run):
+    import torch
+    _, run_dir = default_run
+    results = json.loads((run_dir / "results.json").read_text())
+    for model, tasks in EXPECTED_METRICS.items():
+        assert results["models"][model]["energy"]["total_energy_j"]["value"] > 0
+        for task in tasks:
+            energy = results["models"][model]["tasks"][task]["energy"]
+            for figure in (v for v in energy.values() if isinstance(v, dict) and "source" in v):
+                assert figure["source"] in ("nvml_energy_counter", "nvml_power_integrated", "rapl", "estimated",
+                                            "not_measured", "clock")
+                assert (figure["value"] is None) == (figure["source"] == "not_measured")
+                if figure["source"] == "not_measured":
+                    assert figure["reason"]
+            assert energy["cpu_energy_j"]["source"] in ("rapl", "estimated") and energy["cpu_energy_j"]["value"] > 0
+            assert energy["examples"] == results["models"][model]["tasks"][task]["n"]
+            assert energy["j_per_example"]["value"] == pytest.approx(energy["total_energy_j"]["value"] / energy["examples"])
+            if not torch.cuda.is_available():
+                assert energy["gpu_energy_j"]["source"] == "not_measured"
+                assert energy["gpu_energy_j"]["reason"].startswith("GPU: ")
+            # no carbon intensity was given, and none is assumed
+            assert energy["gco2e"]["source"] == "not_measured" and "--country" in energy["gco2e"]["reason"]
+    telemetry = (run_dir / "telemetry.csv").read_text().splitlines()
+    assert telemetry[0].startswith("unix_time,t_s,event,window")
+    for model, tasks in EXPECTED_METRICS.items():
+        for task in tasks:
+            assert any(f",begin,run:{results['run']['id']}/model:{model}/task:{task}," in line for line in telemetry)
+            assert any(f",end,run:{results['run']['id']}/model:{model}/task:{task}," in line for line in telemetry)
+    html = (run_dir / "report.html").read_text()
+    assert "Energy by task" in html and "<svg" in html and "estimated" in html
+
+
+def test_no_meters_reads_not_measured(tmp_path):
+    proc = run_cli("run", "--model", "minilm", "--tasks", "topic", "--limit", "8", "--no-meters", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(next(tmp_path.glob("*/results.json")).read_text())
+    energy = results["models"]["minilm"]["tasks"]["topic"]["energy"]
+    assert energy["total_energy_j"] == {"value": None, "unit": "J", "source": "not_measured",
+                                        "reason": "meters were off (--no-meters)"}
+
+
+def test_build_data_rewrites_the_shipped_task_files_byte_for_byte(tmp_path):
+    """tasks/*/ data is generated by model/build_data.py; regenerating it elsewhere gives the same bytes."""
+    before = {p: p.read_bytes() for p in (REPO / "tasks").rglob("*.jsonl")}
+    code = ("import sys, runpy; sys.path.insert(0, %r); import build_data; build_data.ROOT = __import__('pathlib').Path(%r); "
+            "build_data.main()") % (str(REPO / "model"), str(tmp_path))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    for path, data in before.items():
+        assert (tmp_path / path.relative_to(REPO)).read_bytes() == data, path
+
+
+def test_tiny_gpt2_was_trained_on_the_corpus_the_script_generates():
+    sys.path.insert(0, str(REPO / "model"))
+    try:
+        import train_tiny_gpt2
+        info = json.loads((REPO / "model" / "tiny-gpt2" / "build_info.json").read_text())
+        assert train_tiny_gpt2.corpus_sha256() == info["corpus_sha256"]
+        assert 2_000_000 < info["parameters"] < 5_000_000
+    finally:
+        sys.path.remove(str(REPO / "model"))
