@@ -95,10 +95,8 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
 
 def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str) -> dict[str, float]:
     """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
-    scores = {}
-    for spec in task.metrics:
-        scores[spec.name] = METRICS.get(spec.metric).corpus_value([prediction_views[spec.view]], [reference])
-    return scores
+    return {spec.name: METRICS.get(spec.metric).example_value(prediction_views[spec.view], reference)
+            for spec in task.metrics}
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,

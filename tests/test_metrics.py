@@ -70,3 +70,10 @@ def test_bootstrap_of_a_corpus_metric_recomputes_from_resampled_sentences():
     picked = [i for i, c in enumerate(counts) for _ in range(c)]
     by_hand = sacrebleu.corpus_bleu([HYPS[i] for i in picked], [[REFS[i] for i in picked]]).score
     assert Bleu.value_from_totals(counts @ stats) == pytest.approx(by_hand)
+
+
+def test_example_values_equal_the_metric_on_one_example():
+    for metric in (Accuracy, ExactMatch, F1Macro, Bleu, Chrf, Rouge1, RougeL):
+        for h, r in zip(HYPS, REFS):
+            assert metric.example_value(h, r) == pytest.approx(metric.corpus_value([h], [r]))
+    assert Bleu.example_value(HYPS[0], REFS[0]) == pytest.approx(sacrebleu.sentence_bleu(HYPS[0], [REFS[0]]).score)

@@ -39,6 +39,11 @@ class AdditiveMetric(evaluate.Metric):
     def corpus_value(cls, predictions: Sequence[str], references: Sequence[str]) -> float:
         return cls.value_from_totals(cls.example_stats(predictions, references).sum(axis=0))
 
+    @classmethod
+    def example_value(cls, prediction: str, reference: str) -> float:
+        """The metric on one example alone (e.g. sentence BLEU), kept in samples.jsonl."""
+        return cls.corpus_value([prediction], [reference])
+
     @staticmethod
     def example_stats(predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """One row of additive statistics per example."""
@@ -55,6 +60,10 @@ class MeanMetric(AdditiveMetric):
     @staticmethod
     def example_score(prediction: str, reference: str) -> float:
         raise NotImplementedError
+
+    @classmethod
+    def example_value(cls, prediction: str, reference: str) -> float:
+        return cls.example_score(prediction, reference)
 
     @classmethod
     def example_stats(cls, predictions, references) -> np.ndarray:
