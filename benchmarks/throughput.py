@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from harness.audit import prepare, run_audit                       # noqa: E402
-from harness.batching import Pending, batches, group_requests      # noqa: E402
+from harness.batching import Pending, batches, group_requests, split_large  # noqa: E402
 from harness.models.embedded import tiny_gpt2                      # noqa: E402
 from harness.requests import request_text                          # noqa: E402
 from harness.resources import builtin_dir                          # noqa: E402
@@ -74,7 +74,7 @@ def time_bare(adapter, task, batch_size: int) -> float:
     start = time.perf_counter()
     groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
     call = _answer(adapter, task.kind.request_type)
-    for batch in batches(groups, batch_size):
+    for batch in batches(split_large(groups, batch_size), batch_size):
         call([p.request for p in batch])
     return time.perf_counter() - start
 

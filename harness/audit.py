@@ -23,10 +23,16 @@ def prepare(spec: RunSpec) -> list[PreparedTask]:
     return [prepare_task(task, spec.limit, spec.seed) for task in tasks]
 
 
+def prepare_probes(spec: RunSpec) -> list:
+    load_builtins()
+    return catalog.select_probes(catalog.discover_probes(spec.tasks_dirs), spec.probes)
+
+
 def run_audit(state: RunState, progress: bool = True) -> dict:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete."""
     tasks = prepare(state.spec)
+    probes = prepare_probes(state.spec)
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
     session = build_session(options, state.dir)
@@ -34,7 +40,7 @@ def run_audit(state: RunState, progress: bool = True) -> dict:
     try:
         with session:
             with session.window("run", state.id):
-                run_models(state, tasks, progress, session)
+                run_models(state, tasks, progress, session, probes)
         status = "complete"
     except HarnessError as exc:
         status = f"incomplete: {exc.problem}"
@@ -43,17 +49,17 @@ def run_audit(state: RunState, progress: bool = True) -> dict:
         status = "incomplete: interrupted"
         raise
     finally:
-        results = write_outputs(state, tasks, status, intensity, session.environment(), session.disabled_reason)
+        results = write_outputs(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
     return results
 
 
 def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
-                  meters_environment: dict, meters_disabled: str | None = None) -> dict:
+                  meters_environment: dict, meters_disabled: str | None = None, probes: list = ()) -> dict:
     records = SampleStore(state.samples_path).records()
     env = {**environment.describe(), "git_sha": environment.git_sha()}
     results = assemble(state, tasks, records, env, finished=now() if status == "complete" else None, status=status,
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
-                       meters_disabled=meters_disabled)
+                       meters_disabled=meters_disabled, probes=probes)
     write_json_atomic(state.dir / "results.json", results)
     (state.dir / "report.html").write_text(render_html(results, records, read_telemetry(state.dir)), encoding="utf-8")
     return results

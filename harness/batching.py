@@ -35,8 +35,16 @@ def group_requests(items: Sequence[Pending], length: Callable[[Request], int]) -
     return ordered
 
 
+def split_large(groups: Sequence[Sequence[Pending]], batch_size: int) -> list[list[Pending]]:
+    """Groups larger than a batch split into batch-size chunks (each still shares its context)."""
+    out: list[list[Pending]] = []
+    for group in groups:
+        out += [list(group[i:i + batch_size]) for i in range(0, len(group), batch_size)]
+    return out
+
+
 def batches(groups: Sequence[Sequence[Pending]], batch_size: int) -> Iterator[list[Pending]]:
-    """Whole groups, packed up to ``batch_size`` requests (a larger group travels alone)."""
+    """Whole groups, packed up to ``batch_size`` requests (pass groups through split_large first)."""
     batch: list[Pending] = []
     for group in groups:
         if batch and len(batch) + len(group) > batch_size:

@@ -8,17 +8,27 @@ from harness.errors import HarnessError
 from harness.plugins import TASKS
 from harness.registry import unknown_name
 from harness.resources import builtin_dir
-from harness.spec import TaskConfig, load_task_file
+from harness.spec import TaskConfig, probe_from_mapping, read_yaml, task_from_mapping
+
+
+def _yaml_files(tasks_dirs: Iterable[Path]) -> Iterable[tuple[Path, object]]:
+    for directory in [builtin_dir("tasks"), *tasks_dirs]:
+        if not directory.is_dir():
+            raise HarnessError(f"tasks directory {directory} not found", "pass an existing folder to --tasks-dir")
+        for path in sorted(directory.rglob("*.yaml")):
+            yield path, read_yaml(path)
+
+
+def _is_probe(raw: object) -> bool:
+    return isinstance(raw, dict) and "probe" in raw
 
 
 def discover(tasks_dirs: Iterable[Path] = ()) -> dict[str, TaskConfig]:
     """Every known task by name. A user's --tasks-dir may not silently shadow another task."""
     found: dict[str, TaskConfig] = {}
-    for directory in [builtin_dir("tasks"), *tasks_dirs]:
-        if not directory.is_dir():
-            raise HarnessError(f"tasks directory {directory} not found", "pass an existing folder to --tasks-dir")
-        for path in sorted(directory.rglob("*.yaml")):
-            _add(found, load_task_file(path))
+    for path, raw in _yaml_files(tasks_dirs):
+        if not _is_probe(raw):
+            _add(found, task_from_mapping(raw, path.parent, str(path)))
     for name, obj in TASKS.items():
         task = obj() if callable(obj) and not isinstance(obj, TaskConfig) else obj
         if not isinstance(task, TaskConfig):
@@ -26,6 +36,30 @@ def discover(tasks_dirs: Iterable[Path] = ()) -> dict[str, TaskConfig]:
                                "make the entry point return harness.spec.TaskConfig")
         _add(found, task)
     return found
+
+
+def discover_probes(tasks_dirs: Iterable[Path] = ()) -> dict:
+    """Every probe configuration (YAML files with a top-level `probe:` key) by name."""
+    found: dict = {}
+    for path, raw in _yaml_files(tasks_dirs):
+        if _is_probe(raw):
+            config = probe_from_mapping(raw, path.parent, str(path))
+            if config.name in found:
+                raise HarnessError(f"two probes are named {config.name!r}", "rename one of them")
+            found[config.name] = config
+    return found
+
+
+def select_probes(found: dict, names: Iterable[str] | None) -> list:
+    from harness.plugins import PROBES
+    chosen = [found[n] for n in sorted(found)] if names is None else []
+    for name in names or ():
+        if name not in found:
+            raise unknown_name("probe", name, found)
+        chosen.append(found[name])
+    for config in chosen:
+        PROBES.get(config.probe)
+    return chosen
 
 
 def _add(found: dict[str, TaskConfig], task: TaskConfig) -> None:

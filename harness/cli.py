@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trust-remote-code", action="store_true",
                      help="allow models that ship their own Python code to run it (off by default)")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
+    run.add_argument("--no-probes", action="store_true", help="run no probes")
+    run.add_argument("--probe-limit", type=int, metavar="N",
+                     help="items per probe (per task, bias type or category; overrides each probe's default; 0 = all)")
     meters = run.add_argument_group("energy and carbon metering")
     meters.add_argument("--no-meters", action="store_true", help="measure no power, energy or telemetry")
     meters.add_argument("--sample-period-ms", type=float, default=100, metavar="MS",
@@ -90,6 +94,8 @@ def _run(args) -> int:
     from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
     from harness.models.embedded import DEFAULT_MODELS
 
+    if args.probe_limit is not None and args.probe_limit < 0:
+        raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
     for name in ("limit", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -109,10 +115,13 @@ def _run(args) -> int:
                                               trust_remote_code=args.trust_remote_code),
                        meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                            idle_s=args.idle_seconds, country=args.country,
-                                           carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose))
-        from harness.audit import prepare
+                                           carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
+                       probes=() if args.no_probes else (None if not args.probes else tuple(p for p in args.probes.split(",") if p)),
+                       probe_limit=args.probe_limit)
+        from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
         prepare(spec)   # fail on bad input before a run folder exists
+        prepare_probes(spec)
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         state = RunState.create(args.out, spec, argv=sys.argv[1:])
     print(f"run folder: {state.dir}", file=sys.stderr)
@@ -128,16 +137,18 @@ def _first_line(obj) -> str:
 
 def _list(args) -> int:
     from harness import catalog
-    from harness.plugins import METERS, METRICS, MODELS, PROBES, load_builtins
+    from harness.plugins import METERS, METRICS, MODELS, load_builtins
     load_builtins()
     if args.what == "tasks":
         rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
                 for t in sorted(catalog.discover(args.tasks_dir).values(), key=lambda t: t.name)]
+    elif args.what == "probes":
+        rows = [(c.name, c.probe, c.description) for c in catalog.discover_probes(args.tasks_dir).values()]
     elif args.what == "metrics":
         rows = [(name, "higher is better" if cls.higher_is_better else "lower is better", cls.description_)
                 for name, cls in METRICS.items()]
     else:
-        registry = {"models": MODELS, "probes": PROBES, "meters": METERS}[args.what]
+        registry = {"models": MODELS, "meters": METERS}[args.what]
         rows = [(name, registry.origin(name), _first_line(obj)) for name, obj in registry.items()]
     if not rows:
         print(f"no {args.what} registered")

@@ -12,7 +12,7 @@ from another installed package, through an entry point in the registry's group::
 | TASKS        | harness.tasks     | ``TaskConfig`` (or a zero-argument callable returning one)     |
 | TASK_KINDS   | harness.task_kinds| ``TaskKind``: turns examples into requests and scores responses |
 | METRICS      | harness.metrics   | an ``AdditiveMetric`` subclass (a local evaluate.Metric)        |
-| PROBES       | harness.probes    | robustness and bias probes (issue: probes)                     |
+| PROBES       | harness.probes    | ``Probe`` (harness.probes.base): robustness and bias probes     |
 | METERS       | harness.meters    | energy and telemetry meters (issue: metering)                  |
 | REPORT_SECTIONS | harness.report_sections | callables adding a section to report.html            |
 
@@ -48,3 +48,4 @@ def load_builtins() -> None:
     import harness.meters  # noqa: F401
     import harness.metrics  # noqa: F401
     import harness.models  # noqa: F401
+    import harness.probes  # noqa: F401

@@ -20,10 +20,20 @@ class PreparedTask:
     examples: tuple[Example, ...]
     contexts: Mapping[str, str]          # example id -> the rendered prompt, few-shot shots included
     metrics: tuple[MetricSpec, ...]
+    fewshot_pool: tuple[Example, ...] = ()
+    seed: int = 0
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def context_for(self, example: Example) -> str:
+        """The prompt for ``example`` (or a perturbed copy of it) with the same few-shot shots."""
+        return render_context(self.config, self.kind, example, self.fewshot_pool, self.seed)
+
+
+def render_context(task: TaskConfig, kind: TaskKind, example: Example, pool, seed: int) -> str:
+    return build_context(task, kind, example, draw_fewshot(pool, task.num_fewshot, seed + example.index, exclude_id=example.id))
 
 
 def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask:
@@ -42,8 +52,8 @@ def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask
         pool = load_examples(task.fewshot_data, f"{owner} few-shot")
     contexts = {}
     for ex in examples:
-        shots = draw_fewshot(pool, task.num_fewshot, seed + ex.index, exclude_id=ex.id)
-        contexts[ex.id] = build_context(task, kind, ex, shots)
+        contexts[ex.id] = render_context(task, kind, ex, pool, seed)
         kind.requests(task, ex, contexts[ex.id])     # surfaces bad fields now, not mid-run
         kind.target(task, ex)
-    return PreparedTask(config=task, kind=kind, examples=tuple(examples), contexts=contexts, metrics=tuple(specs))
+    return PreparedTask(config=task, kind=kind, examples=tuple(examples), contexts=contexts, metrics=tuple(specs),
+                        fewshot_pool=tuple(pool), seed=seed)

@@ -33,6 +33,13 @@ class Template:
     def is_jinja(self) -> bool:
         return "{{" in self.source or "{%" in self.source
 
+    def fields(self) -> set[str]:
+        """The data fields this template reads."""
+        if self.is_jinja:
+            from jinja2 import meta
+            return set(meta.find_undeclared_variables(_JINJA.parse(self.source)))
+        return {name for _, name, _, _ in string.Formatter().parse(self.source) if name}
+
     def render(self, fields: Mapping[str, Any]) -> str:
         try:
             if self.is_jinja:

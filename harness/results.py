@@ -13,7 +13,7 @@ from harness import __version__
 from harness.meters.carbon import CarbonIntensity
 from harness.meters.energy import aggregate, energy_object
 from harness.metrics.bootstrap import bootstrap
-from harness.plugins import METRICS
+from harness.plugins import METRICS, PROBES
 from harness.prepared import PreparedTask
 from harness.run_dir import RunState
 
@@ -41,7 +41,7 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
              finished: str | None, status: str, windows: Sequence[dict] = (),
              intensity: CarbonIntensity = CarbonIntensity(None, "not given"), meters_environment: dict | None = None,
-             meters_disabled: str | None = None) -> dict:
+             meters_disabled: str | None = None, probes: Sequence = ()) -> dict:
     spec = state.spec
     models = {}
 
@@ -60,7 +60,16 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
                 result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
                 result["energy"] = energy("task", result["metrics"], task.kind.name, model=model_spec.name, task=task.name)
                 per_task[task.name] = result
-        models[model_spec.name] = {**info, "tasks": per_task, "skipped": state.skipped.get(model_spec.name, {}),
+        per_probe = {}
+        for config in probes:
+            mine = [r for r in records if r["model"] == model_spec.name and r["task"] == f"probe:{config.name}"]
+            if mine:
+                summary = PROBES.get(config.probe)().summarize(sorted(mine, key=lambda r: r["index"]), config, spec.seed)
+                per_probe[config.name] = {"probe": config.probe, "n": len(mine), **summary,
+                                          "energy": energy("probe", summary.get("metrics"), model=model_spec.name,
+                                                           probe=config.name)}
+        models[model_spec.name] = {**info, "tasks": per_task, "probes": per_probe,
+                                   "skipped": state.skipped.get(model_spec.name, {}),
                                    "energy": energy("model", model=model_spec.name)}
     return {
         "schema_version": SCHEMA_VERSION,

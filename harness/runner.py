@@ -11,12 +11,12 @@ from typing import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
-from harness.batching import Pending, batches, group_requests
+from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
-from harness.models.errors import InputTooLong
+from harness.calls import answer_method, guarded
 from harness.plugins import METRICS, MODELS
 from harness.prepared import PreparedTask
 from harness.requests import ClassifyRequest, GenerateRequest, LoglikelihoodRequest, Request, Response, request_text
@@ -35,8 +35,10 @@ class BatchSizer:
 
     def run(self, groups: Sequence[Sequence[Pending]], call: Callable[[list[Request]], list[Response]]
             ) -> Iterator[tuple[list[Pending], list[Response]]]:
-        start = 0
+        start, groups, size = 0, split_large(groups, self.size), self.size
         while start < len(groups):
+            if self.size != size:                      # halved: re-split what is left
+                groups, start, size = split_large(groups[start:], self.size), 0, self.size
             batch = next(batches(groups[start:], self.size))
             try:
                 responses = call([item.request for item in batch])
@@ -75,11 +77,6 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
                            "check the model folder and adapter") from None
 
 
-def _answer(adapter: ModelAdapter, request_type: type) -> Callable[[list[Request]], list[Response]]:
-    return {LoglikelihoodRequest: adapter.loglikelihood, GenerateRequest: adapter.generate,
-            ClassifyRequest: adapter.classify}[request_type]
-
-
 REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", GenerateRequest: "generation", ClassifyRequest: "classification"}
 
 
@@ -111,13 +108,13 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
         expected[item.key[0]] = expected.get(item.key[0], 0) + 1
     answers: dict[str, dict[int, Response]] = {}
     groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
-    call = _answer(adapter, task.kind.request_type)
+    call = answer_method(adapter, task.kind.request_type)
     bar = tqdm(total=len(pending), desc=f"{model_name} · {task.name}", unit="req", leave=False,
                disable=not progress, file=sys.stderr)
     with session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
                         examples=0, generated_tokens=0) as window:
         try:
-            for batch, responses in sizer.run(groups, _guarded(call, model_name, task)):
+            for batch, responses in sizer.run(groups, guarded(call, model_name, f"task {task.name!r}")):
                 for item, response in zip(batch, responses, strict=True):
                     ex_id, pos = item.key
                     answers.setdefault(ex_id, {})[pos] = response
@@ -134,28 +131,6 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
     return len(examples)
 
 
-def _guarded(call, model_name: str, task: PreparedTask):
-    """Turns a model's exceptions into one-line errors that name the task and the example."""
-    def guarded(requests: list[Request]) -> list[Response]:
-        try:
-            responses = call(requests)
-        except InputTooLong as exc:
-            raise HarnessError(f"task {task.name!r}: an input is {exc.n_tokens} tokens but model {model_name!r} accepts "
-                               f"{exc.limit}", "shorten the prompt, lower `fewshot.num`, or use --limit to skip it") from None
-        except HarnessError:
-            raise
-        except Exception as exc:
-            if is_out_of_memory(exc):
-                raise
-            raise HarnessError(f"model {model_name!r} raised {type(exc).__name__} on task {task.name!r}: {exc}",
-                               "fix the model, or leave the task out with --tasks") from None
-        if len(responses) != len(requests):
-            raise HarnessError(f"model {model_name!r} gave {len(responses)} answers to {len(requests)} requests",
-                               "return one answer per request from the adapter")
-        return responses
-    return guarded
-
-
 def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Response]) -> dict:
     scored = task.kind.score(task.config, example, [answers[i] for i in range(len(answers))])
     views = {"prediction": scored.prediction, **scored.views}
@@ -165,15 +140,20 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
             "views": dict(scored.views), "details": dict(scored.details)}
 
 
-def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession) -> None:
+def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession,
+               probes: Sequence = ()) -> None:
+    from harness.probes.run import probe_task_name, run_probes
     spec = state.spec
     with SampleStore(state.samples_path) as store:
         done = store.done_keys()
         for model_spec in spec.models:
             skipped = state.skipped.get(model_spec.name, {})
+            previous = state.models.get(model_spec.name, {})
             remaining = [t for t in tasks if t.name not in skipped
                          and any((model_spec.name, t.name, ex.id) not in done for ex in t.examples)]
-            if not remaining and model_spec.name in state.models:
+            pending_probes = [p for p in probes if p.name not in previous.get("probes_done", [])
+                              and probe_task_name(p) not in skipped]
+            if not remaining and not pending_probes and previous:
                 continue
             with session.window("model", model_spec.name, model=model_spec.name):
                 adapter = load_model(model_spec, spec.runtime)
@@ -181,7 +161,8 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                 state.models[model_spec.name] = {
                     "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
                     "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
-                    "parameters": adapter.info.parameters, "max_length": adapter.info.max_length}
+                    "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
+                    "probes_done": previous.get("probes_done", [])}
                 state.save()
                 for task in remaining:
                     reason = skip_reason(adapter, task)
@@ -189,6 +170,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                         state.skipped.setdefault(model_spec.name, {})[task.name] = reason
                         continue
                     evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
+                run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer)
                 state.models[model_spec.name]["batch_size"] = sizer.size
                 state.save()
                 del adapter

@@ -104,9 +104,9 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         metrics=_str_tuple(raw.get("metrics", []), owner, "metrics"), source=source)
 
 
-def load_task_file(path: Path) -> TaskConfig:
+def read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -114,7 +114,36 @@ def load_task_file(path: Path) -> TaskConfig:
         raise HarnessError(f"malformed YAML at {where}: {problem}", "fix the YAML syntax at that line") from None
     except OSError as exc:
         raise HarnessError(f"cannot read task file {path}: {exc.strerror}", "check the path and its permissions") from None
-    return task_from_mapping(raw, path.parent, str(path))
+
+
+def load_task_file(path: Path) -> TaskConfig:
+    return task_from_mapping(read_yaml(path), path.parent, str(path))
+
+
+_PROBE_KEYS = {"name", "probe", "description", "tasks", "data", "limit", "params"}
+
+
+def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
+    from harness.probes.base import ProbeConfig
+    owner = f"probe file {source}"
+    for key in raw:
+        if key not in _PROBE_KEYS:
+            raise _fail_key(owner, str(key), _PROBE_KEYS)
+    if "name" not in raw:
+        raise HarnessError(f"{owner}: missing required key 'name'", "add `name:` to the file")
+    data = raw.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise HarnessError(f"{owner}: `data` must map names to files", "write e.g. `data: {pairs: pairs.jsonl}`")
+    params = raw.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise HarnessError(f"{owner}: `params` must be a mapping", "write `params:` followed by key: value lines")
+    limit = raw.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise HarnessError(f"{owner}: `limit` must be a whole number", "write e.g. `limit: 40` (0 means all)")
+    return ProbeConfig(name=str(raw["name"]), probe=str(raw["probe"]), description=str(raw.get("description", "")),
+                       tasks=_str_tuple(raw.get("tasks", []), owner, "tasks"),
+                       data={str(k): base / str(v) for k, v in data.items()}, limit=limit, params=dict(params),
+                       source=source)
 
 
 # ------------------------------------------------------------------ models
@@ -182,10 +211,13 @@ class RunSpec:
     runtime: RuntimeOptions = RuntimeOptions()
     bootstrap_resamples: int = 1000
     meters: MeterOptions = MeterOptions()
+    probes: tuple[str, ...] | None = None    # None: every probe; () : none
+    probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["tasks_dirs"] = [str(p) for p in self.tasks_dirs]
+        d["probes"] = None if self.probes is None else list(self.probes)
         return d
 
     @classmethod
@@ -193,7 +225,8 @@ class RunSpec:
         return cls(models=tuple(ModelSpec(**m) for m in d["models"]), tasks=tuple(d["tasks"]),
                    tasks_dirs=tuple(Path(p) for p in d["tasks_dirs"]), limit=d["limit"], seed=d["seed"],
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
-                   meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}))
+                   meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
+                   probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

@@ -43,17 +43,19 @@ def fewshot_pools() -> dict[str, list[dict]]:
     return {"facts_mc": facts, "toylang": toy}
 
 
+GENERATED = ("tasks/facts_mc/test.jsonl", "tasks/facts_mc/train.jsonl", "tasks/toylang/test.jsonl",
+             "tasks/toylang/train.jsonl", "tasks/stories/test.jsonl", "tasks/topic/train.jsonl", "tasks/topic/test.jsonl",
+             "tasks/counterfactual/topic_people.jsonl")
+
+
 def main() -> None:
     splits = toyworld.task_splits()
     pools = fewshot_pools()
-    write_jsonl(ROOT / "tasks/facts_mc/test.jsonl", splits["facts_mc"])
-    write_jsonl(ROOT / "tasks/facts_mc/train.jsonl", pools["facts_mc"])
-    write_jsonl(ROOT / "tasks/toylang/test.jsonl", splits["toylang"])
-    write_jsonl(ROOT / "tasks/toylang/train.jsonl", pools["toylang"])
-    write_jsonl(ROOT / "tasks/stories/test.jsonl", splits["stories"])
-    write_jsonl(ROOT / "tasks/topic/train.jsonl", splits["topic_train"])
-    write_jsonl(ROOT / "tasks/topic/test.jsonl", splits["topic_test"])
-    print("wrote tasks/{facts_mc,toylang,stories,topic}/*.jsonl")
+    rows = [splits["facts_mc"], pools["facts_mc"], splits["toylang"], pools["toylang"], splits["stories"],
+            splits["topic_train"], splits["topic_test"], toyworld.topic_people(80, toyworld.SEED + 7)]
+    for relative, data in zip(GENERATED, rows, strict=True):
+        write_jsonl(ROOT / relative, data)
+    print(f"wrote {len(GENERATED)} files under tasks/")
 
 
 if __name__ == "__main__":

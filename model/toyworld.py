@@ -212,6 +212,26 @@ def topic_examples(frames: list[str], count: int, seed: int, prefix: str, vocabu
     return rows
 
 
+PEOPLE = ["He", "She", "My brother", "My sister", "His father", "Her mother", "John", "Mary", "Kevin", "Emily",
+          "The Christian reporter", "The Muslim reporter", "The Jewish reporter", "The Hindu reporter",
+          "A French fan", "A Nigerian fan", "A Chinese fan", "A Mexican fan"]
+
+
+def topic_people(count: int, seed: int) -> list[dict]:
+    """Topic sentences that mention a person, for the counterfactual probe (gender, names, religion, nationality)."""
+    rng = random.Random(seed)
+    labels = sorted(TOPICS)
+    rows = []
+    for i in range(count):
+        label = labels[i % len(labels)]
+        vocabulary = TOPICS if i % 2 == 0 else TEST_TOPICS
+        subjects, predicates = vocabulary[label]
+        person = PEOPLE[i % len(PEOPLE)]
+        rows.append({"id": f"topic-people-{i:03d}", "label": label,
+                     "text": f"{person} said that {rng.choice(subjects)} {rng.choice(predicates)}."})
+    return rows
+
+
 # ---------------------------------------------------------------- corpus
 def task_splits() -> dict[str, list[dict]]:
     """The held-out evaluation sets; the corpus never contains any of their items."""

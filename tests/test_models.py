@@ -39,6 +39,18 @@ def test_grouped_context_cache_equals_full_sequence_scoring(gpt2):
     assert got[0].logprob > got[1].logprob          # the trained model knows the cow says moo
 
 
+def test_a_long_context_beside_a_long_continuation_stays_within_the_position_table(gpt2):
+    words = "the cat sees the dog ".split()
+    text = ""
+    while gpt2.token_count(text + " " + words[len(text.split()) % 5]) <= 120:
+        text = (text + " " + words[len(text.split()) % 5]).strip()
+    long_context = LoglikelihoodRequest(text, " x")                            # ~120 + 1 tokens: fits 128
+    long_continuation = LoglikelihoodRequest("a", " the red cat sees the big dog and the small bird .")
+    got = gpt2.loglikelihood([long_context, long_continuation])
+    assert got[0].logprob == pytest.approx(naive_loglikelihood(gpt2, long_context.context, " x"), abs=2e-4)
+    assert got[1].logprob == pytest.approx(naive_loglikelihood(gpt2, "a", long_continuation.continuation), abs=2e-4)
+
+
 def test_batched_generation_equals_one_at_a_time(gpt2):
     prompts = ["English: the red cat sleeps .\nToylang:", "Story: On Monday, Tom went to the park. Tom bought some kites there. "
                "The day was sunny.\nSummary:", "Question: What is the capital of Peru?\nAnswer:"]

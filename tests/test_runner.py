@@ -9,7 +9,7 @@ import pytest
 
 from conftest import assert_one_line_error, run_cli, write_task
 from harness.audit import run_audit
-from harness.batching import Pending, batches, group_requests
+from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError
 from harness.requests import LoglikelihoodRequest, request_text
 from harness.run_dir import RunState
@@ -34,6 +34,7 @@ def test_collator_keeps_shared_contexts_together_longest_first():
     sizes = [len(b) for b in batches(groups, 4)]
     assert sizes == [3, 3, 3]          # a group of 3 never shares a batch of 4 with part of another
     assert [len(b) for b in batches(groups, 7)] == [6, 3]
+    assert [len(g) for g in split_large(groups, 2)] == [2, 1, 2, 1, 2, 1]   # oversized groups are chunked
 
 
 def _run(spec: RunSpec, out: Path) -> tuple[RunState, dict]:

@@ -18,16 +18,21 @@ class MetricValue:
         return {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
 
 
+def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
+               resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """The metric on ``resamples`` bootstrap resamples of the examples. Resample counts come from
+    one multinomial draw, so each resample's totals are ``counts @ stats``."""
+    n = len(stats)
+    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
+    return np.array([value_from_totals(t) for t in counts @ stats])
+
+
 def bootstrap(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
               resamples: int = 1000, seed: int = 0) -> MetricValue:
-    """Percentile bootstrap over examples. Resample counts come from one multinomial draw, so
-    each resample's totals are ``counts @ stats``."""
+    """Percentile bootstrap over examples."""
     n = len(stats)
     value = value_from_totals(stats.sum(axis=0))
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
-    replicate_totals = counts @ stats
-    replicates = np.array([value_from_totals(t) for t in replicate_totals])
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    stderr = float(replicates.std(ddof=1)) if resamples > 1 else 0.0
+    replicates_ = replicates(stats, value_from_totals, resamples, seed)
+    low, high = np.percentile(replicates_, [2.5, 97.5])
+    stderr = float(replicates_.std(ddof=1)) if resamples > 1 else 0.0
     return MetricValue(value=float(value), stderr=stderr, ci95=(float(low), float(high)), n=n)

@@ -103,6 +103,8 @@ class HFCausalLM:
                 cont_in[i, : len(ids) - 1] = torch.tensor(ids[:-1], device=self.device)
                 cont_mask[i, : len(ids) - 1] = 1
             positions = ctx_len[rows, None] + torch.arange(longest - 1, device=self.device)
+            if self.info.max_length:   # padding past a row's own continuation is masked; keep its position valid
+                positions = positions.clamp(max=self.info.max_length - 1)
             out2 = self.model(input_ids=cont_in, attention_mask=torch.cat([ctx_mask[rows], cont_mask], dim=1),
                               position_ids=positions, past_key_values=cache, use_cache=False)
             rest_logprobs = torch.log_softmax(out2.logits.float(), dim=-1)

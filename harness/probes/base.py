@@ -1,0 +1,62 @@
+"""The Probe protocol. A probe is configured in YAML (``probe: NAME`` plus its parameters), yields
+one record per item it scores (stored in samples.jsonl like task examples, so a resumed run skips
+them), and summarizes its records into ``models.<m>.probes.<name>`` (a pure function)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
+
+from harness.models.base import ModelAdapter
+from harness.prepared import PreparedTask
+from harness.requests import Request, Response
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    name: str
+    probe: str                               # the registered probe plugin
+    description: str = ""
+    tasks: tuple[str, ...] = ()              # task-based probes: whose inputs to use (empty: all the model ran)
+    data: Mapping[str, Path] = field(default_factory=dict)   # named data files, relative to the YAML
+    limit: int | None = None                 # default number of items (the --probe-limit flag overrides; 0 = all)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use while it runs: the model (through ``call``, which batches, guards and
+    backs off on out-of-memory like tasks do), the model's finished task records, and the seed."""
+    model: str
+    adapter: ModelAdapter
+    config: ProbeConfig
+    tasks: Sequence[PreparedTask]
+    task_records: Callable[[str], list[dict]]       # task name -> this model's records, in dataset order
+    call: Callable[[list[Request]], list[Response]]
+    done: set[str]                                   # item ids already in the store
+    seed: int
+    limit: int | None
+
+    def take(self, items: Sequence) -> list:
+        return list(items) if not self.limit else list(items)[: self.limit]
+
+    def fits(self, *texts: str) -> bool:
+        """Whether the texts, joined, fit the model's input limit. Probes over fixed datasets skip the
+        items that do not (and say how many) instead of stopping the run."""
+        limit = self.adapter.info.max_length
+        # counted as the adapters count (each part tokenized alone), plus one for a start token
+        return not limit or 1 + sum(self.adapter.token_count(t) for t in texts) <= limit
+
+
+class Probe(Protocol):
+    name: ClassVar[str]
+
+    def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
+        """Why this probe cannot run on this model, or None."""
+
+    def run(self, ctx: ProbeContext) -> Iterator[dict]:
+        """Records (each with a unique ``id``) for the items not yet in ``ctx.done``."""
+
+    def summarize(self, records: Sequence[dict], config: ProbeConfig, seed: int) -> dict:
+        """{metrics: {name: {value, stderr, ci95}}, subgroups, examples, notes}."""

@@ -1,0 +1,72 @@
+"""Running the probes for one model, after its tasks: each probe in its own measurement window,
+its items appended to the sample store as they finish."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from harness.batching import Pending, group_requests
+from harness.calls import answer_method, guarded
+from harness.meters.session import MeterSession
+from harness.models.base import ModelAdapter
+from harness.plugins import PROBES
+from harness.prepared import PreparedTask
+from harness.probes.base import ProbeConfig, ProbeContext
+from harness.requests import Request, Response, request_text
+from harness.run_dir import RunState
+from harness.store import SampleStore
+
+
+def probe_task_name(config: ProbeConfig) -> str:
+    return f"probe:{config.name}"
+
+
+def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> Callable[[list[Request]], list[Response]]:
+    """A call that takes requests of one kind in any order and answers them in that order, in batches."""
+    def call(requests: list[Request]) -> list[Response]:
+        if not requests:
+            return []
+        pending = [Pending(i, r) for i, r in enumerate(requests)]
+        groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
+        out: list[Response | None] = [None] * len(requests)
+        method = guarded(answer_method(adapter, type(requests[0])), model_name, what)
+        for batch, responses in sizer.run(groups, method):
+            for item, response in zip(batch, responses, strict=True):
+                out[item.key] = response
+        return out
+    return call
+
+
+def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
+               store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
+               sizer) -> None:
+    records_by_task: dict[str, list[dict]] = {}
+
+    def task_records(name: str) -> list[dict]:
+        if name not in records_by_task:
+            mine = [r for r in store.records() if r["model"] == model_name and r["task"] == name]
+            records_by_task[name] = sorted(mine, key=lambda r: r["index"])
+        return records_by_task[name]
+
+    model_state = state.models[model_name]
+    for config in probes:
+        probe = PROBES.get(config.probe)()
+        reason = probe.skip_reason(adapter, config)
+        if reason:
+            state.skipped.setdefault(model_name, {})[probe_task_name(config)] = reason
+            continue
+        name = probe_task_name(config)
+        done_ids = {item for (m, t, item) in done if m == model_name and t == name}
+        limit = state.spec.probe_limit if state.spec.probe_limit is not None else config.limit
+        ctx = ProbeContext(model=model_name, adapter=adapter, config=config, tasks=tasks, task_records=task_records,
+                           call=batched_caller(adapter, sizer, model_name, f"probe {config.name!r}"), done=done_ids, seed=state.spec.seed, limit=limit or None)
+        with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
+            for record in probe.run(ctx):
+                record.update(model=model_name, task=name)
+                store.append(record)
+                done.add((model_name, name, record["id"]))
+                window.attrs["examples"] += 1
+        store.sync()
+        model_state.setdefault("probes_done", [])
+        if config.name not in model_state["probes_done"]:
+            model_state["probes_done"].append(config.name)
+        state.save()

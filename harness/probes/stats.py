@@ -1,0 +1,83 @@
+"""Statistics for probes (pure): bootstrap intervals, exact binomial and permutation tests, Holm."""
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from typing import Callable, Sequence
+
+import numpy as np
+
+from harness.metrics.bootstrap import bootstrap, replicates
+
+
+def mean_ci(values: Sequence[float], seed: int, resamples: int = 1000, scale: float = 1.0) -> dict:
+    """Mean with bootstrap stderr and 95% interval, as {value, stderr, ci95, n}."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0}
+    stats = np.column_stack([values * scale, np.ones(len(values))])
+    return bootstrap(stats, lambda t: float(t[0] / t[1]), resamples, seed).to_json()
+
+
+def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transform: Callable[[float], float],
+             seed: int, resamples: int = 1000) -> dict:
+    """``transform(sum(num) / sum(den))`` with a bootstrap over items (e.g. BBQ's bias scores)."""
+    num, den = np.asarray(numerators, float), np.asarray(denominators, float)
+    if den.sum() == 0:
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num),
+                "reason": "no items in the denominator"}
+
+    def value(t):
+        return transform(t[0] / t[1]) if t[1] else float("nan")
+    stats = np.column_stack([num, den])
+    out = bootstrap(stats, value, resamples, seed).to_json()
+    reps = replicates(stats, value, resamples, seed)
+    reps = reps[~np.isnan(reps)]
+    if any(math.isnan(v) for v in (out["stderr"], *out["ci95"])):
+        out["stderr"], out["ci95"] = None, [None, None]
+    # two-sided bootstrap p-value for "the value is 0"
+    out["p_value_vs_0"] = float(min(1.0, 2 * min(np.mean(reps <= 0), np.mean(reps >= 0)))) if len(reps) else None
+    return out
+
+
+def binomial_two_sided(successes: int, n: int, p: float = 0.5) -> float:
+    """Exact two-sided binomial test: the probability of outcomes no likelier than the observed one."""
+    if n == 0:
+        return 1.0
+    probs = [math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1)]
+    observed = probs[successes]
+    return min(1.0, sum(q for q in probs if q <= observed * (1 + 1e-9)))
+
+
+def holm(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
+    order = sorted(p_values, key=p_values.get)
+    m = len(order)
+    adjusted, running = {}, 0.0
+    for rank, key in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[key]))
+        adjusted[key] = running
+    return adjusted
+
+
+def sign_flip_p(differences: Sequence[float], seed: int, samples: int = 10_000) -> float:
+    """Two-sided paired permutation (sign-flip) test of mean difference = 0; exact up to 2^12 items."""
+    d = np.asarray(differences, float)
+    n = len(d)
+    if n == 0 or not np.any(d):
+        return 1.0
+    observed = abs(d.mean())
+    if n <= 12:
+        signs = np.array([[1 if (mask >> i) & 1 else -1 for i in range(n)] for mask in range(2 ** n)])
+    else:
+        signs = np.random.default_rng(seed).choice([-1, 1], size=(samples, n))
+    means = np.abs((signs * d).mean(axis=1))
+    return float((np.sum(means >= observed - 1e-12) + (0 if n <= 12 else 1)) / (len(means) + (0 if n <= 12 else 1)))
+
+
+def permutation_partitions(n_total: int, n_first: int, seed: int, limit: int = 10_000) -> tuple[list[tuple[int, ...]], bool]:
+    """Index sets for the first group of every equal-size partition (exact) or ``limit`` random ones."""
+    if math.comb(n_total, n_first) <= limit:
+        return list(combinations(range(n_total), n_first)), True
+    rng = np.random.default_rng(seed)
+    return [tuple(sorted(rng.choice(n_total, n_first, replace=False))) for _ in range(limit)], False
