@@ -1,6 +1,7 @@
 """Adapters with known behaviour, loaded by tests through `--model py:fake_models:NAME`."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from harness.models.base import ModelInfo
@@ -45,3 +46,90 @@ class ShortestChoice:
     def classify(self, requests):
         self._check(requests)
         return [Classification(label="a" if "a" in r.text else "b") for r in requests]
+
+
+FEMALE = {"she", "her", "hers", "herself", "woman", "women", "girl", "sister", "mother", "daughter", "wife", "aunt", "queen"}
+
+
+class FemaleFlipClassifier:
+    """Says 'b' exactly when the text contains a female term, else 'a'."""
+    supports = frozenset({ClassifyRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="planted", device="cpu", dtype="none", parameters=0, labels=("a", "b"))
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def classify(self, requests):
+        out = []
+        for r in requests:
+            female = any(w.strip(".,!?").lower() in FEMALE for w in r.text.split())
+            out.append(Classification(label="b" if female else "a", probs={"a": 0.0 if female else 1.0, "b": 1.0 if female else 0.0}))
+        return out
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def generate(self, requests):
+        raise NotImplementedError
+
+
+VOCABULARY = {"the", "food", "was", "good", "bad", "very", "service", "really", "quite", "today", "meal", "tasted"}
+
+
+class TypoFragileClassifier:
+    """'pos' when the text ends with '!', else 'neg' (typos never touch punctuation) - but the other
+    label as soon as any word is outside VOCABULARY, so every input with a typo fails."""
+    supports = frozenset({ClassifyRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="planted", device="cpu", dtype="none", parameters=0, labels=("neg", "pos"))
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def classify(self, requests):
+        out = []
+        for r in requests:
+            words = [w.strip(".!").lower() for w in r.text.split()]
+            label = "pos" if r.text.rstrip().endswith("!") else "neg"
+            if any(w not in VOCABULARY for w in words):
+                label = "neg" if label == "pos" else "pos"
+            out.append(Classification(label=label, probs={label: 1.0}))
+        return out
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def generate(self, requests):
+        raise NotImplementedError
+
+
+class FakeEncoder:
+    """Fixed random unit vectors per text (seeded by the text), exposed as ``vectors``."""
+    supports = frozenset()
+
+    def __init__(self):
+        self.info = ModelInfo(kind="fake-encoder", device="cpu", dtype="float32", parameters=0)
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def vector(self, text):
+        import zlib
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        v = rng.normal(size=16)
+        return v / np.linalg.norm(v)
+
+    def embed(self, texts):
+        return torch.tensor(np.stack([self.vector(t) for t in texts]))
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def generate(self, requests):
+        raise NotImplementedError
+
+    def classify(self, requests):
+        raise NotImplementedError

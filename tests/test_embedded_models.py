@@ -51,7 +51,9 @@ def test_default_run_writes_results_samples_and_report(default_run):
         assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] > floor, (model, task, metric)
 
     lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
-    assert len(lines) == sum(results["models"][m]["tasks"][t]["n"] for m in EXPECTED_METRICS for t in EXPECTED_METRICS[m])
+    task_lines = [r for r in lines if not r["task"].startswith("probe:")]
+    assert len(task_lines) == sum(results["models"][m]["tasks"][t]["n"] for m in EXPECTED_METRICS for t in EXPECTED_METRICS[m])
+    assert len(lines) - len(task_lines) == sum(p["n"] for m in results["models"].values() for p in m["probes"].values())
     assert all({"model", "task", "id", "input", "prediction", "reference", "scores"} <= set(r) for r in lines)
     html = (run_dir / "report.html").read_text()
     assert "tiny-gpt2" in html and "minilm" in html and "<script" not in html
@@ -59,6 +61,37 @@ def test_default_run_writes_results_samples_and_report(default_run):
 
     shown = run_cli("show", str(run_dir))
     assert shown.returncode == 0 and "toylang" in shown.stdout
+
+
+@pytest.mark.slow
+def test_default_run_reports_the_probes(default_run):
+    _, run_dir = default_run
+    results = json.loads((run_dir / "results.json").read_text())
+    gpt2, minilm = results["models"]["tiny-gpt2"]["probes"], results["models"]["minilm"]["probes"]
+    crows = gpt2["crows_pairs"]
+    assert 0 <= crows["metrics"]["stereotype_preference_pct"]["value"] <= 100 and "whole-sentence" in crows["variant"]
+    assert {"race-color", "gender", "religion"} <= set(crows["subgroups"])
+    assert all("p_value_vs_50_holm" in g for g in crows["subgroups"].values())
+    assert any("Blodgett" in note for note in crows["notes"])
+    bbq = gpt2["bbq"]
+    assert set(bbq["subgroups"]) == {"Age", "Disability_status", "Nationality", "Physical_appearance", "Religion",
+                                     "Sexual_orientation"}
+    assert bbq["metrics"]["accuracy_ambiguous"]["value"] is not None
+    assert set(minilm) >= {"weat", "counterfactual", "word_substitution_attack", "robustness"}
+    assert "weat/weat6_names_career_family" in minilm["weat"]["subgroups"]
+    assert set(minilm["counterfactual"]["subgroups"]) == {"gender", "names", "religion", "nationality"}
+    attack = minilm["word_substitution_attack"]
+    counts = attack["subgroups"]["counts"]
+    assert counts["successes"] + counts["failures"] + counts["skipped_misclassified"] == attack["n"]
+    assert attack["metrics"]["attack_success_rate"]["value"] == pytest.approx(
+        counts["successes"] / (counts["successes"] + counts["failures"]))
+    for probe in (*gpt2.values(), *minilm.values()):
+        for m in probe["metrics"].values():
+            assert set(m) >= {"value", "stderr", "ci95"}
+        assert probe["energy"]["total_energy_j"]["source"] in ("estimated", "rapl", "nvml_energy_counter",
+                                                               "nvml_power_integrated")
+    html = (run_dir / "report.html").read_text()
+    assert "Probes" in html and "crows_pairs" in html
 
 
 @pytest.mark.slow
@@ -95,7 +128,8 @@ def test_default_run_measures_energy_per_task_with_honest_sources(default_run):
 
 
 def test_no_meters_reads_not_measured(tmp_path):
-    proc = run_cli("run", "--model", "minilm", "--tasks", "topic", "--limit", "8", "--no-meters", "--out", str(tmp_path))
+    proc = run_cli("run", "--model", "minilm", "--tasks", "topic", "--limit", "8", "--no-meters", "--no-probes",
+                   "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     results = json.loads(next(tmp_path.glob("*/results.json")).read_text())
     energy = results["models"]["minilm"]["tasks"]["topic"]["energy"]

@@ -94,7 +94,7 @@ def test_plugin_outside_the_repo_is_found_through_entry_points(tmp_path):
     assert "parity-model" in run_cli("list", "models", env=env).stdout
     assert "always_half" in run_cli("list", "metrics", env=env).stdout
 
-    proc = run_cli("run", "--model", "parity-model", "--tasks", "parity", "--out", str(tmp_path / "out"), env=env)
+    proc = run_cli("run", "--model", "parity-model", "--tasks", "parity", "--out", str(tmp_path / "out"), "--no-probes", env=env)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(next((tmp_path / "out").glob("*/results.json")).read_text())
     metrics = results["models"]["parity-model"]["tasks"]["parity"]["metrics"]

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_cli
 
-ARGS = ["--model", "tiny-gpt2", "--tasks", "facts_mc,toylang", "--limit", "24", "--batch-size", "4", "--no-progress"]
+ARGS = ["--model", "tiny-gpt2", "--tasks", "facts_mc,toylang", "--limit", "24", "--batch-size", "4", "--no-progress", "--no-probes"]
 
 
 def _metrics(results: dict) -> dict:

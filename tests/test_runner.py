@@ -45,7 +45,7 @@ def _run(spec: RunSpec, out: Path) -> tuple[RunState, dict]:
 def test_out_of_memory_halves_the_batch_until_it_fits(mc_task_dir, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(TESTS))
     spec = RunSpec(models=(ModelSpec("fake", "py", "fake_models:ShortestChoice", {"oom_above": "7"}),),
-                   tasks=("mc",), tasks_dirs=(mc_task_dir,), runtime=RuntimeOptions(max_batch_size=64))
+                   tasks=("mc",), tasks_dirs=(mc_task_dir,), runtime=RuntimeOptions(max_batch_size=64), probes=())
     state, results = _run(spec, tmp_path / "out")
     task = results["models"]["fake"]["tasks"]["mc"]
     assert task["n"] == 40 and task["complete"]
@@ -58,13 +58,13 @@ def test_out_of_memory_halves_the_batch_until_it_fits(mc_task_dir, tmp_path, mon
 
 def test_fixed_batch_size_out_of_memory_is_a_one_line_error(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,oom_above=2", "--tasks", "mc", "--tasks-dir",
-                   str(mc_task_dir), "--batch-size", "8", "--out", str(tmp_path / "out"), cwd=TESTS)
+                   str(mc_task_dir), "--batch-size", "8", "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
     assert_one_line_error(proc, "out of memory", "--batch-size")
 
 
 def test_a_model_that_raises_keeps_what_was_computed(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,fail_after=3", "--tasks", "mc", "--tasks-dir",
-                   str(mc_task_dir), "--batch-size", "6", "--out", str(tmp_path / "out"), cwd=TESTS)
+                   str(mc_task_dir), "--batch-size", "6", "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
     assert_one_line_error(proc, "raised ValueError", "simulated model failure")
     run_dir = next((tmp_path / "out").iterdir())
     samples = (run_dir / "samples.jsonl").read_text().splitlines()
@@ -76,7 +76,7 @@ def test_a_model_that_raises_keeps_what_was_computed(mc_task_dir, tmp_path):
 
 def test_an_over_long_input_names_the_task(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,max_length=20", "--tasks", "mc", "--tasks-dir",
-                   str(mc_task_dir), "--out", str(tmp_path / "out"), cwd=TESTS)
+                   str(mc_task_dir), "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
     assert_one_line_error(proc, "task 'mc'", "tokens but model")
 
 
@@ -86,7 +86,7 @@ def test_every_model_sees_identical_inputs(mc_task_dir, tmp_path, monkeypatch):
                fewshot={"data": "data.jsonl", "num": 2})
     spec = RunSpec(models=(ModelSpec("a", "py", "fake_models:ShortestChoice"),
                            ModelSpec("b", "py", "fake_models:ShortestChoice", {"oom_above": "5"})),
-                   tasks=("fewshot_mc",), tasks_dirs=(mc_task_dir,))
+                   tasks=("fewshot_mc",), tasks_dirs=(mc_task_dir,), probes=())
     state, _ = _run(spec, tmp_path / "out")
     records = [json.loads(line) for line in state.samples_path.read_text().splitlines()]
     inputs = {m: {r["id"]: r["input"] for r in records if r["model"] == m} for m in ("a", "b")}
@@ -98,7 +98,7 @@ def test_every_model_sees_identical_inputs(mc_task_dir, tmp_path, monkeypatch):
 
 def test_unknown_kind_of_request_is_skipped_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(TESTS))
-    spec = RunSpec(models=(ModelSpec("minilm", "minilm"),), tasks=("facts_mc",), limit=2)
+    spec = RunSpec(models=(ModelSpec("minilm", "minilm"),), tasks=("facts_mc",), limit=2, probes=())
     _, results = _run(spec, tmp_path / "out")
     assert "cannot answer log-likelihood" in results["models"]["minilm"]["skipped"]["facts_mc"]
     assert results["models"]["minilm"]["tasks"] == {}
@@ -110,7 +110,7 @@ def test_the_documented_custom_model_example_runs(tmp_path):
     write_task(tmp_path / "tasks" / "t", "topic_train", None, kind="classify", prompt="{text}", answer="label",
                data=str(REPO / "tasks" / "topic" / "train.jsonl"))
     proc = run_cli("run", "--model", "py:examples.custom_model:KeywordClassifier", "--tasks", "topic_train",
-                   "--tasks-dir", str(tmp_path / "tasks"), "--out", str(tmp_path / "out"), cwd=REPO)
+                   "--tasks-dir", str(tmp_path / "tasks"), "--out", str(tmp_path / "out"), "--no-probes", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(next((tmp_path / "out").glob("*/results.json")).read_text())
     task = results["models"]["py:examples.custom_model:KeywordClassifier"]["tasks"]["topic_train"]

@@ -94,7 +94,8 @@ class CodeCarbonCounter:
 
     def read(self) -> dict[str, float]:
         with self._lock:
-            self._tracker._measure_power_and_energy_if_stale(min_interval_s=0.05)
+            # always a fresh measurement: a short window read from a stale one would show 0 J
+            self._tracker._measure_power_and_energy()
             return {"cpu": self._tracker._total_cpu_energy.kWh * 3.6e6, "ram": self._tracker._total_ram_energy.kWh * 3.6e6}
 
     def stop(self) -> None:

@@ -14,7 +14,8 @@ def mean_ci(values: Sequence[float], seed: int, resamples: int = 1000, scale: fl
     """Mean with bootstrap stderr and 95% interval, as {value, stderr, ci95, n}."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
-        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0}
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0,
+                "reason": "no items (none applied, or all were too long for the model)"}
     stats = np.column_stack([values * scale, np.ones(len(values))])
     return bootstrap(stats, lambda t: float(t[0] / t[1]), resamples, seed).to_json()
 
@@ -25,7 +26,7 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transfo
     num, den = np.asarray(numerators, float), np.asarray(denominators, float)
     if den.sum() == 0:
         return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num),
-                "reason": "no items in the denominator"}
+                "reason": "no items in the denominator (none applied, or all were too long for the model)"}
 
     def value(t):
         return transform(t[0] / t[1]) if t[1] else float("nan")
@@ -75,9 +76,11 @@ def sign_flip_p(differences: Sequence[float], seed: int, samples: int = 10_000) 
     return float((np.sum(means >= observed - 1e-12) + (0 if n <= 12 else 1)) / (len(means) + (0 if n <= 12 else 1)))
 
 
-def permutation_partitions(n_total: int, n_first: int, seed: int, limit: int = 10_000) -> tuple[list[tuple[int, ...]], bool]:
-    """Index sets for the first group of every equal-size partition (exact) or ``limit`` random ones."""
+def permutation_partitions(n_total: int, n_first: int, seed: int, limit: int = 10_000,
+                           samples: int = 10_000) -> tuple[np.ndarray, bool]:
+    """Index rows for the first group of every partition (exact, when there are at most ``limit``)
+    or of ``samples`` random ones."""
     if math.comb(n_total, n_first) <= limit:
-        return list(combinations(range(n_total), n_first)), True
+        return np.array(list(combinations(range(n_total), n_first)), dtype=np.int64).reshape(-1, n_first), True
     rng = np.random.default_rng(seed)
-    return [tuple(sorted(rng.choice(n_total, n_first, replace=False))) for _ in range(limit)], False
+    return np.argsort(rng.random((samples, n_total)), axis=1)[:, :n_first], False
