@@ -46,7 +46,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="harness-meter-bench-"))
     throughput.write_tasks(root, args.scale)
     base = dict(models=(ModelSpec("tiny-gpt2", "tiny-gpt2"),), tasks=("bench_facts_mc", "bench_toylang"),
-                tasks_dirs=(root / "harness",), runtime=RuntimeOptions(device=args.device, batch_size=args.batch_size))
+                tasks_dirs=(root / "harness",), runtime=RuntimeOptions(device=args.device, batch_size=args.batch_size),
+                probes=())
     on = RunSpec(**base, meters=MeterOptions(enabled=True, period_s=args.period_ms / 1000, idle_s=0.0))
     off = RunSpec(**base, meters=MeterOptions(enabled=False))
     one_run(off, root / "warmup")
@@ -62,12 +63,15 @@ def main() -> None:
         sampler_cpu.append(sum(m.get("sampler_cpu_s", 0.0) for m in meters.values() if isinstance(m, dict)))
     med = {k: statistics.median(v) for k, v in times.items()}
     steady = statistics.median([t - s for t, s in zip(times["on"], startup)])
+    paired = statistics.median([on / off for on, off in zip(times["on"], times["off"])])
+    fastest = min(times["on"]) / min(times["off"])
     print(json.dumps({"gpu": results["energy"]["meters"].get("gpu", {}).get("not_measured", "measured"),
                       "host": results["energy"]["meters"].get("host", {}).get("source")}))
-    print("\n| meters off s | meters on s | on / off | on without start-up / off | start-up s | sampler CPU s |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {med['off']:.2f} | {med['on']:.2f} | {med['on'] / med['off']:.3f} | {steady / med['off']:.3f} | "
-          f"{statistics.median(startup):.2f} | {statistics.median(sampler_cpu):.4f} |")
+    print("\n| meters off s | meters on s | on / off (medians) | median of paired on/off | on / off (fastest) | "
+          "on without start-up / off | start-up s | sampler CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {med['off']:.2f} | {med['on']:.2f} | {med['on'] / med['off']:.3f} | {paired:.3f} | {fastest:.3f} | "
+          f"{steady / med['off']:.3f} | {statistics.median(startup):.2f} | {statistics.median(sampler_cpu):.4f} |")
 
 
 if __name__ == "__main__":

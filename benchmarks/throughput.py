@@ -34,7 +34,7 @@ from harness.models.embedded import tiny_gpt2                      # noqa: E402
 from harness.requests import request_text                          # noqa: E402
 from harness.resources import builtin_dir                          # noqa: E402
 from harness.run_dir import RunState                               # noqa: E402
-from harness.runner import _answer                                 # noqa: E402
+from harness.calls import answer_method                            # noqa: E402
 from harness.meters.session import read_windows                    # noqa: E402
 from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions  # noqa: E402
 
@@ -73,7 +73,7 @@ def time_bare(adapter, task, batch_size: int) -> float:
                for i, r in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
     start = time.perf_counter()
     groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
-    call = _answer(adapter, task.kind.request_type)
+    call = answer_method(adapter, task.kind.request_type)
     for batch in batches(split_large(groups, batch_size), batch_size):
         call([p.request for p in batch])
     return time.perf_counter() - start
@@ -130,7 +130,7 @@ def main() -> None:
     rows = []
     for name in TASKS:
         spec = RunSpec(models=(ModelSpec("tiny-gpt2", "tiny-gpt2"),), tasks=(f"bench_{name}",),
-                       tasks_dirs=(root / "harness",), runtime=runtime, meters=MeterOptions(enabled=False))
+                       tasks_dirs=(root / "harness",), runtime=runtime, meters=MeterOptions(enabled=False), probes=())
         (task,) = prepare(spec)
         times: dict[str, list[float]] = {"bare": [], "harness": [], "loop": [], "lm-eval": []}
         values = {}
@@ -144,15 +144,18 @@ def main() -> None:
                 t, values["lm-eval"] = time_lm_eval(lm, name, task_manager)
                 times["lm-eval"].append(t)
         med = {k: statistics.median(v) for k, v in times.items() if v}
-        rows.append((name, len(task.examples), med, values))
+        paired = statistics.median([loop / bare for loop, bare in zip(times["loop"], times["bare"])])
+        fastest = min(times["loop"]) / min(times["bare"])
+        rows.append((name, len(task.examples), med, values, paired, fastest))
 
     print("\n| task | examples | bare loop s | harness loop s | harness end-to-end s | lm-eval s | "
-          "loop / bare | end-to-end / bare | lm-eval / harness end-to-end | metric: harness vs lm-eval |")
+          "loop / bare (medians; paired; fastest) | end-to-end / bare | lm-eval / harness end-to-end | metric: harness vs lm-eval |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, n, med, values in rows:
+    for name, n, med, values, paired, fastest in rows:
         lme = med.get("lm-eval")
         cells = [name, str(n), f"{med['bare']:.2f}", f"{med['loop']:.2f}", f"{med['harness']:.2f}",
-                 f"{lme:.2f}" if lme else "-", f"{med['loop'] / med['bare']:.3f}", f"{med['harness'] / med['bare']:.3f}",
+                 f"{lme:.2f}" if lme else "-", f"{med['loop'] / med['bare']:.3f}; {paired:.3f}; {fastest:.3f}",
+                 f"{med['harness'] / med['bare']:.3f}",
                  f"{lme / med['harness']:.2f}" if lme else "-",
                  f"{values['harness']:.4g} vs {values['lm-eval']:.4g}" if lme else "-"]
         print("| " + " | ".join(cells) + " |")

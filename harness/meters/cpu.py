@@ -87,6 +87,11 @@ class CodeCarbonCounter:
         if not verbose:
             logging.getLogger("codecarbon").setLevel(logging.ERROR)
         self._tracker.start()
+        # Its own two scheduler threads would duplicate HostMeter's poller; reads at window edges and
+        # the poller keep its totals current, with one thread waking instead of three.
+        for scheduler in (getattr(self._tracker, "_scheduler", None), getattr(self._tracker, "_scheduler_monitor_power", None)):
+            if scheduler is not None:
+                scheduler.stop()
         self._lock = threading.Lock()
         cpu = next((h for h in self._tracker._hardware if type(h).__name__ == "CPU"), None)
         self.description = (f"CodeCarbon {getattr(cpu, '_mode', '?')} model, CPU '{getattr(cpu, '_model', '?')}', "
