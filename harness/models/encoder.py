@@ -8,13 +8,13 @@ from typing import Sequence
 
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from harness.errors import HarnessError
 from harness.models.base import ModelInfo, count_parameters
-from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.device import dtype_name
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
-from harness.models.hf_loading import load_pretrained
+from harness.models.hf_loading import load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -43,11 +43,7 @@ class SentenceEncoder:
     """Sentence encoders: mean-pooled embeddings; classify with head=FOLDER."""
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.device = choose_device(options.device)
-        dtype = choose_dtype(options.dtype, self.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
-        self.model = load_pretrained(AutoModel.from_pretrained, spec, options, dtype=dtype)
-        self.model.to(self.device).eval()
+        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModel, spec, options)
         self.head, self.labels = None, ()
         if "head" in spec.options:
             head, self.labels = load_head(Path(spec.options["head"]))

@@ -11,12 +11,12 @@ from itertools import groupby
 from typing import Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteriaList
 
 from harness.models.base import ModelInfo, count_parameters
-from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
-from harness.models.hf_loading import load_pretrained
+from harness.models.hf_loading import load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -42,11 +42,7 @@ class HFCausalLM:
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.device = choose_device(options.device)
-        dtype = choose_dtype(options.dtype, self.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
-        self.model = load_pretrained(AutoModelForCausalLM.from_pretrained, spec, options, dtype=dtype)
-        self.model.to(self.device).eval()
+        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = self.model.config

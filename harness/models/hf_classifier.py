@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from harness.models.base import ModelInfo, count_parameters
-from harness.models.device import choose_device, choose_dtype, dtype_name
+from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
-from harness.models.hf_loading import load_pretrained
+from harness.models.hf_loading import load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -45,11 +45,7 @@ class HFSequenceClassifier:
     supports = frozenset({ClassifyRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.device = choose_device(options.device)
-        dtype = choose_dtype(options.dtype, self.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
-        self.model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, spec, options, dtype=dtype)
-        self.model.to(self.device).eval()
+        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForSequenceClassification, spec, options)
         id2label = self.model.config.id2label
         self.labels = tuple(str(id2label[i]) for i in range(len(id2label)))
         self.info = ModelInfo(kind="hf-classifier", device=str(self.device), dtype=dtype_name(dtype),

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.models.device import choose_device, choose_dtype
 from harness.spec import ModelSpec, RuntimeOptions
 
 
@@ -27,3 +28,15 @@ def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: Runtim
         else:
             fix = "pass a local model folder, or go online for hub names"
         raise HarnessError(f"model {spec.name!r}: cannot load {location}: {first}", fix) from None
+
+
+def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: RuntimeOptions):
+    """The tokenizer and ``model_class`` from ``spec``, on the chosen device and dtype, in eval mode.
+    Returns (model, tokenizer, device, dtype)."""
+    from transformers import AutoTokenizer
+    device = choose_device(options.device)
+    dtype = choose_dtype(options.dtype, device)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
+    model = load_pretrained(model_class.from_pretrained, spec, options, dtype=dtype)
+    model.to(device).eval()
+    return model, tokenizer, device, dtype

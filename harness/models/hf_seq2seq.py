@@ -6,14 +6,14 @@ from itertools import groupby
 from typing import Sequence
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM
 from transformers.modeling_outputs import BaseModelOutput
 
 from harness.models.base import ModelInfo, count_parameters
-from harness.models.device import choose_device, choose_dtype, dtype_name
-from harness.models.errors import InputTooLong
+from harness.models.device import dtype_name
+from harness.models.hf_classifier import tokenize_checked
 from harness.models.hf_causal import cut_at_stop
-from harness.models.hf_loading import load_pretrained
+from harness.models.hf_loading import load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -25,11 +25,7 @@ class HFSeq2SeqLM:
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.device = choose_device(options.device)
-        dtype = choose_dtype(options.dtype, self.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
-        self.model = load_pretrained(AutoModelForSeq2SeqLM.from_pretrained, spec, options, dtype=dtype)
-        self.model.to(self.device).eval()
+        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForSeq2SeqLM, spec, options)
         limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 1_000_000 else None
         self.info = ModelInfo(kind="hf-seq2seq", device=str(self.device), dtype=dtype_name(dtype),
                               parameters=count_parameters(self.model), max_length=limit)
@@ -38,12 +34,7 @@ class HFSeq2SeqLM:
         return len(self.tokenizer(text)["input_ids"])
 
     def _encode_batch(self, texts: Sequence[str]):
-        batch = self.tokenizer(list(texts), return_tensors="pt", padding=True).to(self.device)
-        if self.info.max_length and batch["input_ids"].shape[1] > self.info.max_length:
-            lengths = batch["attention_mask"].sum(1).tolist()
-            worst = max(range(len(lengths)), key=lengths.__getitem__)
-            raise InputTooLong(worst, lengths[worst], self.info.max_length)
-        return batch
+        return tokenize_checked(self.tokenizer, texts, self.info.max_length, self.device)
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
