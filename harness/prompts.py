@@ -12,7 +12,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from harness.data import Example
 from harness.errors import HarnessError
 
-_JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+# Prompts are plain text for a model, so no HTML escaping here (Jinja's default); the sandbox keeps
+# templates to reading fields. The HTML report has its own, autoescaping environment.
+_JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 class _PlainFormatter(string.Formatter):
