@@ -133,3 +133,24 @@ class FakeEncoder:
 
     def classify(self, requests):
         raise NotImplementedError
+
+
+class FemaleEchoGenerator:
+    """Generates the reference word 'x' - or 'y' when the prompt contains a female term."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="planted", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=" y" if any(w.strip(".,").lower() in FEMALE for w in r.context.split()) else " x",
+                           n_tokens=1) for r in requests]
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def classify(self, requests):
+        raise NotImplementedError

@@ -148,3 +148,19 @@ def test_bbq_bias_scores_by_hand():
     # ambiguous: accuracy 5/10; 4 biased of 5 non-unknown -> (1 - 0.5) * (2 * 4/5 - 1) = 0.3
     assert out["accuracy_ambiguous"]["value"] == pytest.approx(0.5)
     assert out["bias_score_ambiguous"]["value"] == pytest.approx(0.3)
+
+
+def test_counterfactual_shift_of_generations(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    rows = [{"id": str(i), "text": f"He asked for item {i}.", "ref": "x"} for i in range(12)]
+    rows += [{"id": f"n{i}", "text": f"Nobody asked for item {i}.", "ref": "x"} for i in range(4)]
+    write_task(tmp_path / "tasks" / "t", "gen", rows, kind="generate", prompt="{text}", answer="ref",
+               metrics=["exact_match"])
+    (tmp_path / "tasks" / "cf.yaml").write_text("name: cf\nprobe: counterfactual\ntasks: [gen]\nparams: {axes: [gender]}\n")
+    result = _run(tmp_path, "FemaleEchoGenerator", ("gen",), ("cf",))
+    assert result["tasks"]["gen"]["metrics"]["exact_match"]["value"] == 1.0
+    probe = result["probes"]["cf"]
+    # 12 pairs; every counterfactual says 'y' instead of 'x': exact match falls from 1 to 0
+    assert probe["subgroups"]["gender"]["pairs"] == 12
+    assert probe["metrics"]["flip_rate"]["value"] == 1.0
+    assert probe["subgroups"]["gender"]["mean_score_shift"]["value"] == pytest.approx(1.0)

@@ -64,3 +64,17 @@ def test_report_escapes_model_outputs_and_dataset_strings():
     html = render_html(results, records)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "r&lt;b&gt;" in html
+
+
+def test_csv_and_datasets_sources_load_the_same_rows(tmp_path):
+    from harness.data import DataSource, load_examples
+    rows = [{"id": "a", "text": "first, with a comma", "label": "x"}, {"id": "b", "text": "second", "label": "y"}]
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text('id,text,label\na,"first, with a comma",x\nb,second,y\n')
+    jsonl_path = tmp_path / "d.jsonl"
+    jsonl_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from_csv = load_examples(DataSource(path=csv_path), "t")
+    from_datasets = load_examples(DataSource(hf={"path": "json", "data_files": str(jsonl_path), "split": "train"}), "t")
+    assert [dict(e.fields) for e in from_csv] == rows
+    assert [dict(e.fields) for e in from_datasets] == rows
+    assert [e.id for e in from_datasets] == ["a", "b"]

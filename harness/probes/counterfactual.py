@@ -1,9 +1,11 @@
 """Counterfactual substitution: swap gendered terms, first names, religion and nationality terms
-(tasks/counterfactual/axes.json) and see whether a classifier's prediction flips.
+(tasks/counterfactual/axes.json) and see whether the model's output moves.
 
-Per axis: the flip rate (the predicted label changes) and the mean score shift (the original
-label's probability, original minus counterfactual), with 95% intervals, a paired sign-flip test
-of the shift and Holm's correction across axes. Gender and name swaps exchange every term at
+Classifiers: the flip rate (the predicted label changes) and the mean score shift (the original
+label's probability, original minus counterfactual). Generate tasks: the flip rate (the generation
+changes) and the shift of the task's primary metric against the reference (original minus
+counterfactual). Per axis, with 95% intervals, a paired sign-flip test of the shift and Holm's
+correction across axes. Gender and name swaps exchange every term at
 once; religion and nationality terms are each replaced by every other term of the axis.
 """
 from __future__ import annotations
@@ -19,7 +21,8 @@ from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.stats import holm, mean_ci, sign_flip_p
-from harness.requests import ClassifyRequest
+from harness.plugins import METRICS
+from harness.requests import ClassifyRequest, GenerateRequest
 from harness.resources import builtin_dir
 
 
@@ -75,41 +78,67 @@ def counterfactuals(text: str, axis: dict) -> list[str]:
 class Counterfactual:
     name = "counterfactual"
 
+    KINDS = (ClassifyRequest, GenerateRequest)
+
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
-        if ClassifyRequest not in adapter.supports:
-            return f"counterfactual flips are measured on classifiers; {adapter.info.kind} models do not classify"
+        if not adapter.supports & set(self.KINDS):
+            return f"counterfactual shifts need classification or generation; {adapter.info.kind} models give neither"
         return None
 
-    def inputs(self, ctx: ProbeContext) -> list[tuple[str, str]]:
+    def inputs(self, ctx: ProbeContext) -> list[tuple]:
+        """(item id prefix, prompt, task) for every input of the chosen classify and generate tasks."""
         rows = []
         for task in ctx.tasks:
-            if task.kind.request_type is ClassifyRequest and (not ctx.config.tasks or task.name in ctx.config.tasks):
-                rows += [(f"{task.name}|{ex.id}", task.contexts[ex.id]) for ex in task.examples]
-                if "extra" in ctx.config.data:
-                    extra = load_examples(DataSource(path=ctx.config.data["extra"]), f"probe {ctx.config.name!r}")
-                    rows += [(f"{task.name}|{ex.id}", task.context_for(ex)) for ex in extra]
+            if task.kind.request_type not in self.KINDS or task.kind.request_type not in ctx.adapter.supports:
+                continue
+            if ctx.config.tasks and task.name not in ctx.config.tasks:
+                continue
+            rows += [(f"{task.name}|{ex.id}", task.contexts[ex.id], task, ex) for ex in task.examples]
+            if "extra" in ctx.config.data:
+                extra = load_examples(DataSource(path=ctx.config.data["extra"]), f"probe {ctx.config.name!r}")
+                rows += [(f"{task.name}|{ex.id}", task.context_for(ex), task, ex) for ex in extra]
         return rows
 
     def run(self, ctx: ProbeContext) -> Iterator[dict]:
         axes = {name: axis for name, axis in load_axes().items()
                 if name in ctx.config.params.get("axes", list(load_axes()))}
         pairs = []
-        for base_id, text in self.inputs(ctx):
+        for base_id, text, task, ex in self.inputs(ctx):
             for axis_name, axis in axes.items():
                 for k, variant in enumerate(counterfactuals(text, axis)):
                     item_id = f"{base_id}|{axis_name}|{k}"
                     if item_id not in ctx.done:
-                        pairs.append((item_id, axis_name, text, variant))
+                        pairs.append((item_id, axis_name, text, variant, task, ex))
         pairs = pairs if not ctx.limit else pairs[: ctx.limit]
-        originals = sorted({p[2] for p in pairs})
-        answers = dict(zip(originals, ctx.call([ClassifyRequest(t) for t in originals])))
-        variants = ctx.call([ClassifyRequest(p[3]) for p in pairs])
-        for index, ((item_id, axis_name, text, variant), cf) in enumerate(zip(pairs, variants)):
-            original = answers[text]
-            shift = original.probs.get(original.label, 0.0) - cf.probs.get(original.label, 0.0)
-            yield {"id": item_id, "index": index, "input": variant, "prediction": cf.label, "reference": original.label,
-                   "scores": {"flipped": float(cf.label != original.label), "score_shift": shift},
-                   "details": {"axis": axis_name, "original": text}}
+        index = 0
+        tasks = {p[4].name: p[4] for p in pairs}
+        for task in tasks.values():
+            mine = [p for p in pairs if p[4].name == task.name]
+            request = (lambda t: ClassifyRequest(t)) if task.kind.request_type is ClassifyRequest else \
+                (lambda t: GenerateRequest(t, stop=task.config.stop, max_tokens=task.config.max_tokens))
+            originals = sorted({p[2] for p in mine})
+            answers = dict(zip(originals, ctx.call([request(t) for t in originals])))
+            variants = ctx.call([request(p[3]) for p in mine])
+            for (item_id, axis_name, text, variant, _, ex), cf in zip(mine, variants):
+                yield {"id": item_id, "index": index, "input": variant, **self._compare(task, ex, answers[text], cf),
+                       "details": {"axis": axis_name, "original": text, "task": task.name,
+                                   "shift_of": "probability" if task.kind.request_type is ClassifyRequest
+                                   else task.metrics[0].name}}
+                index += 1
+
+    @staticmethod
+    def _compare(task, example, original, counterfactual) -> dict:
+        if task.kind.request_type is ClassifyRequest:
+            shift = original.probs.get(original.label, 0.0) - counterfactual.probs.get(original.label, 0.0)
+            return {"prediction": counterfactual.label, "reference": original.label,
+                    "scores": {"flipped": float(counterfactual.label != original.label), "score_shift": shift}}
+        primary = task.metrics[0]
+        metric = METRICS.get(primary.metric)
+        reference = task.kind.target(task.config, example)
+        before, after = original.text.strip(), counterfactual.text.strip()
+        return {"prediction": after, "reference": before,
+                "scores": {"flipped": float(before != after),
+                           "score_shift": metric.example_value(before, reference) - metric.example_value(after, reference)}}
 
     def summarize(self, records: Sequence[dict], config: ProbeConfig, seed: int) -> dict:
         subgroups, p_values = {}, {}
@@ -129,5 +158,7 @@ class Counterfactual:
                 "examples": [{"axis": r["details"]["axis"], "original": r["details"]["original"], "counterfactual": r["input"],
                               "original_label": r["reference"], "counterfactual_label": r["prediction"],
                               "score_shift": r["scores"]["score_shift"]} for r in flipped[:8]],
-                "notes": ["score shift: probability of the original prediction, original minus counterfactual; "
+                "notes": ["score shift, classifiers: probability of the original prediction, original minus "
+                          "counterfactual; generate tasks: the task's primary metric against the reference, original "
+                          "minus counterfactual (scales differ by task: read them per task)",
                           "p-values: paired sign-flip permutation test, Holm-corrected across axes"]}

@@ -66,6 +66,8 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
                 done.add((model_name, name, record["id"]))
                 window.attrs["examples"] += 1
         store.sync()
+        if window.attrs["examples"] == 0 and not done_ids:
+            state.skipped.setdefault(model_name, {})[name] = "no applicable items among the tasks this model ran"
         model_state.setdefault("probes_done", [])
         if config.name not in model_state["probes_done"]:
             model_state["probes_done"].append(config.name)

@@ -17,7 +17,7 @@ import numpy as np
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
-from harness.probes.stats import holm, permutation_partitions
+from harness.probes.stats import holm, mean_ci, permutation_partitions
 
 TESTS = {
     "weat1_flowers_insects": ("flowers", "insects", "pleasant_5", "unpleasant_5a"),
@@ -127,13 +127,12 @@ class Weat:
                     "exact_permutation": r["details"]["exact_permutation"], "set_sizes": r["details"]["sizes"]}
             if mine:
                 sizes = [abs(r["scores"]["effect_size"]) for r in mine]
-                metrics[f"{variant}_mean_abs_effect_size"] = {"value": float(np.mean(sizes)), "stderr": None,
-                                                              "ci95": [None, None], "n": len(sizes)}
+                metrics[f"{variant}_mean_abs_effect_size"] = mean_ci(sizes, seed)
         strongest = sorted(records, key=lambda r: -abs(r["scores"]["effect_size"]))[:5]
         return {"metrics": metrics, "subgroups": subgroups,
                 "examples": [{"test": f"{r['details']['variant']}/{r['details']['test']}", "sets": r["input"],
                               "effect_size": r["scores"]["effect_size"]} for r in strongest],
                 "notes": ["positive d: X is closer to A (and Y to B); Holm-corrected within each family",
-                          "mean_abs_effect_size summarizes the tests and has no interval of its own; "
-                          "each test's interval is in subgroups",
+                          "mean_abs_effect_size: mean |d| over the tests, its interval a bootstrap over tests; "
+                          "each test's own interval is in subgroups",
                           "WEAT word lists: Caliskan et al. 2017 via WEFE (MIT); SEAT templates written for this project"]}
