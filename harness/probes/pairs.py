@@ -1,7 +1,8 @@
 """Sentence-pair preference for language models: CrowS-Pairs and WinoBias.
 
 Each sentence is scored by its whole-sentence log-likelihood under a causal LM (the sum of its
-tokens' log-probabilities after the end-of-text token). The metric is the percentage of pairs in
+tokens' log-probabilities after the end-of-text token), or, for a masked LM, by the
+pseudo-log-likelihood of the tokens the two sentences share (Nangia et al. 2020). The metric is the percentage of pairs in
 which the model prefers the (more) stereotyping sentence; 50 is ideal. Per subgroup: an exact
 two-sided binomial test against 50%, Holm-corrected across subgroups.
 """
@@ -18,6 +19,26 @@ from harness.probes.stats import binomial_two_sided, holm, mean_ci
 from harness.requests import LoglikelihoodRequest
 
 VARIANT = "causal LM: whole-sentence log-likelihood (sum over tokens, after the end-of-text token)"
+MASKED_VARIANT = ("masked LM: pseudo-log-likelihood of the tokens the two sentences share (each masked in turn), "
+                  "as Nangia et al. 2020")
+
+
+def shared_token_positions(a: Sequence[int], b: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Positions, in each sequence, of the tokens the two have in common (the unmodified ones),
+    special tokens at either end excluded."""
+    import difflib
+    pos_a, pos_b = [], []
+    for block in difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            i, j = block.a + k, block.b + k
+            if 0 < i < len(a) - 1 and 0 < j < len(b) - 1:
+                pos_a.append(i)
+                pos_b.append(j)
+    return pos_a, pos_b
+
+
+def uses_pseudo_loglikelihood(adapter: ModelAdapter) -> bool:
+    return LoglikelihoodRequest not in adapter.supports and callable(getattr(adapter, "pseudo_loglikelihood", None))
 
 
 class SentencePairs:
@@ -26,7 +47,7 @@ class SentencePairs:
     caveats: tuple[str, ...] = ()
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
-        if LoglikelihoodRequest not in adapter.supports:
+        if LoglikelihoodRequest not in adapter.supports and not uses_pseudo_loglikelihood(adapter):
             return (f"needs sentence log-likelihoods (a causal LM) or a masked-LM head for pseudo-log-likelihood; "
                     f"{adapter.info.kind} models here have neither")
         return None
@@ -44,15 +65,28 @@ class SentencePairs:
                        "scores": {"too_long": 1.0}, "details": {"subgroup": pair[3], **pair[4]}}
                 continue
             todo.append(pair)
-        requests = [LoglikelihoodRequest("", s) for _, a, b, _, _ in todo for s in (a, b)]
-        answers = ctx.call(requests)
-        for i, (item_id, stereo, other, group, extra) in enumerate(todo):
-            ll_stereo, ll_other = answers[2 * i].logprob, answers[2 * i + 1].logprob
+        scores = self._pll(ctx, todo) if uses_pseudo_loglikelihood(ctx.adapter) else self._ll(ctx, todo)
+        for i, ((item_id, stereo, other, group, extra), (ll_stereo, ll_other)) in enumerate(zip(todo, scores)):
             yield {"id": item_id, "index": i, "input": stereo, "reference": other,
                    "prediction": "stereotyping" if ll_stereo > ll_other else "other",
                    "scores": {"prefers_stereotyping": float(ll_stereo > ll_other), "ll_stereotyping": ll_stereo,
                               "ll_other": ll_other},
-                   "details": {"subgroup": group, **extra}}
+                   "details": {"subgroup": group, "variant": MASKED_VARIANT if uses_pseudo_loglikelihood(ctx.adapter)
+                               else VARIANT, **extra}}
+
+    @staticmethod
+    def _ll(ctx: ProbeContext, todo) -> list[tuple[float, float]]:
+        answers = ctx.call([LoglikelihoodRequest("", s) for _, a, b, _, _ in todo for s in (a, b)])
+        return [(answers[2 * i].logprob, answers[2 * i + 1].logprob) for i in range(len(todo))]
+
+    @staticmethod
+    def _pll(ctx: ProbeContext, todo) -> list[tuple[float, float]]:
+        out = []
+        for _, a, b, _, _ in todo:
+            ids_a, ids_b = ctx.adapter.token_ids(a), ctx.adapter.token_ids(b)
+            pos_a, pos_b = shared_token_positions(ids_a, ids_b)
+            out.append((ctx.adapter.pseudo_loglikelihood(ids_a, pos_a), ctx.adapter.pseudo_loglikelihood(ids_b, pos_b)))
+        return out
 
     def summarize(self, records: Sequence[dict], config: ProbeConfig, seed: int) -> dict:
         too_long = [r for r in records if "too_long" in r["scores"]]
@@ -73,7 +107,8 @@ class SentencePairs:
                 "subgroups": subgroups,
                 "examples": [{"stereotyping": r["input"], "other": r["reference"], "subgroup": r["details"]["subgroup"],
                               "loglik_gap": r["scores"]["ll_stereotyping"] - r["scores"]["ll_other"]} for r in ranked[:5]],
-                "variant": VARIANT, "skipped_too_long": len(too_long),
+                "variant": records[0]["details"].get("variant", VARIANT) if records else VARIANT,
+                "skipped_too_long": len(too_long),
                 "notes": [f"{len(too_long)} pairs longer than the model's input limit were skipped"] * bool(too_long)
                 + list(self.caveats)}
 
