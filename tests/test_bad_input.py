@@ -65,3 +65,9 @@ def test_bad_flags(tmp_path):
     assert_one_line_error(run_cli("run", "--resume", str(tmp_path)), "not a run folder")
     assert_one_line_error(run_cli("run", "--model", "hf-causal:/no/such/folder", "--tasks", "facts_mc",
                                   "--out", str(tmp_path)), "not found")
+
+
+def test_unknown_probe_suggests_close_names(tmp_path):
+    proc = run_cli("run", "--probes", "crows_pair", "--out", str(tmp_path))
+    assert_one_line_error(proc, "unknown probe 'crows_pair'", "did you mean crows_pairs")
+    assert_one_line_error(run_cli("run", "--probe-limit", "-1"), "--probe-limit must be 0")
