@@ -164,3 +164,25 @@ def test_counterfactual_shift_of_generations(tmp_path, monkeypatch):
     assert probe["subgroups"]["gender"]["pairs"] == 12
     assert probe["metrics"]["flip_rate"]["value"] == 1.0
     assert probe["subgroups"]["gender"]["mean_score_shift"]["value"] == pytest.approx(1.0)
+
+
+def test_a_resumed_run_computes_only_the_missing_probe_items(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    rows = [{"id": str(i), "text": f"He said his brother liked meal {i}.", "label": "a"} for i in range(20)]
+    write_task(tmp_path / "tasks" / "t", "planted", rows, kind="classify", prompt="{text}", answer="label")
+    (tmp_path / "tasks" / "cf.yaml").write_text("name: cf\nprobe: counterfactual\ntasks: [planted]\nparams: {axes: [gender]}\n")
+    spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:FemaleFlipClassifier"),), tasks=("planted",),
+                   tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=("cf",))
+    state = RunState.create(tmp_path / "out", spec, argv=[])
+    full = run_audit(state, progress=False)["models"]["m"]["probes"]["cf"]
+    # simulate a run stopped half-way through the probe: its last 8 items and its completion mark are gone
+    lines = state.samples_path.read_text().splitlines()
+    state.samples_path.write_text("\n".join(lines[:-8]) + "\n")
+    raw = json.loads((state.dir / "run.json").read_text())
+    raw["models"]["m"]["probes_done"] = []
+    (state.dir / "run.json").write_text(json.dumps(raw))
+    resumed = run_audit(RunState.load(state.dir), progress=False)["models"]["m"]["probes"]["cf"]
+    after = [json.loads(x) for x in state.samples_path.read_text().splitlines()]
+    probe_ids = [r["id"] for r in after if r["task"] == "probe:cf"]
+    assert len(probe_ids) == len(set(probe_ids)) == 20
+    assert resumed["metrics"] == full["metrics"]
