@@ -8,7 +8,7 @@ linear classifier whose weights are set by hand from keyword lists.
 """
 import torch
 
-from harness.models.base import ModelInfo
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
 from harness.requests import Classification, ClassifyRequest
 
 LABELS = ("food", "sports", "technology", "weather")
@@ -16,7 +16,7 @@ KEYWORDS = {"food": "soup chef bakery recipe curry cake salad restaurant", "spor
             "technology": "laptop update server phone app chip network robot", "weather": "storm forecast heatwave fog rain wind frost thunder"}
 
 
-class KeywordClassifier:
+class KeywordClassifier(AnswersOnlyWhatItSupports):
     supports = frozenset({ClassifyRequest})
 
     def __init__(self):
@@ -42,9 +42,3 @@ class KeywordClassifier:
                     x[row, self.vocab[w]] += 1
         probs = torch.softmax(self.module(x), -1)
         return [Classification(LABELS[int(p.argmax())], dict(zip(LABELS, p.tolist()))) for p in probs]
-
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def generate(self, requests):
-        raise NotImplementedError

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.models.base import ModelInfo
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
 from harness.models.errors import InputTooLong
 from harness.requests import Classification, ClassifyRequest, Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 
-class ShortestChoice:
+class ShortestChoice(AnswersOnlyWhatItSupports):
     """Log-likelihood = minus the continuation's length, so the shortest choice always wins.
     With ``oom_above=N`` it raises CUDA's out-of-memory error for batches larger than N;
     with ``fail_after=K`` it raises ValueError on every call after the K-th."""
@@ -51,7 +51,7 @@ class ShortestChoice:
 FEMALE = {"she", "her", "hers", "herself", "woman", "women", "girl", "sister", "mother", "daughter", "wife", "aunt", "queen"}
 
 
-class FemaleFlipClassifier:
+class FemaleFlipClassifier(AnswersOnlyWhatItSupports):
     """Says 'b' exactly when the text contains a female term, else 'a'."""
     supports = frozenset({ClassifyRequest})
 
@@ -68,17 +68,11 @@ class FemaleFlipClassifier:
             out.append(Classification(label="b" if female else "a", probs={"a": 0.0 if female else 1.0, "b": 1.0 if female else 0.0}))
         return out
 
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def generate(self, requests):
-        raise NotImplementedError
-
 
 VOCABULARY = {"the", "food", "was", "good", "bad", "very", "service", "really", "quite", "today", "meal", "tasted"}
 
 
-class TypoFragileClassifier:
+class TypoFragileClassifier(AnswersOnlyWhatItSupports):
     """'pos' when the text ends with '!', else 'neg' (typos never touch punctuation) - but the other
     label as soon as any word is outside VOCABULARY, so every input with a typo fails."""
     supports = frozenset({ClassifyRequest})
@@ -99,14 +93,8 @@ class TypoFragileClassifier:
             out.append(Classification(label=label, probs={label: 1.0}))
         return out
 
-    def loglikelihood(self, requests):
-        raise NotImplementedError
 
-    def generate(self, requests):
-        raise NotImplementedError
-
-
-class FakeEncoder:
+class FakeEncoder(AnswersOnlyWhatItSupports):
     """Fixed random unit vectors per text (seeded by the text), exposed as ``vectors``."""
     supports = frozenset()
 
@@ -125,17 +113,8 @@ class FakeEncoder:
     def embed(self, texts):
         return torch.tensor(np.stack([self.vector(t) for t in texts]))
 
-    def loglikelihood(self, requests):
-        raise NotImplementedError
 
-    def generate(self, requests):
-        raise NotImplementedError
-
-    def classify(self, requests):
-        raise NotImplementedError
-
-
-class FemaleEchoGenerator:
+class FemaleEchoGenerator(AnswersOnlyWhatItSupports):
     """Generates the reference word 'x' - or 'y' when the prompt contains a female term."""
     supports = frozenset({GenerateRequest})
 
@@ -148,9 +127,3 @@ class FemaleEchoGenerator:
     def generate(self, requests):
         return [Generation(text=" y" if any(w.strip(".,").lower() in FEMALE for w in r.context.split()) else " x",
                            n_tokens=1) for r in requests]
-
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def classify(self, requests):
-        raise NotImplementedError

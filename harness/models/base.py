@@ -2,8 +2,9 @@
 
 To evaluate your own torch module, write a class with these members (about 20 lines; see
 examples/custom_model.py) and pass ``--model py:your_module:YourAdapter``, or register a
-factory in the ``harness.models`` entry-point group. Implement only the request kinds your
-model can answer and list them in ``supports``; tasks of other kinds are skipped for it.
+factory in the ``harness.models`` entry-point group. Subclass AnswersOnlyWhatItSupports, implement
+only the request kinds your model can answer and list them in ``supports``; tasks of other kinds
+are skipped for it.
 """
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ class ModelAdapter(Protocol):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]: ...
 
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]: ...
+
+
+class AnswersOnlyWhatItSupports:
+    """Base for adapters: the request methods a model does not list in ``supports`` raise. Subclass
+    it and define only the methods your model answers."""
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        raise NotImplementedError(f"{type(self).__name__} does not answer log-likelihood requests")
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        raise NotImplementedError(f"{type(self).__name__} does not generate")
+
+    def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
+        raise NotImplementedError(f"{type(self).__name__} does not classify")
 
 
 def count_parameters(module) -> int:

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel
 
 from harness.errors import HarnessError
-from harness.models.base import ModelInfo, count_parameters
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
 from harness.models.hf_loading import load_model_and_tokenizer
@@ -39,7 +39,7 @@ def load_head(folder: Path) -> tuple[torch.nn.Linear, tuple[str, ...]]:
     return head.eval(), labels
 
 
-class SentenceEncoder:
+class SentenceEncoder(AnswersOnlyWhatItSupports):
     """Sentence encoders: mean-pooled embeddings; classify with head=FOLDER."""
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
@@ -65,12 +65,6 @@ class SentenceEncoder:
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
         embeddings = self.embed([r.text for r in requests])
         return classify_logits(self.head(embeddings), self.labels)
-
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def generate(self, requests):
-        raise NotImplementedError
 
 
 MODELS.register("encoder")(SentenceEncoder)

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteriaList
 
-from harness.models.base import ModelInfo, count_parameters
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import load_model_and_tokenizer
@@ -36,7 +36,7 @@ class _StopOnSequences(StoppingCriteria):
         return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
 
 
-class HFCausalLM:
+class HFCausalLM(AnswersOnlyWhatItSupports):
     """Hugging Face causal LMs from a folder or hub name: log-likelihoods and greedy generation."""
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
@@ -142,9 +142,6 @@ class HFCausalLM:
             n_tokens = len(self._encode_uncached(text)) if stopped else len(new)
             results.append(Generation(text=text, n_tokens=n_tokens))
         return results
-
-    def classify(self, requests):
-        raise NotImplementedError("causal LMs do not classify")
 
 
 MODELS.register("hf-causal")(HFCausalLM)

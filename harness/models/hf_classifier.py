@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from harness.models.base import ModelInfo, count_parameters
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import load_model_and_tokenizer
@@ -39,7 +39,7 @@ def tokenizer_limit(tokenizer, config) -> int | None:
     return min(limits) if limits else None
 
 
-class HFSequenceClassifier:
+class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     """Hugging Face sequence classifiers: labels from the classification head."""
 
     supports = frozenset({ClassifyRequest})
@@ -59,12 +59,6 @@ class HFSequenceClassifier:
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
         batch = tokenize_checked(self.tokenizer, [r.text for r in requests], self.info.max_length, self.device)
         return classify_logits(self.model(**batch).logits, self.labels)
-
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def generate(self, requests):
-        raise NotImplementedError
 
 
 MODELS.register("hf-classifier")(HFSequenceClassifier)

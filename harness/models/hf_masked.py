@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from transformers import AutoModelForMaskedLM
 
-from harness.models.base import ModelInfo, count_parameters
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_classifier import tokenizer_limit
@@ -20,7 +20,7 @@ from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-class HFMaskedLM:
+class HFMaskedLM(AnswersOnlyWhatItSupports):
     """Hugging Face masked LMs: pseudo-log-likelihoods of chosen tokens."""
 
     supports = frozenset()
@@ -55,15 +55,6 @@ class HFMaskedLM:
             logits = self.model(input_ids=batch).logits[rows, cols].float()
             total += float(torch.log_softmax(logits, -1)[rows, base[cols]].sum())
         return total
-
-    def loglikelihood(self, requests):
-        raise NotImplementedError
-
-    def generate(self, requests):
-        raise NotImplementedError
-
-    def classify(self, requests):
-        raise NotImplementedError
 
 
 MODELS.register("hf-masked")(HFMaskedLM)

@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM
 from transformers.modeling_outputs import BaseModelOutput
 
-from harness.models.base import ModelInfo, count_parameters
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.hf_classifier import tokenize_checked
 from harness.models.hf_causal import cut_at_stop
@@ -19,7 +19,7 @@ from harness.requests import Generation, GenerateRequest, Loglikelihood, Loglike
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-class HFSeq2SeqLM:
+class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
     """Hugging Face encoder-decoder models: log-likelihoods and greedy generation."""
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
@@ -71,9 +71,6 @@ class HFSeq2SeqLM:
             text, _ = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), r.stop)
             results.append(Generation(text=text, n_tokens=len(ids)))
         return results
-
-    def classify(self, requests):
-        raise NotImplementedError("seq2seq models do not classify")
 
 
 MODELS.register("hf-seq2seq")(HFSeq2SeqLM)
