@@ -28,11 +28,12 @@ def prepare_probes(spec: RunSpec) -> list:
     return catalog.select_probes(catalog.discover_probes(spec.tasks_dirs), spec.probes)
 
 
-def run_audit(state: RunState, progress: bool = True) -> dict:
+def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] | None = None,
+              probes: list | None = None) -> dict:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete."""
-    tasks = prepare(state.spec)
-    probes = prepare_probes(state.spec)
+    tasks = prepare(state.spec) if tasks is None else tasks
+    probes = prepare_probes(state.spec) if probes is None else probes
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
     session = build_session(options, state.dir)

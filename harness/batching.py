@@ -53,3 +53,15 @@ def batches(groups: Sequence[Sequence[Pending]], batch_size: int) -> Iterator[li
         batch.extend(group)
     if batch:
         yield batch
+
+
+def shared_contexts(requests: Sequence[LoglikelihoodRequest]) -> tuple[list[str], list[int]]:
+    """The distinct contexts of a batch in order (the Collator puts equal ones next to each other),
+    and for each request the index of its context: what an adapter encodes once and reuses."""
+    contexts: list[str] = []
+    rows: list[int] = []
+    for request in requests:
+        if not contexts or request.context != contexts[-1]:
+            contexts.append(request.context)
+        rows.append(len(contexts) - 1)
+    return contexts, rows

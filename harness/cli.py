@@ -102,6 +102,7 @@ def _run(args) -> int:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
     if args.sample_period_ms < 1 or args.idle_seconds < 0:
         raise HarnessError("--sample-period-ms must be at least 1 and --idle-seconds at least 0", "pass sensible values")
+    tasks = probes = None
     if args.resume:
         state = RunState.load(args.resume)
     else:
@@ -120,12 +121,11 @@ def _run(args) -> int:
                        probe_limit=args.probe_limit)
         from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
-        prepare(spec)   # fail on bad input before a run folder exists
-        prepare_probes(spec)
+        tasks, probes = prepare(spec), prepare_probes(spec)   # bad input fails before a run folder exists
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         state = RunState.create(args.out, spec, argv=sys.argv[1:])
     print(f"run folder: {state.dir}", file=sys.stderr)
-    results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty())
+    results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
     print(summary_table(results))
     print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
     return 0

@@ -44,7 +44,7 @@ class Registry(Generic[T]):
     def add(self, name: str, obj: T, origin: str = "?") -> None:
         if name in self._items and self._items[name] is not obj:
             raise HarnessError(f"two {self.kind}s are named {name!r} ({self._origins[name]} and {origin})",
-                               f"rename one of them")
+                               "rename one of them")
         self._items[name] = obj
         self._origins[name] = origin
 
@@ -59,7 +59,7 @@ class Registry(Generic[T]):
                 obj = ep.load()
             except Exception as exc:  # a broken plugin must not hide the others
                 raise HarnessError(f"plugin {ep.name!r} ({ep.value}) in entry-point group {self.group} failed to load: "
-                                   f"{type(exc).__name__}: {exc}", f"fix or uninstall the package that provides it") from exc
+                                   f"{type(exc).__name__}: {exc}", "fix or uninstall the package that provides it") from exc
             self.add(ep.name, obj, origin=f"entry point {ep.value}")
 
     def get(self, name: str) -> T:

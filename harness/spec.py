@@ -6,12 +6,15 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
 from harness.data import DataSource
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.probes.base import ProbeConfig
 
 # ------------------------------------------------------------------ tasks
 

@@ -1,7 +1,6 @@
 """The default audit: both embedded models, every built-in task, the three output files."""
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys

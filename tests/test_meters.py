@@ -6,7 +6,6 @@ counter is the exact integral of power, updated every 0.1 s. The sampler runs ev
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from conftest import assert_one_line_error, run_cli, write_task
 from harness.audit import run_audit
 from harness.batching import Pending, batches, group_requests, split_large
-from harness.errors import HarnessError
 from harness.requests import LoglikelihoodRequest, request_text
 from harness.run_dir import RunState
 from harness.spec import ModelSpec, RunSpec, RuntimeOptions

@@ -7,12 +7,12 @@ continuation, and the continuations run on top of it.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import groupby
 from typing import Sequence
 
 import torch
 from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteriaList
 
+from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
@@ -67,11 +67,9 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
-        groups = [(ctx, [i for i, _ in members])
-                  for ctx, members in groupby(enumerate(requests), key=lambda pair: pair[1].context)]
-        contexts = [self._context_ids(ctx) for ctx, _ in groups]
+        texts, row_of = shared_contexts(requests)
+        contexts = [self._context_ids(ctx) for ctx in texts]
         continuations = [self._encode(r.continuation) for r in requests]
-        row_of = [g for g, (_, members) in enumerate(groups) for _ in members]
         for i, (g, cont) in enumerate(zip(row_of, continuations)):
             self._check_length(i, len(contexts[g]) + len(cont))
 

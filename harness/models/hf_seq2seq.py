@@ -2,13 +2,13 @@
 Each distinct context is encoded once; its encoder states are shared by its continuations."""
 from __future__ import annotations
 
-from itertools import groupby
 from typing import Sequence
 
 import torch
 from transformers import AutoModelForSeq2SeqLM
 from transformers.modeling_outputs import BaseModelOutput
 
+from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.hf_classifier import tokenize_checked
@@ -38,11 +38,7 @@ class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
-        contexts = [ctx for ctx, _ in groupby(r.context for r in requests)]
-        row_of, g = [], -1
-        for i, r in enumerate(requests):
-            g += i == 0 or r.context != requests[i - 1].context
-            row_of.append(g)
+        contexts, row_of = shared_contexts(requests)
         enc = self._encode_batch(contexts)
         states = self.model.get_encoder()(**enc).last_hidden_state
         rows = torch.tensor(row_of, device=self.device)

@@ -12,7 +12,6 @@ import dataclasses
 import zlib
 from typing import Iterator, Sequence
 
-from harness.data import Example
 from harness.models.base import ModelAdapter
 from harness.plugins import METRICS, PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
@@ -72,7 +71,7 @@ class Robustness:
 
     def _score(self, ctx, task, pert, severity, todo, clean, fields) -> Iterator[dict]:
         requests, spans = [], []
-        for _, ex, perturbed in todo:
+        for _, _, perturbed in todo:
             reqs = task.kind.requests(task.config, perturbed, task.context_for(perturbed))
             spans.append((len(requests), len(reqs)))
             requests += reqs

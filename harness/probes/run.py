@@ -39,13 +39,18 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> 
 def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
                store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
                sizer) -> None:
-    records_by_task: dict[str, list[dict]] = {}
+    records_by_task: dict[str, list[dict]] | None = None
 
     def task_records(name: str) -> list[dict]:
-        if name not in records_by_task:
-            mine = [r for r in store.records() if r["model"] == model_name and r["task"] == name]
-            records_by_task[name] = sorted(mine, key=lambda r: r["index"])
-        return records_by_task[name]
+        nonlocal records_by_task
+        if records_by_task is None:        # the tasks are finished by now: read the store once
+            records_by_task = {}
+            for r in store.records():
+                if r["model"] == model_name:
+                    records_by_task.setdefault(r["task"], []).append(r)
+            for rows in records_by_task.values():
+                rows.sort(key=lambda r: r["index"])
+        return records_by_task.get(name, [])
 
     model_state = state.models[model_name]
     for config in probes:
