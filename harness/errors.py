@@ -15,3 +15,15 @@ class HarnessError(Exception):
 
     def __str__(self) -> str:
         return f"{self.problem}; fix: {self.fix}"
+
+
+class ModelFault(HarnessError):
+    """A model misbehaved while answering (raised, returned the wrong type, ran out of memory after
+    the batch size could not shrink further, got an over-long input). The runner records it
+    against the model and the task or probe, goes on with the rest of the audit, and the run ends
+    with exit 3 ("finished with errors")."""
+
+    def __init__(self, problem: str, fix: str, model: str = "", what: str = ""):
+        super().__init__(problem, fix)
+        self.model = model
+        self.what = what          # e.g. "task 'toylang'" or "probe 'crows_pairs'"

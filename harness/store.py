@@ -1,11 +1,82 @@
-"""The run's append-only sample store (samples.jsonl): one JSON line per finished example,
-flushed at once, so a killed run loses at most the example in flight. Resume reads it back."""
+"""Append-only run files and atomic writes.
+
+samples.jsonl holds one JSON line per finished example, flushed at once, so a killed run loses at
+most the example in flight; resume reads it back. Every append-only file of a run (samples.jsonl,
+windows.jsonl, telemetry.csv) is repaired the same way before it is appended to or read: a last
+line without its newline was torn by a kill or a full disk and is dropped (`drop_torn_tail`).
+A damaged line anywhere else is not guessed at: reading stops with the file and line named.
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from harness.errors import HarnessError
+
+
+def drop_torn_tail(path: Path) -> bool:
+    """Truncate ``path`` after its last newline. True if something was dropped."""
+    if not path.exists():
+        return False
+    size = path.stat().st_size
+    if size == 0:
+        return False
+    with path.open("r+b") as fh:
+        # Scan back from the end in blocks for the last newline (files can be large).
+        block, end = 1 << 16, size
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return False
+        while end > 0:
+            start = max(0, end - block)
+            fh.seek(start)
+            chunk = fh.read(end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return True
+            end = start
+        fh.truncate(0)
+        return True
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The complete lines of an append-only JSONL file. A torn last line (no newline) is skipped;
+    a line that is not a JSON object anywhere else raises HarnessError naming the file and line."""
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.endswith(b"\n"):
+                return                      # torn by a kill or a full disk: dropped on the next append
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})",
+                                   "delete that line (what it held is recomputed by `harness run --resume`), "
+                                   "or start a new run") from None
+            if not isinstance(value, dict):
+                raise HarnessError(f"{path}:{lineno} is not a JSON object",
+                                   "delete that line (what it held is recomputed by `harness run --resume`)")
+            yield value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def dumps_strict(value: Any) -> str:
+    """One JSON line; NaN and infinities are refused (they are not JSON)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
 
 
 class SampleStore:
@@ -14,20 +85,13 @@ class SampleStore:
         self._fh = None
 
     def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.endswith("\n"):      # a line without its newline was torn by a kill: drop it
-                    out.append(json.loads(line))
-        return out
+        return list(iter_jsonl(self.path))
 
     def done_keys(self) -> set[tuple[str, str, str]]:
         return {(r["model"], r["task"], r["id"]) for r in self.records()}
 
     def __enter__(self) -> "SampleStore":
-        self._drop_torn_tail()
+        drop_torn_tail(self.path)
         self._fh = self.path.open("a", encoding="utf-8")
         return self
 
@@ -37,7 +101,7 @@ class SampleStore:
         self._fh = None
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.write(dumps_strict(record) + "\n")
         self._fh.flush()
 
     def sync(self) -> None:
@@ -45,21 +109,18 @@ class SampleStore:
             self._fh.flush()
             os.fsync(self._fh.fileno())
 
-    def _drop_torn_tail(self) -> None:
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as fh:
-                fh.truncate(data.rfind(b"\n") + 1)
-
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target."""
+    """Write to a temporary file in the same folder, fsync, then rename over the target. On any
+    failure (a full disk, say) the temporary file is removed and the target is left as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(value, fh, indent=2, ensure_ascii=False, allow_nan=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(value, fh, indent=2, ensure_ascii=False, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
