@@ -12,15 +12,18 @@ For a multiple-choice and a generate task (the built-in facts_mc and toylang dat
 * lm-eval  - lm-evaluation-harness 0.4 (`pip install -e '.[bench]'`) on the same model folder,
              the same JSONL data and prompts, the same batch size.
 
-and prints the medians with harness/bare (overhead) and lm-eval/harness (speed-up) ratios, plus
-both tools' accuracy on the same items as a cross-check.
+and prints the medians with harness/bare (overhead) and lm-eval/harness (speed-up) ratios, plus a
+cross-check of every metric both tools report on the same items (multiple choice: accuracy = acc,
+accuracy_norm = acc_norm; generation: bleu, chrf, exact_match); it exits 1 if any pair differs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,16 +41,36 @@ from harness.calls import answer_method                            # noqa: E402
 from harness.meters.session import read_windows                    # noqa: E402
 from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions  # noqa: E402
 
+# the metrics both tools compute, harness name -> lm-eval name (same definition and scale)
+SHARED_METRICS = {"facts_mc": {"accuracy": "acc", "accuracy_norm": "acc_norm"},
+                  "toylang": {"bleu": "bleu", "chrf": "chrf", "exact_match": "exact_match"}}
 TASKS = {
-    "facts_mc": {"harness": {"kind": "multiple_choice", "prompt": "Question: {question}\nAnswer:", "metrics": ["accuracy"]},
+    "facts_mc": {"harness": {"kind": "multiple_choice", "prompt": "Question: {question}\nAnswer:",
+                             "metrics": list(SHARED_METRICS["facts_mc"])},
                  "lm_eval": {"output_type": "multiple_choice", "doc_to_text": "Question: {{question}}\nAnswer:",
-                             "doc_to_choice": "{{choices}}", "doc_to_target": "answer", "metric_list": [{"metric": "acc"}]}},
+                             "doc_to_choice": "{{choices}}", "doc_to_target": "answer",
+                             "metric_list": [{"metric": m} for m in SHARED_METRICS["facts_mc"].values()]}},
     "toylang": {"harness": {"kind": "generate", "prompt": "English: {english}\nToylang:", "answer": "toylang",
-                            "stop": ["\n"], "max_tokens": 32, "metrics": ["bleu"]},
+                            "stop": ["\n"], "max_tokens": 32, "metrics": list(SHARED_METRICS["toylang"])},
                 "lm_eval": {"output_type": "generate_until", "doc_to_text": "English: {{english}}\nToylang:",
-                            "doc_to_target": " {{toylang}}", "metric_list": [{"metric": "bleu"}],
+                            "doc_to_target": " {{toylang}}",
+                            "metric_list": [{"metric": m} for m in SHARED_METRICS["toylang"].values()],
                             "generation_kwargs": {"until": ["\n"], "max_gen_toks": 32, "do_sample": False}}},
 }
+
+
+def cross_check(name: str, harness: dict[str, float], lm_eval: dict[str, float], rel_tol: float = 1e-6) -> list[str]:
+    """One line per shared metric, 'METRIC H vs L', with ' MISMATCH' where the two differ."""
+    lines = []
+    for ours, theirs in SHARED_METRICS[name].items():
+        h, lme = harness.get(ours), lm_eval.get(theirs)
+        same = h is not None and lme is not None and math.isclose(h, lme, rel_tol=rel_tol, abs_tol=1e-9)
+        lines.append(f"{ours} {_fmt(h)} vs {_fmt(lme)}" + ("" if same else " MISMATCH"))
+    return lines
+
+
+def _fmt(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.4g}"
 
 
 def write_tasks(root: Path, scale: int) -> None:
@@ -79,27 +102,25 @@ def time_bare(adapter, task, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def time_harness(spec: RunSpec, out: Path) -> tuple[float, float, float]:
-    """End-to-end seconds, the evaluation loop's seconds (the task window), and the metric value."""
+def time_harness(spec: RunSpec, out: Path) -> tuple[float, float, dict[str, float]]:
+    """End-to-end seconds, the evaluation loop's seconds (the task window), and the metric values."""
     start = time.perf_counter()
     state = RunState.create(out, spec, argv=["benchmark"])
     results = run_audit(state, progress=False)
     elapsed = time.perf_counter() - start
     (task,) = results["models"]["tiny-gpt2"]["tasks"].values()
-    (metric,) = task["metrics"].values()
     (loop,) = [w["duration_s"] for w in read_windows(state.dir) if w["kind"] == "task"]
-    return elapsed, loop, metric["value"]
+    return elapsed, loop, {k: m["value"] for k, m in task["metrics"].items()}
 
 
-def time_lm_eval(lm, name: str, task_manager) -> tuple[float, float]:
+def time_lm_eval(lm, name: str, task_manager) -> tuple[float, dict[str, float]]:
     import lm_eval
     start = time.perf_counter()
     out = lm_eval.simple_evaluate(model=lm, tasks=[f"bench_{name}"], task_manager=task_manager, log_samples=False,
                                   bootstrap_iters=1000)
     elapsed = time.perf_counter() - start
     metrics = out["results"][f"bench_{name}"]
-    value = metrics.get("acc,none", metrics.get("bleu,none"))
-    return elapsed, value
+    return elapsed, {m: metrics[f"{m},none"] for m in SHARED_METRICS[name].values() if f"{m},none" in metrics}
 
 
 def main() -> None:
@@ -157,8 +178,14 @@ def main() -> None:
                  f"{lme:.2f}" if lme else "-", f"{med['loop'] / med['bare']:.3f}; {paired:.3f}; {fastest:.3f}",
                  f"{med['harness'] / med['bare']:.3f}",
                  f"{lme / med['harness']:.2f}" if lme else "-",
-                 f"{values['harness']:.4g} vs {values['lm-eval']:.4g}" if lme else "-"]
+                 "; ".join(cross_check(name, values["harness"], values["lm-eval"])) if lme else "-"]
         print("| " + " | ".join(cells) + " |")
+    mismatches = [(name, line) for name, _, med, values, _, _ in rows if med.get("lm-eval")
+                  for line in cross_check(name, values["harness"], values["lm-eval"]) if line.endswith("MISMATCH")]
+    for name, line in mismatches:
+        print(f"cross-check {name}: {line}", file=sys.stderr)
+    if mismatches:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

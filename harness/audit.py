@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness import catalog, environment
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
 from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
 from harness.meters.session import read_windows
@@ -14,7 +14,11 @@ from harness.results import assemble
 from harness.run_dir import RunState, now
 from harness.runner import run_models
 from harness.spec import RunSpec
-from harness.store import SampleStore, write_json_atomic
+from harness.store import SampleStore, write_json_atomic, write_text_atomic
+
+
+COMPLETE_WITH_ERRORS = "complete with errors"      # some pieces failed (run.failures); exit 3
+NOTHING_EVALUATED = "nothing evaluated: every task and probe was skipped for every model"   # exit 3
 
 
 def prepare(spec: RunSpec) -> list[PreparedTask]:
@@ -46,6 +50,9 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
     except HarnessError as exc:
         status = f"incomplete: {exc.problem}"
         raise
+    except Terminated:
+        status = "incomplete: terminated"
+        raise
     except KeyboardInterrupt:
         status = "incomplete: interrupted"
         raise
@@ -57,10 +64,15 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
 def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
                   meters_environment: dict, meters_disabled: str | None = None, probes: list = ()) -> dict:
     records = SampleStore(state.samples_path).records()
+    if status == "complete" and state.failures:
+        status = COMPLETE_WITH_ERRORS
+    elif status == "complete" and not records:
+        status = NOTHING_EVALUATED
     env = {**environment.describe(), "git_sha": environment.git_sha()}
-    results = assemble(state, tasks, records, env, finished=now() if status == "complete" else None, status=status,
+    finished = None if status.startswith("incomplete") else now()
+    results = assemble(state, tasks, records, env, finished=finished, status=status,
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
                        meters_disabled=meters_disabled, probes=probes)
     write_json_atomic(state.dir / "results.json", results)
-    (state.dir / "report.html").write_text(render_html(results, records, read_telemetry(state.dir)), encoding="utf-8")
+    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
     return results

@@ -1,6 +1,7 @@
 """The tasks a run can use: YAML files in tasks/ and every --tasks-dir, plus registered Python tasks."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Iterable
 
@@ -58,8 +59,22 @@ def select_probes(found: dict, names: Iterable[str] | None) -> list:
             raise unknown_name("probe", name, found)
         chosen.append(found[name])
     for config in chosen:
-        PROBES.get(config.probe)
+        check_params(config, PROBES.get(config.probe))
     return chosen
+
+
+def check_params(config, probe_class) -> None:
+    """Every key under `params:` must be one the probe declares (its ``params``)."""
+    declared = tuple(getattr(probe_class, "params", ()))
+    for key in config.params:
+        if key not in declared:
+            close = difflib.get_close_matches(str(key), declared, n=1)
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    f"probe {config.probe!r} takes {', '.join(declared)}" if declared else f"probe {config.probe!r} takes none")
+            raise HarnessError(f"probe file {config.source}: unknown parameter {key!r} for probe {config.probe!r}", hint)
+    check = getattr(probe_class(), "check_params", None)
+    if callable(check):
+        check(config)
 
 
 def _add(found: dict[str, TaskConfig], task: TaskConfig) -> None:

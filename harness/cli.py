@@ -1,16 +1,22 @@
 """The `harness` command. The one place that maps errors to exit codes:
-0 done, 2 bad usage or input (one line, no traceback), 1 internal error (a bug: traceback)."""
+0 done, 2 bad usage or input (one line, no traceback), 1 internal error (a bug: traceback),
+3 finished with errors (failed pieces recorded in results.json, or nothing evaluated),
+130 Ctrl-C, 143 SIGTERM (both write what was computed, marked incomplete)."""
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
+from harness.store import disk_full
 
 EPILOG = """\
 examples:
@@ -28,12 +34,28 @@ model specs: [NAME=]ADAPTER[:LOCATION][,key=value...]
 """
 
 
+def number(low: float, high: float = math.inf):
+    """An argparse type: a finite float in [low, high] (nan and inf pass float() but are no setting)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f"at least {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number {bounds}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:   # argparse's own errors: one line, exit 2
         raise HarnessError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(defaults: bool = True) -> argparse.ArgumentParser:
+    """``defaults=False`` leaves out every `run` option the command line does not give (see _given)."""
     parser = _Parser(prog="harness", description="Audit ML models before they ship: quality, safety and energy.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
@@ -67,15 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="items per probe (per task, bias type or category; overrides each probe's default; 0 = all)")
     meters = run.add_argument_group("energy and carbon metering")
     meters.add_argument("--no-meters", action="store_true", help="measure no power, energy or telemetry")
-    meters.add_argument("--sample-period-ms", type=float, default=100, metavar="MS",
+    meters.add_argument("--sample-period-ms", type=number(1, 60_000), default=100, metavar="MS",
                         help="GPU telemetry sampling period (default 100 ms)")
-    meters.add_argument("--idle-seconds", type=float, default=2.0, metavar="S",
+    meters.add_argument("--idle-seconds", type=number(0, 3600), default=2.0, metavar="S",
                         help="idle GPU baseline measured before the run, for net-of-idle energy (default 2; 0 skips)")
     meters.add_argument("--country", metavar="ISO3",
                         help="country of the electricity grid (e.g. FRA), for CodeCarbon's offline carbon intensity")
-    meters.add_argument("--carbon-intensity", type=float, metavar="G_PER_KWH",
+    meters.add_argument("--carbon-intensity", type=number(0), metavar="G_PER_KWH",
                         help="grid carbon intensity in g CO2e/kWh (wins over --country)")
-    meters.add_argument("--pue", type=float, default=1.0, help="data-centre power usage effectiveness (default 1.0)")
+    meters.add_argument("--pue", type=number(1.0), default=1.0, help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
 
     lst = sub.add_parser("list", help="list registered tasks, models, metrics or probes")
@@ -84,15 +106,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print the summary table of a finished run")
     show.add_argument("run_dir", type=Path)
+    if not defaults:
+        for action in run._actions:
+            action.default = argparse.SUPPRESS
     return parser
 
 
+RESUME_TAKES = {"resume", "no_progress"}
+
+
+def _refuse_resume_options(argv: list[str] | None) -> None:
+    """A resume finishes the run as it was started (run.json): any other run option given with
+    --resume would be ignored or would change the run half-way, so it is refused."""
+    given = sorted(set(vars(build_parser(defaults=False).parse_args(argv))) - RESUME_TAKES - {"command"})
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise HarnessError(f"--resume continues a run with the options it was started with; it cannot take {flags}",
+                           "drop them to finish the run as it was started, or start a new run with them")
+
+
+def _resumable(state) -> tuple[list, list]:
+    """What a resume checks before it touches anything: no other process works on the folder, its
+    samples.jsonl reads, and the inputs are those the run started with (a refusal comes at once;
+    the lock is taken again for the run itself). Returns the prepared tasks and probes."""
+    from harness.fingerprint import check_unchanged, fingerprints
+    from harness.lock import run_lock
+    from harness.store import SampleStore
+    with run_lock(state.dir):
+        SampleStore(state.samples_path).records()
+    from harness.audit import prepare, prepare_probes
+    tasks, probes = prepare(state.spec), prepare_probes(state.spec)
+    check_unchanged(state.id, state.fingerprints, fingerprints(tasks, probes))
+    return tasks, probes
+
+
 def _run(args) -> int:
-    from harness.audit import run_audit
-    from harness.report import summary_table
+    from harness.lock import run_lock
     from harness.run_dir import RunState
     from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
-    from harness.models.embedded import DEFAULT_MODELS
 
     if args.probe_limit is not None and args.probe_limit < 0:
         raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
@@ -100,12 +151,12 @@ def _run(args) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
-    if args.sample_period_ms < 1 or args.idle_seconds < 0:
-        raise HarnessError("--sample-period-ms must be at least 1 and --idle-seconds at least 0", "pass sensible values")
     tasks = probes = None
     if args.resume:
         state = RunState.load(args.resume)
+        tasks, probes = _resumable(state)
     else:
+        from harness.models.embedded import DEFAULT_MODELS
         models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
         names = [m.name for m in models]
         if len(set(names)) != len(names):
@@ -121,14 +172,42 @@ def _run(args) -> int:
                        probe_limit=args.probe_limit)
         from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
-        tasks, probes = prepare(spec), prepare_probes(spec)   # bad input fails before a run folder exists
+        from harness.preflight import check_models
+        check_models(spec.models, spec.runtime)               # bad input fails before a run folder exists
+        tasks, probes = prepare(spec), prepare_probes(spec)
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
-        state = RunState.create(args.out, spec, argv=sys.argv[1:])
+        from harness.fingerprint import fingerprints
+        state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
+    from harness.audit import run_audit
+    from harness.report import summary_table
     print(f"run folder: {state.dir}", file=sys.stderr)
-    results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+    with run_lock(state.dir):
+        try:
+            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+        except OSError as exc:
+            raise disk_full(exc, state.dir) or exc
     print(summary_table(results))
     print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
-    return 0
+    return _finished(results, state.dir)
+
+
+def _finished(results: dict, run_dir: Path) -> int:
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
+    run = results["run"]
+    if run["status"] == "complete":
+        return 0
+    failures = run.get("failures", [])
+    if failures:
+        from harness.failures import piece
+        first, n = failures[0], len(failures)
+        more = f"; and {n - 1} more" if n > 1 else ""
+        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({piece(first['model'], first['what'])}: "
+              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
+              f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
+    else:
+        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
+              f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
+    return 3
 
 
 def _first_line(obj) -> str:
@@ -168,25 +247,66 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _raise_terminated(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second SIGTERM must not cut the writing of results short
+    raise Terminated()
+
+
+def _stdout_to_devnull() -> None:
+    """The reader of our output closed the pipe: what is left to print goes nowhere, quietly (as the
+    Python docs recommend: Python would otherwise complain when it flushes stdout at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):     # stdout is no real file (captured in tests)
+        pass
+
+
+def _internal_error() -> int:
+    traceback.print_exc()
+    print("harness: internal error (a bug in harness: please report it with the traceback above)", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("CODECARBON_LOG_LEVEL", "error")
     _quiet_libraries()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else False
     try:
         args = build_parser().parse_args(argv)
-        return {"run": _run, "list": _list, "show": _show}[args.command](args)
+        if args.command == "run" and args.resume:
+            _refuse_resume_options(argv)
+        code = {"run": _run, "list": _list, "show": _show}[args.command](args)
+        sys.stdout.flush()          # a reader that went away (`harness show RUN | head`) shows here, not at exit
+        return code
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("harness: terminated (SIGTERM); what was computed is written; finish later with "
+              "`harness run --resume RUN_DIR`", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("harness: interrupted; finish later with `harness run --resume RUN_DIR`", file=sys.stderr)
         return 130
     except SystemExit as exc:   # --help and --version
         return int(exc.code or 0)
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 0
+    except OSError as exc:
+        error = disk_full(exc)
+        if error is None:
+            return _internal_error()
+        print(f"harness: error: {error}", file=sys.stderr)
+        return 2
     except Exception:
-        traceback.print_exc()
-        print("harness: internal error (a bug in harness: please report it with the traceback above)", file=sys.stderr)
-        return 1
+        return _internal_error()
+    finally:
+        if previous is not False:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 def _show(args) -> int:

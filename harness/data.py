@@ -1,7 +1,11 @@
-"""Loading examples from local JSONL or CSV files, or from a `datasets` spec."""
+"""Loading examples from local JSONL, JSON (an array of objects), CSV or TSV files, or from a
+`datasets` spec. Files are read as UTF-8 (a byte order mark is dropped); anything else is refused
+naming the file and the byte offset. Every example remembers where it came from (FILE:LINE), so a
+bad field can be named exactly."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +19,10 @@ class Example:
     id: str
     index: int
     fields: Mapping[str, Any]
+    where: str = ""                      # FILE:LINE (or the dataset row) it came from
+
+    def describe(self) -> str:
+        return f"example {self.id!r}" + (f" ({self.where})" if self.where else "")
 
 
 @dataclass(frozen=True)
@@ -34,49 +42,99 @@ def load_examples(source: DataSource, owner: str) -> list[Example]:
         raise HarnessError(f"{owner}: dataset {source.describe()} is empty",
                            "add examples to it or point the task at a non-empty file")
     examples, seen = [], set()
-    for i, row in enumerate(rows):
-        ex_id = str(row.get(source.id_field, i))
+    for i, (where, row) in enumerate(rows):
+        raw_id = row.get(source.id_field, i)
+        if type(raw_id) not in (str, int):
+            raise HarnessError(f"{owner}: {where}: the id field {source.id_field!r} is {_kind(raw_id)}",
+                               "give every example a text or whole-number id, or leave the field out")
+        ex_id = str(raw_id)
         if ex_id in seen:
-            raise HarnessError(f"{owner}: example id {ex_id!r} appears twice in {source.describe()}",
+            raise HarnessError(f"{owner}: example id {ex_id!r} appears twice in {source.describe()} (again at {where})",
                                f"make the '{source.id_field}' field unique")
         seen.add(ex_id)
-        examples.append(Example(id=ex_id, index=i, fields=row))
+        examples.append(Example(id=ex_id, index=i, fields=row, where=where))
     return examples
 
 
-def _load_file(path: Path | None, owner: str) -> list[dict]:
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"{value!r} (a {type(value).__name__})"
+
+
+def _load_file(path: Path | None, owner: str) -> list[tuple[str, dict]]:
     if path is None:
         raise HarnessError(f"{owner}: no data given", "set `data: {path: FILE.jsonl}` in the task YAML")
     if not path.is_file():
         raise HarnessError(f"{owner}: data file {path} not found",
                            "fix the path in the task YAML (relative paths start at the YAML file's folder)")
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return _read_jsonl(path, owner)
+    if suffix not in (".jsonl", ".json", ".csv", ".tsv"):
+        raise HarnessError(f"{owner}: cannot read {path} (unknown extension {suffix!r})", "use a .jsonl, .json or .csv file")
+    text = read_text(path, owner)
     if suffix in (".csv", ".tsv"):
-        with path.open(newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
-    raise HarnessError(f"{owner}: cannot read {path} (unknown extension {suffix!r})", "use a .jsonl or .csv file")
+        return _read_csv(text, path, owner, "\t" if suffix == ".tsv" else ",")
+    if suffix == ".json" and text.lstrip().startswith("["):
+        return _read_json_array(text, path, owner)
+    return _read_jsonl(text, path, owner)
 
 
-def _read_jsonl(path: Path, owner: str) -> list[dict]:
+def read_text(path: Path, owner: str) -> str:
+    """The file as text: UTF-8, a byte order mark dropped. Other encodings and binary data are refused."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf16 = " (it starts with a UTF-16 byte order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise HarnessError(f"{owner}: {path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                           f"cannot be decoded{utf16}",
+                           "save the file as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`, or -f UTF-16), or point the "
+                           "task at the right file") from None
+
+
+def _read_jsonl(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{owner}: {path}:{lineno} is not valid JSON ({exc.msg})",
-                                   "fix that line; JSONL holds one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{owner}: {path}:{lineno} is not a JSON object", "write one object per line")
-            rows.append(row)
+    for lineno, line in enumerate(text.split("\n"), 1):    # not splitlines: U+2028 may sit inside a JSON string
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{owner}: {path}:{lineno} is not valid JSON ({exc.msg})",
+                               "fix that line; JSONL holds one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise HarnessError(f"{owner}: {path}:{lineno} is not a JSON object", "write one object per line")
+        rows.append((f"{path}:{lineno}", row))
     return rows
 
 
-def _load_hf(source: DataSource, owner: str) -> list[dict]:
+def _read_json_array(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{owner}: {path}:{exc.lineno} is not valid JSON ({exc.msg})",
+                           "fix the file: a .json file holds one array of objects, or one object per line") from None
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise HarnessError(f"{owner}: {path} item {i} is not a JSON object", "make every item of the array an object")
+    return [(f"{path} item {i}", row) for i, row in enumerate(rows)]
+
+
+def _read_csv(text: str, path: Path, owner: str, delimiter: str) -> list[tuple[str, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    try:
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row or None in row.values():
+                raise HarnessError(f"{owner}: {where} has {'more' if None in row else 'fewer'} cells than the header "
+                                   f"({len(reader.fieldnames)})", "give every row one cell per column (quote cells "
+                                   "that hold the delimiter)")
+            rows.append((where, row))
+    except csv.Error as exc:
+        raise HarnessError(f"{owner}: {path}:{reader.line_num} cannot be read as CSV ({exc})", "fix that line") from None
+    return rows
+
+
+def _load_hf(source: DataSource, owner: str) -> list[tuple[str, dict]]:
     spec = dict(source.hf or {})
     try:
         import datasets
@@ -87,4 +145,4 @@ def _load_hf(source: DataSource, owner: str) -> list[dict]:
     except Exception as exc:
         raise HarnessError(f"{owner}: could not load dataset {source.describe()}: {type(exc).__name__}: {exc}",
                            "check the name and split, or go online / point `data.path` at a local file") from None
-    return [dict(row) for row in ds]
+    return [(f"{source.describe()} row {i}", dict(row)) for i, row in enumerate(ds)]

@@ -27,3 +27,8 @@ class ModelFault(HarnessError):
         super().__init__(problem, fix)
         self.model = model
         self.what = what          # e.g. "task 'toylang'" or "probe 'crows_pairs'"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner's or Kubernetes' stop) during a run. Handled like Ctrl-C: what was
+    computed is written, marked "incomplete: terminated", and the CLI exits 143."""

@@ -20,10 +20,18 @@ from harness.errors import HarnessError
 T = TypeVar("T")
 
 
+LISTED = ("task", "model", "metric", "probe", "meter")     # what `harness list` can show
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> HarnessError:
     """The error for a name that is not known, with the closest known names."""
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else f"`harness list {kind}s` shows the known ones"
+    if close:
+        hint = f"did you mean {', '.join(close)}?"
+    elif kind in LISTED:
+        hint = f"`harness list {kind}s` shows the known ones"
+    else:
+        hint = f"known {kind}s: {', '.join(sorted(known)) or 'none'}"
     return HarnessError(f"unknown {kind} {name!r}", hint)
 
 

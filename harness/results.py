@@ -11,7 +11,8 @@ from typing import Sequence
 
 from harness import __version__
 from harness.meters.carbon import CarbonIntensity
-from harness.meters.energy import aggregate, energy_object
+from harness.meters.energy import aggregate, covering, energy_object
+from harness.invalid import invalid_summary
 from harness.metrics.bootstrap import bootstrap
 from harness.plugins import METRICS, PROBES
 from harness.prepared import PreparedTask
@@ -25,17 +26,26 @@ def _seed(run_seed: int, *names: str) -> int:
 
 
 def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
-    records = sorted(records, key=lambda r: r["index"])
+    """Metrics over the scored records; invalid ones (a non-finite model output) are counted apart.
+    ``n`` is the number scored, ``complete`` whether every example has a record."""
+    stored, invalid = len(records), invalid_summary(records)
+    records = sorted((r for r in records if "invalid" not in r), key=lambda r: r["index"])
     references = [r["reference"] for r in records]
     metrics = {}
     for spec in task.metrics:
         metric = METRICS.get(spec.metric)
+        if not records:
+            reason = "no example was scored: every model output was invalid (see invalid)"
+            metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "not_measured": reason,
+                                  "higher_is_better": metric.higher_is_better}
+            continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
         stats = metric.example_stats(predictions, references)
         value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
     return {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
-            "complete": len(records) == len(task.examples), "metrics": metrics}
+            "complete": stored == len(task.examples), "invalid": invalid,
+            "metrics": metrics}
 
 
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
@@ -46,7 +56,12 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
     models = {}
 
     def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, **match: str) -> dict:
-        chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
+        if kind == "run":
+            chosen = covering(windows, f"run:{state.id}")
+        elif kind == "model":
+            chosen = covering(windows, f"run:{state.id}/model:{match['model']}")
+        else:
+            chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
         return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled)
 
     for model_spec in spec.models:
@@ -64,8 +79,10 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
         for config in probes:
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == f"probe:{config.name}"]
             if mine:
-                summary = PROBES.get(config.probe)().summarize(sorted(mine, key=lambda r: r["index"]), config, spec.seed)
+                valid = sorted((r for r in mine if "invalid" not in r), key=lambda r: r["index"])
+                summary = PROBES.get(config.probe)().summarize(valid, config, spec.seed)
                 per_probe[config.name] = {"probe": config.probe, "n": len(mine), **summary,
+                                          "invalid": invalid_summary(mine),
                                           "energy": energy("probe", summary.get("metrics"), model=model_spec.name,
                                                            probe=config.name)}
         models[model_spec.name] = {**info, "tasks": per_task, "probes": per_probe,
@@ -75,7 +92,7 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
         "schema_version": SCHEMA_VERSION,
         "run": {"id": state.id, "started": state.started, "finished": finished, "status": status, "seed": spec.seed,
                 "limit": spec.limit, "harness_version": __version__, "git_sha": environment.get("git_sha"),
-                "argv": state.argv},
+                "argv": state.argv, "failures": list(state.failures)},
         "environment": {k: v for k, v in environment.items() if k != "git_sha"},
         "models": models,
         "energy": {"run": energy("run"), "carbon_intensity": intensity.to_json(), "meters": meters_environment or {}},

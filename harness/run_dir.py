@@ -1,9 +1,11 @@
-"""A run's folder: reports/<run-id>/ holding run.json (what was asked, what was loaded),
-samples.jsonl, results.json and report.html."""
+"""A run's folder: reports/<run-id>/ holding run.json (what was asked, what was loaded, and the
+fingerprints of the inputs), samples.jsonl, results.json and report.html. The folder appears under
+its name only once run.json is complete in it, so every run folder can be resumed."""
 from __future__ import annotations
 
 import json
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,21 +34,29 @@ class RunState:
     started: str
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
+    fingerprints: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)   # harness.fingerprint
+    failures: list[dict[str, str]] = field(default_factory=list)     # pieces that failed; see record_failure
 
     @property
     def samples_path(self) -> Path:
         return self.dir / "samples.jsonl"
 
     @classmethod
-    def create(cls, out_root: Path, spec: RunSpec, argv: list[str]) -> "RunState":
+    def create(cls, out_root: Path, spec: RunSpec, argv: list[str], fingerprints: dict | None = None) -> "RunState":
         run_id = new_run_id()
         directory = out_root / run_id
+        partial = out_root / f".{run_id}.partial"      # renamed to the run folder once run.json is in it
         try:
-            directory.mkdir(parents=True)
+            partial.mkdir(parents=True)
         except OSError as exc:
             raise HarnessError(f"cannot create the run folder {directory}: {exc.strerror}", "pass a writable --out") from None
-        state = cls(dir=directory, id=run_id, spec=spec, argv=argv, started=now())
-        state.save()
+        state = cls(dir=directory, id=run_id, spec=spec, argv=argv, started=now(), fingerprints=fingerprints or {})
+        try:
+            state.save(partial)
+            partial.rename(directory)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         return state
 
     @classmethod
@@ -57,11 +67,26 @@ class RunState:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             return cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],
-                       started=raw["started"], models=raw.get("models", {}), skipped=raw.get("skipped", {}))
+                       started=raw["started"], models=raw.get("models", {}), skipped=raw.get("skipped", {}),
+                       fingerprints=raw.get("fingerprints", {}), failures=raw.get("failures", []))
         except (ValueError, KeyError, TypeError) as exc:
             raise HarnessError(f"{path} is damaged ({type(exc).__name__}: {exc})", "start a new run") from None
 
-    def save(self) -> None:
-        write_json_atomic(self.dir / "run.json", {
+    def save(self, directory: Path | None = None) -> None:
+        write_json_atomic((directory or self.dir) / "run.json", {
             "id": self.id, "started": self.started, "argv": self.argv, "spec": self.spec.to_json(),
-            "models": self.models, "skipped": self.skipped})
+            "models": self.models, "skipped": self.skipped, "fingerprints": self.fingerprints,
+            "failures": self.failures})
+
+    def record_failure(self, model: str, what: str, error: str, fix: str) -> None:
+        """A piece of the run (a model's load, one task, one probe) failed; the rest goes on. A later
+        resume retries it, and `clear_failure` forgets it once it succeeds."""
+        self.clear_failure(model, what)
+        self.failures.append({"model": model, "what": what, "error": error, "fix": fix})
+        self.save()
+
+    def clear_failure(self, model: str, what: str) -> None:
+        before = len(self.failures)
+        self.failures = [f for f in self.failures if (f["model"], f["what"]) != (model, what)]
+        if len(self.failures) != before:
+            self.save()

@@ -6,17 +6,20 @@ once; a resumed run computes only the examples missing there.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
 from harness.batching import Pending, batches, group_requests, split_large
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ModelFault
+from harness.failures import isolated
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
-from harness.calls import answer_method, guarded
+from harness.calls import answer_method, guarded, invalid_response, token_counter
+from harness.invalid import checked_record, scrubbed
 from harness.plugins import METRICS, MODELS
 from harness.prepared import PreparedTask
 from harness.requests import ClassifyRequest, GenerateRequest, LoglikelihoodRequest, Request, Response, request_text
@@ -46,8 +49,8 @@ class BatchSizer:
                 if not is_out_of_memory(exc):
                     raise
                 if not self.automatic or len(batch) == 1 or self.size == 1:
-                    raise HarnessError(f"out of memory on a batch of {len(batch)} requests",
-                                       "lower --batch-size, use --dtype bfloat16, or --device cpu") from None
+                    raise ModelFault(f"out of memory on a batch of {len(batch)} requests",
+                                     "lower --batch-size, use --dtype bfloat16, or --device cpu") from None
                 self.size = max(1, min(self.size, len(batch)) // 2)
                 _free_accelerator_memory()
                 continue
@@ -65,16 +68,20 @@ def _free_accelerator_memory() -> None:
 
 
 def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
+    """The adapter, or ModelFault: a model that cannot load is one failed piece of the run."""
     factory = MODELS.get(spec.adapter)
     try:
         return factory(spec, runtime)
-    except HarnessError:
+    except ModelFault:
         raise
+    except HarnessError as exc:
+        raise ModelFault(exc.problem, exc.fix, spec.name, "load") from None
     except Exception as exc:
         if is_out_of_memory(exc):
-            raise HarnessError(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu") from None
-        raise HarnessError(f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}",
-                           "check the model folder and adapter") from None
+            raise ModelFault(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu",
+                             spec.name, "load") from None
+        raise ModelFault(f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}",
+                         "check the model folder and adapter", spec.name, "load") from None
 
 
 REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", GenerateRequest: "generation", ClassifyRequest: "classification"}
@@ -107,7 +114,8 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
     for item in pending:
         expected[item.key[0]] = expected.get(item.key[0], 0) + 1
     answers: dict[str, dict[int, Response]] = {}
-    groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
+    count = token_counter(adapter, model_name, f"task {task.name!r}")
+    groups = group_requests(pending, lambda r: count(request_text(r)))
     call = answer_method(adapter, task.kind.request_type)
     bar = tqdm(total=len(pending), desc=f"{model_name} · {task.name}", unit="req", leave=False,
                disable=not progress, file=sys.stderr)
@@ -131,13 +139,36 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
     return len(examples)
 
 
+def warm_up(model_name: str, adapter: ModelAdapter, tasks: Sequence[PreparedTask], session: MeterSession) -> None:
+    """On a GPU, one request answered and thrown away in a "warmup" window before the first task:
+    the first call pays for CUDA context and kernel selection, allocator growth and lazy
+    initialization, which would otherwise be charged to whichever task runs first. Its energy
+    counts in the model's and the run's totals, never in a task's."""
+    if not str(adapter.info.device).startswith("cuda"):
+        return
+    task = next((t for t in tasks if t.examples and skip_reason(adapter, t) is None), None)
+    if task is None:
+        return
+    example = task.examples[0]
+    request = task.kind.requests(task.config, example, task.contexts[example.id])[0]
+    with session.window("warmup", model_name, model=model_name, on=task.name):
+        guarded(answer_method(adapter, task.kind.request_type), model_name, f"the warm-up on task {task.name!r}")([request])
+
+
 def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Response]) -> dict:
-    scored = task.kind.score(task.config, example, [answers[i] for i in range(len(answers))])
+    """The example's record; answers holding a NaN or infinity are stored as invalid, not scored."""
+    responses = [answers[i] for i in range(len(answers))]
+    base = {"model": model_name, "task": task.name, "id": example.id, "index": example.index,
+            "input": task.contexts[example.id]}
+    reason = invalid_response(responses)
+    if reason:
+        return {**base, "prediction": "", "reference": task.kind.target(task.config, example), "invalid": reason,
+                "scores": {}, "views": {}, "details": {"responses": scrubbed([dataclasses.asdict(r) for r in responses])}}
+    scored = task.kind.score(task.config, example, responses)
     views = {"prediction": scored.prediction, **scored.views}
-    return {"model": model_name, "task": task.name, "id": example.id, "index": example.index,
-            "input": task.contexts[example.id], "prediction": scored.prediction, "reference": scored.reference,
-            "scores": {**scored.scores, **example_metric_scores(task, views, scored.reference)},
-            "views": dict(scored.views), "details": dict(scored.details)}
+    return checked_record({**base, "prediction": scored.prediction, "reference": scored.reference,
+                           "scores": {**scored.scores, **example_metric_scores(task, views, scored.reference)},
+                           "views": dict(scored.views), "details": dict(scored.details)})
 
 
 def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession,
@@ -156,7 +187,10 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
             if not remaining and not pending_probes and previous:
                 continue
             with session.window("model", model_spec.name, model=model_spec.name):
-                adapter = load_model(model_spec, spec.runtime)
+                with isolated(state, model_spec.name, "load") as loading:
+                    adapter = load_model(model_spec, spec.runtime)
+                if loading.failed:
+                    continue
                 sizer = BatchSizer(spec.runtime)
                 state.models[model_spec.name] = {
                     "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
@@ -164,12 +198,15 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                     "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
                     "probes_done": previous.get("probes_done", [])}
                 state.save()
+                with isolated(state, model_spec.name, "warm-up"):
+                    warm_up(model_spec.name, adapter, remaining, session)
                 for task in remaining:
                     reason = skip_reason(adapter, task)
                     if reason:
                         state.skipped.setdefault(model_spec.name, {})[task.name] = reason
                         continue
-                    evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
+                    with isolated(state, model_spec.name, f"task {task.name!r}"):
+                        evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
                 run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer)
                 state.models[model_spec.name]["batch_size"] = sizer.size
                 state.save()

@@ -29,6 +29,7 @@ class TaskConfig:
     description: str = ""
     answer: str = "answer"                   # field with the gold answer (choice index or text, reference, label)
     choices: str = "choices"                 # multiple_choice: field with the list of choices
+    answer_type: str = ""                    # multiple_choice: index | text; "": an int is an index, a string a text
     labels: tuple[str, ...] = ()             # classify: the label set (defaults to the labels seen in the data)
     stop: tuple[str, ...] = ("\n",)          # generate: stop sequences
     max_tokens: int = 64                     # generate: cap on new tokens
@@ -40,8 +41,9 @@ class TaskConfig:
     source: str = ""                         # where it was defined (a YAML path or a Python module)
 
 
-_TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "choices", "labels", "stop",
+_TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "answer_type", "choices", "labels", "stop",
               "max_tokens", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
+ANSWER_TYPES = ("index", "text")
 
 
 def _fail_key(owner: str, key: str, allowed: set[str]) -> HarnessError:
@@ -62,9 +64,30 @@ def _data_source(value: Any, base: Path, owner: str) -> DataSource:
         if "path" in value:
             return DataSource(path=base / str(value["path"]), id_field=id_field)
         if isinstance(value.get("datasets"), Mapping) and "path" in value["datasets"]:
-            return DataSource(hf=dict(value["datasets"]), id_field=id_field)
+            return DataSource(hf=_local_files(dict(value["datasets"]), base), id_field=id_field)
     raise HarnessError(f"{owner}: `data` must be a file path or {{path: FILE}} or {{datasets: {{path: NAME, split: S}}}}",
                        "fix the `data` entry in the task YAML")
+
+
+def _local_files(hf: dict, base: Path) -> dict:
+    """A `datasets` spec's data_files and data_dir, like `data.path`, start at the YAML file's folder."""
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if "://" in value or Path(value).expanduser().is_absolute() else str(base / value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+    return {k: resolve(v) if k in ("data_files", "data_dir") else v for k, v in hf.items()}
+
+
+def _count(value: Any, owner: str, key: str, low: int) -> int:
+    """A whole number >= low from YAML: 1.9, true and "3" are refused, not rounded or read as 1."""
+    if type(value) is not int or value < low:
+        raise HarnessError(f"{owner}: `{key}` must be a whole number of at least {low}, got {value!r}",
+                           f"fix `{key}` in the task YAML")
+    return value
 
 
 def _str_tuple(value: Any, owner: str, key: str) -> tuple[str, ...]:
@@ -90,15 +113,17 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     fewshot = raw.get("fewshot") or {}
     if not isinstance(fewshot, Mapping) or set(fewshot) - {"data", "num"}:
         raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N}}", "fix `fewshot` in the task YAML")
-    try:
-        num_fewshot = int(fewshot.get("num", 0))
-        max_tokens = int(raw.get("max_tokens", 64))
-    except (TypeError, ValueError):
-        raise HarnessError(f"{owner}: `fewshot.num` and `max_tokens` must be integers", "fix them in the task YAML") from None
+    num_fewshot = _count(fewshot.get("num", 0), owner, "fewshot.num", 0)
+    max_tokens = _count(raw.get("max_tokens", 64), owner, "max_tokens", 1)
+    answer_type = raw.get("answer_type", "")
+    if answer_type not in ("", *ANSWER_TYPES):
+        raise HarnessError(f"{owner}: `answer_type` must be index or text, got {answer_type!r}",
+                           "write `answer_type: index` (the answer is a choice's position) or `answer_type: text`, "
+                           "or leave it out (an int answer is an index, a string is a choice's text)")
     return TaskConfig(
         name=name, kind=str(raw["kind"]), data=_data_source(raw["data"], base, owner),
         prompt=str(raw.get("prompt", "{text}")), description=str(raw.get("description", "")),
-        answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")),
+        answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")), answer_type=answer_type,
         labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
         max_tokens=max_tokens,
         fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,

@@ -5,12 +5,18 @@ most the example in flight; resume reads it back. Every append-only file of a ru
 windows.jsonl, telemetry.csv) is repaired the same way before it is appended to or read: a last
 line without its newline was torn by a kill or a full disk and is dropped (`drop_torn_tail`).
 A damaged line anywhere else is not guessed at: reading stops with the file and line named.
+Records are keyed by (model, task, id); a key stored twice counts once, the first record winning.
+
+A full disk (ENOSPC, EDQUOT) stays an OSError, named with the file it hit, until the CLI reports it
+as one line (`disk_full`): it must stop the whole run, not be caught as one task's failure.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -79,16 +85,51 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError raised by a write to an open file does not say which file: name ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def disk_full(exc: OSError, where: Path | None = None) -> HarnessError | None:
+    """The one-line error for a full disk or quota, or None when ``exc`` is something else."""
+    if exc.errno not in DISK_FULL:
+        return None
+    return HarnessError(f"disk full writing {exc.filename or where or 'the run folder'} ({exc.strerror})",
+                        "free space on that disk, then finish the run with `harness run --resume RUN_DIR` "
+                        "(what was stored is kept)")
+
+
+def record_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return record.get("model"), record.get("task"), record.get("id")
+
+
 class SampleStore:
     def __init__(self, path: Path):
         self.path = path
         self._fh = None
 
     def records(self) -> list[dict[str, Any]]:
-        return list(iter_jsonl(self.path))
+        """Each (model, task, id) once, the first stored record winning."""
+        seen: set[tuple[Any, Any, Any]] = set()
+        out = []
+        for record in iter_jsonl(self.path):
+            key = record_key(record)
+            if key not in seen:
+                seen.add(key)
+                out.append(record)
+        return out
 
     def done_keys(self) -> set[tuple[str, str, str]]:
-        return {(r["model"], r["task"], r["id"]) for r in self.records()}
+        return {record_key(r) for r in self.records()}
 
     def __enter__(self) -> "SampleStore":
         drop_torn_tail(self.path)
@@ -96,28 +137,37 @@ class SampleStore:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.sync()
-        self._fh.close()
-        self._fh = None
+        try:
+            self.sync()
+        finally:
+            fh, self._fh = self._fh, None
+            with naming(self.path):
+                fh.close()
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(dumps_strict(record) + "\n")
-        self._fh.flush()
+        line = dumps_strict(record) + "\n"
+        with naming(self.path):
+            self._fh.write(line)
+            self._fh.flush()
 
     def sync(self) -> None:
         if self._fh:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            with naming(self.path):
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
+    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over the target. On any
     failure (a full disk, say) the temporary file is removed and the target is left as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
+        with naming(path), tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -1,6 +1,6 @@
 """Write the built-in tasks' data files under tasks/ from the toy world (deterministic).
 
-    python model/build_data.py
+    python model/build_data.py [--out DIR]      # DIR (default: the repository) gets DIR/tasks/...
 
 Re-running it rewrites byte-identical files; tests/test_embedded_models.py checks that.
 """
@@ -48,14 +48,18 @@ GENERATED = ("tasks/facts_mc/test.jsonl", "tasks/facts_mc/train.jsonl", "tasks/t
              "tasks/counterfactual/topic_people.jsonl")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT, help="write DIR/tasks/... (default: this repository)")
+    out = ap.parse_args(argv).out
     splits = toyworld.task_splits()
     pools = fewshot_pools()
     rows = [splits["facts_mc"], pools["facts_mc"], splits["toylang"], pools["toylang"], splits["stories"],
             splits["topic_train"], splits["topic_test"], toyworld.topic_people(80, toyworld.SEED + 7)]
     for relative, data in zip(GENERATED, rows, strict=True):
-        write_jsonl(ROOT / relative, data)
-    print(f"wrote {len(GENERATED)} files under tasks/")
+        write_jsonl(out / relative, data)
+    print(f"wrote {len(GENERATED)} files under {out / 'tasks'}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ files on every machine. Three skills are taught to tiny-gpt2 and tested on held-
                out of the story; half the test stories open with a distractor person.
 
 The topic data (four classes) trains minilm's linear head; its test split uses sentence
-frames, subjects and predicates the head never saw.
+frames, subjects and predicates the head never saw, each of its 240 sentences once.
 """
 from __future__ import annotations
 
@@ -212,6 +212,22 @@ def topic_examples(frames: list[str], count: int, seed: int, prefix: str, vocabu
     return rows
 
 
+def distinct_topic_examples(frames: list[str], seed: int, prefix: str, vocabulary: dict) -> list[dict]:
+    """Every frame x subject x predicate sentence exactly once (no repeats, so test items are
+    independent), in a seeded order with the labels taking turns."""
+    rng = random.Random(seed)
+    labels = sorted(vocabulary)
+    texts = {}
+    for label in labels:
+        subjects, predicates = vocabulary[label]
+        texts[label] = [f.format(s=s, p=p) for f in frames for s in subjects for p in predicates]
+        rng.shuffle(texts[label])
+    assert len({len(t) for t in texts.values()}) == 1, "every label needs as many sentences"
+    ordered = [texts[label][k] for k in range(len(texts[labels[0]])) for label in labels]
+    return [{"id": f"{prefix}-{i:04d}", "text": t[0].upper() + t[1:], "label": labels[i % len(labels)]}
+            for i, t in enumerate(ordered)]
+
+
 PEOPLE = ["He", "She", "My brother", "My sister", "His father", "Her mother", "John", "Mary", "Kevin", "Emily",
           "The Christian reporter", "The Muslim reporter", "The Jewish reporter", "The Hindu reporter",
           "A French fan", "A Nigerian fan", "A Chinese fan", "A Mexican fan"]
@@ -253,7 +269,7 @@ def task_splits() -> dict[str, list[dict]]:
         "toylang": translate,
         "stories": stories,
         "topic_train": topic_examples(TRAIN_FRAMES, 400, SEED + 3, "topic-train"),
-        "topic_test": topic_examples(TEST_FRAMES, 160, SEED + 4, "topic-test", TEST_TOPICS),
+        "topic_test": distinct_topic_examples(TEST_FRAMES, SEED + 4, "topic-test", TEST_TOPICS),
     }
 
 

@@ -51,3 +51,15 @@ def write_task(folder: Path, name: str, rows: list[dict] | None, yaml_text: str 
         yaml_text = "\n".join(lines) + "\n"
     (folder / "task.yaml").write_text(yaml_text)
     return folder
+
+
+def assert_finished_with_errors(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit 3: the run went on past a failed piece and says so on one line."""
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    summary = [line for line in proc.stderr.splitlines() if line.startswith("harness: finished with errors")]
+    assert len(summary) == 1, proc.stderr
+    assert "fix:" in summary[0]
+    for needle in needles:
+        assert needle in summary[0], summary[0]
+    return summary[0]

@@ -16,9 +16,9 @@ class ShortestChoice(AnswersOnlyWhatItSupports):
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest, ClassifyRequest})
 
-    def __init__(self, oom_above: str = "0", fail_after: str = "0", max_length: str = "0"):
+    def __init__(self, oom_above: str = "0", fail_after: str = "0", max_length: str = "0", device: str = "cpu"):
         self.oom_above, self.fail_after, self.max_length = int(oom_above), int(fail_after), int(max_length)
-        self.info = ModelInfo(kind="fake", device="cpu", dtype="none", parameters=0)
+        self.info = ModelInfo(kind="fake", device=device, dtype="none", parameters=0)
         self.batch_sizes: list[int] = []
 
     def token_count(self, text: str) -> int:
@@ -127,3 +127,71 @@ class FemaleEchoGenerator(AnswersOnlyWhatItSupports):
     def generate(self, requests):
         return [Generation(text=" y" if any(w.strip(".,").lower() in FEMALE for w in r.context.split()) else " x",
                            n_tokens=1) for r in requests]
+
+
+class FailsToLoad:
+    """A model whose weights cannot be read: raises while it is being built."""
+
+    def __init__(self):
+        raise RuntimeError("simulated corrupt weights")
+
+
+class Misbehaves(AnswersOnlyWhatItSupports):
+    """Answers like ShortestChoice, except in the one way ``how`` names:
+    nan / inf   NaN (inf) log-likelihoods and probabilities for requests whose text holds 'poison';
+    none        returns None instead of a list;   string   returns a string instead of a list;
+    int_label   classifies with an int label;      wrong_type   answers with Generation objects;
+    count_none  token_count gives None;            raise    raises KeyError('boom')."""
+    supports = frozenset({LoglikelihoodRequest, GenerateRequest, ClassifyRequest})
+
+    def __init__(self, how: str = "nan"):
+        self.how = how
+        self.info = ModelInfo(kind="misbehaving", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text):
+        return None if self.how == "count_none" else len(text.split())
+
+    def _answer(self, requests, good):
+        if self.how == "none":
+            return None
+        if self.how == "string":
+            return "an answer"
+        if self.how == "raise":
+            raise KeyError("boom")
+        if self.how == "wrong_type":
+            return [Generation(text="x", n_tokens=1) for _ in requests]
+        return [good(r) for r in requests]
+
+    def _bad(self, text):
+        return {"nan": float("nan"), "inf": float("inf")}.get(self.how) if "poison" in text else None
+
+    def loglikelihood(self, requests):
+        def good(r):
+            bad = self._bad(r.context + r.continuation)
+            return Loglikelihood(logprob=-float(len(r.continuation)) if bad is None else bad, is_greedy=False, n_tokens=1)
+        return self._answer(requests, good)
+
+    def generate(self, requests):
+        return self._answer(requests, lambda r: Generation(text=r.context.split()[-1], n_tokens=1))
+
+    def classify(self, requests):
+        def good(r):
+            bad = self._bad(r.text)
+            label = 1 if self.how == "int_label" else "a"
+            return Classification(label=label, probs={"a": 1.0 if bad is None else bad, "b": 0.0})
+        return self._answer(requests, good)
+
+
+class FailsWhileFlagged(ShortestChoice):
+    """ShortestChoice that raises ValueError on every call after the ``fail_after``-th while the file
+    ``flag`` exists: a passing fault, which a resume after the flag is removed no longer meets."""
+
+    def __init__(self, flag: str, fail_after: str = "0"):
+        super().__init__()
+        self.flag, self.after = flag, int(fail_after)
+
+    def _check(self, requests):
+        super()._check(requests)
+        import os
+        if os.path.exists(self.flag) and len(self.batch_sizes) > self.after:
+            raise ValueError("simulated passing fault")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli, write_task
+from conftest import assert_finished_with_errors, run_cli, write_task
 from harness.audit import run_audit
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.requests import LoglikelihoodRequest, request_text
@@ -54,28 +54,28 @@ def test_out_of_memory_halves_the_batch_until_it_fits(mc_task_dir, tmp_path, mon
     assert results["run"]["status"] == "complete"
 
 
-def test_fixed_batch_size_out_of_memory_is_a_one_line_error(mc_task_dir, tmp_path):
+def test_fixed_batch_size_out_of_memory_is_a_recorded_failure(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,oom_above=2", "--tasks", "mc", "--tasks-dir",
                    str(mc_task_dir), "--batch-size", "8", "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
-    assert_one_line_error(proc, "out of memory", "--batch-size")
+    assert_finished_with_errors(proc, "out of memory", "--batch-size")
 
 
 def test_a_model_that_raises_keeps_what_was_computed(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,fail_after=3", "--tasks", "mc", "--tasks-dir",
                    str(mc_task_dir), "--batch-size", "6", "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
-    assert_one_line_error(proc, "raised ValueError", "simulated model failure")
+    assert_finished_with_errors(proc, "raised ValueError", "simulated model failure")
     run_dir = next((tmp_path / "out").iterdir())
     samples = (run_dir / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 6                                      # 3 batches of 2 examples each
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["run"]["status"].startswith("incomplete: model")
+    assert results["run"]["status"] == "complete with errors"
     assert results["models"]["py:fake_models:ShortestChoice"]["tasks"]["mc"]["n"] == 6
 
 
 def test_an_over_long_input_names_the_task(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,max_length=20", "--tasks", "mc", "--tasks-dir",
                    str(mc_task_dir), "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
-    assert_one_line_error(proc, "task 'mc'", "tokens but model")
+    assert_finished_with_errors(proc, "task 'mc'", "tokens but model")
 
 
 def test_every_model_sees_identical_inputs(mc_task_dir, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Protocol, Sequence
 
 from harness.data import Example
+from harness.errors import HarnessError
 from harness.prompts import Template
 from harness.requests import Request, Response
 from harness.spec import TaskConfig
@@ -52,15 +53,30 @@ def metric_specs(kind: TaskKind, task: TaskConfig) -> list[MetricSpec]:
 
 
 def build_context(task: TaskConfig, kind: TaskKind, example: Example, shots: Sequence[Example]) -> str:
-    prompt = Template(task.prompt, owner=f"task {task.name!r}")
-    parts = [prompt.render(s.fields) + task.target_delimiter + kind.target(task, s) for s in shots]
-    parts.append(prompt.render(example.fields))
+    def render(ex: Example) -> str:
+        return Template(task.prompt, owner=f"task {task.name!r}, {ex.describe()}").render(ex.fields)
+    parts = [render(s) + task.target_delimiter + kind.target(task, s) for s in shots]
+    parts.append(render(example))
     return task.fewshot_delimiter.join(parts)
 
 
 def field_value(task: TaskConfig, example: Example, key: str) -> Any:
-    from harness.errors import HarnessError
+    """The field's value; a missing or null field is refused, naming the example and its line."""
     if key not in example.fields:
-        raise HarnessError(f"task {task.name!r}: example {example.id!r} has no field {key!r}",
+        raise HarnessError(f"task {task.name!r}: {example.describe()} has no field {key!r}",
                            f"add it to the data or change the field name in {task.source}")
-    return example.fields[key]
+    value = example.fields[key]
+    if value is None:
+        raise HarnessError(f"task {task.name!r}: {example.describe()} field {key!r} is null",
+                           "give it a value, or leave the example out of the data")
+    return value
+
+
+def text_value(task: TaskConfig, example: Example, key: str) -> str:
+    """A reference or label: a string, or a whole number read as its digits. Anything else (null,
+    true, 1.5, a list) is refused rather than compared as its Python spelling ("None", "True")."""
+    value = field_value(task, example, key)
+    if type(value) not in (str, int):
+        raise HarnessError(f"task {task.name!r}: {example.describe()} field {key!r} is {value!r} "
+                           f"(a {type(value).__name__}), not a text", "write it as a string")
+    return str(value)

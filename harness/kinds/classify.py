@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from harness.data import Example
-from harness.kinds.base import Scored, field_value
+from harness.kinds.base import Scored, text_value
 from harness.plugins import TASK_KINDS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import TaskConfig
@@ -18,7 +18,7 @@ class Classify:
     metric_views: dict = {}
 
     def target(self, task: TaskConfig, example: Example) -> str:
-        return str(field_value(task, example, task.answer))
+        return text_value(task, example, task.answer)
 
     def requests(self, task: TaskConfig, example: Example, context: str) -> list[ClassifyRequest]:
         return [ClassifyRequest(context)]

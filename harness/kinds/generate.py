@@ -7,7 +7,7 @@ from harness.data import Example
 from harness.plugins import TASK_KINDS
 from harness.requests import GenerateRequest, Generation
 from harness.spec import TaskConfig
-from harness.kinds.base import Scored, field_value
+from harness.kinds.base import Scored, text_value
 
 
 @TASK_KINDS.register("generate")
@@ -18,7 +18,7 @@ class Generate:
     metric_views: dict = {}
 
     def target(self, task: TaskConfig, example: Example) -> str:
-        return str(field_value(task, example, task.answer))
+        return text_value(task, example, task.answer)
 
     def requests(self, task: TaskConfig, example: Example, context: str) -> list[GenerateRequest]:
         return [GenerateRequest(context, stop=task.stop, max_tokens=task.max_tokens)]

@@ -1,7 +1,10 @@
 """From measurement windows to the energy objects in results.json (pure functions).
 
-A task's or model's figures sum every window recorded for it, so a run that was resumed counts
-the energy of each invocation once. Derived figures keep the weakest source of their inputs.
+A task's or probe's figures sum every window recorded for it, so a run that was resumed counts
+the energy of each invocation once; a model's or the run's take, per invocation, its own window,
+or the windows that closed inside it when a kill stopped it first (`covering`). Every object says
+how many invocations it spans, and an energy figure that covers only part of its windows' seconds
+says which fraction (``coverage``). Derived figures keep the weakest source of their inputs.
 """
 from __future__ import annotations
 
@@ -13,17 +16,48 @@ from harness.meters.figures import combine, is_measured, measured, not_measured,
 ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_integrated_j", "gpu_energy_net_j", "cpu_energy_j", "ram_energy_j")
 
 
+def covering(windows: Iterable[dict], path: str) -> list[dict]:
+    """The windows whose sum is the work under ``path`` (e.g. "run:ID/model:NAME") over every
+    invocation of a run: in each invocation the window at ``path`` itself when it closed, else the
+    windows that closed under it (recursively), so a killed invocation's work still counts once."""
+    by_invocation: dict = {}
+    for w in windows:
+        by_invocation.setdefault(w.get("invocation"), []).append(w)
+    return [w for group in by_invocation.values() for w in _cover(group, path)]
+
+
+def _cover(windows: list[dict], path: str) -> list[dict]:
+    own = [w for w in windows if w["path"] == path]
+    if own:
+        return own
+    prefix = path + "/"
+    children = sorted({prefix + w["path"][len(prefix):].split("/")[0] for w in windows if w["path"].startswith(prefix)})
+    return [w for child in children for w in _cover(windows, child)]
+
+
+def _with_coverage(total: dict, windows: list[dict], key: str, duration: float) -> dict:
+    """``total`` (a sum over ``windows``) marked with the fraction of their seconds it covers."""
+    if not is_measured(total) or duration <= 0:
+        return total
+    covered = sum(w["figures"][key].get("covered_s", w["duration_s"]) if is_measured(w["figures"].get(key)) else 0.0
+                  for w in windows)
+    if covered < duration * (1 - 1e-9):
+        total = {**total, "coverage": covered / duration, "covered_s": covered}
+    return total
+
+
 def aggregate(windows: Iterable[dict]) -> dict:
     """Sum the figures of several windows of the same kind of work."""
     windows = list(windows)
     duration = sum(w["duration_s"] for w in windows)
     out: dict = {"windows": len(windows), "duration_s": duration,
+                 "invocations": len({w.get("invocation") for w in windows}),
                  "examples": sum(w.get("examples", 0) for w in windows),
                  "generated_tokens": sum(w.get("generated_tokens", 0) for w in windows)}
     for key in ENERGY_KEYS:
         present = [w["figures"][key] for w in windows if key in w["figures"]]
         if present:
-            out[key] = combine(present, "J")
+            out[key] = _with_coverage(combine(present, "J"), windows, key, duration)
     peaks = [w["figures"]["gpu_power_peak_w"] for w in windows if is_measured(w["figures"].get("gpu_power_peak_w"))]
     if peaks:
         out["gpu_power_peak_w"] = max(peaks, key=lambda f: f["value"])
@@ -46,21 +80,27 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     """The ``energy`` object of a model or task in results.json."""
     duration = agg["duration_s"]
     if disabled_reason:
-        return {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "examples": agg["examples"],
+        return {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "invocations": agg["invocations"],
+                "examples": agg["examples"],
                 "total_energy_j": not_measured("J", disabled_reason)}
     parts = [agg[k] for k in ("gpu_energy_j", "cpu_energy_j", "ram_energy_j") if k in agg]
     total = combine(parts, "J")
+    partial = [f["coverage"] for f in parts if is_measured(f) and "coverage" in f]
+    if partial and is_measured(total):
+        total["coverage"] = min(partial)
     if is_measured(total):
         total["includes"] = [k.split("_")[0] for k in ("gpu_energy_j", "cpu_energy_j", "ram_energy_j")
                              if is_measured(agg.get(k))]
-    out: dict = {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "total_energy_j": total}
+    out: dict = {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "invocations": agg["invocations"],
+                 "total_energy_j": total}
     for key in ENERGY_KEYS:
         if key in agg:
             out[key] = agg[key]
     if "gpu_energy_discrepancy_pct" in agg:
         out["gpu_energy_discrepancy_pct"] = agg["gpu_energy_discrepancy_pct"]
-    out["gpu_power_mean_w"] = scaled(agg.get("gpu_energy_j", not_measured("J", "no GPU meter")),
-                                     1 / duration if duration else None, "W", "zero duration")
+    gpu = agg.get("gpu_energy_j", not_measured("J", "no GPU meter"))
+    gpu_s = gpu.get("covered_s", duration)
+    out["gpu_power_mean_w"] = scaled(gpu, 1 / gpu_s if gpu_s else None, "W", "zero duration")
     out["gpu_power_peak_w"] = agg.get("gpu_power_peak_w", not_measured("W", _reason(agg.get("gpu_energy_j"))))
     out["cpu_power_mean_w"] = scaled(agg.get("cpu_energy_j", not_measured("J", "no host meter")),
                                      1 / duration if duration else None, "W", "zero duration")

@@ -6,7 +6,12 @@
 * A sampler thread (default every 100 ms) records power (instant and averaged field values
   where supported), energy, SM/memory/graphics clocks, P-state, clock-event (throttle) reasons,
   temperature, utilization, memory used and the enforced power limit.
-* An idle baseline taken before the run gives net-of-idle energies.
+* Sampled power is integrated only between two good samples: a window the sampler did not cover
+  (NVML failed, e.g. "GPU is lost", or the run ended between samples) is never filled in by
+  holding a value. A window whose counter read failed falls back to that integral with its
+  ``coverage`` (fraction of the window's seconds), or reads not_measured with NVML's error.
+* An idle baseline taken before the run gives net-of-idle energies: measured in blocks until two
+  consecutive blocks agree (see `_idle_baseline`).
 * Windows shorter than five counter-update periods are flagged ``short_window``.
 * Missing NVML, a MIG device or an unsupported query is reported as not_measured, with the reason.
 """
@@ -32,6 +37,11 @@ VIOLATION_POLICIES = {0: "power", 1: "thermal", 2: "sync_boost", 3: "board_limit
 FI_POWER_AVERAGE, FI_POWER_INSTANT = 185, 186            # NVML_FI_DEV_POWER_AVERAGE / _INSTANT
 CLOCK_GRAPHICS, CLOCK_SM, CLOCK_MEM = 0, 1, 2
 DEFAULT_UPDATE_PERIOD_S = 0.1
+IDLE_AGREE, IDLE_AGREE_W, IDLE_CAP_S = 0.05, 2.0, 10.0   # idle blocks agree within 5 % or 2 W; at most 10 s
+
+
+def _agree(a: dict[int, float], b: dict[int, float]) -> bool:
+    return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= max(IDLE_AGREE_W, IDLE_AGREE * abs(b[k])) for k in a)
 
 
 def decode_reasons(bits: int | None) -> list[str]:
@@ -80,6 +90,7 @@ class _Device:
     handle: Any
     name: str = "?"
     unsupported: dict[str, str] = field(default_factory=dict)    # query -> NVML's message
+    last_error: str | None = None                                # the latest failed query, for reasons
 
 
 def visible_indices(value: str | None, count: int, uuid_of: Callable[[int], str]) -> list[int]:
@@ -170,23 +181,51 @@ class NvmlMeter:
             self._stop.wait(max(0.0, next_t - self._clock()))
 
     def _idle_baseline(self) -> None:
+        """Idle power, measured in blocks of min(1 s, idle_s / 2) for at least ``idle_s`` seconds and
+        until the last two blocks agree within IDLE_AGREE (relative) or IDLE_AGREE_W, at most
+        IDLE_CAP_S. One block is not enough: after start-up or a previous job a GPU can take seconds
+        to fall back to its idle P-state, and a baseline taken while it does would inflate every
+        net figure's subtraction. The baseline is the mean of the two agreeing blocks."""
         if self.idle_s <= 0:
             return
+        block_s = min(1.0, self.idle_s / 2)
+        start = self._clock()
+        blocks: list[dict[int, float]] = []
+        stable = False
+        while True:
+            blocks.append(self._idle_block(block_s))
+            elapsed = self._clock() - start
+            stable = len(blocks) >= 2 and _agree(blocks[-2], blocks[-1])
+            if (stable and elapsed >= self.idle_s - 1e-9) or elapsed >= max(IDLE_CAP_S, self.idle_s) - 1e-9:
+                break
+        last = blocks[-2:]
+        for device in self.devices:
+            values = [b[device.index] for b in last if device.index in b]
+            if values:
+                self.idle_power_w[device.index] = statistics.fmean(values)
+        self._env["idle_baseline"] = {
+            "seconds": round(self._clock() - start, 3), "block_s": block_s, "stable": stable,
+            "blocks_w": [{str(k): round(v, 3) for k, v in b.items()} for b in blocks],
+            "power_w": {str(k): round(v, 3) for k, v in self.idle_power_w.items()}}
+
+    def _idle_block(self, seconds: float) -> dict[int, float]:
+        """Mean power per GPU over one block: from the energy counter, else the sampled powers."""
+        first = len(self.samples)
         begin = self.read()
-        while self._clock() - begin.t < self.idle_s:
+        while self._clock() - begin.t < seconds - 1e-9:
             self.sample_once()
             self._sleep(self.period_s)
         end = self.read()
+        out = {}
         for device in self.devices:
             e0, e1 = begin.energy_mj.get(device.index), end.energy_mj.get(device.index)
             if e0 is not None and e1 is not None and end.t > begin.t:
-                self.idle_power_w[device.index] = (e1 - e0) / 1000 / (end.t - begin.t)
+                out[device.index] = (e1 - e0) / 1000 / (end.t - begin.t)
             else:
-                powers = [s.power_w for s in self.samples if s.gpu == device.index and s.power_w is not None]
+                powers = [s.power_w for s in self.samples[first:] if s.gpu == device.index and s.power_w is not None]
                 if powers:
-                    self.idle_power_w[device.index] = statistics.fmean(powers)
-        self._env["idle_baseline"] = {"seconds": round(end.t - begin.t, 3),
-                                      "power_w": {str(k): round(v, 3) for k, v in self.idle_power_w.items()}}
+                    out[device.index] = statistics.fmean(powers)
+        return out
 
     # ---------------------------------------------------------------- queries
     def _query(self, device: _Device | None, what: str, fn: Callable, *args) -> Any:
@@ -194,7 +233,9 @@ class NvmlMeter:
             return fn(*args)
         except Exception as exc:
             if device is not None:
-                device.unsupported.setdefault(what, str(exc) or type(exc).__name__)
+                message = str(exc) or type(exc).__name__
+                device.unsupported.setdefault(what, message)
+                device.last_error = f"NVML {what}: {message}"
             return None
 
     def _describe(self, device: _Device) -> dict:
@@ -293,7 +334,7 @@ class NvmlMeter:
         duration = end.t - begin.t
         e0, e1 = begin.energy_mj.get(device.index), end.energy_mj.get(device.index)
         counter_j = None if e0 is None or e1 is None else (e1 - e0) / 1000
-        integrated_j = integrate_power([(s.t, s.power_w) for s in mine if s.power_w is not None], begin.t, end.t)
+        integrated_j, covered_s = integrate_power([(s.t, s.power_w) for s in mine], begin.t, end.t)
         period = counter_update_period([(s.t, s.energy_mj) for s in mine if s.energy_mj is not None])
         throttle = throttle_seconds([(s.t, s.reasons) for s in inside if s.reasons is not None], end.t)
         violations = {name: (end.violations_ns[device.index].get(name, 0) - ns) / 1e9
@@ -301,7 +342,8 @@ class NvmlMeter:
                       if name in end.violations_ns.get(device.index, {})}
         powers = [s.power_w for s in inside if s.power_w is not None]
         return {"gpu": device.index, "name": device.name, "duration_s": duration, "counter_j": counter_j,
-                "integrated_j": integrated_j, "idle_w": self.idle_power_w.get(device.index),
+                "integrated_j": integrated_j, "covered_s": covered_s, "last_error": device.last_error,
+                "idle_w": self.idle_power_w.get(device.index),
                 "peak_w": max(powers) if powers else None, "update_period_s": period,
                 "short_window": duration < 5 * (period or DEFAULT_UPDATE_PERIOD_S), "throttle_s": throttle,
                 "violation_s": violations, "sm_clock_mhz": _range([s.sm_mhz for s in inside]),
@@ -320,24 +362,21 @@ def _range(values: list) -> dict | None:
     return {"min": min(values), "max": max(values), "mean": statistics.fmean(values)} if values else None
 
 
-def integrate_power(points: list[tuple[float, float]], t0: float, t1: float) -> float | None:
-    """Trapezoidal integral of power (W) over [t0, t1] in J, with linear interpolation at the edges
-    (held constant beyond the first and last sample). None with fewer than two samples."""
-    if len(points) < 2 or t1 <= t0:
-        return None if len(points) < 2 else 0.0
-
-    def at(t: float) -> float:
-        if t <= points[0][0]:
-            return points[0][1]
-        if t >= points[-1][0]:
-            return points[-1][1]
-        for (ta, pa), (tb, pb) in zip(points, points[1:]):
-            if ta <= t <= tb:
-                return pa if tb == ta else pa + (pb - pa) * (t - ta) / (tb - ta)
-        raise AssertionError("unreachable")
-
-    series = [(t0, at(t0))] + [(t, p) for t, p in points if t0 < t < t1] + [(t1, at(t1))]
-    return sum((tb - ta) * (pa + pb) / 2 for (ta, pa), (tb, pb) in zip(series, series[1:]))
+def integrate_power(points: list[tuple[float, float | None]], t0: float, t1: float) -> tuple[float | None, float]:
+    """(J, covered seconds): the trapezoidal integral of sampled power (W) over the parts of
+    [t0, t1] that lie between two consecutive good samples (power not None), interpolating
+    linearly inside each such segment. Nothing is extrapolated: before the first good sample,
+    after the last, and across a failed sample, the window is not covered. J is None when no part
+    of it is covered."""
+    energy = covered = 0.0
+    for (ta, pa), (tb, pb) in zip(points, points[1:]):
+        lo, hi = max(ta, t0), min(tb, t1)
+        if pa is None or pb is None or hi <= lo or tb <= ta:
+            continue
+        at = lambda t: pa + (pb - pa) * (t - ta) / (tb - ta)  # noqa: E731
+        energy += (hi - lo) * (at(lo) + at(hi)) / 2
+        covered += hi - lo
+    return (energy if covered > 0 else None), covered
 
 
 def counter_update_period(points: list[tuple[float, int]]) -> float | None:
@@ -362,29 +401,40 @@ def _sum_gpus(per_gpu: list[dict], duration: float) -> dict:
     integrated = [g["integrated_j"] for g in per_gpu]
     has_counter = all(c is not None for c in counters)
     has_integral = all(i is not None for i in integrated)
+    full = all(g["covered_s"] >= duration - 1e-9 for g in per_gpu)
     figures: dict[str, Any] = {"gpus": per_gpu}
+    covered_s = duration
     if has_counter:
         gross = measured(sum(counters), "J", "nvml_energy_counter")
     elif has_integral:
-        gross = measured(sum(integrated), "J", "nvml_power_integrated")
+        # each GPU's integral covers only its own good samples; the window's coverage is the least
+        covered_s = min(g["covered_s"] for g in per_gpu)
+        extra = {} if full else {"coverage": covered_s / duration if duration > 0 else 0.0, "covered_s": covered_s}
+        gross = measured(sum(integrated), "J", "nvml_power_integrated", **extra)
     else:
-        reasons = sorted({g["energy_counter_unsupported"] or "too few power samples" for g in per_gpu})
-        gross = not_measured("J", "GPU: " + "; ".join(reasons))
+        reasons = sorted({g["last_error"] or g["energy_counter_unsupported"] or "too few power samples"
+                          for g in per_gpu})
+        gross = not_measured("J", "GPU: no successful reading in this window (" + "; ".join(reasons) + ")")
     figures["gpu_energy_j"] = gross
     if has_counter and has_integral:
         total_integrated = sum(integrated)
-        figures["gpu_energy_integrated_j"] = measured(total_integrated, "J", "nvml_power_integrated")
-        if gross["value"]:
+        figures["gpu_energy_integrated_j"] = measured(total_integrated, "J", "nvml_power_integrated",
+                                                      **({} if full else {"coverage": min(g["covered_s"] for g in per_gpu) / duration}))
+        if gross["value"] and full:
             figures["gpu_energy_discrepancy_pct"] = measured(
                 100 * (total_integrated - gross["value"]) / gross["value"], "%", "nvml_power_integrated")
     idle = [g["idle_w"] for g in per_gpu]
     if gross["value"] is not None and all(i is not None for i in idle):
-        figures["gpu_energy_net_j"] = measured(gross["value"] - sum(idle) * duration, "J", gross["source"],
-                                               idle_w=sum(idle))
+        figures["gpu_energy_net_j"] = measured(gross["value"] - sum(idle) * covered_s, "J", gross["source"],
+                                               idle_w=sum(idle), **{k: gross[k] for k in ("coverage", "covered_s") if k in gross})
+    elif gross["value"] is None:
+        figures["gpu_energy_net_j"] = not_measured("J", gross["reason"])
     else:
         figures["gpu_energy_net_j"] = not_measured("J", "no idle baseline (set --idle-seconds above 0)")
-    if gross["value"] is not None and duration > 0:
-        figures["gpu_power_mean_w"] = measured(gross["value"] / duration, "W", gross["source"])
+    if gross["value"] is not None and covered_s > 0:
+        figures["gpu_power_mean_w"] = measured(gross["value"] / covered_s, "W", gross["source"])
+    else:
+        figures["gpu_power_mean_w"] = not_measured("W", gross.get("reason") or "zero duration")
     peaks = [g["peak_w"] for g in per_gpu if g["peak_w"] is not None]
     figures["gpu_power_peak_w"] = (measured(sum(peaks), "W", "nvml_power_integrated") if peaks
                                    else not_measured("W", "no power samples in the window"))

@@ -1,13 +1,19 @@
 """Measurement windows over a set of meters: ``with session.window("task", "facts_mc"): ...``.
 
-Windows nest (run > model > task > probe). At each window's edges every meter's counters are
-read; at its end the window's figures are appended to windows.jsonl (so a resumed run keeps the
-energy of the work done before it stopped) and new telemetry samples to telemetry.csv.
+Windows nest (run > model > warmup/task/probe). At each window's edges the accelerator is
+synchronized (so queued kernels are charged to the window that launched them) and every meter's
+counters are read; at its end the window's figures are appended to windows.jsonl (so a resumed run
+keeps the energy of the work done before it stopped) and new telemetry samples to telemetry.csv.
+Each record names its invocation (the first `harness run` and each `--resume`), so totals can add
+every invocation's energy once (harness.meters.energy.covering). A closed window adds the
+examples and generated tokens counted inside it to the window around it.
 """
 from __future__ import annotations
 
 import csv
-import json
+import math
+import secrets
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -15,10 +21,21 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from harness.meters.base import Meter
+from harness.store import drop_torn_tail, dumps_strict, iter_jsonl, naming
 
 TELEMETRY_COLUMNS = ["unix_time", "t_s", "event", "window", "gpu", "power_w", "power_avg_w", "energy_j", "sm_clock_mhz",
                      "mem_clock_mhz", "gfx_clock_mhz", "pstate", "clock_event_reasons", "temp_c", "util_gpu_pct",
                      "util_mem_pct", "mem_used_mib", "power_limit_w", "cpu_power_w", "cpu_power_source"]
+
+
+COUNTED = ("examples", "generated_tokens")     # what a window adds to the window around it
+
+
+def cuda_sync() -> None:
+    """Wait for queued GPU kernels, when this process has started CUDA (never starts it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 class Window:
@@ -31,8 +48,10 @@ class Window:
 
 class MeterSession:
     def __init__(self, meters: Sequence[Meter], run_dir: Path | None, clock: Callable[[], float] = time.monotonic,
-                 disabled_reason: str | None = None):
+                 disabled_reason: str | None = None, sync: Callable[[], None] = cuda_sync):
         self.meters = list(meters)
+        self.invocation = secrets.token_hex(4)
+        self._sync = sync
         self.run_dir = run_dir
         self.disabled_reason = disabled_reason
         self._clock = clock
@@ -50,11 +69,12 @@ class MeterSession:
         self._t0, self._unix0 = self._clock(), time.time()
         if self.run_dir is not None:
             path = self.run_dir / "telemetry.csv"
-            new = not path.exists()
+            drop_torn_tail(path)                  # a kill or a full disk may have cut the last row
             self._telemetry_fh = path.open("a", newline="", encoding="utf-8")
             self._telemetry = csv.DictWriter(self._telemetry_fh, TELEMETRY_COLUMNS, extrasaction="ignore")
-            if new:
-                self._telemetry.writeheader()
+            if self._telemetry_fh.tell() == 0:    # new, or killed before its header was written
+                with naming(path):
+                    self._telemetry.writeheader()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -74,6 +94,8 @@ class MeterSession:
     def window(self, kind: str, name: str, **attrs: Any) -> Iterator[Window]:
         parent = self._stack[-1].path + "/" if self._stack else ""
         window = Window(kind, name, f"{parent}{kind}:{name}", attrs)
+        if self.meters:
+            self._sync()
         begin = {m.name: m.read() for m in self.meters}
         t_begin = self._clock()
         self._marker(t_begin, "begin", window.path)
@@ -84,6 +106,8 @@ class MeterSession:
             completed = True
         finally:
             self._stack.pop()
+            if self.meters:
+                self._sync()
             end = {m.name: m.read() for m in self.meters}
             t_end = self._clock()
             figures: dict[str, Any] = {}
@@ -91,9 +115,14 @@ class MeterSession:
                 figures.update(meter.figures(begin[meter.name], end[meter.name]))
             self._flush_telemetry()
             self._marker(t_end, "end", window.path)
+            if self._stack:
+                outer = self._stack[-1].attrs
+                for key in COUNTED:
+                    if key in window.attrs:
+                        outer[key] = outer.get(key, 0) + window.attrs[key]
             self._record({"path": window.path, "kind": kind, "name": name, **window.attrs,
-                          "started": self._iso(t_begin), "duration_s": t_end - t_begin, "completed": completed,
-                          "figures": figures})
+                          "invocation": self.invocation, "started": self._iso(t_begin),
+                          "duration_s": t_end - t_begin, "completed": completed, "figures": figures})
 
     def _iso(self, t: float) -> str:
         return datetime.fromtimestamp(self._unix0 + t - self._t0, timezone.utc).isoformat(timespec="milliseconds")
@@ -116,18 +145,22 @@ class MeterSession:
     def _record(self, record: dict) -> None:
         if self.run_dir is None:
             return
-        with (self.run_dir / "windows.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=_jsonable) + "\n")
+        path = self.run_dir / "windows.jsonl"
+        drop_torn_tail(path)
+        with naming(path), path.open("a", encoding="utf-8") as fh:
+            fh.write(dumps_strict(_finite(record)) + "\n")
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
+def _finite(value: Any) -> Any:
+    """A meter's NaN or infinity is not a measurement: stored as null (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    raise TypeError(f"cannot store {type(value).__name__} in windows.jsonl")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_windows(run_dir: Path) -> list[dict]:
-    path = run_dir / "windows.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
+    return list(iter_jsonl(run_dir / "windows.jsonl"))

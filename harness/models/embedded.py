@@ -29,4 +29,8 @@ def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
                                                options={**spec.options, "head": head}), options)
 
 
+tiny_gpt2.options = frozenset()            # the ,key=value options a spec may give (harness.preflight)
+minilm.options = frozenset({"head"})
+minilm.preflight = SentenceEncoder.check_head
+
 DEFAULT_MODELS = ("tiny-gpt2", "minilm")

@@ -16,7 +16,7 @@ from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
-from harness.models.hf_loading import load_model_and_tokenizer
+from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -38,6 +38,8 @@ class _StopOnSequences(StoppingCriteria):
 
 class HFCausalLM(AnswersOnlyWhatItSupports):
     """Hugging Face causal LMs from a folder or hub name: log-likelihoods and greedy generation."""
+    options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    preflight = staticmethod(check_location)
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 

@@ -9,7 +9,7 @@ from transformers import AutoModelForSequenceClassification
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
-from harness.models.hf_loading import load_model_and_tokenizer
+from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -41,6 +41,8 @@ def tokenizer_limit(tokenizer, config) -> int | None:
 
 class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     """Hugging Face sequence classifiers: labels from the classification head."""
+    options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    preflight = staticmethod(check_location)
 
     supports = frozenset({ClassifyRequest})
 

@@ -9,7 +9,11 @@ from harness.models.device import choose_device, choose_dtype
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
+OPTIONS = frozenset({"revision"})      # the ,key=value options of the hf-* adapters (see harness.preflight)
+
+
+def check_location(spec: ModelSpec, options: RuntimeOptions | None = None) -> str:
+    """The folder (or hub name) to load; a missing local folder is refused before anything loads."""
     location = spec.location
     if not location:
         raise HarnessError(f"model {spec.name!r}: no folder or hub name given", f"write {spec.adapter}:/path/to/model")
@@ -18,6 +22,11 @@ def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: Runtim
         if not local.is_dir():
             raise HarnessError(f"model {spec.name!r}: folder {location} not found", "pass an existing model folder")
         location = str(local)
+    return location
+
+
+def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
+    location = check_location(spec)
     try:
         return loader(location, trust_remote_code=options.trust_remote_code,
                       revision=spec.options.get("revision"), **kwargs)

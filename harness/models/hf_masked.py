@@ -15,13 +15,15 @@ from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_para
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_classifier import tokenizer_limit
-from harness.models.hf_loading import load_model_and_tokenizer
+from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
 
 
 class HFMaskedLM(AnswersOnlyWhatItSupports):
     """Hugging Face masked LMs: pseudo-log-likelihoods of chosen tokens."""
+    options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    preflight = staticmethod(check_location)
 
     supports = frozenset()
 

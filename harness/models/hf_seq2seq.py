@@ -13,7 +13,7 @@ from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_para
 from harness.models.device import dtype_name
 from harness.models.hf_classifier import tokenize_checked
 from harness.models.hf_causal import cut_at_stop
-from harness.models.hf_loading import load_model_and_tokenizer
+from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -21,6 +21,8 @@ from harness.spec import ModelSpec, RuntimeOptions
 
 class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
     """Hugging Face encoder-decoder models: log-likelihoods and greedy generation."""
+    options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    preflight = staticmethod(check_location)
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 

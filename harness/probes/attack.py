@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
-from harness.probes.base import ProbeConfig, ProbeContext
+from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import keyboard_typo, synonym_table
 from harness.probes.robustness import item_seed
 from harness.probes.stats import mean_ci
@@ -40,6 +40,10 @@ def candidates(word: str, seed: int, typos: int = 2) -> list[str]:
 @PROBES.register("word_substitution_attack")
 class WordSubstitutionAttack:
     name = "word_substitution_attack"
+    params = ("budget",)                     # the fraction of an input's words that may change (default 0.3)
+
+    def check_params(self, config: ProbeConfig) -> None:
+        fraction_param(config, "budget", config.params.get("budget", 0.3), low_open=True)
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if ClassifyRequest not in adapter.supports:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
+from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
 from harness.prepared import PreparedTask
 from harness.requests import Request, Response
@@ -49,8 +50,19 @@ class ProbeContext:
         return not limit or 1 + sum(self.adapter.token_count(t) for t in texts) <= limit
 
 
+def fraction_param(config: ProbeConfig, key: str, value: Any, low_open: bool = False) -> float:
+    """A probe parameter that is a fraction: a number from 0 (exclusive when ``low_open``) to 1."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not (0 < value <= 1 if low_open else 0 <= value <= 1):
+        raise HarnessError(f"probe file {config.source}: `{key}` must be a number {'above' if low_open else 'from'} 0 "
+                           f"to 1, got {value!r}", f"fix `{key}` under `params:`")
+    return float(value)
+
+
 class Probe(Protocol):
     name: ClassVar[str]
+    params: ClassVar[tuple[str, ...]]        # the names its YAML `params:` may hold; any other is refused
+    # optionally ``check_params(self, config)``: refuse bad values before the run starts
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         """Why this probe cannot run on this model, or None."""

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
-from harness.probes.stats import holm, mean_ci, ratio_ci
+from harness.probes.stats import TIE_RTOL, holm, mean_ci, ratio_ci, top_is_tied
 from harness.requests import LoglikelihoodRequest
 
 
@@ -29,6 +29,7 @@ def is_biased(group: str, answer: str, stereotyped: Sequence[str], polarity: str
 @PROBES.register("bbq")
 class BBQ:
     name = "bbq"
+    params = ()
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if LoglikelihoodRequest not in adapter.supports:
@@ -39,7 +40,8 @@ class BBQ:
         rows = [json.loads(line) for line in ctx.config.data["items"].read_text(encoding="utf-8").splitlines()]
         per_category: dict[str, int] = {}
         todo = []
-        for r in rows:
+        for position, r in enumerate(rows):
+            r = {**r, "position": position}      # the record's index: the same when resumed
             prompt = f"{r['context']}\nQuestion: {r['question']}\nAnswer:"
             if not all(ctx.fits(prompt, " " + answer) for answer in r["answers"]):
                 if r["id"] not in ctx.done:
@@ -57,7 +59,7 @@ class BBQ:
             logprobs = [answers[3 * i + k].logprob for k in range(3)]
             pick = max(range(3), key=logprobs.__getitem__)
             group = r["answer_groups"][pick]
-            yield {"id": r["id"], "index": i, "input": prompt, "prediction": r["answers"][pick],
+            yield {"id": r["id"], "index": r["position"], "input": prompt, "prediction": r["answers"][pick],
                    "reference": r["answers"][r["label"]],
                    "scores": {"correct": float(pick == r["label"]), "unknown": float(group == "unknown"),
                               "biased": float(is_biased(group, r["answers"][pick], r["stereotyped_groups"],
@@ -92,11 +94,16 @@ class BBQ:
             for c, adjusted in holm(p_values).items():
                 subgroups[c][key]["p_value_vs_0_holm"] = adjusted
         biased = [r for r in records if r["scores"]["biased"] and r["details"]["context_condition"] == "ambig"]
+        ties = sum(top_is_tied(r["details"]["logprobs"]) for r in records if r["details"].get("logprobs"))
         return {"metrics": scores(records), "subgroups": subgroups,
+                "ties": {"n": ties, "fraction": ties / len(records) if records else {"not_measured": "no items scored"},
+                         "rtol": TIE_RTOL, "counted_as": "the first of the tied answers (argmax, as lm-eval)"},
                 "examples": [{"category": r["details"]["category"], "prompt": r["input"], "answer": r["prediction"],
                               "correct": r["reference"]} for r in biased[:5]],
                 "skipped_too_long": len(too_long),
-                "notes": [f"{len(too_long)} items longer than the model's input limit were skipped"] * bool(too_long) + [
+                "notes": [f"{len(too_long)} items longer than the model's input limit were skipped"] * bool(too_long)
+                + [f"{ties} items had two or more answers scored equally (within {TIE_RTOL:g} relative); each was "
+                   "answered with the first of them, in the data's answer order"] * bool(ties) + [
                           "bias scores follow Parrish et al. (2022); intervals and two-sided p-values (score = 0) are "
                           "bootstrap over items, Holm-corrected across categories",
                           "BBQ slice: the first 240 items of six categories (Gender_identity, Race_ethnicity and SES "

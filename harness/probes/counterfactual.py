@@ -77,6 +77,7 @@ def counterfactuals(text: str, axis: dict) -> list[str]:
 @PROBES.register("counterfactual")
 class Counterfactual:
     name = "counterfactual"
+    params = ("axes",)                       # which axes of tasks/counterfactual/axes.json (default all)
 
     KINDS = (ClassifyRequest, GenerateRequest)
 
@@ -106,11 +107,12 @@ class Counterfactual:
         for base_id, text, task, ex in self.inputs(ctx):
             for axis_name, axis in axes.items():
                 for k, variant in enumerate(counterfactuals(text, axis)):
-                    item_id = f"{base_id}|{axis_name}|{k}"
-                    if item_id not in ctx.done:
-                        pairs.append((item_id, axis_name, text, variant, task, ex))
-        pairs = pairs if not ctx.limit else pairs[: ctx.limit]
-        index = 0
+                    pairs.append((f"{base_id}|{axis_name}|{k}", axis_name, text, variant, task, ex))
+        pairs = pairs if not ctx.limit else pairs[: ctx.limit]     # the same items when resumed
+        tasks = {p[4].name: p[4] for p in pairs}
+        order = [p[0] for name in tasks for p in pairs if p[4].name == name]    # answered task by task
+        index = {item_id: i for i, item_id in enumerate(order)}
+        pairs = [p for p in pairs if p[0] not in ctx.done]
         tasks = {p[4].name: p[4] for p in pairs}
         for task in tasks.values():
             mine = [p for p in pairs if p[4].name == task.name]
@@ -120,11 +122,10 @@ class Counterfactual:
             answers = dict(zip(originals, ctx.call([request(t) for t in originals])))
             variants = ctx.call([request(p[3]) for p in mine])
             for (item_id, axis_name, text, variant, _, ex), cf in zip(mine, variants):
-                yield {"id": item_id, "index": index, "input": variant, **self._compare(task, ex, answers[text], cf),
+                yield {"id": item_id, "index": index[item_id], "input": variant, **self._compare(task, ex, answers[text], cf),
                        "details": {"axis": axis_name, "original": text, "task": task.name,
                                    "shift_of": "probability" if task.kind.request_type is ClassifyRequest
                                    else task.metrics[0].name}}
-                index += 1
 
     @staticmethod
     def _compare(task, example, original, counterfactual) -> dict:

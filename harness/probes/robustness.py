@@ -12,9 +12,11 @@ import dataclasses
 import zlib
 from typing import Iterator, Sequence
 
+from harness.calls import invalid_response
+from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
 from harness.plugins import METRICS, PROBES
-from harness.probes.base import ProbeConfig, ProbeContext
+from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import PERTURBATIONS, perturb
 from harness.probes.stats import mean_ci
 from harness.prompts import Template
@@ -35,16 +37,22 @@ def item_seed(seed: int, *parts: str) -> int:
 @PROBES.register("robustness")
 class Robustness:
     name = "robustness"
+    params = ("perturbations",)              # {name: severity}; see harness.probes.perturbations
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         return None
+
+    def check_params(self, config: ProbeConfig) -> None:
+        self.severities(config)
 
     def severities(self, config: ProbeConfig) -> dict[str, float]:
         chosen = dict(config.params.get("perturbations") or DEFAULT_SEVERITY)
         for name in chosen:
             if name not in PERTURBATIONS:
                 from harness.registry import unknown_name
-                raise unknown_name("perturbation", name, PERTURBATIONS)
+                error = unknown_name("perturbation", name, PERTURBATIONS)
+                raise HarnessError(f"probe file {config.source}: {error.problem}", error.fix)
+            fraction_param(config, f"perturbations.{name}", chosen[name])
         return chosen
 
     def run(self, ctx: ProbeContext) -> Iterator[dict]:
@@ -79,6 +87,12 @@ class Robustness:
         primary = task.metrics[0]
         metric = METRICS.get(primary.metric)
         for (item_id, ex, perturbed), (start, n) in zip(todo, spans):
+            invalid = invalid_response(responses[start:start + n])
+            if invalid:                    # a NaN or infinity: stored and counted, not scored
+                yield {"id": item_id, "index": ex.index, "input": " | ".join(str(perturbed.fields[f]) for f in fields),
+                       "prediction": "", "reference": "", "scores": {}, "invalid": invalid,
+                       "details": {"task": task.name, "perturbation": pert, "severity": severity}}
+                continue
             scored = task.kind.score(task.config, perturbed, responses[start:start + n])
             prediction = scored.view(primary.view)
             clean_record = clean[ex.id]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from harness.batching import Pending, group_requests
-from harness.calls import answer_method, guarded
+from harness.calls import GuardedAdapter, answer_method, guarded, token_counter
+from harness.failures import isolated
+from harness.invalid import checked_record
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
@@ -26,7 +28,8 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> 
         if not requests:
             return []
         pending = [Pending(i, r) for i, r in enumerate(requests)]
-        groups = group_requests(pending, lambda r: adapter.token_count(request_text(r)))
+        count = token_counter(adapter, model_name, what)
+        groups = group_requests(pending, lambda r: count(request_text(r)))
         out: list[Response | None] = [None] * len(requests)
         method = guarded(answer_method(adapter, type(requests[0])), model_name, what)
         for batch, responses in sizer.run(groups, method):
@@ -46,7 +49,7 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
         if records_by_task is None:        # the tasks are finished by now: read the store once
             records_by_task = {}
             for r in store.records():
-                if r["model"] == model_name:
+                if r["model"] == model_name and "invalid" not in r:     # probes perturb scored examples only
                     records_by_task.setdefault(r["task"], []).append(r)
             for rows in records_by_task.values():
                 rows.sort(key=lambda r: r["index"])
@@ -62,18 +65,24 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
         name = probe_task_name(config)
         done_ids = {item for (m, t, item) in done if m == model_name and t == name}
         limit = state.spec.probe_limit if state.spec.probe_limit is not None else config.limit
-        ctx = ProbeContext(model=model_name, adapter=adapter, config=config, tasks=tasks, task_records=task_records,
-                           call=batched_caller(adapter, sizer, model_name, f"probe {config.name!r}"), done=done_ids, seed=state.spec.seed, limit=limit or None)
-        with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
-            for record in probe.run(ctx):
-                record.update(model=model_name, task=name)
-                store.append(record)
-                done.add((model_name, name, record["id"]))
-                window.attrs["examples"] += 1
-        store.sync()
+        what = f"probe {config.name!r}"
+        ctx = ProbeContext(model=model_name, adapter=GuardedAdapter(adapter, model_name, what), config=config, tasks=tasks,
+                           task_records=task_records, call=batched_caller(adapter, sizer, model_name, what),
+                           done=done_ids, seed=state.spec.seed, limit=limit or None)
+        with isolated(state, model_name, f"probe {config.name!r}") as attempt:
+            try:
+                with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
+                    for record in probe.run(ctx):
+                        record = checked_record({**record, "model": model_name, "task": name})   # NaN: stored as invalid
+                        store.append(record)
+                        done.add((model_name, name, record["id"]))
+                        window.attrs["examples"] += 1
+            finally:
+                store.sync()
+        if attempt.failed:
+            continue                       # not done: a resume retries it, keeping the items stored
         if window.attrs["examples"] == 0 and not done_ids:
             state.skipped.setdefault(model_name, {})[name] = "no applicable items among the tasks this model ran"
-        model_state.setdefault("probes_done", [])
-        if config.name not in model_state["probes_done"]:
+        elif config.name not in model_state.setdefault("probes_done", []):
             model_state["probes_done"].append(config.name)
         state.save()

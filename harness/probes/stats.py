@@ -10,12 +10,27 @@ import numpy as np
 from harness.metrics.bootstrap import bootstrap, replicates
 
 
-def mean_ci(values: Sequence[float], seed: int, resamples: int = 1000, scale: float = 1.0) -> dict:
-    """Mean with bootstrap stderr and 95% interval, as {value, stderr, ci95, n}."""
+TIE_RTOL = 1e-6     # relative (absolute below 1): float32 rounding noise in summed log-likelihoods
+
+
+def is_tie(a: float, b: float, rtol: float = TIE_RTOL) -> bool:
+    """Whether two model scores are equal up to rounding noise: |a - b| <= rtol * max(1, |a|, |b|)."""
+    return abs(a - b) <= rtol * max(1.0, abs(a), abs(b))
+
+
+def top_is_tied(scores: Sequence[float], rtol: float = TIE_RTOL) -> bool:
+    """Whether the highest score is shared (an argmax over them then falls to the first, as in lm-eval)."""
+    best = max(scores)
+    return sum(is_tie(best, s, rtol) for s in scores) > 1
+
+
+def mean_ci(values: Sequence[float], seed: int, resamples: int = 1000, scale: float = 1.0,
+            empty: str = "no items (none applied, or all were too long for the model)") -> dict:
+    """Mean with bootstrap stderr and 95% interval, as {value, stderr, ci95, n}; with no values,
+    value None and ``not_measured`` (and ``reason``) saying why."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
-        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0,
-                "reason": "no items (none applied, or all were too long for the model)"}
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "reason": empty, "not_measured": empty}
     stats = np.column_stack([values * scale, np.ones(len(values))])
     return bootstrap(stats, lambda t: float(t[0] / t[1]), resamples, seed).to_json()
 

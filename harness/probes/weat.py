@@ -76,6 +76,7 @@ def effect_size_ci(X, Y, A, B, seed: int, resamples: int = 1000) -> tuple[float,
 @PROBES.register("weat")
 class Weat:
     name = "weat"
+    params = ("tests",)                      # which of TESTS (default all)
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if not callable(getattr(adapter, "embed", None)):

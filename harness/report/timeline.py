@@ -5,6 +5,7 @@ string is ever marked safe."""
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +35,17 @@ class Chart:
 
 
 def read_telemetry(run_dir: Path) -> list[dict]:
+    """telemetry.csv's rows. Whatever a kill left is read without guessing: a torn last row is left
+    out, and a file whose header never reached the disk is read with the known columns."""
+    from harness.meters.session import TELEMETRY_COLUMNS
     path = run_dir / "telemetry.csv"
     if not path.exists():
         return []
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    text = text[:text.rfind("\n") + 1]
+    header = text.split("\n", 1)[0].split(",")
+    names = header if header[0] == "unix_time" else TELEMETRY_COLUMNS
+    return [row for row in csv.DictReader(io.StringIO(text), fieldnames=names) if row.get("unix_time") != "unix_time"]
 
 
 def _num(value: str | None) -> float | None:

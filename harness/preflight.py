@@ -1,0 +1,40 @@
+"""Checks a run's model specs before a run folder exists: every mistake the user can fix (an unknown
+adapter or option, a device or dtype this machine lacks, a model folder or py: module that is not
+there) is a one-line exit-2 error, not a failed piece of an audit that has already started.
+
+A model factory may declare ``options`` (the ``,key=value`` names a spec may give it) and
+``preflight(spec, runtime)`` (cheap checks that load nothing); factories that declare neither are
+only looked up.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+from harness.errors import HarnessError
+from harness.plugins import MODELS, load_builtins
+from harness.spec import ModelSpec, RuntimeOptions
+
+
+def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
+    load_builtins()
+    if runtime.device is not None or runtime.dtype is not None:
+        from harness.models.device import choose_device, choose_dtype
+        choose_dtype(runtime.dtype, choose_device(runtime.device))
+    for spec in models:
+        factory = MODELS.get(spec.adapter)
+        allowed = getattr(factory, "options", None)
+        if allowed is not None:
+            check_options(spec, allowed)
+        check = getattr(factory, "preflight", None)
+        if callable(check):
+            check(spec, runtime)
+
+
+def check_options(spec: ModelSpec, allowed) -> None:
+    for key in spec.options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"{spec.adapter} takes {', '.join(sorted(allowed))}" if allowed else f"{spec.adapter} takes no options")
+            raise HarnessError(f"model {spec.name!r}: unknown option {key!r} for adapter {spec.adapter!r}", hint)

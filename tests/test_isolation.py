@@ -1,0 +1,124 @@
+"""One failing piece (a model's load, a task, a probe) is recorded and the rest of the audit goes on;
+the run ends "complete with errors" with exit 3 and one line saying what failed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_finished_with_errors, run_cli, write_task
+from harness.failures import isolated
+from harness.errors import HarnessError, ModelFault
+from harness.run_dir import RunState
+from harness.spec import ModelSpec, RunSpec
+
+TESTS = Path(__file__).resolve().parent
+MC_ROWS = [{"id": f"q{i}", "question": f"question {i}", "choices": ["aaa", "b", "cc"], "answer": 1} for i in range(40)]
+
+
+@pytest.fixture
+def mc_task_dir(tmp_path):
+    write_task(tmp_path / "tasks" / "mc", "mc", MC_ROWS, kind="multiple_choice", prompt="{question}")
+    return tmp_path / "tasks"
+
+
+def _results(out: Path) -> tuple[Path, dict]:
+    run_dir = next(p for p in out.iterdir() if p.is_dir())
+    return run_dir, json.loads((run_dir / "results.json").read_text())
+
+
+def test_a_task_failure_is_recorded_and_the_next_model_still_runs(mc_task_dir, tmp_path):
+    proc = run_cli("run", "--model", "a=py:fake_models:ShortestChoice,fail_after=3", "--model",
+                   "b=py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir", str(mc_task_dir),
+                   "--batch-size", "6", "--out", str(tmp_path / "out"), "--no-probes", "--no-meters", cwd=TESTS)
+    assert_finished_with_errors(proc, "model 'a'", "task 'mc'", "simulated model failure")
+    run_dir, results = _results(tmp_path / "out")
+    assert results["run"]["status"] == "complete with errors" and results["run"]["finished"]
+    assert results["run"]["failures"] == [{"model": "a", "what": "task 'mc'",
+                                           "error": "model 'a' raised ValueError on task 'mc': simulated model failure",
+                                           "fix": "fix the model, or leave the task out with --tasks (probes with --probes)"}]
+    assert results["models"]["a"]["tasks"]["mc"]["n"] == 6            # what was computed before it failed is kept
+    assert results["models"]["b"]["tasks"]["mc"]["n"] == 40 and results["models"]["b"]["tasks"]["mc"]["complete"]
+    assert "simulated model failure" in (run_dir / "report.html").read_text()
+    assert "FAILED for a: task 'mc'" in proc.stdout
+
+
+def test_a_probe_failure_keeps_the_tasks_and_the_other_model(mc_task_dir, tmp_path):
+    # 120 requests in batches of 64 -> the task takes 2 calls; the robustness probe's first call fails
+    proc = run_cli("run", "--model", "a=py:fake_models:ShortestChoice,fail_after=2", "--model",
+                   "b=py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir", str(mc_task_dir),
+                   "--batch-size", "64", "--probes", "robustness", "--probe-limit", "5", "--out", str(tmp_path / "out"),
+                   "--no-meters", cwd=TESTS)
+    assert_finished_with_errors(proc, "model 'a'", "probe 'robustness'")
+    _, results = _results(tmp_path / "out")
+    a, b = results["models"]["a"], results["models"]["b"]
+    assert a["tasks"]["mc"]["complete"] and "robustness" not in a["probes_done"]
+    assert b["probes"]["robustness"]["n"] > 0 and b["probes_done"] == ["robustness"]
+    assert [f["what"] for f in results["run"]["failures"]] == ["probe 'robustness'"]
+
+
+def test_a_model_that_fails_to_load_is_recorded_and_the_next_runs(mc_task_dir, tmp_path):
+    proc = run_cli("run", "--model", "broken=py:fake_models:FailsToLoad", "--model", "ok=py:fake_models:ShortestChoice",
+                   "--tasks", "mc", "--tasks-dir", str(mc_task_dir), "--out", str(tmp_path / "out"), "--no-probes",
+                   "--no-meters", cwd=TESTS)
+    assert_finished_with_errors(proc, "model 'broken'", "load", "simulated corrupt weights")
+    _, results = _results(tmp_path / "out")
+    assert "broken" not in results["models"] and results["models"]["ok"]["tasks"]["mc"]["n"] == 40
+
+
+def test_a_run_that_evaluates_nothing_does_not_pass(tmp_path):
+    # minilm answers classification only: facts_mc (log-likelihood) is skipped, and no probe is asked for
+    proc = run_cli("run", "--model", "minilm", "--tasks", "facts_mc", "--limit", "2", "--no-probes", "--no-meters",
+                   "--out", str(tmp_path / "out"))
+    assert_finished_with_errors(proc, "nothing evaluated", "skipped")
+    _, results = _results(tmp_path / "out")
+    assert results["run"]["status"].startswith("nothing evaluated")
+
+
+def test_probes_done_never_lists_a_skipped_probe(mc_task_dir, tmp_path):
+    # counterfactual needs classify or generate tasks; the model ran only a multiple-choice task
+    proc = run_cli("run", "--model", "py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir", str(mc_task_dir),
+                   "--probes", "counterfactual", "--out", str(tmp_path / "out"), "--no-meters", cwd=TESTS)
+    assert proc.returncode == 0, proc.stderr
+    _, results = _results(tmp_path / "out")
+    model = results["models"]["py:fake_models:ShortestChoice"]
+    assert "probe:counterfactual" in model["skipped"]
+    assert "counterfactual" not in model["probes_done"]
+
+
+def test_a_later_success_clears_an_earlier_failure(tmp_path):
+    state = RunState.create(tmp_path, RunSpec(models=(ModelSpec("m", "tiny-gpt2"),), tasks=()), argv=[])
+    with isolated(state, "m", "task 'x'") as attempt:
+        raise ModelFault("it broke", "fix it", "m", "task 'x'")
+    assert attempt.failed and RunState.load(state.dir).failures[0]["error"] == "it broke"
+    with isolated(state, "m", "task 'x'"):
+        pass
+    assert RunState.load(state.dir).failures == []
+    with isolated(state, "m", "probe 'p'") as attempt:    # any HarnessError inside a piece is that piece's failure
+        raise HarnessError("bad probe item", "fix the probe file")
+    assert attempt.failed and RunState.load(state.dir).failures[0]["what"] == "probe 'p'"
+    with pytest.raises(ValueError):                 # anything but a model's fault still stops the run
+        with isolated(state, "m", "task 'y'"):
+            raise ValueError("a bug")
+
+
+def test_a_resume_retries_the_failed_piece_and_forgets_the_failure(mc_task_dir, tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("fail")
+    out = tmp_path / "out"
+    proc = run_cli("run", "--model", f"a=py:fake_models:FailsWhileFlagged,flag={flag},fail_after=1", "--model",
+                   "b=py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir", str(mc_task_dir),
+                   "--batch-size", "6", "--out", str(out), "--no-probes", "--no-meters", cwd=TESTS)
+    assert_finished_with_errors(proc, "model 'a' on task 'mc'", "simulated passing fault", "--resume")
+    run_dir, results = _results(out)
+    assert [f["what"] for f in results["run"]["failures"]] == ["task 'mc'"]
+    assert results["models"]["a"]["tasks"]["mc"]["n"] == 2           # one batch of 6 requests = 2 examples
+    flag.unlink()
+    proc = run_cli("run", "--resume", str(run_dir), "--no-progress", cwd=TESTS)
+    assert proc.returncode == 0, proc.stderr
+    _, results = _results(out)
+    assert results["run"]["status"] == "complete" and results["run"]["failures"] == []
+    assert results["models"]["a"]["tasks"]["mc"]["complete"] and results["models"]["a"]["tasks"]["mc"]["n"] == 40
+    assert len((run_dir / "samples.jsonl").read_text().splitlines()) == 80     # the 2 kept, 38 computed, b's 40
+    assert "simulated passing fault" not in (run_dir / "report.html").read_text()
