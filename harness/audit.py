@@ -1,6 +1,8 @@
 """One audit from start to end: prepare tasks, run the models, and always write what was computed."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness import catalog, environment
 from harness.errors import HarnessError, Terminated
 from harness.meters import build_session
@@ -11,6 +13,7 @@ from harness.prepared import PreparedTask, prepare_task
 from harness.report import render_html
 from harness.report.timeline import read_telemetry
 from harness.results import assemble
+
 from harness.run_dir import RunState, now
 from harness.runner import run_models
 from harness.spec import RunSpec
@@ -76,3 +79,11 @@ def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, inten
     write_json_atomic(state.dir / "results.json", results)
     write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
     return results
+
+
+def republish(run_dir: Path, results: dict) -> None:
+    """Writes results.json again, with what a consumer of the finished run added to it (a
+    comparison, a gate verdict), and renders report.html from it."""
+    write_json_atomic(run_dir / "results.json", results)
+    records = SampleStore(run_dir / "samples.jsonl").records()
+    write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir)))

@@ -1,0 +1,39 @@
+"""`harness list`: the registered tasks, models, metrics, probes or meters."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "list registered tasks, models, metrics or probes"
+
+
+def add_parser(sub, epilog: str) -> None:
+    lst = sub.add_parser("list", help=HELP)
+    lst.add_argument("what", nargs="?", default="tasks", choices=["tasks", "models", "metrics", "probes", "meters"])
+    lst.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR")
+
+
+def _first_line(obj) -> str:
+    return ((getattr(obj, "__doc__", None) or "").strip().splitlines() or [""])[0]
+
+
+def execute(args, argv: list[str]) -> int:
+    from harness import catalog
+    from harness.plugins import METERS, METRICS, MODELS, load_builtins
+    load_builtins()
+    if args.what == "tasks":
+        rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
+                for t in sorted(catalog.discover(args.tasks_dir).values(), key=lambda t: t.name)]
+    elif args.what == "probes":
+        rows = [(c.name, c.probe, c.description) for c in catalog.discover_probes(args.tasks_dir).values()]
+    elif args.what == "metrics":
+        rows = [(name, "higher is better" if cls.higher_is_better else "lower is better", cls.description_)
+                for name, cls in METRICS.items()]
+    else:
+        registry = {"models": MODELS, "meters": METERS}[args.what]
+        rows = [(name, registry.origin(name), _first_line(obj)) for name, obj in registry.items()]
+    if not rows:
+        print(f"no {args.what} registered")
+    widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0

@@ -1,0 +1,189 @@
+"""`harness run`: evaluate models on tasks and probes, metered, into OUT/<run-id>/."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.commands.options import Parser, number
+from harness.errors import HarnessError
+from harness.store import disk_full
+
+HELP = "evaluate models on tasks and write reports/<run-id>/"
+
+# Consumers of a finished run that take `harness run` options (a baseline to compare against, exports,
+# the history index). Each module has ``OPTIONS`` (the dests it adds; they are allowed with --resume),
+# ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
+# results, or None when it changed nothing). They run in this order once results.json is written.
+AFTER_RUN: tuple[str, ...] = ()
+
+
+def _after_run_modules():
+    import importlib
+    return [importlib.import_module(name) for name in AFTER_RUN]
+
+
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--model", action="append", metavar="SPEC",
+                     help="a model to evaluate; repeat for several (default: tiny-gpt2 and minilm)")
+    run.add_argument("--tasks", metavar="A,B", help="comma-separated task names (default: all)")
+    run.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR",
+                     help="a folder of task YAML files to add; repeatable")
+    run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N examples of each task")
+    run.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                     help="where run folders are created (default: ./reports)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish an interrupted run: compute only the examples missing from its samples.jsonl")
+    run.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    run.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bf16/fp16 on cuda, float32 on cpu)")
+    run.add_argument("--batch-size", type=int, metavar="N",
+                     help="fixed batch size (default: automatic, starting at 64 and halving on out-of-memory)")
+    run.add_argument("--seed", type=int, default=1234, help="seed for few-shot draws and the bootstrap (default 1234)")
+    run.add_argument("--trust-remote-code", action="store_true",
+                     help="allow models that ship their own Python code to run it (off by default)")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
+    run.add_argument("--no-probes", action="store_true", help="run no probes")
+    run.add_argument("--probe-limit", type=int, metavar="N",
+                     help="items per probe (per task, bias type or category; overrides each probe's default; 0 = all)")
+    meters = run.add_argument_group("energy and carbon metering")
+    meters.add_argument("--no-meters", action="store_true", help="measure no power, energy or telemetry")
+    meters.add_argument("--sample-period-ms", type=number(1, 60_000), default=100, metavar="MS",
+                        help="GPU telemetry sampling period (default 100 ms)")
+    meters.add_argument("--idle-seconds", type=number(0, 3600), default=2.0, metavar="S",
+                        help="idle GPU baseline measured before the run, for net-of-idle energy (default 2; 0 skips)")
+    meters.add_argument("--country", metavar="ISO3",
+                        help="country of the electricity grid (e.g. FRA), for CodeCarbon's offline carbon intensity")
+    meters.add_argument("--carbon-intensity", type=number(0), metavar="G_PER_KWH",
+                        help="grid carbon intensity in g CO2e/kWh (wins over --country)")
+    meters.add_argument("--pue", type=number(1.0), default=1.0, help="data-centre power usage effectiveness (default 1.0)")
+    meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
+    for module in _after_run_modules():
+        module.add_arguments(run)
+
+
+def add_parser(sub, epilog: str) -> None:
+    run = sub.add_parser("run", help=HELP, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="Evaluate models on tasks. Writes results.json, samples.jsonl and report.html "
+                                     "to OUT/<run-id>/ and prints a summary.")
+    add_arguments(run)
+
+
+RESUME_TAKES = {"resume", "no_progress"}
+
+
+def refuse_resume_options(argv: list[str]) -> None:
+    """A resume finishes the run as it was started (run.json): any other run option given with
+    --resume would be ignored or would change the run half-way, so it is refused."""
+    parser = Parser(prog="harness run")
+    add_arguments(parser)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    takes = RESUME_TAKES.union(*(m.OPTIONS for m in _after_run_modules()))
+    given = sorted(set(vars(parser.parse_args(argv[argv.index("run") + 1:]))) - takes)
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise HarnessError(f"--resume continues a run with the options it was started with; it cannot take {flags}",
+                           "drop them to finish the run as it was started, or start a new run with them")
+
+
+def _resumable(state) -> tuple[list, list]:
+    """What a resume checks before it touches anything: no other process works on the folder, its
+    samples.jsonl reads, and the inputs are those the run started with (a refusal comes at once;
+    the lock is taken again for the run itself). Returns the prepared tasks and probes."""
+    from harness.fingerprint import check_unchanged, fingerprints
+    from harness.lock import run_lock
+    from harness.store import SampleStore
+    with run_lock(state.dir):
+        SampleStore(state.samples_path).records()
+    from harness.audit import prepare, prepare_probes
+    tasks, probes = prepare(state.spec), prepare_probes(state.spec)
+    check_unchanged(state.id, state.fingerprints, fingerprints(tasks, probes))
+    return tasks, probes
+
+
+def execute(args, argv: list[str]) -> int:
+    from harness.lock import run_lock
+    from harness.run_dir import RunState
+    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
+
+    if args.resume:
+        refuse_resume_options(argv)
+    if args.probe_limit is not None and args.probe_limit < 0:
+        raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
+    for name in ("limit", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
+    tasks = probes = None
+    if args.resume:
+        state = RunState.load(args.resume)
+        tasks, probes = _resumable(state)
+    else:
+        from harness.models.embedded import DEFAULT_MODELS
+        models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
+        spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
+                       tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
+                       runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                                              trust_remote_code=args.trust_remote_code),
+                       meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
+                                           idle_s=args.idle_seconds, country=args.country,
+                                           carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
+                       probes=() if args.no_probes else (None if not args.probes else tuple(p for p in args.probes.split(",") if p)),
+                       probe_limit=args.probe_limit)
+        from harness.audit import prepare, prepare_probes
+        from harness.meters.carbon import resolve_intensity
+        from harness.preflight import check_models
+        check_models(spec.models, spec.runtime)               # bad input fails before a run folder exists
+        tasks, probes = prepare(spec), prepare_probes(spec)
+        resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
+        from harness.fingerprint import fingerprints
+        state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
+    from harness.audit import run_audit
+    from harness.report import summary_table
+    print(f"run folder: {state.dir}", file=sys.stderr)
+    with run_lock(state.dir):
+        try:
+            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+        except OSError as exc:
+            raise disk_full(exc, state.dir) or exc
+    results = after_run(args, results, state.dir)
+    print(summary_table(results))
+    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
+    return finished(results, state.dir)
+
+
+def after_run(args, results: dict, run_dir: Path) -> dict:
+    """Hands the finished run to each AFTER_RUN consumer; rewrites results.json and report.html once
+    if any of them added to the results."""
+    changed = False
+    for module in _after_run_modules():
+        updated = module.after_run(args, results, run_dir)
+        if updated is not None:
+            results, changed = updated, True
+    if changed:
+        from harness.audit import republish
+        republish(run_dir, results)
+    return results
+
+
+def finished(results: dict, run_dir: Path) -> int:
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
+    run = results["run"]
+    if run["status"] == "complete":
+        return 0
+    failures = run.get("failures", [])
+    if failures:
+        from harness.failures import piece
+        first, n = failures[0], len(failures)
+        more = f"; and {n - 1} more" if n > 1 else ""
+        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({piece(first['model'], first['what'])}: "
+              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
+              f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
+    else:
+        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
+              f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
+    return 3
