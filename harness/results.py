@@ -40,7 +40,7 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
                                   "higher_is_better": metric.higher_is_better}
             continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
-        stats = metric.example_stats(predictions, references)
+        stats = metric.record_stats(predictions, references, [r["scores"] for r in records])
         value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
     return {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),

@@ -22,7 +22,8 @@ from harness.calls import answer_method, guarded, invalid_response, token_counte
 from harness.invalid import checked_record, scrubbed
 from harness.plugins import METRICS, MODELS
 from harness.prepared import PreparedTask
-from harness.requests import ClassifyRequest, GenerateRequest, LoglikelihoodRequest, Request, Response, request_text
+from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
+                              Response, request_text)
 from harness.run_dir import RunState
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import SampleStore
@@ -84,7 +85,8 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
                          "check the model folder and adapter", spec.name, "load") from None
 
 
-REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", GenerateRequest: "generation", ClassifyRequest: "classification"}
+REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", LoglikelihoodRollingRequest: "rolling log-likelihood",
+                 GenerateRequest: "generation", ClassifyRequest: "classification"}
 
 
 def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
@@ -97,9 +99,10 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
     return None
 
 
-def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str) -> dict[str, float]:
+def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
+                          scores: dict[str, float] | None = None) -> dict[str, float]:
     """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
-    return {spec.name: METRICS.get(spec.metric).example_value(prediction_views[spec.view], reference)
+    return {spec.name: METRICS.get(spec.metric).record_value(prediction_views[spec.view], reference, scores or {})
             for spec in task.metrics}
 
 
@@ -167,7 +170,8 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
     scored = task.kind.score(task.config, example, responses)
     views = {"prediction": scored.prediction, **scored.views}
     return checked_record({**base, "prediction": scored.prediction, "reference": scored.reference,
-                           "scores": {**scored.scores, **example_metric_scores(task, views, scored.reference)},
+                           "scores": {**scored.scores,
+                                      **example_metric_scores(task, views, scored.reference, dict(scored.scores))},
                            "views": dict(scored.views), "details": dict(scored.details)})
 
 

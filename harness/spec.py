@@ -33,6 +33,7 @@ class TaskConfig:
     labels: tuple[str, ...] = ()             # classify: the label set (defaults to the labels seen in the data)
     stop: tuple[str, ...] = ("\n",)          # generate: stop sequences
     max_tokens: int = 64                     # generate: cap on new tokens
+    stride: int | None = None                # perplexity: tokens each rolling window predicts (None: a whole window)
     fewshot_data: DataSource | None = None
     num_fewshot: int = 0
     fewshot_delimiter: str = "\n\n"
@@ -42,7 +43,7 @@ class TaskConfig:
 
 
 _TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "answer_type", "choices", "labels", "stop",
-              "max_tokens", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
+              "max_tokens", "stride", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
 ANSWER_TYPES = ("index", "text")
 
 
@@ -115,6 +116,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N}}", "fix `fewshot` in the task YAML")
     num_fewshot = _count(fewshot.get("num", 0), owner, "fewshot.num", 0)
     max_tokens = _count(raw.get("max_tokens", 64), owner, "max_tokens", 1)
+    stride = None if raw.get("stride") is None else _count(raw["stride"], owner, "stride", 1)
     answer_type = raw.get("answer_type", "")
     if answer_type not in ("", *ANSWER_TYPES):
         raise HarnessError(f"{owner}: `answer_type` must be index or text, got {answer_type!r}",
@@ -125,7 +127,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         prompt=str(raw.get("prompt", "{text}")), description=str(raw.get("description", "")),
         answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")), answer_type=answer_type,
         labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
-        max_tokens=max_tokens,
+        max_tokens=max_tokens, stride=stride,
         fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,
         num_fewshot=num_fewshot, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
         target_delimiter=str(raw.get("target_delimiter", " ")),

@@ -295,3 +295,21 @@ def corpus_documents(n_translation: int = 6000, n_stories: int = 5000) -> list[s
             n_stories -= 1
     rng.shuffle(docs)
     return docs
+
+
+# ---------------------------------------------------------------- held-out documents (perplexity)
+def held_out_documents(count: int = 24, items: int = 8, seed: int = SEED + 8) -> list[dict]:
+    """Documents of ``items`` toy-world texts each (held-out-style stories and translations, one per
+    line), none of them in the training corpus: each is several of tiny-gpt2's 128-token windows long."""
+    trained = set(corpus_documents())
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        parts: list[str] = []
+        while len(parts) < items:
+            text = story_text(*story(rng, test=True)) if rng.random() < 0.5 else \
+                toylang_text(*toylang_pair(rng, test=True))
+            if text not in trained and text not in parts:
+                parts.append(text)
+        rows.append({"id": f"doc-{i:03d}", "text": "\n".join(parts)})
+    return rows

@@ -10,7 +10,7 @@ Each metric is also a local ``evaluate.Metric`` (no hub download), so
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 import datasets
 import evaluate
@@ -49,6 +49,17 @@ class AdditiveMetric(evaluate.Metric):
         """One row of additive statistics per example."""
         raise NotImplementedError
 
+    @classmethod
+    def record_stats(cls, predictions: Sequence[str], references: Sequence[str],
+                     scores: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """The statistics from stored records: text metrics read the texts; ScoreMetric reads the
+        numbers a task kind put in each record's ``scores``."""
+        return cls.example_stats(predictions, references)
+
+    @classmethod
+    def record_value(cls, prediction: str, reference: str, scores: Mapping[str, float]) -> float:
+        return cls.example_value(prediction, reference)
+
     @staticmethod
     def value_from_totals(totals: np.ndarray) -> float:
         raise NotImplementedError
@@ -73,3 +84,31 @@ class MeanMetric(AdditiveMetric):
     @staticmethod
     def value_from_totals(totals: np.ndarray) -> float:
         return float(totals[0] / totals[1])
+
+
+class ScoreMetric(AdditiveMetric):
+    """A metric over numbers each example's task kind computed (e.g. a document's log-likelihood,
+    word and byte counts), named by ``fields``: the statistics are those numbers themselves.
+    As an evaluate.Metric it takes one column per field: ``compute(loglikelihood=[...], words=[...])``."""
+    fields: ClassVar[tuple[str, ...]]
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=self.description_, citation="", inputs_description=f"one number per example for {self.fields}",
+            features=datasets.Features({f: datasets.Value("float64") for f in self.fields}))
+
+    def _compute(self, **columns):
+        rows = [dict(zip(self.fields, values)) for values in zip(*(columns[f] for f in self.fields))]
+        return {self.name_: self.value_from_totals(self.record_stats([], [], rows).sum(axis=0))}
+
+    @classmethod
+    def record_stats(cls, predictions, references, scores) -> np.ndarray:
+        return np.asarray([[float(s[f]) for f in cls.fields] for s in scores], dtype=float).reshape(-1, len(cls.fields))
+
+    @classmethod
+    def record_value(cls, prediction, reference, scores) -> float:
+        return cls.value_from_totals(cls.record_stats([], [], [scores])[0])
+
+    @classmethod
+    def example_stats(cls, predictions, references) -> np.ndarray:
+        raise TypeError(f"{cls.name_} is computed from per-example scores ({', '.join(cls.fields)}), not from texts")

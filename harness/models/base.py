@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 from harness.requests import (Classification, ClassifyRequest, Generation, GenerateRequest, Loglikelihood,
-                              LoglikelihoodRequest)
+                              LoglikelihoodRequest, LoglikelihoodRollingRequest)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class ModelAdapter(Protocol):
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
         """Requests sharing a context arrive next to each other, so an adapter may encode it once."""
 
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRollingRequest]) -> list[Loglikelihood]:
+        """Whole-text log-likelihoods (perplexity), in rolling windows when a text is longer than the model's."""
+
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]: ...
 
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]: ...
@@ -48,6 +51,9 @@ class AnswersOnlyWhatItSupports:
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
         raise NotImplementedError(f"{type(self).__name__} does not answer log-likelihood requests")
+
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRollingRequest]) -> list[Loglikelihood]:
+        raise NotImplementedError(f"{type(self).__name__} does not answer rolling log-likelihood requests")
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         raise NotImplementedError(f"{type(self).__name__} does not generate")
