@@ -13,6 +13,7 @@ from harness import __version__
 from harness.meters.carbon import CarbonIntensity
 from harness.meters.energy import aggregate, covering, energy_object
 from harness.invalid import invalid_summary
+from harness.calibration import calibration
 from harness.metrics.bootstrap import bootstrap
 from harness.plugins import METRICS, PROBES
 from harness.prepared import PreparedTask
@@ -43,9 +44,14 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
         stats = metric.record_stats(predictions, references, [r["scores"] for r in records])
         value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
-    return {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
-            "complete": stored == len(task.examples), "invalid": invalid,
-            "metrics": metrics}
+    result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
+              "complete": stored == len(task.examples), "invalid": invalid,
+              "metrics": metrics}
+    if hasattr(task.kind, "forecast"):        # multiple choice and classification: how sure, and how right
+        forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
+        result["calibration"] = calibration(forecasts, task.kind.forecast_source,
+                                            _seed(seed, model, task.name, "calibration"), resamples)
+    return result
 
 
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,

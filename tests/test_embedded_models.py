@@ -51,6 +51,11 @@ def test_default_run_writes_results_samples_and_report(default_run):
                 assert m["ci95"][0] <= m["value"] <= m["ci95"][1] and m["stderr"] >= 0
     for (model, task, metric), floor in FLOORS.items():
         assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] > floor, (model, task, metric)
+    for model, task in (("tiny-gpt2", "facts_mc"), ("minilm", "topic")):      # calibration of MC and classify
+        calibration = results["models"][model]["tasks"][task]["calibration"]
+        assert calibration["bins"] == 10 and sum(b["count"] for b in calibration["reliability"]) == calibration["n"]
+        assert 0 <= calibration["metrics"]["ece"]["value"] <= 1 and 0 <= calibration["metrics"]["brier"]["value"] <= 2
+    assert "calibration" not in results["models"]["tiny-gpt2"]["tasks"]["toylang"]
     for (model, task, metric), ceiling in CEILINGS.items():
         assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] < ceiling, (model, task, metric)
 
