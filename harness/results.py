@@ -35,6 +35,11 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
     metrics = {}
     for spec in task.metrics:
         metric = METRICS.get(spec.metric)
+        why_not = metric.unavailable()
+        if records and why_not:
+            metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": len(records),
+                                  "not_measured": why_not, "higher_is_better": metric.higher_is_better}
+            continue
         if not records:
             reason = "no example was scored: every model output was invalid (see invalid)"
             metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "not_measured": reason,

@@ -102,8 +102,9 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
 def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
                           scores: dict[str, float] | None = None) -> dict[str, float]:
     """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
-    return {spec.name: METRICS.get(spec.metric).record_value(prediction_views[spec.view], reference, scores or {})
-            for spec in task.metrics}
+    metrics = {spec: METRICS.get(spec.metric) for spec in task.metrics}
+    return {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
+            for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,

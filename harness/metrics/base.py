@@ -26,6 +26,12 @@ class AdditiveMetric(evaluate.Metric):
         kwargs.setdefault("keep_in_memory", True)
         super().__init__(**kwargs)
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this metric cannot be computed on this machine (e.g. data it needs is missing), or None.
+        A task then reports it as not_measured with this reason."""
+        return None
+
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
             description=self.description_, citation="", inputs_description="predictions and references, strings",
