@@ -15,7 +15,7 @@ from harness.meters.energy import aggregate, covering, energy_object
 from harness.invalid import invalid_summary
 from harness.calibration import calibration
 from harness.metrics.bootstrap import bootstrap
-from harness.plugins import METRICS, PROBES
+from harness.plugins import PROBES
 from harness.prepared import PreparedTask
 from harness.run_dir import RunState
 
@@ -34,7 +34,7 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
     references = [r["reference"] for r in records]
     metrics = {}
     for spec in task.metrics:
-        metric = METRICS.get(spec.metric)
+        metric = spec.resolve()
         why_not = metric.unavailable()
         if records and why_not:
             metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": len(records),
@@ -48,10 +48,13 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
         stats = metric.record_stats(predictions, references, [r["scores"] for r in records])
         value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
-        metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
+        metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better, **metric.describe()}
     result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
               "complete": stored == len(task.examples), "invalid": invalid,
               "metrics": metrics}
+    for option in ("tokenize", "normalize"):
+        if getattr(task.config, option):
+            result[option] = getattr(task.config, option)
     if hasattr(task.kind, "forecast"):        # multiple choice and classification: how sure, and how right
         forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
         result["calibration"] = calibration(forecasts, task.kind.forecast_source,

@@ -20,7 +20,7 @@ from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
-from harness.plugins import METRICS, MODELS
+from harness.plugins import MODELS
 from harness.prepared import PreparedTask
 from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
                               Response, request_text)
@@ -102,7 +102,7 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
 def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
                           scores: dict[str, float] | None = None) -> dict[str, float]:
     """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
-    metrics = {spec: METRICS.get(spec.metric) for spec in task.metrics}
+    metrics = {spec: spec.resolve() for spec in task.metrics}
     return {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
             for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
 

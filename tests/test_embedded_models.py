@@ -12,7 +12,8 @@ from conftest import REPO, run_cli
 EXPECTED_METRICS = {
     "tiny-gpt2": {"facts_mc": {"accuracy", "accuracy_norm"}, "toylang": {"bleu", "chrf", "exact_match"},
                   "stories": {"rouge1", "rouge2", "rougeL", "rougeLsum"},
-                  "toytext": {"word_perplexity", "byte_perplexity", "bits_per_byte"}},
+                  "toytext": {"word_perplexity", "byte_perplexity", "bits_per_byte"},
+                  "toyzh": {"bleu", "chrf", "exact_match"}},
     "minilm": {"topic": {"accuracy", "f1_macro"}},
 }
 # Chance levels (4 choices / 4 balanced classes) and floors far below what the models score

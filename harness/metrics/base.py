@@ -26,6 +26,22 @@ class AdditiveMetric(evaluate.Metric):
         kwargs.setdefault("keep_in_memory", True)
         super().__init__(**kwargs)
 
+    options: ClassVar[tuple[str, ...]] = ()       # the options ``configured`` takes
+
+    @classmethod
+    def configured(cls, **options: str) -> type["AdditiveMetric"]:
+        """This metric with options (e.g. BLEU's tokenize); a metric without options refuses any."""
+        if options:
+            from harness.errors import HarnessError
+            raise HarnessError(f"metric {cls.name_!r} takes no options ({', '.join(options)})",
+                               "leave the option out of the task YAML")
+        return cls
+
+    @classmethod
+    def describe(cls) -> dict:
+        """How the value was computed where that varies (e.g. the tokenizer), recorded with the value."""
+        return {}
+
     @classmethod
     def unavailable(cls) -> str | None:
         """Why this metric cannot be computed on this machine (e.g. data it needs is missing), or None.

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 from harness.calls import invalid_response
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
-from harness.plugins import METRICS, PROBES
+from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import PERTURBATIONS, perturb
 from harness.probes.stats import mean_ci
@@ -88,7 +88,7 @@ class Robustness:
             requests += reqs
         responses = ctx.call(requests)
         primary = task.metrics[0]
-        metric = METRICS.get(primary.metric)
+        metric = primary.resolve()
         for (item_id, ex, perturbed), (start, n) in zip(todo, spans):
             invalid = invalid_response(responses[start:start + n])
             if invalid:                    # a NaN or infinity: stored and counted, not scored
