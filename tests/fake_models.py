@@ -195,3 +195,18 @@ class FailsWhileFlagged(ShortestChoice):
         import os
         if os.path.exists(self.flag) and len(self.batch_sizes) > self.after:
             raise ValueError("simulated passing fault")
+
+
+class Echo(AnswersOnlyWhatItSupports):
+    """Generates whatever follows the last "ECHO " in the context (planted outputs), else "nothing"."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="echo", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=r.context.rsplit("ECHO ", 1)[1].split("\n")[0] if "ECHO " in r.context else "nothing",
+                           n_tokens=1) for r in requests]
