@@ -20,6 +20,7 @@ from harness.prepared import PreparedTask
 from harness.run_dir import RunState
 
 SCHEMA_VERSION = 1
+REMOTE_ENERGY = "remote model: the energy is spent on the server and cannot be read from here"
 
 
 def _seed(run_seed: int, *names: str) -> int:
@@ -69,14 +70,15 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
     spec = state.spec
     models = {}
 
-    def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, **match: str) -> dict:
+    def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, remote: bool = False,
+               **match: str) -> dict:
         if kind == "run":
             chosen = covering(windows, f"run:{state.id}")
         elif kind == "model":
             chosen = covering(windows, f"run:{state.id}/model:{match['model']}")
         else:
             chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
-        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled)
+        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled or (REMOTE_ENERGY if remote else None))
 
     for model_spec in spec.models:
         info = state.models.get(model_spec.name)
@@ -87,7 +89,8 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name]
             if mine:
                 result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
-                result["energy"] = energy("task", result["metrics"], task.kind.name, model=model_spec.name, task=task.name)
+                result["energy"] = energy("task", result["metrics"], task.kind.name, bool(info.get("remote")),
+                                          model=model_spec.name, task=task.name)
                 per_task[task.name] = result
         per_probe = {}
         for config in probes:
@@ -97,11 +100,11 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
                 summary = PROBES.get(config.probe)().summarize(valid, config, spec.seed)
                 per_probe[config.name] = {"probe": config.probe, "n": len(mine), **summary,
                                           "invalid": invalid_summary(mine),
-                                          "energy": energy("probe", summary.get("metrics"), model=model_spec.name,
-                                                           probe=config.name)}
+                                          "energy": energy("probe", summary.get("metrics"), remote=bool(info.get("remote")),
+                                                           model=model_spec.name, probe=config.name)}
         models[model_spec.name] = {**info, "tasks": per_task, "probes": per_probe,
                                    "skipped": state.skipped.get(model_spec.name, {}),
-                                   "energy": energy("model", model=model_spec.name)}
+                                   "energy": energy("model", remote=bool(info.get("remote")), model=model_spec.name)}
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {"id": state.id, "started": state.started, "finished": finished, "status": status, "seed": spec.seed,

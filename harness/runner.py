@@ -91,7 +91,8 @@ REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", LoglikelihoodRollingReq
 
 def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
     if task.kind.request_type not in adapter.supports:
-        return f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
+        specific = getattr(adapter, "unsupported", {}).get(task.kind.request_type)    # e.g. a server without logprobs
+        return specific or f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
     if task.kind.request_type is ClassifyRequest and adapter.info.labels:
         missing = {task.kind.target(task.config, ex) for ex in task.examples} - set(adapter.info.labels)
         if missing:
@@ -201,6 +202,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                     "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
                     "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
                     "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
+                    **({"remote": True} if adapter.info.extra.get("remote") else {}),
                     "probes_done": previous.get("probes_done", [])}
                 state.save()
                 with isolated(state, model_spec.name, "warm-up"):
