@@ -136,3 +136,6 @@ def test_a_perplexity_task_refuses_few_shot_and_a_bad_stride(tmp_path):
                         fewshot={"data": "data.jsonl", "num": 1})
     with pytest.raises(HarnessError, match="few-shot"):
         prepare_task(load_task_file(folder / "task.yaml"), None, 0)
+    folder = write_task(tmp_path / "v", "ppl", [{"id": "a", "text": "x"}, {"id": "b", "text": " \n"}], kind="perplexity")
+    with pytest.raises(HarnessError, match="example 'b'.*empty document"):
+        prepare_task(load_task_file(folder / "task.yaml"), None, 0)

@@ -43,6 +43,9 @@ class Perplexity:
         if task.num_fewshot:
             raise HarnessError(f"task {task.name!r}: a perplexity task scores each document alone; it has no few-shot",
                                f"remove `fewshot` from {task.source}")
+        if not context.strip():
+            raise HarnessError(f"task {task.name!r}: {example.describe()} renders an empty document",
+                               "give every example some text (a perplexity over no bytes is undefined)")
         return [LoglikelihoodRollingRequest(context, stride=task.stride)]
 
     def score(self, task: TaskConfig, example: Example, responses: Sequence[Loglikelihood]) -> Scored:

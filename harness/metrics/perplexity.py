@@ -22,7 +22,7 @@ from harness.plugins import METRICS
 @METRICS.register("word_perplexity")
 class WordPerplexity(ScoreMetric):
     name_ = "word_perplexity"
-    description_ = "exp(-total log-likelihood / total words), words split on whitespace as lm-eval (lower is better)."
+    description_ = "exp(-total log-likelihood / total words), words split on whitespace as lm-eval."
     higher_is_better = False
     fields = ("loglikelihood", "words")
 
@@ -34,7 +34,7 @@ class WordPerplexity(ScoreMetric):
 @METRICS.register("byte_perplexity")
 class BytePerplexity(ScoreMetric):
     name_ = "byte_perplexity"
-    description_ = "exp(-total log-likelihood / total UTF-8 bytes) (lower is better)."
+    description_ = "exp(-total log-likelihood / total UTF-8 bytes)."
     higher_is_better = False
     fields = ("loglikelihood", "bytes")
 
@@ -46,7 +46,7 @@ class BytePerplexity(ScoreMetric):
 @METRICS.register("bits_per_byte")
 class BitsPerByte(ScoreMetric):
     name_ = "bits_per_byte"
-    description_ = "-total log-likelihood / total UTF-8 bytes / ln 2 (lower is better)."
+    description_ = "-total log-likelihood / total UTF-8 bytes / ln 2."
     higher_is_better = False
     fields = ("loglikelihood", "bytes")
 
