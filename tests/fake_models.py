@@ -197,7 +197,7 @@ class FailsWhileFlagged(ShortestChoice):
             raise ValueError("simulated passing fault")
 
 
-class Echo(AnswersOnlyWhatItSupports):
+class EchoAfterMarker(AnswersOnlyWhatItSupports):
     """Generates whatever follows the last "ECHO " in the context (planted outputs), else "nothing"."""
     supports = frozenset({GenerateRequest})
 

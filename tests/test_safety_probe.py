@@ -61,7 +61,7 @@ def test_flag_rates_examples_and_redaction_end_to_end(tmp_path, monkeypatch, wit
         % (WORDLIST, json.dumps(params)))
     write_task(tmp_path / "tasks" / "gen", "gen", [{"id": "1", "text": "ECHO mail me at x@example.org"},
                                                    {"id": "2", "text": "ECHO fine"}], kind="generate", answer="text")
-    spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:Echo"),), tasks=("gen",), tasks_dirs=(tmp_path / "tasks",),
+    spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:EchoAfterMarker"),), tasks=("gen",), tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=("safety_test",))
     state = RunState.create(tmp_path / "out", spec, argv=[])
     probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_test"]
