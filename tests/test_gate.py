@@ -352,10 +352,22 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     for argv, needle in ((["gate", str(tmp_path / "nope"), "--policy", str(tmp_path / "gate.yaml")], "no results.json"),
                          (["gate", str(run), "--policy", str(tmp_path / "missing.yaml")], "cannot read policy"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", "relase"],
-                          "no run folder, results.json or blessed baseline named 'relase'")):
-        assert main(argv) == 2
+                          "no run folder, results.json or blessed baseline named 'relase'"),
+                         (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(run)],
+                          "is the gated run itself"),
+                         (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline",
+                           str(write_run(tmp_path / "reports" / "run-i",
+                                         results(**{"run/status": "incomplete: interrupted"})) / "results.json")],
+                          "is not complete")):
+        assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1
+    assert main(["gate", str(run / "results.json"), "--policy", str(tmp_path / "gate.yaml")]) == 0   # the file works too
+    capsys.readouterr()
+    from harness.lock import run_lock
+    with run_lock(run):                                  # a run or resume still writing the folder
+        assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 2
+    assert "in use by another harness run" in capsys.readouterr().err
 
 
 def test_bless_records_a_fixed_baseline_and_refuses_changes(tmp_path, monkeypatch, capsys):

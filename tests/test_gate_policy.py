@@ -2,10 +2,12 @@
 step with the registries and the energy objects."""
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import HarnessError
 from harness.gate.names import PROBE_METRIC_PATTERNS, PROBE_METRICS, TASK_METRICS, vocabulary
@@ -165,3 +167,25 @@ def test_the_energy_figure_table_matches_energy_objects():
     figures = {k for k, v in out.items() if isinstance(v, dict) and "source" in v}
     assert figures == set(ENERGY_FIGURES)
     assert set(out["quality_per_kj"]) == {"bleu"}
+
+
+def _readme_blocks() -> list[str]:
+    from conftest import REPO
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Release gate"):]
+    return re.findall(r"```yaml\n(.*?)```", section, re.S)
+
+
+def test_the_readme_and_example_policies_are_valid():
+    from conftest import REPO
+    policy_block, workflow_block = _readme_blocks()
+    known = vocabulary([])
+    for policy in (parse_policy(yaml.safe_load(policy_block), "README"),
+                   load_policy(REPO / "examples" / "gate.yaml")):
+        check_names(policy, known)
+        assert policy.rules
+    workflow = yaml.safe_load(workflow_block)
+    steps = {step.get("name"): step for step in workflow["jobs"]["audit"]["steps"]}
+    assert "harness run" in steps["audit"]["run"]
+    assert steps["gate"]["run"].startswith("harness gate ") and "--junit gate-junit.xml" in steps["gate"]["run"]
+    assert "\n" not in steps["gate"]["run"]

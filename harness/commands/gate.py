@@ -53,15 +53,25 @@ def _write(path: Path, data: bytes | str) -> None:
 
 
 def execute(args, argv: list[str]) -> int:
-    from harness.gate.baseline import read_results, resolve
-    from harness.gate.names import vocabulary
-    from harness.gate.outputs import headline, junit, markdown, table
-    from harness.gate.policy import check_names, load_policy
-    from harness.gate.rules import evaluate, gate_record
-    from harness.run_dir import now
+    from harness.gate.baseline import read_results
+    from harness.gate.policy import load_policy
+    from harness.lock import run_lock
 
     run_dir = args.run_dir.parent if args.run_dir.is_file() else args.run_dir
     policy = load_policy(args.policy)
+    read_results(run_dir)                             # a missing or broken run is named before the lock is taken
+    with run_lock(run_dir):                           # no run or resume writes the folder meanwhile
+        return _gate(args, policy, run_dir)
+
+
+def _gate(args, policy, run_dir: Path) -> int:
+    from harness.gate.baseline import read_results, resolve
+    from harness.gate.names import vocabulary
+    from harness.gate.outputs import headline, junit, markdown, table
+    from harness.gate.policy import check_names
+    from harness.gate.rules import evaluate, gate_record
+    from harness.run_dir import now
+
     results = read_results(run_dir)
     baseline = resolve(args.baseline, run_dir) if args.baseline else None
     check_names(policy, vocabulary([results] + ([baseline.results] if baseline else [])))

@@ -107,6 +107,12 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
     if path.is_dir() or path.is_file():
         results = read_results(path)
         folder = path if path.is_dir() else path.parent
+        if folder.resolve() == run_dir.resolve():
+            raise HarnessError(f"the baseline {spec} is the gated run itself", "pass the blessed baseline run")
+        status = results["run"].get("status")
+        if status != "complete":
+            raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
+                               "compare with a finished run (`harness run --resume` finishes one)")
         return Baseline(folder, results, str(results["run"].get("id", folder.name)))
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):

@@ -32,15 +32,14 @@ def _entry_point_names(group: str) -> set[str]:
 
 
 def _builtin_tasks() -> set[str]:
-    from harness.resources import builtin_dir
-    root = builtin_dir("tasks")
-    return {p.parent.name for p in root.glob("*/task.yaml")} | {p.stem for p in root.glob("*.yaml")}
+    from harness import catalog
+    return set(catalog.discover(()))          # the built-in task files and registered task plugins
 
 
 def vocabulary(results: Iterable[dict]) -> Vocabulary:
     """Known names: built-in, installed plugins, and those in the given results (the gated run and
     its baseline, so a --tasks-dir task or a plugin probe that ran is known)."""
-    tasks = _builtin_tasks() | _entry_point_names("harness.tasks")
+    tasks = _builtin_tasks()
     probes = set(PROBE_METRICS) | _entry_point_names("harness.probes")
     task_metrics = set(TASK_METRICS) | _entry_point_names("harness.metrics")
     probe_metrics = {m for names in PROBE_METRICS.values() for m in names} | set(EXAMPLE_PATTERN_NAMES)

@@ -203,9 +203,9 @@ class _Where:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"`{key}` must be a number, got {_kind(value)} {value!r}", f"write `{key}: 0.5` (no quotes)")
         if not math.isfinite(value) or not low <= value <= high:
-            bounds = f"at least {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
-            raise self.error(f"`{key}` must be a finite number {bounds}, got {value!r}".replace("-inf", "−∞"),
-                             f"fix `{key}`")
+            bounds = ("" if low == -math.inf else f" at least {low:g}" if high == math.inf else
+                      f" from {low:g} to {high:g}")
+            raise self.error(f"`{key}` must be a finite number{bounds}, got {value!r}", f"fix `{key}`")
         return float(value)
 
     def text(self, value: Any, key: str) -> str:

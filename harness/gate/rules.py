@@ -226,18 +226,29 @@ def drop_margin(check: BaselineDrop, baseline_value: float | None) -> float | No
     return abs(baseline_value) * (check.max_drop_pct or 0.0) / 100
 
 
+def drop_threshold(check: BaselineDrop, stat: dict | None = None) -> str:
+    """The threshold in words; with no STAT yet (no baseline), in terms of the policy alone."""
+    stat = stat or {}
+    margin = drop_margin(check, stat.get("baseline"))
+    of_baseline = "" if check.max_drop_pct is None else f" ({check.max_drop_pct:g}% of the baseline's " \
+        f"{_fmt(stat.get('baseline'))})" if margin is not None else f" ({check.max_drop_pct:g}% of the baseline)"
+    allowed = "" if margin is None else f" {margin:.4g}"
+    if check.judge == "ci":
+        if margin is None:
+            return f"delta CI within the allowed drop{of_baseline}"
+        side = f"lower >= {-margin:.4g}" if stat.get("higher_is_better", True) else f"upper <= {margin:.4g}"
+        return f"delta CI {side}{of_baseline}"
+    level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm-adjusted"
+    return f"no significant drop >{allowed or ' the allowed'}{of_baseline} ({stat.get('test', 'paired test')}, {level})"
+
+
 def judge_drop(check: BaselineDrop, stat: dict, min_n: int = 0) -> tuple[float | None, str, bool | None, str]:
     """(value, threshold, passed, reason) for a STAT of the paired comparison; passed None: not measured."""
     higher = bool(stat.get("higher_is_better", True))
     margin = drop_margin(check, stat.get("baseline"))
-    pct = f" ({check.max_drop_pct:g}% of the baseline's {_fmt(stat.get('baseline'))})" if check.max_drop_pct is not None else ""
+    threshold = drop_threshold(check, stat)
     if margin is None:
-        return None, f"drop <= {check.max_drop_pct:g}% of baseline", None, "the baseline's value is not known"
-    if check.judge == "ci":
-        threshold = (f"delta CI lower >= {-margin:.4g}" if higher else f"delta CI upper <= {margin:.4g}") + pct
-    else:
-        level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm-adjusted, as compared"
-        threshold = f"no significant drop > {margin:.4g} ({stat.get('test', 'paired test')}, {level}){pct}"
+        return None, threshold, None, "the baseline's value is not known"
     if stat.get("not_measured"):
         return None, threshold, None, str(stat["not_measured"])
     n = stat.get("n")
@@ -336,7 +347,7 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline
     elif isinstance(check, BaselineChange):
         threshold = change_threshold(check)
     else:
-        threshold = "against the baseline"
+        threshold = drop_threshold(check)
     if target.entry is None:
         return _not_measured(rule, label, threshold, target.missing)
 
