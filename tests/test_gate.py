@@ -4,6 +4,7 @@ run of the embedded model gated end to end."""
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -318,7 +319,10 @@ def test_globs_select_models_tasks_and_probes():
         {"name": "a", "select": {"model": "mini*", "task": "*"}, "metric": "*", "min": 0.0},
         {"name": "b", "select": {"probe": "c*"}, "metric": "*", "max": 100},
         {"name": "c", "select": {"model": "tiny-gpt2", "task": "topic"}, "metric": "accuracy", "min": 0.0},
-        {"name": "d", "select": {"model": "gpt-*", "task": "*"}, "metric": "accuracy", "min": 0.0}]})
+        {"name": "d", "select": {"model": "gpt-*", "task": "*"}, "metric": "accuracy", "min": 0.0},
+        {"name": "e", "select": {"task": "*"}, "metric": "f1_macro", "min": 0.0},
+        {"name": "f", "select": {"task": "*"}, "metric": "bleu", "min": 0.0},
+        {"name": "g", "select": {"task": "facts_mc"}, "metric": "f1_macro", "min": 0.0}]})
     out = evaluate(policy, results())[1:]
     by_rule = {}
     for o in out:
@@ -329,6 +333,10 @@ def test_globs_select_models_tasks_and_probes():
     assert by_rule["c"][0].verdict == "fail" and "skipped for model 'tiny-gpt2': the model cannot classify" in \
         by_rule["c"][0].reason
     assert by_rule["d"][0].verdict == "fail" and "nothing in the run matches" in by_rule["d"][0].reason
+    assert [(o.target, o.verdict) for o in by_rule["e"]] == [("minilm/topic/f1_macro", "pass")]   # reported where it is
+    assert len(by_rule["f"]) == 1 and by_rule["f"][0].verdict == "fail" and \
+        "no task matching model '*', task '*' reports metric 'bleu'" in by_rule["f"][0].reason
+    assert by_rule["g"][0].verdict == "fail" and "task 'facts_mc' reports no metric 'f1_macro'" in by_rule["g"][0].reason
 
 
 @pytest.mark.parametrize("policy, needles", [
@@ -338,12 +346,17 @@ def test_globs_select_models_tasks_and_probes():
      ["`min` must be a number"]),
     ("version: 1\nrules:\n  - {name: r, select: {task: '*'}, metric: accuracy, min: 0.5\n", ["malformed YAML"]),
 ])
-def test_a_bad_policy_exits_2_with_one_line(tmp_path, policy, needles):
+def test_a_bad_policy_exits_2_with_one_line(tmp_path, capsys, policy, needles):
     run = write_run(tmp_path / "reports" / "run-a", results())
     (tmp_path / "gate.yaml").write_text(policy)
-    proc = run_cli("gate", str(run), "--policy", str(tmp_path / "gate.yaml"), timeout=120)
-    assert_one_line_error(proc, *needles)
+    argv = ["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--junit", str(tmp_path / "j.xml")]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert_one_line_error(subprocess.CompletedProcess(argv, code, out, err), *needles)
     assert "gate" not in json.loads((run / "results.json").read_text())    # nothing written
+    assert not (tmp_path / "j.xml").exists()
+    if "acuracy" in policy:                                                 # and the same from a fresh process
+        assert_one_line_error(run_cli(*argv, timeout=120), *needles)
 
 
 def test_bad_inputs_exit_2(tmp_path, capsys):

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
-from typing import Iterator, Literal
+from typing import Literal
 
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob, QUALITY_PER_KJ)
@@ -230,16 +230,16 @@ def drop_threshold(check: BaselineDrop, stat: dict | None = None) -> str:
     """The threshold in words; with no STAT yet (no baseline), in terms of the policy alone."""
     stat = stat or {}
     margin = drop_margin(check, stat.get("baseline"))
-    of_baseline = "" if check.max_drop_pct is None else f" ({check.max_drop_pct:g}% of the baseline's " \
-        f"{_fmt(stat.get('baseline'))})" if margin is not None else f" ({check.max_drop_pct:g}% of the baseline)"
-    allowed = "" if margin is None else f" {margin:.4g}"
+    pct = "" if check.max_drop_pct is None else f"{check.max_drop_pct:g}% of {_fmt(stat.get('baseline'))}" \
+        if margin is not None else f"{check.max_drop_pct:g}% of baseline"
     if check.judge == "ci":
         if margin is None:
-            return f"delta CI within the allowed drop{of_baseline}"
+            return f"delta CI within a drop of {pct}"
         side = f"lower >= {-margin:.4g}" if stat.get("higher_is_better", True) else f"upper <= {margin:.4g}"
-        return f"delta CI {side}{of_baseline}"
-    level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm-adjusted"
-    return f"no significant drop >{allowed or ' the allowed'}{of_baseline} ({stat.get('test', 'paired test')}, {level})"
+        return f"delta CI {side}" + (f" [{pct}]" if pct else "")
+    allowed = pct if margin is None else f"{margin:.4g}" + (f" [{pct}]" if pct else "")
+    level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm"
+    return f"no significant drop > {allowed} ({stat.get('test', 'paired test')}, {level})"
 
 
 def judge_drop(check: BaselineDrop, stat: dict, min_n: int = 0) -> tuple[float | None, str, bool | None, str]:
@@ -327,13 +327,30 @@ def baseline_model(baseline: dict, model: str, n_models: int) -> str | None:
     return None
 
 
+def _reports(target: Target, name: str) -> bool:
+    return target.entry is None or name in ((target.entry.get("metrics") or {}))
+
+
 def evaluate_rule(rule: Rule, results: dict, baseline: dict | None = None,
-                  comparison: dict | None = None) -> Iterator[Outcome]:
+                  comparison: dict | None = None) -> list[Outcome]:
+    """One outcome per target and metric. A glob over tasks or probes selects those that report the
+    metric (``task: "*"``, ``metric: accuracy`` leaves out generation tasks); a literal task or probe
+    that does not report it reads not measured, and so does a glob that leaves nothing."""
     n_models = len(results.get("models") or {})
+    pattern = rule.select.task if rule.select.scope == "task" else rule.select.probe
+    out = []
     for target in targets(rule.select, results):
         names = metric_names(target, rule.quantity) if isinstance(rule.quantity, Metric) else [rule.quantity.name]
         for name in names:
-            yield _evaluate_one(rule, target, name, results, baseline, comparison, n_models)
+            if isinstance(rule.quantity, Metric) and pattern is not None and is_glob(pattern) and \
+                    not _reports(target, name):
+                continue
+            out.append(_evaluate_one(rule, target, name, results, baseline, comparison, n_models))
+    if not out:
+        where = Target(rule.select.model, rule.select.scope, pattern, None,
+                       f"no {rule.select.scope} matching {rule.select.describe()} reports metric {rule.quantity.name!r}")
+        out.append(_evaluate_one(rule, where, rule.quantity.name, results, baseline, comparison, n_models))
+    return out
 
 
 def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline: dict | None,
