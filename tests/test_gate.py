@@ -458,3 +458,16 @@ def test_a_real_run_gated_end_to_end(tmp_path, capsys):
     assert main(["gate", str(run), "--policy", str(policy), "--junit", str(tmp_path / "j.xml")]) == 1
     assert junit_counts(tmp_path / "j.xml") == (3, 1, 1)
     assert main(["bless", str(run), "--as", "v1"]) == 0
+
+
+def test_the_comparison_entry_is_found_by_name_by_the_runs_map_or_as_the_only_one():
+    from harness.gate.rules import comparison_entry
+    entry = {"tasks": {}}
+    run = {"id": "run-a"}
+    assert comparison_entry({"models": {"tiny-gpt2": entry}}, "tiny-gpt2", run, 2) is entry
+    keyed = {"models": {"run-a:tiny-gpt2": entry}, "runs": {"run-a:tiny-gpt2": {"run_id": "run-a", "model": "tiny-gpt2"}}}
+    assert comparison_entry(keyed, "tiny-gpt2", run, 2) is entry
+    assert comparison_entry(keyed, "minilm", run, 2) is None
+    assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 1) is entry     # one model each side
+    assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 2) is None
+    assert comparison_entry(None, "tiny-gpt2", run, 1) is None
