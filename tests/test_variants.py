@@ -120,6 +120,44 @@ def test_minilm_int8_dynamic_is_quantized_and_classifies():
     assert [x.probs for x in a] != [x.probs for x in b]
 
 
+def _tiny_hf_folder(tmp_path, adapter: str):
+    from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, T5Config,
+                              T5ForConditionalGeneration)
+    torch.manual_seed(0)
+    bert = dict(vocab_size=1024, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    model = {"hf-seq2seq": lambda: T5ForConditionalGeneration(T5Config(
+                 vocab_size=1024, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, decoder_start_token_id=0,
+                 pad_token_id=0, eos_token_id=0)),
+             "hf-classifier": lambda: BertForSequenceClassification(BertConfig(**bert, num_labels=2)),
+             "hf-masked": lambda: BertForMaskedLM(BertConfig(**bert))}[adapter]()
+    model.save_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(REPO / "model/tiny-gpt2")
+    tokenizer.save_pretrained(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("adapter", ["hf-seq2seq", "hf-classifier", "hf-masked"])
+def test_every_hf_adapter_honours_the_recipe(tmp_path, adapter):
+    from harness.plugins import MODELS
+    spec = ModelSpec.parse(f"v={adapter}:{_tiny_hf_folder(tmp_path, adapter)},quantize=int8-weight-only,prune=0.3,"
+                           "dtype=bfloat16")
+    check_models([spec], CPU)
+    model = MODELS.get(adapter)(spec, CPU)
+    v = model.info.variant
+    assert model.info.dtype == "bfloat16" and v["recipe"] == {"dtype": "bfloat16", "quantize": "int8-weight-only",
+                                                              "prune": 0.3}
+    n_linear = sum(v["quantization"]["modules"].values())
+    assert n_linear > 4 and v["quantization"]["tensors"] == {"Int8Tensor": n_linear}
+    assert v["quantization"]["not_quantized"] == {}
+    sparsity = v["sparsity"]                                     # pruned, then int8 rounding may zero a few more
+    assert round(0.3 * sparsity["elements"]) <= sparsity["zeros"] < 0.35 * sparsity["elements"]
+    assert "int8" in v["storage_dtypes"] and "bfloat16" in v["storage_dtypes"]
+    if adapter == "hf-classifier":
+        assert model.classify([ClassifyRequest(text="good film")])[0].label in model.labels
+    elif adapter == "hf-seq2seq":
+        assert model.loglikelihood([LoglikelihoodRequest("translate: the cat", " miko")])[0].logprob < 0
+
+
 # ------------------------------------------------------------------ refused, before any run folder
 
 
