@@ -210,7 +210,7 @@ def test_bad_value_on_the_command_line_exits_2_with_no_run_folder(tmp_path):
 def test_variants_run_end_to_end_and_are_recorded(tmp_path):
     proc = run_cli("run", "--model", "full=tiny-gpt2", "--model", "int8=tiny-gpt2,quantize=int8-dynamic",
                    "--model", "pruned=tiny-gpt2,prune=0.5", "--model", "fp16=tiny-gpt2,dtype=float16",
-                   "--tasks", "facts_mc,toylang", "--limit", "4", "--no-probes", "--no-meters", "--no-progress",
+                   "--tasks", "facts_mc", "--limit", "4", "--no-probes", "--no-meters", "--no-progress",
                    "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     (run,) = tmp_path.iterdir()
@@ -223,6 +223,33 @@ def test_variants_run_end_to_end_and_are_recorded(tmp_path):
     assert models["fp16"]["dtype"] == "float16" and set(models["fp16"]["storage_dtypes"]) == {"float16"}
     assert models["full"]["quantization"]["tensors"] == {} and set(models["full"]["storage_dtypes"]) == {"float32"}
     for m in models.values():
-        assert set(m["tasks"]) == {"facts_mc", "toylang"} and m["tasks"]["toylang"]["n"] == 4
+        assert set(m["tasks"]) == {"facts_mc"} and m["tasks"]["facts_mc"]["n"] == 4
     html = (run / "report.html").read_text()
     assert "recipe quantize=int8-dynamic" in html and "recipe prune=0.5" in html and "recipe dtype=float16" in html
+
+
+# ------------------------------------------------------------------ adapters harness does not load, and log noise
+
+
+def test_a_py_adapter_gets_its_options_and_is_measured_only_where_it_shows_a_module():
+    from types import SimpleNamespace
+    from harness.models.footprint import for_adapter
+    spec = ModelSpec.parse("mine=py:my_models:Mine,dtype=float16,width=3")
+    with_module = for_adapter(SimpleNamespace(model=torch.nn.Linear(4, 2)), spec)
+    assert with_module["recipe"]["given_to_adapter"] == {"dtype": "float16"}
+    assert with_module["size"]["memory"]["value"] == (4 * 2 + 2) * 4
+    assert with_module["size"]["disk"]["value"] is None and "not measured" in with_module["size"]["disk"]["not_measured"]
+    without = for_adapter(SimpleNamespace(), ModelSpec.parse("py:my_models:Mine"))
+    assert "given_to_adapter" not in without["recipe"]
+    assert without["sparsity"]["not_measured"].startswith("not measured: ")
+
+
+def test_only_the_known_import_noise_is_dropped(caplog):
+    import logging
+    import harness.quiet
+    harness.quiet.install()
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("torchao").warning("Failed to load /x/_C_mxfp8.so: Could not load this library")
+        logging.getLogger("torchao").warning("Skipping import of cpp extensions due to incompatible torch version")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Skipping import of cpp extensions due to incompatible torch version"]

@@ -1,6 +1,7 @@
 """Loading Hugging Face models and tokenizers from a local folder or a hub name, with one-line errors."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,13 +42,18 @@ def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: Runtim
         raise HarnessError(f"model {spec.name!r}: cannot load {location}: {first}", fix) from None
 
 
+@dataclass(frozen=True)
 class Loaded:
     """What ``load_model_and_tokenizer`` gives back: the model with the spec's recipe applied
-    (harness.models.variants), its tokenizer, device and dtype, and ``describe`` for results.json."""
-
-    def __init__(self, model, tokenizer, device, dtype, applied: dict, files: list[Path], files_reason: str | None):
-        self.model, self.tokenizer, self.device, self.dtype = model, tokenizer, device, dtype
-        self.applied, self.files, self.files_reason = applied, files, files_reason
+    (harness.models.variants), its tokenizer, device and dtype, and ``describe`` for results.json.
+    Unpacks as (model, tokenizer, device, dtype)."""
+    model: Any
+    tokenizer: Any
+    device: Any
+    dtype: Any
+    applied: dict                   # what harness.models.variants.apply did
+    files: list[Path]               # the weight files loaded ([] when they cannot be named)
+    files_reason: str | None        # why not, when files is []
 
     def __iter__(self):
         return iter((self.model, self.tokenizer, self.device, self.dtype))

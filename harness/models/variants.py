@@ -44,10 +44,6 @@ class Recipe:
     def to_json(self) -> dict:
         return {"dtype": self.dtype, "quantize": self.quantize, "prune": self.prune}
 
-    @property
-    def empty(self) -> bool:
-        return self.dtype is None and self.quantize is None and self.prune is None
-
 
 def _unknown_value(spec: ModelSpec, key: str, value: str, allowed) -> HarnessError:
     close = difflib.get_close_matches(value, list(allowed), n=1)
@@ -76,11 +72,6 @@ def recipe_of(spec: ModelSpec) -> Recipe:
             raise HarnessError(f"model {spec.name!r}: prune={options['prune']!r} is not a fraction of weights to remove",
                                "write prune=F with 0 <= F < 1, e.g. prune=0.5 zeroes the smallest half of the weights")
     return Recipe(dtype=dtype, quantize=quantize, prune=prune)
-
-
-def load_dtype(spec: ModelSpec, runtime: RuntimeOptions) -> str | None:
-    """The dtype to load the model in: the spec's ``dtype=`` wins over --dtype."""
-    return recipe_of(spec).dtype or runtime.dtype
 
 
 def check(spec: ModelSpec, runtime: RuntimeOptions) -> None:
