@@ -17,6 +17,7 @@ from harness.errors import HarnessError, ModelFault
 from harness.failures import isolated
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
+from harness.models.footprint import for_adapter
 from harness.models.device import is_out_of_memory
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
@@ -196,6 +197,8 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                     "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
                     "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
                     "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
+                    **(adapter.info.variant if getattr(adapter.info, "variant", None) is not None
+                       else for_adapter(adapter, model_spec)),
                     "probes_done": previous.get("probes_done", [])}
                 state.save()
                 with isolated(state, model_spec.name, "warm-up"):
