@@ -312,3 +312,61 @@ def test_two_runs_of_the_same_embedded_model_under_different_names_compare_as_id
     single = [json.loads((r / "results.json").read_text())["models"] for r in runs]
     for task in ("toylang", "facts_mc"):          # the single-run intervals are identical too
         assert single[0]["full"]["tasks"][task]["metrics"] == single[1]["renamed"]["tasks"][task]["metrics"]
+
+
+def _probe_records(probe: str, n: int = 24) -> list[dict]:
+    rng = random.Random(probe)
+    out = []
+    for i in range(n):
+        base = {"id": f"{probe}-{i}", "index": i, "input": f"input {i}", "reference": "r", "prediction": "p"}
+        if probe == "robustness":
+            for k, pert in enumerate(("typo", "case")):
+                changed = float(rng.random() < 0.8)
+                out.append({**base, "id": f"t|{pert}|{i}", "scores": {
+                    "changed": changed, "flipped": changed * (rng.random() < 0.4), "accuracy": float(rng.random() < 0.6),
+                    "clean_accuracy": 1.0}, "details": {"task": "t", "perturbation": pert, "severity": 0.1,
+                                                        "metric": "accuracy", "original": "o", "clean_prediction": "c"}})
+            continue
+        if probe == "word_substitution_attack":
+            status = rng.choice(["status_success", "status_failure", "status_skipped"])
+            scores = {status: 1.0} if status == "status_skipped" else {
+                status: 1.0, "fraction_changed": rng.random(), "queries": rng.randint(3, 30)}
+            out.append({**base, "scores": scores, "details": {"adversarial": "a"}})
+        elif probe == "counterfactual":
+            out.append({**base, "scores": {"flipped": float(rng.random() < 0.3), "score_shift": rng.uniform(-1, 1)},
+                        "details": {"axis": rng.choice(["gender", "names"]), "original": f"o{i}", "task": "t"}})
+        elif probe in ("crows_pairs", "winobias"):
+            a, b = rng.uniform(-30, -5), rng.uniform(-30, -5)
+            b = a if i % 7 == 0 else b
+            out.append({**base, "scores": {"ll_stereotyping": a, "ll_other": b}, "details": {"subgroup": f"g{i % 2}"}})
+        elif probe == "bbq":
+            unknown = float(rng.random() < 0.3)
+            out.append({**base, "scores": {"correct": float(rng.random() < 0.5), "unknown": unknown,
+                                           "biased": (1 - unknown) * float(rng.random() < 0.5)},
+                        "details": {"category": f"c{i % 2}", "context_condition": ["ambig", "disambig"][i % 2],
+                                    "polarity": "neg", "logprobs": [-1.0, -2.0, -3.0]}})
+        elif probe == "weat":
+            out.append({**base, "id": f"{['weat', 'seat'][i % 2]}/test{i}", "scores": {
+                "effect_size": rng.uniform(-1.5, 1.5), "p_value": rng.random(), "stderr": 0.1},
+                "details": {"variant": ["weat", "seat"][i % 2], "test": f"test{i}", "ci95": [0, 1],
+                            "exact_permutation": True, "sizes": [8, 8, 8, 8]}})
+    return out
+
+
+@pytest.mark.parametrize("probe", ["robustness", "word_substitution_attack", "counterfactual", "crows_pairs",
+                                   "winobias", "bbq", "weat"])
+def test_every_built_in_probe_headline_pairs_and_reproduces_the_probes_own_value(probe):
+    from harness.plugins import PROBES
+    from harness.probes.base import ProbeConfig
+    records = _probe_records(probe)
+    summary = PROBES.get(probe)().summarize(records, ProbeConfig(name=probe, probe=probe), 3)
+    results = {"run": {"id": "r", "seed": 1}, "models": {
+        m: {"tasks": {}, "probes": {probe: {"probe": probe, "metrics": summary["metrics"]}}} for m in ("full", "copy")}}
+    tagged = [{**r, "model": m, "task": f"probe:{probe}"} for m in ("full", "copy") for r in records]
+    stats = compare_within(results, tagged, "full")["models"]["copy"]["probes"][probe]
+    assert set(stats) == set(summary["metrics"]) and summary["metrics"]
+    for name, headline in summary["metrics"].items():
+        stat = stats[name]
+        assert "not_measured" not in stat, (name, stat)
+        assert stat["baseline"] == pytest.approx(headline["value"], rel=1e-9, abs=1e-12), name
+        assert (stat["delta"], stat["ci95"], stat["p_value"]) == (0.0, [0.0, 0.0], 1.0)

@@ -62,6 +62,6 @@ def cost(baseline: dict, other: dict, tasks: list[str]) -> dict:
     else:
         memory = _cost(b, o, b_source if not reason else "not_measured", reason)
     return {"j_per_example": _pair(baseline, other, tasks, "total_energy_j", "task windows' energy"),
-            "latency_s_per_example": _pair(baseline, other, tasks, "duration_s", "task windows' seconds (clock)"),
+            "latency_s_per_example": _pair(baseline, other, tasks, "duration_s", "task windows' seconds"),
             "peak_memory_bytes": memory,
             "tasks": list(tasks)}

@@ -27,7 +27,8 @@ def _cost_line(label: str, c: dict, fmt) -> str:
     if c.get("not_measured"):
         return f"{label}: not measured: {c['not_measured']}"
     ratio = f" (x{c['ratio']:.3g}" if c.get("ratio") is not None else " (no ratio"
-    return f"{label}: {fmt(c['baseline'])} -> {fmt(c['other'])}{ratio}; {c['source']})"
+    source = c["source"].split(" (VmHWM")[0].split(" (resource.")[0]      # the JSON keeps the whole source
+    return f"{label}: {fmt(c['baseline'])} -> {fmt(c['other'])}{ratio}; {source})"
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -50,7 +51,7 @@ def comparison_table(comparison: dict) -> str:
         mode = pairing.get("mode", "exact")
         lines.append(f"{other}{other_where} vs baseline {baseline}{where}: {n_items} paired items"
                      + (f", on the intersection ({dropped} items left out)" if mode == "intersection" or dropped else ""))
-        rows = [("task / probe", "metric", "n", baseline[:14], other[:14], "delta", "95% CI", "test", "p", "p Holm", "")]
+        rows = [("task / probe", "metric", "n", "baseline", "other", "delta", "95% CI", "test", "p", "p Holm", "")]
         missing = []
         for section, prefix in (("tasks", ""), ("probes", "probe:")):
             for unit, metrics in entry[section].items():
