@@ -370,3 +370,19 @@ def test_every_built_in_probe_headline_pairs_and_reproduces_the_probes_own_value
         assert "not_measured" not in stat, (name, stat)
         assert stat["baseline"] == pytest.approx(headline["value"], rel=1e-9, abs=1e-12), name
         assert (stat["delta"], stat["ci95"], stat["p_value"]) == (0.0, [0.0, 0.0], 1.0)
+
+
+def test_a_resume_repeats_the_baseline_the_run_was_started_with(tmp_path):
+    from harness.compare.after_run import after_run
+    from harness.store import SampleStore
+    with SampleStore(tmp_path / "samples.jsonl") as store:
+        for r in _records("full", {0}) + _records("small", {1, 2, 3, 4, 5, 6}):
+            store.append(r)
+    results = _results("full", "small")
+    results["run"]["argv"] = ["run", "--model", "full=x", "--model", "small=y", "--baseline", "small"]
+    updated = after_run(SimpleNamespace(baseline=None), results, tmp_path)
+    assert updated["comparison"]["baseline"] == "small"
+    assert updated["comparison"]["models"]["full"]["tasks"]["t"]["accuracy"]["discordant"] == {
+        "baseline_only": 1, "other_only": 6}
+    results["run"]["argv"] = ["run"]
+    assert after_run(SimpleNamespace(baseline=None), results, tmp_path) is None

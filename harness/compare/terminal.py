@@ -52,12 +52,12 @@ def comparison_table(comparison: dict) -> str:
         lines.append(f"{other}{other_where} vs baseline {baseline}{where}: {n_items} paired items"
                      + (f", on the intersection ({dropped} items left out)" if mode == "intersection" or dropped else ""))
         rows = [("task / probe", "metric", "n", "baseline", "other", "delta", "95% CI", "test", "p", "p Holm", "")]
-        missing = []
+        missing: dict[tuple[str, str], list[str]] = {}
         for section, prefix in (("tasks", ""), ("probes", "probe:")):
             for unit, metrics in entry[section].items():
                 for name, s in metrics.items():
                     if s.get("not_measured"):
-                        missing.append(f"{prefix}{unit} {name}: {s['not_measured']}")
+                        missing.setdefault((prefix + unit, s["not_measured"]), []).append(name)
                         continue
                     flag = ("*" if s["significant"] else "") + ("~" if s["too_few_items"] else "")
                     rows.append((prefix + unit, name, str(s["n"]), _num(s["baseline"]), _num(s["other"]),
@@ -66,8 +66,9 @@ def comparison_table(comparison: dict) -> str:
         if len(rows) > 1:
             lines += _table(rows)
         if missing:
-            shown = "; ".join(missing[:NOT_SHOWN]) + (f"; and {len(missing) - NOT_SHOWN} more" if len(missing) > NOT_SHOWN else "")
-            lines.append(f"  not measured ({len(missing)}): {shown}")
+            groups = [f"{unit} {', '.join(names)}: {reason}" for (unit, reason), names in missing.items()]
+            shown = "; ".join(groups[:NOT_SHOWN]) + (f"; and {len(groups) - NOT_SHOWN} more" if len(groups) > NOT_SHOWN else "")
+            lines.append(f"  not measured ({sum(map(len, missing.values()))}): {shown}")
         f = entry.get("flipped") or {}
         if f.get("by_task"):
             per = ", ".join(f"{t} {c['metric']} {c['broken']} broken/{c['fixed']} fixed" for t, c in f["by_task"].items())
