@@ -15,6 +15,7 @@ from tqdm import tqdm
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError, ModelFault
 from harness.failures import isolated
+from harness.meters.memory import PeakMemory
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.models.footprint import for_adapter
@@ -188,6 +189,8 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
             if not remaining and not pending_probes and previous:
                 continue
             with session.window("model", model_spec.name, model=model_spec.name):
+                memory = PeakMemory()
+                memory.reset()
                 with isolated(state, model_spec.name, "load") as loading:
                     adapter = load_model(model_spec, spec.runtime)
                 if loading.failed:
@@ -212,5 +215,6 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                         evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
                 run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer)
                 state.models[model_spec.name]["batch_size"] = sizer.size
+                state.models[model_spec.name]["peak_memory"] = memory.read(adapter.info.device)
                 state.save()
                 del adapter

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-COMMANDS: tuple[str, ...] = ("run", "list", "show", "gate", "bless")
+COMMANDS: tuple[str, ...] = ("run", "list", "show", "compare", "gate", "bless")
 
 
 def load(name: str) -> ModuleType:

@@ -14,8 +14,10 @@ HELP = "evaluate models on tasks and write reports/<run-id>/"
 # Consumers of a finished run that take `harness run` options (a baseline to compare against, exports,
 # the history index). Each module has ``OPTIONS`` (the dests it adds; they are allowed with --resume),
 # ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
-# results, or None when it changed nothing). They run in this order once results.json is written.
-AFTER_RUN: tuple[str, ...] = ()
+# results, or None when it changed nothing), and optionally ``check_args(args, model_names)``, called
+# before the run starts (bad input fails before a run folder exists). They run in this order once
+# results.json is written.
+AFTER_RUN: tuple[str, ...] = ("harness.compare.after_run",)
 
 
 def _after_run_modules():
@@ -118,6 +120,7 @@ def execute(args, argv: list[str]) -> int:
     tasks = probes = None
     if args.resume:
         state = RunState.load(args.resume)
+        check_after_run(args, [m.name for m in state.spec.models])
         tasks, probes = _resumable(state)
     else:
         from harness.models.embedded import DEFAULT_MODELS
@@ -125,6 +128,7 @@ def execute(args, argv: list[str]) -> int:
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
+        check_after_run(args, names)
         spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
@@ -154,6 +158,13 @@ def execute(args, argv: list[str]) -> int:
     print(summary_table(results))
     print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
     return finished(results, state.dir)
+
+
+def check_after_run(args, model_names: list[str]) -> None:
+    for module in _after_run_modules():
+        check = getattr(module, "check_args", None)
+        if check is not None:
+            check(args, model_names)
 
 
 def after_run(args, results: dict, run_dir: Path) -> dict:
