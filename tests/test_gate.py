@@ -471,3 +471,35 @@ def test_the_comparison_entry_is_found_by_name_by_the_runs_map_or_as_the_only_on
     assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 1) is entry     # one model each side
     assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 2) is None
     assert comparison_entry(None, "tiny-gpt2", run, 1) is None
+
+
+def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_paired_comparison(tmp_path, monkeypatch, capsys):
+    """Two real runs of planted classifiers on the same 40 items: the candidate gets 6 items wrong
+    that the baseline gets right, so accuracy's paired delta is -0.125 and its CI lies below -0.02."""
+    from conftest import write_task
+    tests = Path(__file__).resolve().parent
+    monkeypatch.syspath_prepend(str(tests))
+    monkeypatch.chdir(tests)
+    rows = [{"id": f"q{i}", "text": f"item {i}: label {'a' if i % 2 else 'b'}", "label": "a" if i % 2 else "b"}
+            for i in range(40)]
+    write_task(tmp_path / "tasks" / "t", "t", rows, kind="classify", prompt="{text}", answer="label", labels=["a", "b"],
+               metrics=["accuracy"])
+
+    def run(out: str, wrong: str) -> Path:
+        assert main(["run", "--model", f"clf=py:fake_models:PlantedFlips,wrong={wrong}", "--tasks", "t", "--tasks-dir",
+                     str(tmp_path / "tasks"), "--no-probes", "--no-meters", "--no-progress",
+                     "--out", str(tmp_path / out)]) == 0
+        return next(p for p in (tmp_path / out).iterdir() if p.is_dir())
+
+    blessed, same, worse = run("a", "1"), run("b", "1"), run("c", "2-3-4-5-6-7")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("version: 1\nrules:\n  - {name: no regression, select: {task: t}, metric: accuracy, "
+                      "baseline: {max_drop: 0.02, judge: ci}}\n")
+    assert main(["bless", str(blessed), "--as", "release"]) == 0
+    capsys.readouterr()
+    assert main(["gate", str(same), "--policy", str(policy), "--baseline", str(blessed)]) == 0
+    assert main(["gate", str(worse), "--policy", str(policy), "--baseline", str(blessed),
+                 "--junit", str(tmp_path / "j.xml")]) == 1
+    rule = next(r for r in json.loads((worse / "results.json").read_text())["gate"]["rules"] if r["name"] == "no regression")
+    assert rule["verdict"] == "fail" and "delta -0.125" in rule["reason"]     # 6 broken, 1 fixed of 40
+    assert junit_counts(tmp_path / "j.xml")[1] == 1

@@ -28,13 +28,7 @@ def add_parser(sub, epilog: str) -> None:
 def paired_comparison(baseline_dir: Path, run_dir: Path) -> dict:
     """The one call into harness.compare: the gated run paired item by item with its baseline
     (SCHEMAS.md "comparison"; the gated run's models are the "other" side)."""
-    try:
-        from harness.compare import compare_runs
-    except ModuleNotFoundError as exc:
-        if exc.name != "harness.compare":
-            raise
-        raise HarnessError("baseline metric rules need the paired comparison (harness.compare), which this build "
-                           "lacks", "install a harness with `harness compare`, or drop the metric baseline rules") from None
+    from harness.compare import compare_runs
     return compare_runs(baseline_dir, [run_dir])
 
 
