@@ -15,7 +15,7 @@ HELP = "evaluate models on tasks and write reports/<run-id>/"
 # the history index). Each module has ``OPTIONS`` (the dests it adds; they are allowed with --resume),
 # ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
 # results, or None when it changed nothing). They run in this order once results.json is written.
-AFTER_RUN: tuple[str, ...] = ()
+AFTER_RUN: tuple[str, ...] = ("harness.history.after_run", "harness.exports.after_run")
 
 
 def _after_run_modules():
