@@ -22,13 +22,16 @@ def add_parser(sub, epilog: str) -> None:
                    help="only this metric (e.g. accuracy, j_per_example); repeatable")
     p.add_argument("--baseline", metavar="RUN_ID|NAME",
                    help="compare with this run (a run id or a blessed name); default: each series' first run")
+    p.add_argument("--rebuild", action="store_true",
+                   help="re-read every run folder still in REPORTS_DIR and replace its entry (runs whose folders are gone stay)")
     p.add_argument("--out", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
 
 
-def backfill(reports_dir: Path, index) -> list[str]:
-    """Adds every finished run folder in ``reports_dir`` that the index lacks; returns their ids."""
+def backfill(reports_dir: Path, index, rebuild: bool = False) -> list[str]:
+    """Adds every finished run folder in ``reports_dir`` that the index lacks (with ``rebuild``,
+    every one, replacing its entry); returns their ids."""
     from harness.history import read_entry
-    known, added = index.run_ids(), []
+    known, added = set() if rebuild else index.run_ids(), []
     for child in sorted(reports_dir.iterdir()):
         if child.name.startswith(".") or not (child / "results.json").is_file() or child.name in known:
             continue
@@ -72,7 +75,7 @@ def execute(args, argv: list[str]) -> int:
     if not index.path.is_file() and not has_runs:
         raise HarnessError(f"{reports} holds no history index and no run folders",
                            "pass the folder `harness run --out` wrote to (default ./reports)")
-    added = backfill(reports, index)
+    added = backfill(reports, index, args.rebuild)
     runs = index.runs()
     if not runs:
         raise HarnessError(f"{reports} holds no finished runs", "run `harness run --out " + str(reports) + "` first")
@@ -86,7 +89,7 @@ def execute(args, argv: list[str]) -> int:
         r["models"] = sorted(by_run.get(r["run_id"], []), key=lambda m: m["model"])
         r["gate"] = json.loads(r["gate_json"]) if r["gate_json"] else None
     if added:
-        print(f"added {len(added)} run folder{'s' * (len(added) != 1)} to {index.path}", file=sys.stderr)
+        print(f"{'re-read' if args.rebuild else 'added'} {len(added)} run folder{'s' * (len(added) != 1)} to {index.path}", file=sys.stderr)
     print(f"{len(runs)} runs in {reports} ({runs[0]['started']} … {runs[-1]['started']}); "
           f"baseline: {'run ' + baseline + ' where present, else ' if baseline else ''}the first run of each series; "
           f"▲/▼: 95% CI wholly above/below the baseline's")

@@ -9,6 +9,8 @@ Metric families (every one a gauge; labels in braces):
   ``..._carbon_gco2e`` (grams CO2e), each with ``source`` (nvml_energy_counter, rapl, estimated, ...)
   and the labels of its level (run: none; model: model; task: model,task; probe: model,probe).
   One family per level, so that summing a family never counts a joule twice.
+  ``harness_{run,model,task,probe}_device_energy_joules{...,device,source}``: the GPU, CPU and RAM parts
+  (device gpu, cpu, ram).
 * ``harness_run_duration_seconds``, ``harness_run_examples``, ``harness_run_info{run,status,git_sha,harness_version} 1``,
   ``harness_run_finished_timestamp_seconds``
 * ``harness_gate_pass`` (1 pass, 0 fail) and ``harness_gate_rules{verdict}``, only when results.json has a gate verdict.
@@ -26,10 +28,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from harness.errors import HarnessError
+from harness.history.entry import missing_energy
 
 ENERGY = (("total_energy_j", "energy_joules", "Energy used (J)"),
           ("j_per_example", "energy_joules_per_example", "Energy per example (J)"),
           ("gco2e", "carbon_gco2e", "Carbon emitted (grams CO2e)"))
+DEVICES = ("gpu", "cpu", "ram")
 LEVELS = {"run": (), "model": ("model",), "task": ("model", "task"), "probe": ("model", "probe")}
 
 
@@ -78,9 +82,18 @@ def build_registry(results: dict, model: str | None = None, run_level: bool = Tr
             value = _num(fig.get("value")) if isinstance(fig, dict) else None
             if value is None:
                 not_measured(labels.get("model", ""), target, f"harness_{level}_{suffix}",
-                             fig if isinstance(fig, dict) else {"not_measured": "no energy recorded"})
+                             fig if isinstance(fig, dict) else {"not_measured": missing_energy(obj)})
             else:
                 f.set(f"harness_{level}_{suffix}", doc, {**labels, "source": str(fig.get("source", ""))}, value)
+        for device in DEVICES:
+            fig = obj.get(f"{device}_energy_j")
+            value = _num(fig.get("value")) if isinstance(fig, dict) else None
+            if value is None:
+                not_measured(labels.get("model", ""), target, f"harness_{level}_device_energy_joules:{device}",
+                             fig if isinstance(fig, dict) else {"not_measured": missing_energy(obj)})
+            else:
+                f.set(f"harness_{level}_device_energy_joules", "Energy used by one device (J)",
+                      {**labels, "device": device, "source": str(fig.get("source", ""))}, value)
 
     def metrics(kind: str, name_label: str, labels: dict[str, str], target: str, values: dict) -> None:
         for metric, m in (values or {}).items():

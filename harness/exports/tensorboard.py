@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.exports.prometheus import ENERGY
+from harness.exports.prometheus import ENERGY, missing_energy
 
 GPU_COLUMNS = ("power_w", "sm_clock_mhz", "gfx_clock_mhz", "mem_clock_mhz", "temp_c", "util_gpu_pct")
 
@@ -59,7 +59,7 @@ def scalars(results: dict) -> tuple[dict[str, float], list[str]]:
             fig = obj.get(key)
             value = _num(fig.get("value")) if isinstance(fig, dict) else None
             if value is None:
-                missing.append(f"{prefix}/{key}: {_reason(fig) if isinstance(fig, dict) else 'no energy recorded'}")
+                missing.append(f"{prefix}/{key}: {_reason(fig) if isinstance(fig, dict) else missing_energy(obj)}")
             else:
                 out[f"{prefix}/{key}"] = value
 

@@ -107,13 +107,22 @@ def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_ha
                   reason="" if value is not None else _reason(m))
 
 
+def missing_energy(energy: dict) -> str:
+    """Why a figure is absent: the energy object's own reason when its total was not measured (a
+    window with meters off records only the total, with the reason)."""
+    total = energy.get("total_energy_j")
+    if isinstance(total, dict) and _num(total.get("value")) is None:
+        return str(total.get("not_measured") or total.get("reason") or "not recorded")
+    return "not recorded in results.json" if energy else "no energy recorded"
+
+
 def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, energy: Any) -> list[Figure]:
     energy = energy if isinstance(energy, dict) else {}
     out = []
     for name in ENERGY_FIGURES:
         f = energy.get(name)
         if not isinstance(f, dict):
-            f = {"not_measured": "not in results.json" if energy else "no energy recorded"}
+            f = {"not_measured": missing_energy(energy)}
         value = _num(f.get("value"))
         out.append(Figure(model, recipe, "energy", subject, subject_hash, name, value, unit=str(f.get("unit", "")),
                           source=str(f.get("source", "not_measured")),
@@ -164,7 +173,8 @@ def entry_from_run(results: dict, run_json: dict | None, run_dir: str = "") -> E
     energy = (results.get("energy") or {}).get("run") or {}
     run_recipe, run_hash = digest(sorted((n, r) for n, r, _ in model_hashes)), digest(sorted(model_hashes))
     figures += _energy_figures(RUN_SUBJECT, run_recipe, RUN_SUBJECT, run_hash, energy)
-    total, per_example, carbon = (energy.get(k) if isinstance(energy.get(k), dict) else {} for k in ENERGY_FIGURES)
+    total, per_example, carbon = (energy.get(k) if isinstance(energy.get(k), dict) else {"not_measured": missing_energy(energy)}
+                                  for k in ENERGY_FIGURES)
     summary = {"energy_j": _num(total.get("value")), "j_per_example": _num(per_example.get("value")),
                "source": total.get("source", "not_measured"),
                "reason": "" if _num(total.get("value")) is not None else _reason(total or {"not_measured": "no energy recorded"}),

@@ -15,7 +15,7 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.history", "templa
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["num"] = fmt
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 720, 150, 60, 16, 10, 24
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 760, 150, 70, 60, 10, 24
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class TrendChart:
     width: int = WIDTH
     height: int = HEIGHT
     pad_left: int = PAD_LEFT
+    pad_right: int = PAD_RIGHT
 
 
 def trend_chart(s: Series, run_order: dict[str, int]) -> TrendChart:

@@ -85,6 +85,11 @@ class HistoryIndex:
             else:
                 self._check_version(con, create=False)
                 yield con
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise HarnessError(f"the history index {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s ({exc})",
+                                   "let the other harness process finish, then `harness history` adds this run") from None
+            raise _damaged(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise _damaged(self.path, exc) from None
         finally:

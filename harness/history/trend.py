@@ -92,7 +92,7 @@ def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: 
         flagged, base = _flag(points, baseline_run)
         out.append(Series(key, first["label"], first["model"], first["scope"], first["subject"], first["metric"], flagged, base))
     order = {"task": 0, "probe": 1, "energy": 2}
-    return sorted(out, key=lambda s: (order.get(s.scope, 3), s.model, s.subject, s.metric, s.key))
+    return sorted(out, key=lambda s: (order.get(s.scope, 3), s.model, s.subject, s.metric, s.points[0].started, s.key))
 
 
 def fmt(value: float | None) -> str:
