@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 TASK_PRINT = {"data": "d" * 64, "prompt": "p" * 64, "config": "c" * 64}
 PROBE_PRINT = {"data": "e" * 64, "config": "f" * 64}
@@ -64,3 +65,12 @@ def make_run(root: Path, run_id: str, started: str, task_print=None, telemetry: 
     if telemetry is not None:
         (folder / "telemetry.csv").write_text(telemetry, encoding="utf-8")
     return folder
+
+
+def in_process(capsys, *args: str) -> SimpleNamespace:
+    """`harness ARGS` through cli.main in this process (fast: the libraries are imported once)."""
+    from harness.cli import main
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)

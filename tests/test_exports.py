@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -15,8 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import REPO, assert_one_line_error, run_cli
-from run_folders import make_run, results as make_results
+from conftest import REPO, assert_one_line_error
+from run_folders import in_process, make_run, results as make_results
 
 from harness.exports.prometheus import build_registry, push
 
@@ -36,18 +35,18 @@ def _samples(text: str) -> dict[tuple, float]:
     return out
 
 
-def _textfile(tmp_path, results: dict) -> dict[tuple, float]:
+def _textfile(tmp_path, capsys, results: dict) -> dict[tuple, float]:
     run = tmp_path / "run"
     run.mkdir(exist_ok=True)
     (run / "results.json").write_text(json.dumps(results))
-    proc = run_cli("export", str(run), "--prometheus-textfile", str(tmp_path / "harness.prom"))
+    proc = in_process(capsys, "export", str(run), "--prometheus-textfile", str(tmp_path / "harness.prom"))
     assert proc.returncode == 0, proc.stderr
     return _samples((tmp_path / "harness.prom").read_text())
 
 
-def test_textfile_parses_with_the_right_values_and_leaves_not_measured_out(tmp_path):
+def test_textfile_parses_with_the_right_values_and_leaves_not_measured_out(tmp_path, capsys):
     res = make_results("r1", T0, accuracy=(0.625, 0.375, 0.875), j_per_example=1.5, gate=GATE)
-    got = _textfile(tmp_path, res)
+    got = _textfile(tmp_path, capsys, res)
     acc = (("metric", "accuracy"), ("model", "tiny-gpt2"), ("task", "facts_mc"))
     assert got[("harness_task_metric", acc)] == 0.625
     assert got[("harness_task_metric_ci95_lower", acc)] == 0.375
@@ -69,11 +68,11 @@ def test_textfile_parses_with_the_right_values_and_leaves_not_measured_out(tmp_p
     assert all(v != 0 for (name, _), v in got.items() if "energy" in name or "carbon" in name)
 
 
-def test_energy_not_measured_is_counted_never_zero(tmp_path):
+def test_energy_not_measured_is_counted_never_zero(tmp_path, capsys):
     res = make_results("r1", T0, j_per_example=None)
     res["energy"]["run"] = {"total_energy_j": {"value": None, "unit": "J", "source": "not_measured",
                                                 "reason": "meters were off (--no-meters)"}}
-    got = _textfile(tmp_path, res)
+    got = _textfile(tmp_path, capsys, res)
     assert not any(name.startswith("harness_run_energy") or name == "harness_run_carbon_gco2e" for name, _ in got)
     assert not any(name == "harness_task_energy_joules_per_example" for name, _ in got)
     reasons = {(dict(l)["target"], dict(l)["figure"]): dict(l)["reason"] for (n, l), _ in got.items() if n == "harness_not_measured"}
@@ -127,9 +126,9 @@ def pushgateway(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_push_to_a_real_pushgateway(tmp_path, pushgateway):
+def test_push_to_a_real_pushgateway(tmp_path, pushgateway, capsys):
     run = make_run(tmp_path, "r1", T0, accuracy=(0.625, 0.375, 0.875), gate=GATE)
-    proc = run_cli("export", str(run), "--pushgateway", pushgateway)
+    proc = in_process(capsys, "export", str(run), "--pushgateway", pushgateway)
     assert proc.returncode == 0, proc.stderr
     assert "pushed 2 metric groups" in proc.stdout
     got = _samples(urllib.request.urlopen(f"{pushgateway}/metrics", timeout=5).read().decode())
@@ -148,12 +147,12 @@ def test_push_to_a_real_pushgateway(tmp_path, pushgateway):
     assert len(json.loads(urllib.request.urlopen(f"{pushgateway}/api/v1/metrics", timeout=5).read())["data"]) == 2
 
 
-def test_push_to_nothing_is_one_line(tmp_path):
+def test_push_to_nothing_is_one_line(tmp_path, capsys):
     run = make_run(tmp_path, "r1", T0)
-    assert_one_line_error(run_cli("export", str(run), "--pushgateway", f"http://127.0.0.1:{_free_port()}"),
+    assert_one_line_error(in_process(capsys, "export", str(run), "--pushgateway", f"http://127.0.0.1:{_free_port()}"),
                           "cannot push to the Pushgateway")
-    assert_one_line_error(run_cli("export", str(run)), "nothing to export")
-    assert_one_line_error(run_cli("export", str(tmp_path / "nope"), "--tensorboard", str(tmp_path / "tb")), "not a run folder")
+    assert_one_line_error(in_process(capsys, "export", str(run)), "nothing to export")
+    assert_one_line_error(in_process(capsys, "export", str(tmp_path / "nope"), "--tensorboard", str(tmp_path / "tb")), "not a run folder")
 
 
 def _events(folder: Path):
@@ -163,12 +162,12 @@ def _events(folder: Path):
     return acc
 
 
-def test_tensorboard_events_read_back(tmp_path):
+def test_tensorboard_events_read_back(tmp_path, capsys):
     rows = [f"1000.{k},{k / 10},sample,,0,{200 + k},,,{1400 - k},1600,{1400 - k},0,,{60 + k},90,40,1000,300,25.5,estimated\n"
             for k in range(5)]
     run = make_run(tmp_path, "r1", T0, accuracy=(0.625, 0.375, 0.875),
                    telemetry=TELEMETRY_HEADER + "1000.0,0,begin,run:r1,,,,,,,,,,,,,,,,\n" + "".join(rows))
-    proc = run_cli("export", str(run), "--tensorboard", str(tmp_path / "tb"))
+    proc = in_process(capsys, "export", str(run), "--tensorboard", str(tmp_path / "tb"))
     assert proc.returncode == 0, proc.stderr
     acc = _events(tmp_path / "tb" / "r1")
     tags = set(acc.Tags()["scalars"])
@@ -181,12 +180,16 @@ def test_tensorboard_events_read_back(tmp_path):
     assert "telemetry/host/cpu_power_w" in tags
     assert "tiny-gpt2/probe/bbq/s_dis" not in tags                   # not measured: not written as 0
     assert "s_dis" in acc.Tensors("not_measured/text_summary")[0].tensor_proto.string_val[0].decode()
+    proc = in_process(capsys, "export", str(run), "--tensorboard", str(tmp_path / "tb"))       # again: replaced, not doubled
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "tb" / "r1").glob("events.out.tfevents.*"))) == 1
+    assert len(_events(tmp_path / "tb" / "r1").Scalars("telemetry/gpu0/power_w")) == 5
 
 
 @pytest.mark.slow
-def test_harness_run_exports_a_cpu_run(tmp_path):
+def test_harness_run_exports_a_cpu_run(tmp_path, capsys):
     out, tb, prom = tmp_path / "reports", tmp_path / "tb", tmp_path / "harness.prom"
-    proc = run_cli("run", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "4", "--no-probes", "--idle-seconds", "0",
+    proc = in_process(capsys, "run", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "4", "--no-probes", "--idle-seconds", "0",
                    "--carbon-intensity", "300", "--out", str(out), "--prometheus-textfile", str(prom), "--tensorboard", str(tb))
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from conftest import REPO, assert_one_line_error, run_cli
-from run_folders import TASK_PRINT, make_run, results as make_results
+from run_folders import in_process, TASK_PRINT, make_run, results as make_results
 
 from harness.history import HistoryIndex, bless, index_path, record
 from harness.history.trend import build_series
@@ -88,9 +88,9 @@ def _three_runs(tmp_path):
     make_run(tmp_path, "r3", T[2], accuracy=(0.80, 0.72, 0.88), j_per_example=1.2, gate={**GATE, "verdict": "pass"})
 
 
-def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path):
+def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path, capsys):
     _three_runs(tmp_path)
-    proc = run_cli("history", str(tmp_path), "--metric", "accuracy", "--metric", "j_per_example")
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--metric", "j_per_example")
     assert proc.returncode == 0, proc.stderr
     assert "added 3 run folders" in proc.stderr                          # folders not yet in the index are added
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l and " accuracy:" in l]
@@ -106,7 +106,7 @@ def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path):
     assert '<span class="fail">fail</span>' in html and '<span class="pass">pass</span>' in html
 
     # --baseline: the same points compared with the last run instead
-    proc = run_cli("history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--out", str(tmp_path / "h.html"))
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--out", str(tmp_path / "h.html"))
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
     assert "0.5 [0.4, 0.6] ▼ → 0.52 [0.42, 0.62] ▼ → 0.8 [0.72, 0.88]  (3 runs; baseline r3; 2 outside" in line
     assert (tmp_path / "h.html").is_file()
@@ -117,37 +117,37 @@ def build_hash(tmp_path) -> str:
     return digest(TASK_PRINT)
 
 
-def test_blessed_baseline_and_filters(tmp_path):
+def test_blessed_baseline_and_filters(tmp_path, capsys):
     _three_runs(tmp_path)
     bless(tmp_path / "r2", "release-1")              # records r2 too (bless needs the run in the index)
-    proc = run_cli("history", str(tmp_path), "--metric", "accuracy", "--model", "tiny-gpt2", "--baseline", "release-1")
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--model", "tiny-gpt2", "--baseline", "release-1")
     assert proc.returncode == 0, proc.stderr
     assert "added 2 run folders" in proc.stderr
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
     assert "0.5 [0.4, 0.6] → 0.52 [0.42, 0.62] → 0.8 [0.72, 0.88] ▲  (3 runs; baseline r2;" in line
-    assert_one_line_error(run_cli("history", str(tmp_path), "--model", "tiny-gtp2"), "tiny-gpt2")
-    assert_one_line_error(run_cli("history", str(tmp_path), "--baseline", "r9"), "r9")
+    assert_one_line_error(in_process(capsys, "history", str(tmp_path), "--model", "tiny-gtp2"), "tiny-gpt2")
+    assert_one_line_error(in_process(capsys, "history", str(tmp_path), "--baseline", "r9"), "r9")
 
 
-def test_html_escapes_every_string(tmp_path):
+def test_html_escapes_every_string(tmp_path, capsys):
     evil = "<script>alert(1)</script>"
     make_run(tmp_path, "r1", T[0], model=evil, task="t<b>x</b>")
-    proc = run_cli("history", str(tmp_path))
+    proc = in_process(capsys, "history", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "history.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<b>x</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_bad_reports_dir_is_one_line(tmp_path):
-    assert_one_line_error(run_cli("history", str(tmp_path / "nope")), "is not a folder")
+def test_bad_reports_dir_is_one_line(tmp_path, capsys):
+    assert_one_line_error(run_cli("history", str(tmp_path / "nope")), "is not a folder")      # the real command line
     (tmp_path / "file").write_text("x")
-    assert_one_line_error(run_cli("history", str(tmp_path / "file")), "is not a folder")
+    assert_one_line_error(in_process(capsys, "history", str(tmp_path / "file")), "is not a folder")
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(run_cli("history", str(tmp_path / "empty")), "no history index and no run folders")
+    assert_one_line_error(in_process(capsys, "history", str(tmp_path / "empty")), "no history index and no run folders")
     make_run(tmp_path / "damaged", "r1", T[0])
     (tmp_path / "damaged" / "history.sqlite").write_bytes(b"this is not a database" * 100)
-    assert_one_line_error(run_cli("history", str(tmp_path / "damaged")), "damaged")
+    assert_one_line_error(in_process(capsys, "history", str(tmp_path / "damaged")), "damaged")
 
 
 _TORN = textwrap.dedent("""
@@ -209,7 +209,7 @@ def test_concurrent_runs_do_not_corrupt_or_duplicate(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path):
+def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, capsys):
     tasks = tmp_path / "tasks"
     shutil.copytree(REPO / "tasks" / "facts_mc", tasks / "mytask")
     yaml_path = tasks / "mytask" / "task.yaml"
@@ -217,7 +217,7 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path):
     out = tmp_path / "reports"
     common = ["run", "--model", "tiny-gpt2", "--tasks", "mytask", "--tasks-dir", str(tasks), "--limit", "8",
               "--no-probes", "--no-meters", "--out", str(out)]
-    first = run_cli(*common)
+    first = in_process(capsys, *common)
     assert first.returncode == 0, first.stderr
     index = HistoryIndex(index_path(out))
     (run_a,) = index.runs()                                     # added by `harness run` itself (AFTER_RUN)
@@ -237,9 +237,9 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path):
     row = json.loads(lines[0])
     row["question"] = row["question"] + " (reworded)"
     data.write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
-    second = run_cli(*common)
+    second = in_process(capsys, *common)
     assert second.returncode == 0, second.stderr
-    proc = run_cli("history", str(out), "--metric", "accuracy")
+    proc = in_process(capsys, "history", str(out), "--metric", "accuracy")
     assert proc.returncode == 0, proc.stderr
     lines = [l for l in proc.stdout.splitlines() if "task:mytask@" in l]
     assert len(lines) == 2, proc.stdout

@@ -13,7 +13,7 @@ HELP = "trend of every figure across the runs in a reports folder (and history.h
 def add_parser(sub, epilog: str) -> None:
     p = sub.add_parser("history", help=HELP,
                        description="Prints one line per series (a figure of one model recipe on one set of inputs) with "
-                                   "its values over time and 95%% CIs, and writes a self-contained history.html. Run "
+                                   "its values over time and 95% CIs, and writes a self-contained history.html. Run "
                                    "folders not yet in the index (REPORTS_DIR/history.sqlite) are added first.")
     p.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"), metavar="REPORTS_DIR",
                    help="the folder `harness run --out` wrote to (default: ./reports)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -64,9 +64,9 @@ class _Families:
         (gauge.labels(**labels) if labels else gauge).set(value)
 
 
-def build_registry(results: dict, model: str | None = None, run_level: bool = True) -> CollectorRegistry:
-    """The run's figures in a new registry: all models (``model=None``) or one; the run-level
-    families only when ``run_level``."""
+def build_registry(results: dict, models: Iterable[str] | None = None, run_level: bool = True) -> CollectorRegistry:
+    """The run's figures in a new registry: every model's (``models=None``) or those named; the
+    run-level families only when ``run_level``."""
     registry = CollectorRegistry()
     f = _Families(registry)
     missing = f.gauge("harness_not_measured", "A figure that could not be measured (left out of its family), by reason",
@@ -112,7 +112,7 @@ def build_registry(results: dict, model: str | None = None, run_level: bool = Tr
 
     run = results.get("run") or {}
     for name, m in (results.get("models") or {}).items():
-        if model is not None and name != model or not isinstance(m, dict):
+        if models is not None and name not in models or not isinstance(m, dict):
             continue
         for task, t in (m.get("tasks") or {}).items():
             labels = {"model": name, "task": task}
@@ -164,9 +164,9 @@ def push(results: dict, url: str, timeout: float = 10.0) -> list[dict[str, str]]
     (job "harness"); a second push of the same run replaces its groups. Returns the grouping keys."""
     from prometheus_client import push_to_gateway
     run_id = str((results.get("run") or {}).get("id", ""))
-    groups = [({"run": run_id}, build_registry(results, model="\0none", run_level=True))]
+    groups = [({"run": run_id}, build_registry(results, models=(), run_level=True))]
     for name in (results.get("models") or {}):
-        groups.append(({"run": run_id, "model": name}, build_registry(results, model=name, run_level=False)))
+        groups.append(({"run": run_id, "model": name}, build_registry(results, models=(name,), run_level=False)))
     for key, registry in groups:
         try:
             push_to_gateway(url, job="harness", registry=registry, grouping_key=key, timeout=timeout)

@@ -8,7 +8,8 @@ a log folder of many runs shows each as its own TensorBoard run.
   ``telemetry/gpu<N>/power_w``, ``sm_clock_mhz``, ``gfx_clock_mhz``, ``mem_clock_mhz``, ``temp_c``,
   ``util_gpu_pct``, and ``telemetry/host/cpu_power_w`` (with its source in a text summary). Only
   samples the meters wrote are used: a CPU machine has no GPU rows, so no GPU tag is written;
-* a text summary ``not_measured`` listing every figure that could not be measured (never written as 0)."""
+* a text summary ``not_measured`` listing every figure that could not be measured (never written as 0).
+Exporting the same run again replaces its event files (a second file would show every point twice)."""
 from __future__ import annotations
 
 import math
@@ -110,6 +111,8 @@ def write_events(results: dict, run_dir: Path, log_dir: Path) -> Path:
     sources = sorted({r.get("cpu_power_source") for r in rows if r.get("event") == "sample" and r.get("cpu_power_source")})
     try:
         target.mkdir(parents=True, exist_ok=True)
+        for old in target.glob("events.out.tfevents.*"):      # an export of the run again replaces the last one
+            old.unlink()
         writer = SummaryWriter(log_dir=str(target))
         try:
             for tag, value in values.items():
