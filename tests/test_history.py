@@ -224,6 +224,9 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, caps
     fp = json.loads((out / run_a["run_id"] / "run.json").read_text())["fingerprints"]["task"]["mytask"]
     with sqlite3.connect(index.path) as con:
         assert con.execute("SELECT data_hash FROM inputs").fetchone()[0] == fp["data"]
+    resumed = in_process(capsys, "run", "--resume", str(out / run_a["run_id"]))   # the same run again: one entry
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["run_id"] for r in index.runs()] == [run_a["run_id"]]
     # two more runs of the same inputs: copies of the real one with other ids, times and numbers
     for k, (run_id, acc) in enumerate((("copy-1", (0.25, 0.0, 0.5)), ("copy-2", (0.875, 0.625, 1.0)))):
         shutil.copytree(out / run_a["run_id"], out / run_id)
