@@ -26,7 +26,7 @@ def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     proc = run_cli("run", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    return proc, next(out.iterdir())
+    return proc, next(p for p in out.iterdir() if p.is_dir())   # beside history.sqlite
 
 
 @pytest.mark.slow

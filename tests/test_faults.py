@@ -109,7 +109,7 @@ def in_process(capsys, *args: str) -> SimpleNamespace:
 
 
 def run_folder(out: Path) -> Path:
-    found = [p for p in out.iterdir() if not p.name.startswith(".")]
+    found = [p for p in out.iterdir() if not p.name.startswith(".") and p.is_dir()]
     assert len(found) == 1, found
     return found[0]
 

@@ -16,8 +16,8 @@ HELP = "evaluate models on tasks and write reports/<run-id>/"
 # ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
 # results, or None when it changed nothing), and optionally ``check_args(args, model_names)``, called
 # before the run starts (bad input fails before a run folder exists). They run in this order once
-# results.json is written.
-AFTER_RUN: tuple[str, ...] = ("harness.compare.after_run",)
+# results.json is written: the comparison first, so that history and exports carry it.
+AFTER_RUN: tuple[str, ...] = ("harness.compare.after_run", "harness.history.after_run", "harness.exports.after_run")
 
 
 def _after_run_modules():
