@@ -503,3 +503,8 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
     rule = next(r for r in json.loads((worse / "results.json").read_text())["gate"]["rules"] if r["name"] == "no regression")
     assert rule["verdict"] == "fail" and "delta -0.125" in rule["reason"]     # 6 broken, 1 fixed of 40
     assert junit_counts(tmp_path / "j.xml")[1] == 1
+    import sqlite3
+    with sqlite3.connect(tmp_path / "c" / "history.sqlite") as db:          # the history entry holds the verdict
+        assert db.execute("SELECT gate_verdict FROM runs").fetchall() == [("fail",)]
+    with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # bless names the baseline in history
+        assert db.execute("SELECT name FROM baselines").fetchall() == [("release",)]

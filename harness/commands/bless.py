@@ -17,6 +17,8 @@ def add_parser(sub, epilog: str) -> None:
 
 def execute(args, argv: list[str]) -> int:
     from harness.gate.baseline import bless
+    from harness.history import bless as bless_in_history
     path = bless(args.run_dir, args.name, force=args.force)
+    bless_in_history(args.run_dir, args.name)     # `harness history --baseline NAME` compares against it
     print(f"blessed {args.run_dir} as {args.name!r}: {path}")
     return 0

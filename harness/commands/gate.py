@@ -86,7 +86,9 @@ def _gate(args, policy, run_dir: Path) -> int:
         except OSError as exc:
             print(f"harness: could not append to $GITHUB_STEP_SUMMARY ({exc.strerror})", file=sys.stderr)
     from harness.audit import republish
+    from harness.history import record
     republish(run_dir, {**results, "gate": gate})
+    record(run_dir)                  # the history entry holds the verdict
     if gate["verdict"] == "fail":
         first = next(r for r in gate["rules"] if r["verdict"] == "fail")
         print(f"harness: {headline(gate)}; first: {first['name']} [{first['target']}]: {first['reason']}", file=sys.stderr)
