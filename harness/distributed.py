@@ -161,6 +161,14 @@ class Group:
         self._dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def gather(self, value: Any) -> list:
+        """Every rank's ``value``, in rank order, on every rank."""
+        if self._dist is None:
+            return [value]
+        out = [None] * self.rank.world
+        self._dist.all_gather_object(out, value)
+        return out
+
     def barrier(self, what: str) -> None:
         """Wait until every rank gets here; polled, so signals are handled while waiting."""
         if self._dist is None:
@@ -512,14 +520,26 @@ def _rank_runtime(spec, rank: Rank):
         raise HarnessError(f"--device {device} under torchrun would put every rank on one GPU",
                            "pass --device cuda or leave --device out: each rank uses cuda:LOCAL_RANK")
     if (device is None or device == "cuda") and torch.cuda.is_available():
-        if rank.local_rank >= torch.cuda.device_count():
-            raise HarnessError(f"local rank {rank.local_rank} has no GPU: torch sees {torch.cuda.device_count()}",
+        count = torch.cuda.device_count()
+        index = rank.local_rank if rank.local_rank < count else 0 if count == 1 else None   # 1: one GPU per process
+        if index is None:
+            raise HarnessError(f"local rank {rank.local_rank} has no GPU: torch sees {count}",
                                "start at most one process per GPU (torchrun --nproc-per-node)")
-        torch.cuda.set_device(rank.local_rank)
-        uuid = str(torch.cuda.get_device_properties(rank.local_rank).uuid)
-        runtime = dataclasses.replace(spec.runtime, device=f"cuda:{rank.local_rank}")
+        torch.cuda.set_device(index)
+        uuid = str(torch.cuda.get_device_properties(index).uuid)
+        runtime = dataclasses.replace(spec.runtime, device=f"cuda:{index}")
         return dataclasses.replace(spec, runtime=runtime), (uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
     return spec, None
+
+
+def _one_gpu_each(gpus: Sequence[tuple[str, str | None]]) -> None:
+    """Two ranks on one GPU would each meter all of it (and fight for its memory): refused."""
+    first: dict = {}
+    for k, (host, uuid) in enumerate(gpus):
+        if uuid is not None and (host, uuid) in first:
+            raise HarnessError(f"ranks {first[host, uuid]} and {k} share the GPU {uuid} on {host}",
+                               "start one process per GPU (torchrun --nproc-per-node = the number of GPUs)")
+        first.setdefault((host, uuid), k)
 
 
 def _begin(rank: Rank, args, start: Callable[[], tuple]) -> tuple[RunState, list, list, str, ExitStack]:
@@ -585,6 +605,7 @@ def _execute(rank: Rank, group: Group, args, start: Callable[[], tuple]) -> int:
             tasks, probes = prepare(state.spec), prepare_probes(state.spec)
         shard = Sharded(rank, group, state.dir, invocation)
         spec, shard.gpu = _rank_runtime(state.spec, rank)
+        _one_gpu_each(group.gather((socket.gethostname(), shard.gpu)))
         identity = {"rank": rank.rank, "world_size": rank.world, "local_rank": rank.local_rank, "node": rank.node,
                     "host": socket.gethostname(), "pid": os.getpid(), "invocation": invocation,
                     "device": spec.runtime.device}

@@ -248,3 +248,9 @@ def test_torchrun_environment_is_read_and_a_bad_one_is_an_input_error():
     assert not distributed.launched({}) and distributed.launched({"WORLD_SIZE": "2"})
     with pytest.raises(HarnessError, match="malformed"):
         distributed.Rank.from_env({"WORLD_SIZE": "two"})
+
+
+def test_two_ranks_on_one_gpu_are_refused():
+    distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("b", "GPU-1"), ("a", None), ("a", None)])
+    with pytest.raises(HarnessError, match="ranks 0 and 2 share the GPU GPU-1 on a"):
+        distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("a", "GPU-1")])
