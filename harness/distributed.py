@@ -516,9 +516,7 @@ def _rank_runtime(spec, rank: Rank):
     """The spec this rank runs with: cuda means its own GPU, cuda:LOCAL_RANK (and the meter's UUID)."""
     import torch
     device = spec.runtime.device
-    if device not in (None, "cuda") and device.startswith("cuda"):
-        raise HarnessError(f"--device {device} under torchrun would put every rank on one GPU",
-                           "pass --device cuda or leave --device out: each rank uses cuda:LOCAL_RANK")
+    _refuse_fixed_gpu(device, rank)
     if (device is None or device == "cuda") and torch.cuda.is_available():
         count = torch.cuda.device_count()
         index = rank.local_rank if rank.local_rank < count else 0 if count == 1 else None   # 1: one GPU per process
@@ -530,6 +528,12 @@ def _rank_runtime(spec, rank: Rank):
         runtime = dataclasses.replace(spec.runtime, device=f"cuda:{index}")
         return dataclasses.replace(spec, runtime=runtime), (uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
     return spec, None
+
+
+def _refuse_fixed_gpu(device: str | None, rank: Rank) -> None:
+    if rank.world > 1 and device not in (None, "cuda") and device.startswith("cuda"):
+        raise HarnessError(f"--device {device} under torchrun would put every rank on one GPU",
+                           "pass --device cuda or leave --device out: each rank uses cuda:LOCAL_RANK")
 
 
 def _one_gpu_each(gpus: Sequence[tuple[str, str | None]]) -> None:
@@ -552,6 +556,7 @@ def _begin(rank: Rank, args, start: Callable[[], tuple]) -> tuple[RunState, list
             raise HarnessError(f"{args.resume} was started as one process; it cannot be resumed under torchrun",
                                f"finish it with `harness run --resume {args.resume}` (no torchrun), or start a new "
                                "run under torchrun")
+        _refuse_fixed_gpu(getattr(args, "device", None), rank)          # before a run folder exists
         state, tasks, probes = start()
         stack.enter_context(run_lock(state.dir))
         if args.resume is not None:

@@ -254,3 +254,32 @@ def test_two_ranks_on_one_gpu_are_refused():
     distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("b", "GPU-1"), ("a", None), ("a", None)])
     with pytest.raises(HarnessError, match="ranks 0 and 2 share the GPU GPU-1 on a"):
         distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("a", "GPU-1")])
+
+
+def test_merging_the_shards_is_idempotent_and_ignores_stale_shards(tmp_path):
+    """Rank 0 merges at the end of an invocation and again at the next start (it may have been
+    killed before it could): the second merge changes nothing, and a shard an older, larger
+    invocation left behind adds its records but not its state."""
+    from harness.run_dir import RunState
+    from harness.spec import ModelSpec, RunSpec
+    from harness.store import write_json_atomic
+    state = RunState.create(tmp_path, RunSpec(models=(ModelSpec.parse("tiny-gpt2"),), tasks=("t",)), argv=[])
+    write_json_atomic(state.dir / distributed.LAYOUT, {"invocations": [{"id": "old", "world_size": 3},
+                                                                       {"id": "new", "world_size": 2}]})
+    failure = {"model": "tiny-gpt2", "what": "task 't'", "error": "e", "fix": "f"}
+    for rank, invocation, failures in ((0, "new", []), (1, "new", [failure]), (2, "old", [failure])):
+        shard = distributed.ShardState(dir=state.dir / "ranks" / f"rank{rank}", id=state.id, spec=state.spec, argv=[],
+                                       started=state.started, failures=failures,
+                                       models={"tiny-gpt2": {"kind": "causal", "probes_done": ["p"] if rank < 2 else []}},
+                                       identity={"rank": rank, "invocation": invocation},
+                                       attempted={("tiny-gpt2", "task 't'")})
+        shard.dir.mkdir(parents=True)
+        shard.save()
+        (shard.dir / "samples.jsonl").write_text(json.dumps({"model": "tiny-gpt2", "task": "t", "id": str(rank),
+                                                             "index": rank}) + "\n")
+    merged, _ = distributed.merge_run_dir(state.dir)
+    first = (state.dir / "run.json").read_text()
+    assert merged.failures == [failure] and merged.models["tiny-gpt2"]["probes_done"] == ["p"]
+    distributed.merge_run_dir(state.dir)
+    assert (state.dir / "run.json").read_text() == first
+    assert [r["id"] for r in map(json.loads, (state.dir / "samples.jsonl").read_text().splitlines())] == ["0", "1", "2"]
