@@ -283,3 +283,31 @@ def test_merging_the_shards_is_idempotent_and_ignores_stale_shards(tmp_path):
     distributed.merge_run_dir(state.dir)
     assert (state.dir / "run.json").read_text() == first
     assert [r["id"] for r in map(json.loads, (state.dir / "samples.jsonl").read_text().splitlines())] == ["0", "1", "2"]
+
+
+def test_a_wait_for_other_ranks_times_out_or_names_a_lost_rank_instead_of_hanging():
+    class Work:
+        def __init__(self, done, error=None):
+            self.done, self.error = done, error
+
+        def is_completed(self):
+            return self.done
+
+        def wait(self):
+            if self.error:
+                raise RuntimeError(self.error)
+
+    class Dist:
+        work = Work(False)
+
+        def barrier(self, async_op):
+            assert async_op                     # polled, so SIGTERM is handled while waiting
+            return self.work
+
+    group = distributed.Group(distributed.Rank(), timeout=0.2)
+    group._dist, group.rank = Dist(), distributed.Rank(0, 2)
+    with pytest.raises(HarnessError, match="rank 0 waited 0 s for the other ranks at the end"):
+        group.barrier("the end")
+    Dist.work = Work(True, "Connection closed by peer [127.0.0.1]:1234\nmore")
+    with pytest.raises(HarnessError, match=r"lost the other ranks at the end \(Connection closed by peer"):
+        group.barrier("the end")
