@@ -106,8 +106,6 @@ def _resumable(state) -> tuple[list, list]:
 
 def execute(args, argv: list[str]) -> int:
     from harness.lock import run_lock
-    from harness.run_dir import RunState
-    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
 
     if args.resume:
         refuse_resume_options(argv)
@@ -117,7 +115,28 @@ def execute(args, argv: list[str]) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
-    tasks = probes = None
+    from harness import distributed
+    if distributed.wanted(args.resume):          # under torchrun, or finishing a sharded run folder
+        return distributed.execute(args, argv, lambda: start(args))
+    state, tasks, probes = start(args)
+    from harness.audit import run_audit
+    from harness.report import summary_table
+    print(f"run folder: {state.dir}", file=sys.stderr)
+    with run_lock(state.dir):
+        try:
+            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+        except OSError as exc:
+            raise disk_full(exc, state.dir) or exc
+    results = after_run(args, results, state.dir)
+    print(summary_table(results))
+    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
+    return finished(results, state.dir)
+
+
+def start(args) -> tuple:
+    """The run folder (created, or loaded and checked for --resume) with its prepared tasks and probes."""
+    from harness.run_dir import RunState
+    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
     if args.resume:
         state = RunState.load(args.resume)
         check_after_run(args, [m.name for m in state.spec.models])
@@ -146,18 +165,7 @@ def execute(args, argv: list[str]) -> int:
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
         state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
-    from harness.audit import run_audit
-    from harness.report import summary_table
-    print(f"run folder: {state.dir}", file=sys.stderr)
-    with run_lock(state.dir):
-        try:
-            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
-        except OSError as exc:
-            raise disk_full(exc, state.dir) or exc
-    results = after_run(args, results, state.dir)
-    print(summary_table(results))
-    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
-    return finished(results, state.dir)
+    return state, tasks, probes
 
 
 def check_after_run(args, model_names: list[str]) -> None:
