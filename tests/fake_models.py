@@ -195,3 +195,17 @@ class FailsWhileFlagged(ShortestChoice):
         import os
         if os.path.exists(self.flag) and len(self.batch_sizes) > self.after:
             raise ValueError("simulated passing fault")
+
+
+class Echo(AnswersOnlyWhatItSupports):
+    """Generates its whole prompt back (the report's escaping tests plant markup in the data)."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="echo", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=r.context, n_tokens=len(r.context.split())) for r in requests]
