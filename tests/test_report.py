@@ -153,7 +153,7 @@ def test_big_report_shows_comparison_deltas_and_flips(big_page):
 
 def test_subgroup_table_rounds_p_values_and_marks_holm(big_page):
     _, html = big_page
-    probe = html[html.index("probe counterfactual <span"):]
+    probe = html[html.index("full · probe counterfactual <span class=\"src\">"):]
     probe = probe[:probe.index("</details>")]
     holm = re.findall(r'<td class="num( better)?"><span title="Holm-corrected across subgroups"[^>]*>([^<]*)<', probe)
     assert holm == [("", "1.00"), ("", "0.11"), (" better", "0.021"), (" better", "0.0067")]   # marked when < 0.05

@@ -47,6 +47,7 @@ class Chart:
     tasks: list[Band] = field(default_factory=list)
     throttled: list[Band] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
+    models: list[Band] = field(default_factory=list)     # one span per model, drawn above the labels
     width: int = WIDTH
     height: int = HEIGHT
     top: int = 6
@@ -95,12 +96,13 @@ def _candidates(band: Band, char_w: float) -> list[str]:
     name = f"{band.number} {band.label.split(' · ', 1)[-1].removeprefix('probe ')}"
     room = int((band.x1 - band.x0 + OVERHANG) / char_w)
     out = [text for text in dict.fromkeys((full, name)) if len(text) <= room]
-    if room >= len(str(band.number)) + 4 and not out:
+    if room >= len(str(band.number)) + 1 + MIN_CUT and not out:
         out.append(name[:room - 1] + "…")
     return out + [str(band.number)]
 
 
 OVERHANG = 40         # px a label may run past the end of its band
+MIN_CUT = 8          # characters of a name a cut label keeps (fewer: the number alone)
 GAP = 8              # px between two labels in one lane
 
 
@@ -137,7 +139,10 @@ def build_timeline(rows: list[dict]) -> Timeline:
     ticks = [t for t in nice_ticks(0, span, 7) if t <= span + 1e-9]
     x_ticks = [(x(t0 + t), tick_label(t, ticks) + " s") for t in ticks]
     labels = layout_labels(windows, right=WIDTH - PAD_RIGHT)
-    lanes = max((lab.lane for lab in labels), default=-1) + 1
+    models = _model_spans(windows)
+    lanes = max((lab.lane for lab in labels), default=-1) + 1 + (1 if len(models) > 1 else 0)
+    if len(models) > 1:
+        labels = [Label(lab.x, lab.lane + 1, lab.text, lab.number) for lab in labels]
     specs = []        # (title, unit, series, throttled)
     gpus = sorted({r["gpu"] for r in rows if r["event"] == "sample" and r["gpu"] not in ("", None)})
     for gpu in gpus:
@@ -157,6 +162,7 @@ def build_timeline(rows: list[dict]) -> Timeline:
         if chart:
             chart.tasks, chart.throttled = windows, throttled
             chart.labels = labels if label_room else []
+            chart.models = models if label_room and len(models) > 1 else []
             charts.append(chart)
     return Timeline(charts, windows)
 
@@ -202,6 +208,15 @@ def _window_bands(rows: list[dict], x, t0: float) -> list[Band]:
             bands.append(Band(x(start), x(t), label, kind, 0, model, t - start))
     bands.sort(key=lambda b: b.x0)
     return [Band(b.x0, b.x1, b.label, b.kind, i + 1, b.model, b.duration_s) for i, b in enumerate(bands)]
+
+
+def _model_spans(windows: list[Band]) -> list[Band]:
+    spans: dict[str, list[float]] = {}
+    for b in windows:
+        if b.model:
+            span = spans.setdefault(b.model, [b.x0, b.x1])
+            span[0], span[1] = min(span[0], b.x0), max(span[1], b.x1)
+    return [Band(x0, x1, model, "model", 0, model) for model, (x0, x1) in spans.items()]
 
 
 def _throttle_bands(samples: list[dict], x) -> list[Band]:

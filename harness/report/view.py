@@ -12,6 +12,8 @@ from harness.report.timeline import Timeline
 
 EXAMPLES_FAILED, EXAMPLES_SAMPLE, DROPS, HEADLINE_TASKS = 5, 3, 6, 4
 SOURCE_MARK = {"estimated": "≈"}
+# the subgroup figure a probe's forest plot shows, when present (else its first one with a CI)
+EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias_score_ambiguous", "fail_rate")
 
 
 class Notes:
@@ -411,13 +413,12 @@ def _subgroup_table(subgroups: dict, notes: Notes) -> dict:
 
 
 def _subgroup_forest(probe: str, subgroups: dict) -> charts.Forest | None:
-    key = None
+    candidates: list[str] = []
     for figures in subgroups.values():
         if isinstance(figures, dict):
-            key = next((k for k, v in figures.items() if isinstance(v, dict) and "ci95" in v
-                        and not k.startswith("clean")), None)
-            if key:
-                break
+            candidates += [k for k, v in figures.items() if isinstance(v, dict) and "ci95" in v
+                           and not k.startswith("clean") and k not in candidates]
+    key = next((k for k in EFFECTS if k in candidates), candidates[0] if candidates else None)
     if key is None:
         return None
     holm_key = next((k for f in subgroups.values() if isinstance(f, dict) for k in f if k.endswith("_holm")), None)
