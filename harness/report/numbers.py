@@ -57,8 +57,6 @@ def tick_label(value: float, ticks: list[float]) -> str:
     """A tick's label with as many decimals as the step needs (0.25, 0.5, 0.75 - not 0.30000000000000004)."""
     step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
     decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
-    if step < 1 and round(step * 10 ** decimals) % 10 in (5,) and decimals == 0:
-        decimals = 1
     if abs(value) >= 10000:
         return f"{value / 1000:.{max(decimals - 3, 0)}f}k"
     return f"{value:.{decimals}f}"

@@ -3,7 +3,7 @@ out). The template only loops over this; every number is formatted here (3 signi
 p-values as 0.43 / <0.001), and every "not measured" reason is collected once as a numbered note."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from harness.report import charts
@@ -72,8 +72,6 @@ class Page:
     details: list[dict]
     environment: list[tuple[str, str]]
     caveats: list[str]
-    tables_note: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def fig(f, notes: Notes) -> Fig:
@@ -481,9 +479,7 @@ def _details(name: str, info: dict, records: Sequence[dict], results: dict, note
         rows = pick_examples([r for r in mine if r.get("task") == task], metric, hib)
         for row in rows:
             row["score"] = sig((row.get("scores") or {}).get(metric)) if metric else "—"
-        wrong = sum(1 for r in mine if r.get("task") == task and "invalid" not in r and metric
-                    and isinstance((r.get("scores") or {}).get(metric), (int, float)))
-        examples.append({"task": task, "metric": metric, "rows": rows, "scored": wrong,
+        examples.append({"task": task, "metric": metric, "rows": rows,
                          "shown_failed": sum(1 for r in rows if r["status"] in ("wrong", "invalid"))})
     invalid = []
     for label, result in [*info.get("tasks", {}).items(), *((f"probe:{p}", r) for p, r in info.get("probes", {}).items())]:
