@@ -142,7 +142,7 @@ def test_big_report_is_small_escaped_and_ordered(big_page):
 def test_big_report_shows_comparison_deltas_and_flips(big_page):
     results, html = big_page
     quality = html[html.index('id="quality"'):html.index('id="probes"')]
-    assert quality.count('class="delta worse"') == 4 and quality.count(" ▼</span>") == 4         # task_00 accuracy: significantly worse for each of the 4 other models
+    assert quality.count('class="delta worse"') == 4 and quality.count(" ▼</span></span>") == 4         # task_00 accuracy: significantly worse for each of the 4 other models
     assert "p<sub>Holm</sub> 0.004" in quality and "p<sub>Holm</sub> 1.00" in quality
     comparison = html[html.index('id="comparison"'):html.index('id="charts"')]
     assert comparison.count("1 fixed") == 4 and comparison.count("6 broken") == 4

@@ -12,6 +12,8 @@ from harness.report.timeline import Timeline
 
 EXAMPLES_FAILED, EXAMPLES_SAMPLE, DROPS, HEADLINE_TASKS = 5, 3, 6, 4
 SOURCE_MARK = {"estimated": "≈"}
+COST_NAMES = {"j_per_example": "energy per example (J)", "latency_s_per_example": "latency per example (s)",
+              "peak_memory_bytes": "peak memory (bytes)"}
 # the subgroup figure a probe's forest plot shows, when present (else its first one with a CI)
 EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias_score_ambiguous", "fail_rate")
 
@@ -124,13 +126,13 @@ def stat_cell(base: Cell, stat: dict | None, notes: Notes) -> Cell:
         change = "better" if better else "worse"
     lo, hi = (stat.get("ci95") or [None, None])[:2]
     ci = f"[{_signed(lo)}, {_signed(hi)}]" if lo is not None and hi is not None else ""
-    p = stat.get("p_holm", stat.get("p_value"))
+    p = stat.get("p_holm")          # shown only when Holm-corrected; the raw p is in the tooltip
     test = stat.get("test", "")
     title = f"{test}; n = {stat.get('n')}; p = {pvalue(stat.get('p_value'))}, Holm p = {pvalue(stat.get('p_holm'))}"
     disc = stat.get("discordant")
     if isinstance(disc, dict):
         title += f"; discordant: baseline only {disc.get('baseline_only')}, other only {disc.get('other_only')}"
-    return Cell(base.value, base.ci, base.note, title, _signed(delta), ci, pvalue(p), change)
+    return Cell(base.value, base.ci, base.note, title, _signed(delta), ci, pvalue(p) if p is not None else "", change)
 
 
 def _signed(v) -> str:
@@ -318,7 +320,7 @@ def _comparison(comparison: dict | None, notes: Notes) -> dict | None:
             if not isinstance(c, dict):
                 continue
             ratio = c.get("ratio")
-            cost.append({"name": key.replace("_", " "), "baseline": sig(c.get("baseline")), "other": sig(c.get("other")),
+            cost.append({"name": COST_NAMES.get(key, key.replace("_", " ")), "baseline": sig(c.get("baseline")), "other": sig(c.get("other")),
                          "ratio": f"×{sig(ratio)}" if isinstance(ratio, (int, float)) else "—",
                          "note": notes(c["reason"]) if c.get("reason") and ratio is None else 0, "source": c.get("source", "")})
         deltas = []
