@@ -12,7 +12,7 @@ from harness.report.charts import forest, pareto, scatter
 from harness.report.numbers import nice_ticks, pvalue, sig, tick_label
 from harness.report.text import has_hidden, reveal, revealed
 from harness.report.timeline import Band, build_timeline, layout_labels
-from harness.report.view import pick_examples
+from harness.report.view import count, pick_examples, size
 from report_synthetic import NO_CARBON, PAYLOADS, synthetic, telemetry
 
 
@@ -45,6 +45,8 @@ def test_numbers_are_rounded_for_reading():
     assert [sig(v) for v in (0.42959050784338615, 1.2641, 53.90294, 0.000123456, -0.0504, 100.0, 0)] == \
         ["0.43", "1.26", "53.9", "0.000123", "-0.0504", "100", "0"]
     assert sig(None) == "—" and sig(float("nan")) == "—"
+    assert [count(2643200), count(22.7e6), count(0)] == ["2.64M", "22.7M", "—"]
+    assert [size(6.06e8), size(512), size(None)] == ["578 MiB", "512 B", "—"]
     assert [pvalue(p) for p in (0.42959050784338615, 0.051, 0.0032, 0.0009999, 1.0, None)] == \
         ["0.43", "0.051", "0.0032", "<0.001", "1.00", "—"]
 

@@ -13,7 +13,7 @@ from harness.report.timeline import Timeline
 EXAMPLES_FAILED, EXAMPLES_SAMPLE, DROPS, HEADLINE_TASKS = 5, 3, 6, 4
 SOURCE_MARK = {"estimated": "≈"}
 COST_NAMES = {"j_per_example": "energy per example (J)", "latency_s_per_example": "latency per example (s)",
-              "peak_memory_bytes": "peak memory (bytes)"}
+              "peak_memory_bytes": "peak memory"}
 # the subgroup figure a probe's forest plot shows, when present (else its first one with a CI)
 EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias_score_ambiguous", "fail_rate")
 
@@ -98,6 +98,16 @@ def count(n) -> str:
         if n >= size:
             return sig(n / size) + suffix
     return sig(n)
+
+
+def size(n) -> str:
+    """Bytes as 606 MiB, 1.5 GiB."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return "—"
+    for power, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if abs(n) >= 1024 ** power:
+            return f"{sig(n / 1024 ** power)} {unit}"
+    return f"{sig(n)} B"
 
 
 def metric_cell(m, notes: Notes) -> Cell:
@@ -320,7 +330,8 @@ def _comparison(comparison: dict | None, notes: Notes) -> dict | None:
             if not isinstance(c, dict):
                 continue
             ratio = c.get("ratio")
-            cost.append({"name": COST_NAMES.get(key, key.replace("_", " ")), "baseline": sig(c.get("baseline")), "other": sig(c.get("other")),
+            show = size if key.endswith("_bytes") else sig
+            cost.append({"name": COST_NAMES.get(key, key.replace("_", " ")), "baseline": show(c.get("baseline")), "other": show(c.get("other")),
                          "ratio": f"×{sig(ratio)}" if isinstance(ratio, (int, float)) else "—",
                          "note": notes(c["reason"]) if c.get("reason") and ratio is None else 0, "source": c.get("source", "")})
         deltas = []
