@@ -182,3 +182,13 @@ def test_minimal_results_still_render():
                                                 "metrics": {"bleu": {"value": 1.0, "stderr": 0.0, "ci95": [1, 1]}}}}}}}
     html = render_html(results, [])
     assert "Run complete" in html and "No release gate" in html and "bleu" in html
+
+
+def test_a_passing_gate_heads_the_page_and_its_absence_says_so():
+    results = synthetic(n_tasks=2, models=("a", "b"))
+    results["gate"] = {"verdict": "pass", "counts": {"pass": 4, "fail": 0, "warn": 1, "skip": 0}, "rules": []}
+    html = render_html(results, [])
+    assert 'class="verdict pass"' in html and "Gate: PASS" in html and "<th>rule</th>" not in html
+    del results["gate"]
+    html = render_html(results, [])
+    assert "Gate:" not in html and "No release gate was applied" in html
