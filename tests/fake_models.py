@@ -220,3 +220,17 @@ class PlantedFlips(AnswersOnlyWhatItSupports):
 
     def generate(self, requests):
         return [Generation(text=" " + self._answer(r.context), n_tokens=1) for r in requests]
+
+
+class Echo(AnswersOnlyWhatItSupports):
+    """Generates its whole prompt back (the report's escaping tests plant markup in the data)."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="echo", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=r.context, n_tokens=len(r.context.split())) for r in requests]

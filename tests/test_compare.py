@@ -239,7 +239,7 @@ def _run(capsys, planted, out: str, *args: str) -> tuple[Path, SimpleNamespace]:
     proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes", "--no-meters",
                        "--no-progress", "--out", str(planted / out), *args)
     assert proc.returncode == 0, proc.stderr
-    return next((planted / out).iterdir()), proc
+    return next(p for p in (planted / out).iterdir() if p.is_dir()), proc
 
 
 def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
@@ -301,7 +301,7 @@ def test_two_runs_of_the_same_embedded_model_under_different_names_compare_as_id
         proc = _in_process(capsys, "run", "--model", f"{name}=tiny-gpt2", "--tasks", "toylang,facts_mc", "--limit", "6",
                            "--no-probes", "--no-meters", "--no-progress", "--out", str(tmp_path / name))
         assert proc.returncode == 0, proc.stderr
-        runs.append(next((tmp_path / name).iterdir()))
+        runs.append(next(p for p in (tmp_path / name).iterdir() if p.is_dir()))
     proc = _in_process(capsys, "compare", *map(str, runs), "--out", str(tmp_path / "cmp.json"))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads((tmp_path / "cmp.json").read_text())["comparison"]

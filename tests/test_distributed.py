@@ -50,7 +50,7 @@ def torchrun(*args: str, nproc: int = 2, script: str | None = None, env: dict | 
 
 
 def folder_in(out: Path) -> Path:
-    found = [p for p in out.iterdir() if not p.name.startswith(".")]
+    found = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(found) == 1, found
     return found[0]
 

@@ -21,14 +21,6 @@ FLOORS = {("tiny-gpt2", "facts_mc", "accuracy"): 0.4, ("tiny-gpt2", "toylang", "
           ("minilm", "topic", "accuracy"): 0.6, ("minilm", "topic", "f1_macro"): 0.6}
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    proc = run_cli("run", "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    return proc, next(p for p in out.iterdir() if p.is_dir())   # beside history.sqlite
-
-
 @pytest.mark.slow
 def test_default_run_writes_results_samples_and_report(default_run):
     proc, run_dir = default_run

@@ -213,7 +213,7 @@ def test_variants_run_end_to_end_and_are_recorded(tmp_path):
                    "--tasks", "facts_mc", "--limit", "4", "--no-probes", "--no-meters", "--no-progress",
                    "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    (run,) = tmp_path.iterdir()
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     models = json.loads((run / "results.json").read_text())["models"]
     assert [m["recipe"] for m in models.values()] == [
         {"dtype": None, "quantize": None, "prune": None}, {"dtype": None, "quantize": "int8-dynamic", "prune": None},
