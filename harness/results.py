@@ -1,12 +1,13 @@
 """Assembling results.json from the sample store and the run state (pure: values in, dict out).
 
 Metric values are recomputed from the stored predictions, in dataset order, with a bootstrap
-seeded by the run seed and the names, so an interrupted-and-resumed run and an uninterrupted one
-give identical numbers.
+seeded by the run seed and the task's name (never the model's or the metric's): every model and
+metric of a task is resampled with the same example indices, so identical predictions get
+identical intervals, and an interrupted-and-resumed run and an uninterrupted one give identical
+numbers.
 """
 from __future__ import annotations
 
-import zlib
 from typing import Sequence
 
 from harness import __version__
@@ -14,17 +15,13 @@ from harness.meters.carbon import CarbonIntensity
 from harness.meters.energy import aggregate, covering, energy_object
 from harness.invalid import invalid_summary
 from harness.calibration import calibration
-from harness.metrics.bootstrap import bootstrap
+from harness.metrics.bootstrap import bootstrap, seed_for
 from harness.plugins import PROBES
 from harness.prepared import PreparedTask
 from harness.run_dir import RunState
 
 SCHEMA_VERSION = 1
 REMOTE_ENERGY = "remote model: the energy is spent on the server and cannot be read from here"
-
-
-def _seed(run_seed: int, *names: str) -> int:
-    return (run_seed + zlib.crc32("/".join(names).encode())) % 2**32
 
 
 def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
@@ -48,7 +45,7 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
             continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
         stats = metric.record_stats(predictions, references, [r["scores"] for r in records])
-        value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
+        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better, **metric.describe()}
     result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
               "complete": stored == len(task.examples), "invalid": invalid,
@@ -59,7 +56,7 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
     if hasattr(task.kind, "forecast"):        # multiple choice and classification: how sure, and how right
         forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
         result["calibration"] = calibration(forecasts, task.kind.forecast_source,
-                                            _seed(seed, model, task.name, "calibration"), resamples)
+                                            seed_for(seed, task.name, "calibration"), resamples)
     return result
 
 

@@ -25,14 +25,6 @@ FLOORS = {("tiny-gpt2", "facts_mc", "accuracy"): 0.4, ("tiny-gpt2", "toylang", "
 CEILINGS = {("tiny-gpt2", "toytext", "bits_per_byte"): 1.5, ("tiny-gpt2", "toytext", "word_perplexity"): 80.0}
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    proc = run_cli("run", "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    return proc, next(out.iterdir())
-
-
 @pytest.mark.slow
 def test_default_run_writes_results_samples_and_report(default_run):
     proc, run_dir = default_run

@@ -21,6 +21,7 @@ class AdditiveMetric(evaluate.Metric):
     name_: ClassVar[str]
     description_: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
+    binary: ClassVar[bool] = False      # every example scores 0 or 1 (paired comparisons use McNemar's test)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("keep_in_memory", True)

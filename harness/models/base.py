@@ -24,6 +24,9 @@ class ModelInfo:
     max_length: int | None = None    # longest input in tokens, if the model has a limit
     labels: tuple[str, ...] = ()     # classifiers: the label set
     extra: dict = field(default_factory=dict)
+    # harness.models.footprint.measure: the recipe applied and what it achieved (None: the runner
+    # measures the adapter's .model itself, if it has one)
+    variant: dict | None = None
 
 
 @runtime_checkable

@@ -45,13 +45,14 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
+        loaded = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = self.model.config
         limit = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
         self.info = ModelInfo(kind="hf-causal", device=str(self.device), dtype=dtype_name(dtype),
-                              parameters=count_parameters(self.model), max_length=limit)
+                              parameters=count_parameters(self.model), variant=loaded.describe(), max_length=limit)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
 
     def _encode_uncached(self, text: str) -> tuple[int, ...]:
