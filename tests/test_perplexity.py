@@ -2,6 +2,7 @@
 against lm-evaluation-harness 0.4 (its own HFLM and metric code on the same model folder and text)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -139,3 +140,30 @@ def test_a_perplexity_task_refuses_few_shot_and_a_bad_stride(tmp_path):
     folder = write_task(tmp_path / "v", "ppl", [{"id": "a", "text": "x"}, {"id": "b", "text": " \n"}], kind="perplexity")
     with pytest.raises(HarnessError, match="example 'b'.*empty document"):
         prepare_task(load_task_file(folder / "task.yaml"), None, 0)
+
+
+def test_comparing_two_models_on_a_perplexity_and_a_chinese_bleu_task(tmp_path, monkeypatch):
+    """compare reads the score metrics from each record's scores and BLEU with the task's tokenizer."""
+    from harness.compare import compare_within
+    monkeypatch.syspath_prepend(str(REPO / "tests"))
+
+    def compared(models, task, rows, **fields):
+        write_task(tmp_path / task / "tasks" / task, task, rows, prompt="{text}", **fields)
+        spec = RunSpec(models=models, tasks=(task,), tasks_dirs=(tmp_path / task / "tasks",),
+                       meters=MeterOptions(enabled=False), probes=())
+        state = RunState.create(tmp_path / task / "out", spec, argv=[])
+        results = run_audit(state, progress=False)
+        records = [json.loads(x) for x in state.samples_path.read_text().splitlines()]
+        return results, compare_within(results, records, "a", resamples=50)["models"]["b"]["tasks"][task]
+
+    results, stats = compared((ModelSpec("a", "tiny-gpt2"), ModelSpec("b", "tiny-gpt2")), "ppl", _docs(2),
+                              kind="perplexity")
+    ours = results["models"]["a"]["tasks"]["ppl"]["metrics"]["word_perplexity"]["value"]
+    assert stats["word_perplexity"]["baseline"] == pytest.approx(ours) and stats["word_perplexity"]["delta"] == 0
+    # echoed "猫坐在垫子上" against "猫坐在垫子上了": one 13a "word" each (BLEU 0), six zh tokens of seven
+    rows = [{"id": str(i), "text": "ECHO 猫坐在垫子上", "answer": "猫坐在垫子上了"} for i in range(3)]
+    echo = ModelSpec("a", "py", "fake_models:EchoAfterMarker")
+    results, stats = compared((echo, dataclasses.replace(echo, name="b")), "zh", rows, kind="generate",
+                              tokenize="zh", metrics=["bleu"])
+    value = results["models"]["a"]["tasks"]["zh"]["metrics"]["bleu"]["value"]
+    assert value > 50 and stats["bleu"]["baseline"] == pytest.approx(value)
