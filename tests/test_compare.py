@@ -19,6 +19,7 @@ from harness.compare import stats as st
 from harness.compare.build import flipped, paired_stat
 from harness.compare.cost import cost
 from harness.compare.pairing import pair, refuse_differences
+from harness.probes.stats import holm
 from harness.errors import HarnessError
 from harness.metrics.text import Bleu
 
@@ -110,7 +111,7 @@ def test_identical_models_give_delta_zero_ci_zero_and_p_one():
 
 
 def test_holm_runs_over_the_whole_comparison():
-    adjusted = st.holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03})
     assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})
 
 

@@ -225,7 +225,8 @@ def test_variants_run_end_to_end_and_are_recorded(tmp_path):
     for m in models.values():
         assert set(m["tasks"]) == {"facts_mc"} and m["tasks"]["facts_mc"]["n"] == 4
     html = (run / "report.html").read_text()
-    assert "recipe quantize=int8-dynamic" in html and "recipe prune=0.5" in html and "recipe dtype=float16" in html
+    assert "quantize=int8-dynamic" in html and "prune=0.5" in html and "sparsity 0.5 achieved" in html
+    assert "float16, 5.0 MiB in memory" in html
 
 
 # ------------------------------------------------------------------ adapters harness does not load, and log noise

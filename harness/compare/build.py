@@ -21,6 +21,7 @@ from harness.compare.probes import rule
 from harness.errors import HarnessError
 from harness.metrics.bootstrap import seed_for
 from harness.plugins import METRICS
+from harness.probes.stats import holm
 
 RESAMPLES = 1000                 # paired bootstrap resamples (sacrebleu's default for --paired-bs)
 AR_TRIALS = 10_000               # approximate randomization trials (sacrebleu's default for --paired-ar)
@@ -230,7 +231,7 @@ def adjust(models: dict) -> None:
                 for name, stat in metrics.items():
                     if stat.get("p_value") is not None:
                         found[(other, section, unit, name)] = stat
-    adjusted = st.holm({k: s["p_value"] for k, s in found.items()})
+    adjusted = holm({k: s["p_value"] for k, s in found.items()})
     for key, stat in found.items():
         stat["p_holm"] = adjusted[key]
         stat["significant"] = adjusted[key] < st.ALPHA

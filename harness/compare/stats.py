@@ -133,12 +133,3 @@ def approximate_randomization(baseline_stats: np.ndarray, other_stats: np.ndarra
     return _exceed_p(null, observed)
 
 
-def holm(p_values: dict) -> dict:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone), over any hashable keys."""
-    order = sorted(p_values, key=p_values.get)
-    m = len(order)
-    adjusted, running = {}, 0.0
-    for rank, key in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[key]))
-        adjusted[key] = running
-    return adjusted

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.results_file import read_results
 
 BLESSED_DIR = ".blessed"
 CORE_KEYS = ("schema_version", "run", "models", "energy")
@@ -29,21 +30,6 @@ class Baseline:
     results: dict
     label: str             # its run id (the "gate.baseline" field)
     name: str | None = None   # the blessed name, when it was given by name
-
-
-def read_results(path: Path) -> dict:
-    """A run folder's (or a results.json file's) results, or a one-line error."""
-    file = path / "results.json" if path.is_dir() else path
-    if not file.is_file():
-        raise HarnessError(f"{path} holds no results.json", "pass a folder written by `harness run` or its results.json")
-    try:
-        results = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{file} is not valid JSON ({exc})", "re-run or resume the run") from None
-    if not isinstance(results, dict) or not isinstance(results.get("run"), dict) or \
-            not isinstance(results.get("models"), dict):
-        raise HarnessError(f"{file} is not a harness results.json (no run or models)", "pass a file written by `harness run`")
-    return results
 
 
 def core_digest(results: dict) -> str:

@@ -205,6 +205,12 @@ def _variant(info: dict) -> str:
             recipe[key] = info[key]
     parts = [f"{k}={v}" for k, v in recipe.items() if v is not None and k != "dtype"]
     dtype = recipe.get("dtype") or info.get("dtype")
+    memory = ((info.get("size") or {}).get("memory") or {}).get("value")
+    if isinstance(memory, (int, float)):
+        parts.append(f"{memory / 2**20:.1f} MiB in memory")
+    achieved = (info.get("sparsity") or {}).get("achieved")
+    if (info.get("sparsity") or {}).get("asked") is not None and isinstance(achieved, (int, float)):
+        parts.append(f"sparsity {achieved:.3g} achieved")
     return ", ".join(([str(dtype)] if dtype else []) + parts)
 
 
