@@ -50,9 +50,10 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
     result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
               "complete": stored == len(task.examples), "invalid": invalid,
               "metrics": metrics}
-    for option in ("tokenize", "normalize"):
-        if getattr(task.config, option):
-            result[option] = getattr(task.config, option)
+    config = getattr(task, "config", None)
+    for option in ("tokenize", "normalize"):          # how the texts were compared, where the task chose it
+        if getattr(config, option, ""):
+            result[option] = getattr(config, option)
     if hasattr(task.kind, "forecast"):        # multiple choice and classification: how sure, and how right
         forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
         result["calibration"] = calibration(forecasts, task.kind.forecast_source,
