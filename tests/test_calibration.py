@@ -91,12 +91,18 @@ def test_calibration_lands_in_results_for_multiple_choice_and_not_for_a_model_wi
     assert "not_measured" in tasks["cl"]["calibration"] and "metrics" not in tasks["cl"]["calibration"]
 
 
-def test_reliability_svg_draws_the_non_empty_bins_and_escapes_text():
-    from harness.report.reliability import reliability_svg
+def test_the_reliability_diagram_draws_the_non_empty_bins_and_the_page_escapes_its_text():
+    from harness.report.html import render_html
+    from harness.report.reliability import reliability_chart
     forecasts = [Forecast((0.9, 0.1), 0, 0), Forecast((0.8, 0.2), 0, 1), Forecast((0.35, 0.65), 1, 1)]
-    svg = reliability_svg(calibration(forecasts, "t", 0, 10), title="<b>mc</b>")
-    assert svg.startswith("<svg") and svg.endswith("</svg>") and "<script" not in svg
-    assert svg.count("<circle") == 3 and "&lt;b&gt;mc&lt;/b&gt;" in svg and "<b>" not in svg
-    assert "ECE 0.417" in svg          # (|1 - 0.9| + |0 - 0.8| + |1 - 0.65|) / 3 = 1.25 / 3
-    missing = reliability_svg({"not_measured": "no <probs>"})
-    assert "not measured: no &lt;probs&gt;" in missing
+    cal = calibration(forecasts, "t", 0, 10)
+    chart = reliability_chart("<b>mc</b>", cal)
+    assert len(chart.bins) == 3 and chart.caption.startswith("ECE 0.417")   # (0.1 + 0.8 + 0.35) / 3 = 1.25 / 3
+    assert reliability_chart("t", {"not_measured": "no probs"}).not_measured == "no probs"
+    results = {"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"<b>mc</b>": {
+        "kind": "multiple_choice", "n": 3, "metrics": {}, "calibration": cal},
+        "cl": {"kind": "classify", "n": 1, "metrics": {}, "calibration": {"not_measured": "no <probs>"}}}}}}
+    html = render_html(results, [])
+    assert html.count('class="reliability"') == 1 and "ECE 0.417" in html
+    assert "&lt;b&gt;mc&lt;/b&gt;" in html and "<b>mc</b>" not in html
+    assert "not measured: no &lt;probs&gt;" in html

@@ -1,22 +1,42 @@
-"""A small inline-SVG reliability diagram from a task's ``calibration`` object (harness.calibration).
-
-``reliability_svg(results["models"][m]["tasks"][t]["calibration"])`` returns one ``<svg>`` element
-(no scripts, no external references): per non-empty bin a bar up to the bin's accuracy, a dot at
-its mean confidence (x) and accuracy (y), the diagonal of perfect calibration, and the ECE in the
-caption. Every text inside is escaped here (html.escape) and the rest are numbers this module
-formats, so the string may be put into a page as markup as it is. A calibration object that was
-not measured gives a short <svg> saying why.
-"""
+"""A reliability diagram from a task's ``calibration`` object (harness.calibration), as geometry that
+the report's template draws as inline SVG (autoescaped there, like every other chart): per non-empty
+bin a bar up to the bin's accuracy and a dot at its mean confidence and accuracy, the diagonal of
+perfect calibration, and the ECE with its bin count in the caption. Pure: values in, geometry out."""
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
 
 
-def reliability_svg(calibration: dict, size: int = 200, title: str = "") -> str:
-    pad = 28
+@dataclass(frozen=True)
+class Bin:
+    x: float
+    y: float
+    width: float
+    height: float
+    opacity: float
+    cx: float
+    cy: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Reliability:
+    task: str
+    width: int
+    height: int
+    box: tuple[float, float, float]                 # x, y, side of the unit square
+    bins: tuple[Bin, ...]
+    ticks: tuple[tuple[float, float, str], ...]     # (x or y pixel, other pixel, label) for 0, 0.5, 1
+    caption: str
+    not_measured: str | None = None
+
+
+def reliability_chart(task: str, calibration: dict, size: int = 200) -> Reliability:
+    pad, top = 28, 8
     inner = size - 2 * pad
-    top = 8 + (14 if title else 0)
     height = top + inner + pad + 6
+    if "not_measured" in calibration:
+        return Reliability(task, size, 40, (pad, top, inner), (), (), "", str(calibration["not_measured"]))
 
     def x(v: float) -> float:
         return pad + v * inner
@@ -24,32 +44,17 @@ def reliability_svg(calibration: dict, size: int = 200, title: str = "") -> str:
     def y(v: float) -> float:
         return top + (1 - v) * inner
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="reliability" width="{size}" height="{height}" '
-             f'viewBox="0 0 {size} {height}" role="img">']
-    if title:
-        parts.append(f'<text x="{pad}" y="14" font-size="11">{escape(title)}</text>')
-    if "not_measured" in calibration:
-        parts.append(f'<text x="{pad}" y="{top + 20}" font-size="10">not measured: '
-                     f'{escape(str(calibration["not_measured"]))}</text></svg>')
-        return "".join(parts)
-    parts.append(f'<rect x="{pad}" y="{top}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>')
-    parts.append(f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(1):.1f}" y2="{y(1):.1f}" stroke="#bbb" '
-                 'stroke-dasharray="3,3"/>')
     n = max(1, int(calibration.get("n") or 0))
-    for row in calibration["reliability"]:
-        if not row["count"]:
-            continue
-        opacity = 0.25 + 0.75 * row["count"] / n
-        x0, x1 = x(row["lower"]), x(row["upper"])
-        parts.append(f'<rect x="{x0 + 1:.1f}" y="{y(row["accuracy"]):.1f}" width="{x1 - x0 - 2:.1f}" '
-                     f'height="{y(0) - y(row["accuracy"]):.1f}" fill="#4a7ab0" fill-opacity="{opacity:.2f}">'
-                     f'<title>confidence {row["lower"]:.1f}-{row["upper"]:.1f}: {row["count"]} examples, mean '
-                     f'confidence {row["confidence"]:.3f}, accuracy {row["accuracy"]:.3f}</title></rect>')
-        parts.append(f'<circle cx="{x(row["confidence"]):.1f}" cy="{y(row["accuracy"]):.1f}" r="2.5" fill="#c0392b"/>')
-    for v in (0, 0.5, 1):
-        parts.append(f'<text x="{x(v):.1f}" y="{top + inner + 11}" font-size="9" text-anchor="middle">{v:g}</text>')
-        parts.append(f'<text x="{pad - 4}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end">{v:g}</text>')
+    bins = tuple(Bin(x=x(r["lower"]) + 1, y=y(r["accuracy"]), width=max(0.0, x(r["upper"]) - x(r["lower"]) - 2),
+                     height=y(0) - y(r["accuracy"]), opacity=round(0.25 + 0.75 * r["count"] / n, 2),
+                     cx=x(r["confidence"]), cy=y(r["accuracy"]),
+                     title=f"confidence {r['lower']:.1f}-{r['upper']:.1f}: {r['count']} examples, mean confidence "
+                           f"{r['confidence']:.3f}, accuracy {r['accuracy']:.3f}")
+                 for r in calibration["reliability"] if r["count"])
+    ticks = tuple((x(v), y(v), f"{v:g}") for v in (0, 0.5, 1))
     ece = calibration["metrics"]["ece"]
-    parts.append(f'<text x="{pad}" y="{top + inner + 24}" font-size="10">confidence → · ECE {ece["value"]:.3f} '
-                 f'({calibration["bins"]} bins, n={calibration["n"]})</text></svg>')
-    return "".join(parts)
+    brier = calibration["metrics"].get("brier") or {}
+    caption = f"ECE {ece['value']:.3f} ({calibration['bins']} equal-width bins, n = {calibration['n']})"
+    if isinstance(brier.get("value"), (int, float)):
+        caption += f" · Brier {brier['value']:.3f}"
+    return Reliability(task, size, height, (pad, top, inner), bins, ticks, caption)

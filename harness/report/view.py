@@ -8,6 +8,7 @@ from typing import Sequence
 
 from harness.report import charts
 from harness.report.numbers import pvalue, sig
+from harness.report.reliability import reliability_chart
 from harness.report.timeline import Timeline
 
 EXAMPLES_FAILED, EXAMPLES_SAMPLE, DROPS, HEADLINE_TASKS = 5, 3, 6, 4
@@ -505,8 +506,10 @@ def _details(name: str, info: dict, records: Sequence[dict], results: dict, note
         inv = result.get("invalid") or {}
         if inv.get("n"):
             invalid.append(f"{label}: {inv['n']} not scored (" + ", ".join(f"{k}: {v}" for k, v in inv.get("reasons", {}).items()) + ")")
+    calibration = [reliability_chart(task, result["calibration"]) for task, result in info.get("tasks", {}).items()
+                   if isinstance(result.get("calibration"), dict)]
     return {"name": name, "info": info, "variant": _variant(info), "energy_rows": energy_rows, "energy_total": total,
-            "gpu_on": gpu_on, "probes": probes, "examples": examples, "invalid": invalid}
+            "gpu_on": gpu_on, "probes": probes, "examples": examples, "invalid": invalid, "calibration": calibration}
 
 
 def _example_value(v):
