@@ -89,7 +89,7 @@ if __name__ == "__main__":                      # the harness command, with a fa
     from harness.cli import main
     sys.exit(main(sys.argv[1:]))
 
-from conftest import assert_one_line_error, run_cli, write_task  # noqa: E402
+from conftest import assert_one_line_error, close, run_cli, write_task  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.store import SampleStore  # noqa: E402
@@ -152,15 +152,6 @@ def same_numbers(results: dict, baseline: Path) -> bool:
     since a resumed batch holds fewer items and so is padded differently from the uninterrupted one."""
     return close(numbers(results), numbers(json.loads((baseline / "results.json").read_text())))
 
-
-def close(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-5, abs=1e-9)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(map(close, a, b))
-    return type(a) is type(b) and a == b
 
 
 def assert_finished_like(folder: Path, baseline: Path) -> None:
