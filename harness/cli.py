@@ -43,13 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    """transformers' weight-loading bars and advice are noise in an audit log."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    """transformers' advice is noise in an audit log. Said through the environment, which
+    transformers reads when it is first imported (importing it here would cost every command,
+    `harness --help` included, half a second or more); its weight-loading bars are turned off
+    where models load (harness.models.hf_loading)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def _raise_terminated(signum, frame) -> None:

@@ -12,10 +12,6 @@ def add_parser(sub, epilog: str) -> None:
     lst.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR")
 
 
-def _first_line(obj) -> str:
-    return ((getattr(obj, "__doc__", None) or "").strip().splitlines() or [""])[0]
-
-
 def execute(args, argv: list[str]) -> int:
     from harness import catalog
     from harness.plugins import METERS, METRICS, MODELS, load_builtins
@@ -30,7 +26,7 @@ def execute(args, argv: list[str]) -> int:
                 for name, cls in METRICS.items()]
     else:
         registry = {"models": MODELS, "meters": METERS}[args.what]
-        rows = [(name, registry.origin(name), _first_line(obj)) for name, obj in registry.items()]
+        rows = [(name, registry.origin(name), registry.describe(name)) for name in registry.names()]
     if not rows:
         print(f"no {args.what} registered")
     widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []

@@ -120,6 +120,9 @@ def execute(args, argv: list[str]) -> int:
         state = RunState.load(args.resume)
         tasks, probes = _resumable(state)
     else:
+        if not args.no_meters:
+            from harness.meters.cpu import probe_hardware_early
+            probe_hardware_early()
         from harness.models.embedded import DEFAULT_MODELS
         models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
         names = [m.name for m in models]

@@ -1,8 +1,25 @@
-"""Metrics: local evaluate.Metric subclasses (see base.py) and the bootstrap."""
-from harness.metrics.base import AdditiveMetric, MeanMetric
-from harness.metrics.bootstrap import MetricValue, bootstrap
-from harness.metrics.classification import Accuracy, ExactMatch, F1Macro
-from harness.metrics.text import Bleu, Chrf, Rouge1, Rouge2, RougeL, RougeLsum
+"""Metrics: additive statistics (the METRICS registry's entries, in base.py, classification.py and
+text.py) and the bootstrap.
 
-__all__ = ["AdditiveMetric", "MeanMetric", "MetricValue", "bootstrap", "Accuracy", "ExactMatch", "F1Macro",
-           "Bleu", "Chrf", "Rouge1", "Rouge2", "RougeL", "RougeLsum"]
+The names exported here - ``Accuracy``, ``Bleu``, ... - are the local ``evaluate.Metric``
+subclasses (``Bleu().compute(predictions=..., references=...)``), built on first access so that
+importing harness.metrics does not import `evaluate` (seconds: it imports transformers' pipelines).
+"""
+from __future__ import annotations
+
+from harness.metrics import classification, text
+from harness.metrics.base import AdditiveMetric, MeanMetric, evaluate_metric
+from harness.metrics.bootstrap import MetricValue, bootstrap
+
+_STATISTICS = {"Accuracy": classification.Accuracy, "ExactMatch": classification.ExactMatch,
+               "F1Macro": classification.F1Macro, "Bleu": text.Bleu, "Chrf": text.Chrf, "Rouge1": text.Rouge1,
+               "Rouge2": text.Rouge2, "RougeL": text.RougeL, "RougeLsum": text.RougeLsum}
+
+
+def __getattr__(name: str):
+    if name in _STATISTICS:
+        return evaluate_metric(_STATISTICS[name])
+    raise AttributeError(f"module 'harness.metrics' has no attribute {name!r}")
+
+
+__all__ = ["AdditiveMetric", "MeanMetric", "MetricValue", "bootstrap", "evaluate_metric", *_STATISTICS]

@@ -5,35 +5,24 @@ are (correct, 1); BLEU's are sacrebleu's n-gram match and length counts; macro-F
 per-class (tp, fp, fn). Because the statistics add, a bootstrap resample is one matrix
 product, and the point value is exactly the reference library's corpus value.
 
-Each metric is also a local ``evaluate.Metric`` (no hub download), so
+These classes are the pure statistics and are what the METRICS registry holds; they import neither
+`evaluate` nor `datasets` (importing `evaluate` takes seconds: it imports transformers' pipelines).
+Each metric is also a local ``evaluate.Metric`` (no hub download), built the first time it is asked
+for (``evaluate_metric`` below, or ``from harness.metrics import Bleu``), so
 ``Bleu().compute(predictions=[...], references=[...])`` works as users of `evaluate` expect.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar, Sequence
 
-import datasets
-import evaluate
 import numpy as np
 
 
-class AdditiveMetric(evaluate.Metric):
+class AdditiveMetric:
     name_: ClassVar[str]
     description_: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("keep_in_memory", True)
-        super().__init__(**kwargs)
-
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=self.description_, citation="", inputs_description="predictions and references, strings",
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}))
-
-    def _compute(self, predictions, references):
-        return {self.name_: self.corpus_value(predictions, references)}
 
     @classmethod
     def corpus_value(cls, predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -73,3 +62,28 @@ class MeanMetric(AdditiveMetric):
     @staticmethod
     def value_from_totals(totals: np.ndarray) -> float:
         return float(totals[0] / totals[1])
+
+
+@lru_cache(maxsize=None)
+def evaluate_metric(metric: type[AdditiveMetric]) -> type:
+    """``metric`` as a local ``evaluate.Metric`` subclass (same statistics, evaluate's interface:
+    ``compute``, ``add_batch``, ``info``), built once per metric class."""
+    import datasets
+    import evaluate
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("keep_in_memory", True)
+        evaluate.Metric.__init__(self, **kwargs)
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=self.description_, citation="", inputs_description="predictions and references, strings",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references):
+        return {self.name_: self.corpus_value(predictions, references)}
+
+    return type(metric.__name__, (metric, evaluate.Metric),
+                {"__init__": __init__, "_info": _info, "_compute": _compute, "__module__": "harness.metrics",
+                 "__qualname__": metric.__qualname__, "__doc__": metric.__doc__})

@@ -6,8 +6,6 @@ import logging
 from functools import lru_cache
 
 import numpy as np
-from rouge_score import rouge_scorer
-from sacrebleu.metrics import BLEU, CHRF
 
 from harness.metrics.base import AdditiveMetric, MeanMetric
 from harness.plugins import METRICS
@@ -17,37 +15,46 @@ from harness.plugins import METRICS
 logging.getLogger("sacrebleu").setLevel(logging.ERROR)
 
 
+@lru_cache(maxsize=None)
+def _sacrebleu_scorer(name: str):
+    """sacrebleu's scorer with its defaults, imported and built on first use."""
+    from sacrebleu.metrics import BLEU, CHRF
+    return {"bleu": BLEU, "chrf": CHRF}[name]()
+
+
 class _SacrebleuMetric(AdditiveMetric):
     """sacrebleu computes a corpus score from summed sentence statistics; we keep the sentences'
     statistics so a bootstrap resample needs no re-tokenization."""
-    scorer: BLEU | CHRF
+
+    @classmethod
+    def scorer(cls):
+        return _sacrebleu_scorer(cls.name_)
 
     @classmethod
     def example_stats(cls, predictions, references) -> np.ndarray:
-        rows = cls.scorer._extract_corpus_statistics(list(predictions), [list(references)])
+        rows = cls.scorer()._extract_corpus_statistics(list(predictions), [list(references)])
         return np.asarray(rows, dtype=float)
 
     @classmethod
     def value_from_totals(cls, totals: np.ndarray) -> float:
-        return float(cls.scorer._compute_score_from_stats([int(round(t)) for t in totals]).score)
+        return float(cls.scorer()._compute_score_from_stats([int(round(t)) for t in totals]).score)
 
 
 @METRICS.register("bleu")
 class Bleu(_SacrebleuMetric):
     name_ = "bleu"
     description_ = "Corpus BLEU (sacrebleu defaults: 13a tokenization, exponential smoothing), 0-100."
-    scorer = BLEU()
 
 
 @METRICS.register("chrf")
 class Chrf(_SacrebleuMetric):
     name_ = "chrf"
     description_ = "Corpus chrF (sacrebleu defaults: char order 6, beta 2), 0-100."
-    scorer = CHRF()
 
 
 @lru_cache(maxsize=1)
-def _rouge() -> rouge_scorer.RougeScorer:
+def _rouge():
+    from rouge_score import rouge_scorer
     return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=False)
 
 

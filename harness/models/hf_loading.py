@@ -43,6 +43,8 @@ def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: Runtime
     """The tokenizer and ``model_class`` from ``spec``, on the chosen device and dtype, in eval mode.
     Returns (model, tokenizer, device, dtype)."""
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()        # weight-loading bars are noise in an audit log
     device = choose_device(options.device)
     dtype = choose_dtype(options.dtype, device)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
