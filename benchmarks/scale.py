@@ -31,10 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))          # this checkout's harness, also for the processes it starts
 WORKLOADS = {"mc0": ("facts_mc", 8, 0), "mc5": ("facts_mc", 8, 5), "gen": ("toylang", 2, 0)}
 SEED = 1234
 
@@ -82,9 +84,10 @@ def write_tasks(root: Path) -> None:
             (root / tool / f"{key}.yaml").write_text(yaml.safe_dump(config))
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB, and stderr's tail of one process."""
+def timed(cmd: list[str], env: dict) -> tuple[float, float, float, float]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MiB, and the wall-clock time it started."""
     with tempfile.TemporaryFile() as err:
+        spawned = time.time()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=REPO)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -94,7 +97,7 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
         tail = err.read().decode(errors="replace")[-2000:]
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{tail}")
-    return elapsed, usage.ru_maxrss / 1024, tail
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, spawned
 
 
 def run_harness(model: Path, root: Path, key: str, limit: int | None, out: Path, env: dict):
@@ -102,12 +105,13 @@ def run_harness(model: Path, root: Path, key: str, limit: int | None, out: Path,
            "--tasks", f"bench_{key}", "--batch-size", "32", "--device", "cpu", "--dtype", "float32", "--no-probes",
            "--no-progress", "--out", str(out)] + (["--limit", str(limit)] if limit else [])
     before = set(out.iterdir()) if out.exists() else set()
-    elapsed, rss, _ = timed(cmd, env)
+    elapsed, cpu, rss, spawned = timed(cmd, env)
     (run_dir,) = set(out.iterdir()) - before
     results = json.loads((run_dir / "results.json").read_text())
     metrics = results["models"]["m"]["tasks"][f"bench_{key}"]["metrics"]
     windows = [json.loads(line) for line in (run_dir / "windows.jsonl").read_text().splitlines()]
-    return elapsed, rss, {k: v["value"] for k, v in metrics.items()}, windows
+    first_task = min(datetime.fromisoformat(w["started"]).timestamp() for w in windows if w["kind"] == "task")
+    return elapsed, cpu, rss, first_task - spawned, {k: v["value"] for k, v in metrics.items()}
 
 
 def run_lm_eval(model: Path, root: Path, key: str, limit: int | None, out: Path, env: dict):
@@ -115,10 +119,10 @@ def run_lm_eval(model: Path, root: Path, key: str, limit: int | None, out: Path,
     cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
            "--tasks", f"bench_{key}", "--include_path", str(root / "lm_eval"), "--batch_size", "32", "--device", "cpu",
            "--output_path", str(target)] + (["--limit", str(limit)] if limit else [])
-    elapsed, rss, _ = timed(cmd, env)
+    elapsed, cpu, rss, _ = timed(cmd, env)
     (found,) = target.rglob("results_*.json")
     metrics = json.loads(found.read_text())["results"][f"bench_{key}"]
-    return elapsed, rss, {k.split(",")[0]: v for k, v in metrics.items() if k.endswith(",none") and "stderr" not in k}
+    return elapsed, cpu, rss, {k.split(",")[0]: v for k, v in metrics.items() if k.endswith(",none") and "stderr" not in k}
 
 
 def cross_check(name: str, ours: dict, theirs: dict) -> list[str]:
@@ -145,37 +149,41 @@ def main() -> None:
     write_tasks(root)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    times = {k: {"harness": [], "lm-eval": [], "harness_rss": [], "lm-eval_rss": [], "startup": []} for k in keys}
+    times = {k: {f"{tool}_{what}": [] for tool in ("harness", "lm-eval") for what in ("wall", "cpu", "rss")}
+             for k in keys}
+    for k in keys:
+        times[k]["startup"] = []
     values: dict = {}
     for r in range(args.rounds):
         for key in keys:
-            t, rss, ours, windows = run_harness(args.model, root, key, args.limit, root / "runs", env)
-            times[key]["harness"].append(t)
-            times[key]["harness_rss"].append(rss)
-            model_window = next(w for w in windows if w["kind"] == "model")
-            first_task = next(w for w in windows if w["kind"] == "task")
-            times[key]["startup"].append(t - sum(w["duration_s"] for w in windows if w["kind"] == "run")
-                                         + _seconds_between(model_window, first_task))
-            t2, rss2, theirs = run_lm_eval(args.model, root, key, args.limit, root / "lm", env)
-            times[key]["lm-eval"].append(t2)
-            times[key]["lm-eval_rss"].append(rss2)
+            t, cpu, rss, startup, ours = run_harness(args.model, root, key, args.limit, root / "runs", env)
+            t2, cpu2, rss2, theirs = run_lm_eval(args.model, root, key, args.limit, root / "lm", env)
+            for tool, figures in (("harness", (t, cpu, rss)), ("lm-eval", (t2, cpu2, rss2))):
+                for what, value in zip(("wall", "cpu", "rss"), figures):
+                    times[key][f"{tool}_{what}"].append(value)
+            times[key]["startup"].append(startup)
             values[key] = (ours, theirs)
-            print(f"round {r + 1} {key}: harness {t:.1f}s lm-eval {t2:.1f}s ratio {t2 / t:.2f}", file=sys.stderr, flush=True)
-    print(f"\nmodel {args.model.name}, {args.rounds} rounds, limit {args.limit or 'none'}")
-    print("| workload | harness s (median) | lm-eval s (median) | lm-eval / harness (median of paired; min-max) "
-          "| peak RSS MiB harness / lm-eval | metric: harness vs lm-eval |")
-    print("|---|---|---|---|---|---|")
+            print(f"round {r + 1} {key}: harness {t:.1f}s ({cpu:.1f} CPU s) lm-eval {t2:.1f}s ({cpu2:.1f} CPU s) "
+                  f"ratio {t2 / t:.2f} (CPU {cpu2 / cpu:.2f}); harness start-up {startup:.1f}s", file=sys.stderr, flush=True)
+    print(f"\nmodel {args.model.name}, {args.rounds} rounds, limit {args.limit or 'none'}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print("| workload | harness s | lm-eval s | lm-eval / harness, wall (median of paired; min-max) | harness CPU s | "
+          "lm-eval CPU s | lm-eval / harness, CPU (median of paired; min-max) | peak RSS MiB harness / lm-eval | "
+          "harness start-up to first batch s | metric: harness vs lm-eval |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     mismatches = []
     for key in keys:
         t = times[key]
-        ratios = [b / a for a, b in zip(t["harness"], t["lm-eval"])]
         lines = cross_check(WORKLOADS[key][0], *values[key])
         mismatches += [f"{key}: {line}" for line in lines if line.endswith("MISMATCH")]
-        print(f"| {key} | {statistics.median(t['harness']):.1f} | {statistics.median(t['lm-eval']):.1f} | "
-              f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | "
-              f"{max(t['harness_rss']):.0f} / {max(t['lm-eval_rss']):.0f} | {'; '.join(lines)} |")
-    print("harness start-up before the first batch (s, median): "
-          + ", ".join(f"{k} {statistics.median(times[k]['startup']):.2f}" for k in keys))
+        cells = [key]
+        for what in ("wall", "cpu"):
+            ratios = [b / a for a, b in zip(t[f"harness_{what}"], t[f"lm-eval_{what}"])]
+            cells += [f"{statistics.median(t[f'harness_{what}']):.1f}", f"{statistics.median(t[f'lm-eval_{what}']):.1f}",
+                      f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"]
+        cells += [f"{max(t['harness_rss']):.0f} / {max(t['lm-eval_rss']):.0f}", f"{statistics.median(t['startup']):.1f}",
+                  "; ".join(lines)]
+        print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "limit": args.limit, "times": times,
                                          "values": values}, indent=1))
@@ -183,11 +191,6 @@ def main() -> None:
         print(f"cross-check {line}", file=sys.stderr)
     if mismatches:
         sys.exit(1)
-
-
-def _seconds_between(earlier: dict, later: dict) -> float:
-    from datetime import datetime
-    return datetime.fromisoformat(later["started"]).timestamp() - datetime.fromisoformat(earlier["started"]).timestamp()
 
 
 if __name__ == "__main__":

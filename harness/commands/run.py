@@ -123,7 +123,7 @@ def execute(args, argv: list[str]) -> int:
         if not args.no_meters:
             from harness.meters.cpu import probe_hardware_early
             probe_hardware_early()
-        from harness.models.embedded import DEFAULT_MODELS
+        from harness.models import DEFAULT_MODELS       # not .embedded: that imports torch for every run
         models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
         names = [m.name for m in models]
         if len(set(names)) != len(names):

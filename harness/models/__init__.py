@@ -7,6 +7,8 @@ tests/test_startup.py checks each description equals the first line of the facto
 from harness.models.base import ModelAdapter, ModelInfo
 from harness.plugins import MODELS
 
+DEFAULT_MODELS = ("tiny-gpt2", "minilm")      # what `harness run` evaluates when no --model is given
+
 BUILTIN = {
     "tiny-gpt2": ("harness.models.embedded:tiny_gpt2",
                   "A 2.6M-parameter GPT-2 trained by model/train_tiny_gpt2.py on the toy-world corpus."),
@@ -28,4 +30,4 @@ BUILTIN = {
 for _name, (_target, _doc) in BUILTIN.items():
     MODELS.add_lazy(_name, _target, _doc)
 
-__all__ = ["ModelAdapter", "ModelInfo", "BUILTIN"]
+__all__ = ["ModelAdapter", "ModelInfo", "BUILTIN", "DEFAULT_MODELS"]
