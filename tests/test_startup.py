@@ -66,3 +66,17 @@ def test_metric_registry_holds_light_statistics_and_the_package_exports_evaluate
     assert metrics.Bleu().compute(predictions=preds, references=refs)["bleu"] == bleu.corpus_value(preds, refs)
     with pytest.raises(AttributeError):
         metrics.NoSuchMetric
+
+
+def test_fast_exit_keeps_exit_code_atexit_handlers_and_buffered_output():
+    code = ("import atexit, sys, threading, time\n"
+            "from harness.cli import exit_now\n"
+            "atexit.register(lambda: print('bye'))\n"
+            "if len(sys.argv) > 1:\n"
+            "    threading.Thread(target=lambda: (time.sleep(0.5), print('thread done'))).start()\n"
+            "print('buffered', end=' ')\n"
+            "exit_now(3)\n")
+    fast = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (fast.returncode, fast.stdout) == (3, "buffered bye\n")
+    waited = subprocess.run([sys.executable, "-c", code, "thread"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert waited.returncode == 3 and "thread done" in waited.stdout and "bye" in waited.stdout
