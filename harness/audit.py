@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import catalog, environment
+from harness.distributed import WHOLE
 from harness.errors import HarnessError, Terminated
 from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
@@ -36,19 +37,21 @@ def prepare_probes(spec: RunSpec) -> list:
 
 
 def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] | None = None,
-              probes: list | None = None) -> dict:
+              probes: list | None = None, shard=None) -> dict | None:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
-    written even when the run stops on an error or Ctrl-C, marked incomplete."""
+    written even when the run stops on an error or Ctrl-C, marked incomplete. With ``shard``
+    (harness.distributed.Sharded) this process is one rank of several: it meters and computes its
+    part, and the shard publishes (rank 0 merges every rank's part; the others return None)."""
     tasks = prepare(state.spec) if tasks is None else tasks
     probes = prepare_probes(state.spec) if probes is None else probes
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
-    session = build_session(options, state.dir)
+    session = shard.session(options) if shard else build_session(options, state.dir)
     status = "incomplete: stopped"
     try:
         with session:
             with session.window("run", state.id):
-                run_models(state, tasks, progress, session, probes)
+                run_models(state, tasks, progress, session, probes, shard or WHOLE)
         status = "complete"
     except HarnessError as exc:
         status = f"incomplete: {exc.problem}"
@@ -60,12 +63,14 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
         status = "incomplete: interrupted"
         raise
     finally:
-        results = write_outputs(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
+        publish = shard.publish if shard else write_outputs
+        results = publish(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
     return results
 
 
 def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
-                  meters_environment: dict, meters_disabled: str | None = None, probes: list = ()) -> dict:
+                  meters_environment: dict, meters_disabled: str | None = None, probes: list = (),
+                  run_extra: dict | None = None) -> dict:
     records = SampleStore(state.samples_path).records()
     if status == "complete" and state.failures:
         status = COMPLETE_WITH_ERRORS
@@ -76,6 +81,7 @@ def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, inten
     results = assemble(state, tasks, records, env, finished=finished, status=status,
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
                        meters_disabled=meters_disabled, probes=probes)
+    results["run"].update(run_extra or {})
     write_json_atomic(state.dir / "results.json", results)
     write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
     return results

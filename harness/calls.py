@@ -19,10 +19,12 @@ from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
 from harness.models.errors import InputTooLong
 from harness.requests import (Classification, ClassifyRequest, Generation, GenerateRequest, Loglikelihood,
-                              LoglikelihoodRequest, Request, Response)
+                              LoglikelihoodRequest, LoglikelihoodRollingRequest, Request, Response)
 
-RESPONSE_TYPES = {LoglikelihoodRequest: Loglikelihood, GenerateRequest: Generation, ClassifyRequest: Classification}
-REQUEST_METHODS = {LoglikelihoodRequest: "loglikelihood", GenerateRequest: "generate", ClassifyRequest: "classify"}
+RESPONSE_TYPES = {LoglikelihoodRequest: Loglikelihood, LoglikelihoodRollingRequest: Loglikelihood,
+                  GenerateRequest: Generation, ClassifyRequest: Classification}
+REQUEST_METHODS = {LoglikelihoodRequest: "loglikelihood", LoglikelihoodRollingRequest: "loglikelihood_rolling",
+                   GenerateRequest: "generate", ClassifyRequest: "classify"}
 _FIX = "return what harness/models/base.py documents: a list with one {} per request (see harness/requests.py)"
 
 

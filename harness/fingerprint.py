@@ -26,8 +26,13 @@ def _rows(examples) -> list:
     return [[ex.id, ex.index, dict(ex.fields)] for ex in examples]
 
 
+# task keys added after runs were first fingerprinted: left out at their defaults, so those runs still resume
+_LATER_KEYS = {"stride": None, "tokenize": "", "normalize": ""}
+
+
 def task_fingerprint(task: PreparedTask) -> dict[str, str]:
-    config = {k: v for k, v in dataclasses.asdict(task.config).items() if k not in (*_PLACES, "prompt")}
+    config = {k: v for k, v in dataclasses.asdict(task.config).items() if k not in (*_PLACES, "prompt")
+              and not (k in _LATER_KEYS and v == _LATER_KEYS[k])}
     return {"data": digest({"examples": _rows(task.examples), "fewshot": _rows(task.fewshot_pool)}),
             "prompt": digest([task.config.prompt, dict(task.contexts)]),
             "config": digest(config)}

@@ -4,7 +4,8 @@ there) is a one-line exit-2 error, not a failed piece of an audit that has alrea
 
 A model factory may declare ``options`` (the ``,key=value`` names a spec may give it) and
 ``preflight(spec, runtime)`` (cheap checks that load nothing); factories that declare neither are
-only looked up.
+only looked up. A factory whose options include the variant keys (dtype, quantize, prune) gets them
+checked by harness.models.variants.check: a recipe that cannot be honoured is refused here.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import difflib
 from typing import Sequence
 
 from harness.errors import HarnessError
+from harness.models import variants
+from harness.models.variants import VARIANT_KEYS
 from harness.plugins import MODELS, load_builtins
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -26,6 +29,8 @@ def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
         allowed = getattr(factory, "options", None)
         if allowed is not None:
             check_options(spec, allowed)
+            if VARIANT_KEYS & set(spec.options) & set(allowed):
+                variants.check(spec, runtime)      # dtype=, quantize=, prune=: valid and runnable here
         check = getattr(factory, "preflight", None)
         if callable(check):
             check(spec, runtime)

@@ -8,7 +8,7 @@ from typing import Mapping
 from harness.data import Example, load_examples
 from harness.errors import HarnessError
 from harness.kinds.base import MetricSpec, TaskKind, build_context, metric_specs
-from harness.plugins import METRICS, TASK_KINDS
+from harness.plugins import TASK_KINDS
 from harness.prompts import draw_fewshot, fixed_fewshot
 from harness.spec import TaskConfig
 
@@ -47,7 +47,7 @@ def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask
     if not specs:
         raise HarnessError(f"{owner} has no metrics", "list some under `metrics:` in its YAML")
     for spec in specs:
-        METRICS.get(spec.metric)
+        spec.resolve()                       # unknown names and bad options (a tokenizer not installed) fail now
     examples = load_examples(task.data, owner)
     if limit is not None:
         examples = examples[:limit]

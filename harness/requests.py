@@ -13,6 +13,17 @@ class LoglikelihoodRequest:
 
 
 @dataclass(frozen=True)
+class LoglikelihoodRollingRequest:
+    """log P(text), summed over every token of ``text`` with no context: a document longer than the
+    model's window is scored in rolling windows (lm-evaluation-harness's ``loglikelihood_rolling``).
+    Each window holds at most the model's limit of tokens and predicts ``stride`` new ones, seeing
+    the tokens before them as context; ``stride=None`` is the whole window (lm-eval's disjoint
+    windows, each conditioned on one token of the previous window)."""
+    text: str
+    stride: int | None = None
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     """Greedy decoding from the context until a stop sequence or max_tokens."""
     context: str
@@ -26,11 +37,13 @@ class ClassifyRequest:
     text: str
 
 
-Request = Union[LoglikelihoodRequest, GenerateRequest, ClassifyRequest]
+Request = Union[LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest, ClassifyRequest]
 
 
 @dataclass(frozen=True)
 class Loglikelihood:
+    """For a rolling request: the text's whole log-likelihood, ``n_tokens`` tokens predicted, and
+    ``is_greedy`` whether every one of them was the model's argmax."""
     logprob: float
     is_greedy: bool
     n_tokens: int
@@ -55,6 +68,8 @@ def request_text(request: Request) -> str:
     """The text whose length orders the request in a batch."""
     if isinstance(request, LoglikelihoodRequest):
         return request.context + request.continuation
+    if isinstance(request, LoglikelihoodRollingRequest):
+        return request.text
     if isinstance(request, GenerateRequest):
         return request.context
     return request.text

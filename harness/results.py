@@ -1,28 +1,27 @@
 """Assembling results.json from the sample store and the run state (pure: values in, dict out).
 
 Metric values are recomputed from the stored predictions, in dataset order, with a bootstrap
-seeded by the run seed and the names, so an interrupted-and-resumed run and an uninterrupted one
-give identical numbers.
+seeded by the run seed and the task's name (never the model's or the metric's): every model and
+metric of a task is resampled with the same example indices, so identical predictions get
+identical intervals, and an interrupted-and-resumed run and an uninterrupted one give identical
+numbers.
 """
 from __future__ import annotations
 
-import zlib
 from typing import Sequence
 
 from harness import __version__
 from harness.meters.carbon import CarbonIntensity
 from harness.meters.energy import aggregate, covering, energy_object
 from harness.invalid import invalid_summary
-from harness.metrics.bootstrap import bootstrap
-from harness.plugins import METRICS, PROBES
+from harness.calibration import calibration
+from harness.metrics.bootstrap import bootstrap, seed_for
+from harness.plugins import PROBES
 from harness.prepared import PreparedTask
 from harness.run_dir import RunState
 
 SCHEMA_VERSION = 1
-
-
-def _seed(run_seed: int, *names: str) -> int:
-    return (run_seed + zlib.crc32("/".join(names).encode())) % 2**32
+REMOTE_ENERGY = "remote model: the energy is spent on the server and cannot be read from here"
 
 
 def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
@@ -33,19 +32,33 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
     references = [r["reference"] for r in records]
     metrics = {}
     for spec in task.metrics:
-        metric = METRICS.get(spec.metric)
+        metric = spec.resolve()
+        why_not = metric.unavailable()
+        if records and why_not:
+            metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": len(records),
+                                  "not_measured": why_not, "higher_is_better": metric.higher_is_better}
+            continue
         if not records:
             reason = "no example was scored: every model output was invalid (see invalid)"
             metrics[spec.name] = {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "not_measured": reason,
                                   "higher_is_better": metric.higher_is_better}
             continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
-        stats = metric.example_stats(predictions, references)
-        value = bootstrap(stats, metric.value_from_totals, resamples, _seed(seed, model, task.name, spec.name))
-        metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better}
-    return {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
-            "complete": stored == len(task.examples), "invalid": invalid,
-            "metrics": metrics}
+        stats = metric.record_stats(predictions, references, [r.get("scores", {}) for r in records])
+        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name))
+        metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better, **metric.describe()}
+    result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
+              "complete": stored == len(task.examples), "invalid": invalid,
+              "metrics": metrics}
+    config = getattr(task, "config", None)
+    for option in ("tokenize", "normalize"):          # how the texts were compared, where the task chose it
+        if getattr(config, option, ""):
+            result[option] = getattr(config, option)
+    if hasattr(task.kind, "forecast"):        # multiple choice and classification: how sure, and how right
+        forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
+        result["calibration"] = calibration(forecasts, task.kind.forecast_source,
+                                            seed_for(seed, task.name, "calibration"), resamples)
+    return result
 
 
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
@@ -55,14 +68,15 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
     spec = state.spec
     models = {}
 
-    def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, **match: str) -> dict:
+    def energy(kind: str, metrics: dict | None = None, task_kind: str | None = None, remote: bool = False,
+               **match: str) -> dict:
         if kind == "run":
             chosen = covering(windows, f"run:{state.id}")
         elif kind == "model":
             chosen = covering(windows, f"run:{state.id}/model:{match['model']}")
         else:
             chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
-        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled)
+        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled or (REMOTE_ENERGY if remote else None))
 
     for model_spec in spec.models:
         info = state.models.get(model_spec.name)
@@ -73,7 +87,8 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name]
             if mine:
                 result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
-                result["energy"] = energy("task", result["metrics"], task.kind.name, model=model_spec.name, task=task.name)
+                result["energy"] = energy("task", result["metrics"], task.kind.name, bool(info.get("remote")),
+                                          model=model_spec.name, task=task.name)
                 per_task[task.name] = result
         per_probe = {}
         for config in probes:
@@ -83,11 +98,11 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
                 summary = PROBES.get(config.probe)().summarize(valid, config, spec.seed)
                 per_probe[config.name] = {"probe": config.probe, "n": len(mine), **summary,
                                           "invalid": invalid_summary(mine),
-                                          "energy": energy("probe", summary.get("metrics"), model=model_spec.name,
-                                                           probe=config.name)}
+                                          "energy": energy("probe", summary.get("metrics"), remote=bool(info.get("remote")),
+                                                           model=model_spec.name, probe=config.name)}
         models[model_spec.name] = {**info, "tasks": per_task, "probes": per_probe,
                                    "skipped": state.skipped.get(model_spec.name, {}),
-                                   "energy": energy("model", model=model_spec.name)}
+                                   "energy": energy("model", remote=bool(info.get("remote")), model=model_spec.name)}
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {"id": state.id, "started": state.started, "finished": finished, "status": status, "seed": spec.seed,

@@ -15,14 +15,18 @@ from tqdm import tqdm
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError, ModelFault
 from harness.failures import isolated
+from harness.meters.memory import PeakMemory
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
+from harness.models.footprint import for_adapter
 from harness.models.device import is_out_of_memory
+from harness.distributed import WHOLE, Shard
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
-from harness.plugins import METRICS, MODELS
+from harness.plugins import MODELS
 from harness.prepared import PreparedTask
-from harness.requests import ClassifyRequest, GenerateRequest, LoglikelihoodRequest, Request, Response, request_text
+from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
+                              Response, request_text)
 from harness.run_dir import RunState
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import SampleStore
@@ -84,12 +88,14 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
                          "check the model folder and adapter", spec.name, "load") from None
 
 
-REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", GenerateRequest: "generation", ClassifyRequest: "classification"}
+REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", LoglikelihoodRollingRequest: "rolling log-likelihood",
+                 GenerateRequest: "generation", ClassifyRequest: "classification"}
 
 
 def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
     if task.kind.request_type not in adapter.supports:
-        return f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
+        specific = getattr(adapter, "unsupported", {}).get(task.kind.request_type)    # e.g. a server without logprobs
+        return specific or f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
     if task.kind.request_type is ClassifyRequest and adapter.info.labels:
         missing = {task.kind.target(task.config, ex) for ex in task.examples} - set(adapter.info.labels)
         if missing:
@@ -97,10 +103,12 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
     return None
 
 
-def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str) -> dict[str, float]:
+def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
+                          scores: dict[str, float] | None = None) -> dict[str, float]:
     """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
-    return {spec.name: METRICS.get(spec.metric).example_value(prediction_views[spec.view], reference)
-            for spec in task.metrics}
+    metrics = {spec: spec.resolve() for spec in task.metrics}
+    return {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
+            for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
@@ -167,47 +175,61 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
     scored = task.kind.score(task.config, example, responses)
     views = {"prediction": scored.prediction, **scored.views}
     return checked_record({**base, "prediction": scored.prediction, "reference": scored.reference,
-                           "scores": {**scored.scores, **example_metric_scores(task, views, scored.reference)},
+                           "scores": {**scored.scores,
+                                      **example_metric_scores(task, views, scored.reference, dict(scored.scores))},
                            "views": dict(scored.views), "details": dict(scored.details)})
 
 
 def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession,
-               probes: Sequence = ()) -> None:
+               probes: Sequence = (), shard: Shard = WHOLE) -> None:
+    """``shard`` says which examples and probe items are this process's when several share the run
+    (harness.distributed); the default is all of them."""
     from harness.probes.run import probe_task_name, run_probes
     spec = state.spec
-    with SampleStore(state.samples_path) as store:
+    with shard.store(state.samples_path) as store:
         done = store.done_keys()
         for model_spec in spec.models:
-            skipped = state.skipped.get(model_spec.name, {})
-            previous = state.models.get(model_spec.name, {})
-            remaining = [t for t in tasks if t.name not in skipped
-                         and any((model_spec.name, t.name, ex.id) not in done for ex in t.examples)]
-            pending_probes = [p for p in probes if p.name not in previous.get("probes_done", [])
-                              and probe_task_name(p) not in skipped]
-            if not remaining and not pending_probes and previous:
-                continue
-            with session.window("model", model_spec.name, model=model_spec.name):
-                with isolated(state, model_spec.name, "load") as loading:
-                    adapter = load_model(model_spec, spec.runtime)
-                if loading.failed:
+            with shard.model(model_spec.name) as tasks_stored:
+                skipped = state.skipped.get(model_spec.name, {})
+                previous = state.models.get(model_spec.name, {})
+                parts = {t.name: shard.part(t, model_spec.name, done) for t in tasks}
+                remaining = [t for t in tasks if t.name not in skipped
+                             and any((model_spec.name, t.name, ex.id) not in done for ex in parts[t.name].examples)]
+                pending_probes = [p for p in probes if p.name not in previous.get("probes_done", [])
+                                  and probe_task_name(p) not in skipped]
+                if not remaining and not pending_probes and previous:
                     continue
-                sizer = BatchSizer(spec.runtime)
-                state.models[model_spec.name] = {
-                    "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
-                    "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
-                    "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
-                    "probes_done": previous.get("probes_done", [])}
-                state.save()
-                with isolated(state, model_spec.name, "warm-up"):
-                    warm_up(model_spec.name, adapter, remaining, session)
-                for task in remaining:
-                    reason = skip_reason(adapter, task)
-                    if reason:
-                        state.skipped.setdefault(model_spec.name, {})[task.name] = reason
+                with session.window("model", model_spec.name, model=model_spec.name):
+                    memory = PeakMemory()
+                    memory.reset()
+                    with isolated(state, model_spec.name, "load") as loading:
+                        adapter = load_model(model_spec, spec.runtime)
+                    if loading.failed:
                         continue
-                    with isolated(state, model_spec.name, f"task {task.name!r}"):
-                        evaluate_task(model_spec.name, adapter, task, store, done, sizer, progress, session)
-                run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer)
-                state.models[model_spec.name]["batch_size"] = sizer.size
-                state.save()
-                del adapter
+                    sizer = BatchSizer(spec.runtime)
+                    state.models[model_spec.name] = {
+                        "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
+                        "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,
+                        "parameters": adapter.info.parameters, "max_length": adapter.info.max_length,
+                        **(adapter.info.variant if getattr(adapter.info, "variant", None) is not None
+                           else for_adapter(adapter, model_spec)),
+                        **({"remote": True} if adapter.info.extra.get("remote") else {}),
+                        "probes_done": previous.get("probes_done", [])}
+                    state.save()
+                    with isolated(state, model_spec.name, "warm-up"):
+                        warm_up(model_spec.name, adapter, remaining, session)
+                    for task in remaining:
+                        reason = skip_reason(adapter, task)
+                        if reason:
+                            state.skipped.setdefault(model_spec.name, {})[task.name] = reason
+                            continue
+                        with isolated(state, model_spec.name, f"task {task.name!r}"):
+                            evaluate_task(model_spec.name, adapter, parts[task.name], store, done, sizer, progress,
+                                          session)
+                    tasks_stored()            # the probes read every process's task records
+                    run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer,
+                               shard)
+                    state.models[model_spec.name]["batch_size"] = sizer.size
+                    state.models[model_spec.name]["peak_memory"] = memory.read(adapter.info.device)
+                    state.save()
+                    del adapter

@@ -33,6 +33,9 @@ class TaskConfig:
     labels: tuple[str, ...] = ()             # classify: the label set (defaults to the labels seen in the data)
     stop: tuple[str, ...] = ("\n",)          # generate: stop sequences
     max_tokens: int = 64                     # generate: cap on new tokens
+    tokenize: str = ""                       # BLEU's sacrebleu tokenizer (13a, zh, ja-mecab, char, ...); "": 13a
+    normalize: str = ""                      # generate: NFC | NFKC Unicode normalization of predictions and references
+    stride: int | None = None                # perplexity: tokens each rolling window predicts (None: a whole window)
     fewshot_data: DataSource | None = None
     num_fewshot: int = 0
     fewshot_fixed: bool = False              # the same shots for every example (one shared, cacheable prefix)
@@ -43,9 +46,10 @@ class TaskConfig:
 
 
 _TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "answer_type", "choices", "labels", "stop",
-              "max_tokens", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
+              "max_tokens", "stride", "tokenize", "normalize", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
 _FEWSHOT_KEYS = {"data", "num", "fixed"}
 ANSWER_TYPES = ("index", "text")
+NORMALIZATIONS = ("NFC", "NFKC")
 
 
 def _fail_key(owner: str, key: str, allowed: set[str]) -> HarnessError:
@@ -124,6 +128,16 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         raise HarnessError(f"{owner}: `fewshot.fixed` must be true or false, got {fixed!r}",
                            "write `fixed: true` (the same shots for every example) or `fixed: false` (drawn per example)")
     max_tokens = _count(raw.get("max_tokens", 64), owner, "max_tokens", 1)
+    stride = None if raw.get("stride") is None else _count(raw["stride"], owner, "stride", 1)
+    normalize = raw.get("normalize", "")
+    if normalize not in ("", *NORMALIZATIONS):
+        raise HarnessError(f"{owner}: `normalize` must be NFC or NFKC, got {normalize!r}",
+                           "write `normalize: NFC` (canonical composition) or `normalize: NFKC` (also folds "
+                           "compatibility forms such as full-width letters), or leave it out")
+    tokenize = raw.get("tokenize", "")
+    if not isinstance(tokenize, str):
+        raise HarnessError(f"{owner}: `tokenize` must be a tokenizer name, got {tokenize!r}",
+                           "write e.g. `tokenize: zh`")
     answer_type = raw.get("answer_type", "")
     if answer_type not in ("", *ANSWER_TYPES):
         raise HarnessError(f"{owner}: `answer_type` must be index or text, got {answer_type!r}",
@@ -134,7 +148,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         prompt=str(raw.get("prompt", "{text}")), description=str(raw.get("description", "")),
         answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")), answer_type=answer_type,
         labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
-        max_tokens=max_tokens,
+        max_tokens=max_tokens, stride=stride, tokenize=tokenize, normalize=normalize,
         fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,
         num_fewshot=num_fewshot, fewshot_fixed=fixed, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
         target_delimiter=str(raw.get("target_delimiter", " ")),

@@ -43,9 +43,17 @@ def fewshot_pools() -> dict[str, list[dict]]:
     return {"facts_mc": facts, "toylang": toy}
 
 
+def bilingual() -> tuple[list[dict], list[dict]]:
+    """English -> Chinese toy pairs: 10 few-shot pairs and 30 test pairs, no sentence in both."""
+    train = toyworld.bilingual_items(10, toyworld.SEED + 9, "toyzh-train")
+    test = toyworld.bilingual_items(30, toyworld.SEED + 10, "toyzh", frozenset(r["english"] for r in train))
+    return train, test
+
+
 GENERATED = ("tasks/facts_mc/test.jsonl", "tasks/facts_mc/train.jsonl", "tasks/toylang/test.jsonl",
              "tasks/toylang/train.jsonl", "tasks/stories/test.jsonl", "tasks/topic/train.jsonl", "tasks/topic/test.jsonl",
-             "tasks/counterfactual/topic_people.jsonl")
+             "tasks/counterfactual/topic_people.jsonl", "tasks/toytext/test.jsonl",
+             "tasks/toyzh/train.jsonl", "tasks/toyzh/test.jsonl")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     splits = toyworld.task_splits()
     pools = fewshot_pools()
     rows = [splits["facts_mc"], pools["facts_mc"], splits["toylang"], pools["toylang"], splits["stories"],
-            splits["topic_train"], splits["topic_test"], toyworld.topic_people(80, toyworld.SEED + 7)]
+            splits["topic_train"], splits["topic_test"], toyworld.topic_people(80, toyworld.SEED + 7),
+            toyworld.held_out_documents(), *bilingual()]
     for relative, data in zip(GENERATED, rows, strict=True):
         write_jsonl(out / relative, data)
     print(f"wrote {len(GENERATED)} files under {out / 'tasks'}")

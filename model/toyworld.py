@@ -295,3 +295,61 @@ def corpus_documents(n_translation: int = 6000, n_stories: int = 5000) -> list[s
             n_stories -= 1
     rng.shuffle(docs)
     return docs
+
+
+# ---------------------------------------------------------------- held-out documents (perplexity)
+def held_out_documents(count: int = 24, items: int = 8, seed: int = SEED + 8) -> list[dict]:
+    """Documents of ``items`` toy-world texts each (held-out-style stories and translations, one per
+    line), none of them in the training corpus: each is several of tiny-gpt2's 128-token windows long."""
+    trained = set(corpus_documents())
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        parts: list[str] = []
+        while len(parts) < items:
+            text = story_text(*story(rng, test=True)) if rng.random() < 0.5 else \
+                toylang_text(*toylang_pair(rng, test=True))
+            if text not in trained and text not in parts:
+                parts.append(text)
+        rows.append({"id": f"doc-{i:03d}", "text": "\n".join(parts)})
+    return rows
+
+
+# ---------------------------------------------------------------- bilingual: English -> Chinese (multilingual metrics)
+ZH_WORDS = {"cat": "猫", "dog": "狗", "bird": "鸟", "fish": "鱼", "child": "孩子", "teacher": "老师", "farmer": "农民",
+            "king": "国王", "horse": "马", "girl": "女孩", "boy": "男孩", "baker": "面包师", "owl": "猫头鹰",
+            "queen": "女王", "sailor": "水手", "poet": "诗人",
+            "red": "红", "big": "大", "small": "小", "old": "老", "happy": "快乐", "green": "绿", "tired": "累",
+            "clever": "聪明",
+            "sees": "看见", "likes": "喜欢", "follows": "跟着", "helps": "帮助", "finds": "找到", "calls": "叫",
+            "sleeps": "睡觉", "runs": "跑步", "sings": "唱歌", "waits": "等待"}
+
+
+def chinese(english: str) -> str:
+    """The toy sentence in Chinese words, without spaces: adjectives before 的 and the noun, no article,
+    a full stop 。 (e.g. "the big red cat sees the dog ." -> "大红的猫看见狗。")."""
+    out, adjectives = [], []
+    for word in english.split():
+        if word == "the":
+            continue
+        if word == ".":
+            out.append("。")
+        elif word in TOY_ADJECTIVES:
+            adjectives.append(ZH_WORDS[word])
+        elif word in ALL_NOUNS:
+            out.append("".join(adjectives) + ("的" if adjectives else "") + ZH_WORDS[word])
+            adjectives = []
+        else:
+            out.append(ZH_WORDS[word])
+    return "".join(out)
+
+
+def bilingual_items(count: int, seed: int, prefix: str, exclude: frozenset = frozenset()) -> list[dict]:
+    rng = random.Random(seed)
+    rows, seen = [], set(exclude)
+    while len(rows) < count:
+        english, _ = toylang_pair(rng, test=True)
+        if english not in seen:
+            seen.add(english)
+            rows.append({"id": f"{prefix}-{len(rows):03d}", "english": english, "chinese": chinese(english)})
+    return rows

@@ -22,7 +22,16 @@ def _load_builtins():
     load_builtins()
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """`harness run` with no arguments, once per session (the embedded-model and report-browser tests read it)."""
+    out = tmp_path_factory.mktemp("reports")
+    proc = run_cli("run", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return proc, next(p for p in out.iterdir() if p.is_dir())   # beside history.sqlite
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """`harness ARGS` in a fresh interpreter, as a user would run it."""
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)

@@ -195,3 +195,57 @@ class FailsWhileFlagged(ShortestChoice):
         import os
         if os.path.exists(self.flag) and len(self.batch_sizes) > self.after:
             raise ValueError("simulated passing fault")
+
+
+class PlantedFlips(AnswersOnlyWhatItSupports):
+    """Classifies a text "item N: ... label L" as L - except for the items listed in ``wrong``
+    (dash-separated numbers), which get the other label: a variant that flips exactly those items.
+    ``echo=1`` also generates the text after "label" (for generate tasks)."""
+    supports = frozenset({ClassifyRequest, GenerateRequest})
+
+    def __init__(self, wrong: str = ""):
+        self.wrong = {int(x) for x in wrong.split("-") if x}
+        self.info = ModelInfo(kind="planted", device="cpu", dtype="none", parameters=0, labels=("a", "b"))
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def _answer(self, text: str) -> str:
+        number = int(text.split("item ", 1)[1].split(":", 1)[0])
+        label = text.rsplit("label ", 1)[1].split()[0]
+        return ("b" if label == "a" else "a") if number in self.wrong else label
+
+    def classify(self, requests):
+        return [Classification(label=self._answer(r.text), probs={"a": 0.5, "b": 0.5}) for r in requests]
+
+    def generate(self, requests):
+        return [Generation(text=" " + self._answer(r.context), n_tokens=1) for r in requests]
+
+
+class Echo(AnswersOnlyWhatItSupports):
+    """Generates its whole prompt back (the report's escaping tests plant markup in the data)."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="echo", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text):
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=r.context, n_tokens=len(r.context.split())) for r in requests]
+
+
+class EchoAfterMarker(AnswersOnlyWhatItSupports):
+    """Generates whatever follows the last "ECHO " in the context (planted outputs), else "nothing"."""
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self):
+        self.info = ModelInfo(kind="echo", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text=r.context.rsplit("ECHO ", 1)[1].split("\n")[0] if "ECHO " in r.context else "nothing",
+                           n_tokens=1) for r in requests]

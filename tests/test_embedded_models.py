@@ -11,7 +11,9 @@ from conftest import REPO, run_cli
 
 EXPECTED_METRICS = {
     "tiny-gpt2": {"facts_mc": {"accuracy", "accuracy_norm"}, "toylang": {"bleu", "chrf", "exact_match"},
-                  "stories": {"rouge1", "rouge2", "rougeL", "rougeLsum"}},
+                  "stories": {"rouge1", "rouge2", "rougeL", "rougeLsum"},
+                  "toytext": {"word_perplexity", "byte_perplexity", "bits_per_byte"},
+                  "toyzh": {"bleu", "chrf", "exact_match"}},
     "minilm": {"topic": {"accuracy", "f1_macro"}},
 }
 # Chance levels (4 choices / 4 balanced classes) and floors far below what the models score
@@ -19,14 +21,8 @@ EXPECTED_METRICS = {
 FLOORS = {("tiny-gpt2", "facts_mc", "accuracy"): 0.4, ("tiny-gpt2", "toylang", "bleu"): 30.0,
           ("tiny-gpt2", "toylang", "chrf"): 50.0, ("tiny-gpt2", "stories", "rougeL"): 0.5,
           ("minilm", "topic", "accuracy"): 0.6, ("minilm", "topic", "f1_macro"): 0.6}
-
-
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    proc = run_cli("run", "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    return proc, next(out.iterdir())
+# Lower is better for these: a uniform guess over tiny-gpt2's 1,024 tokens is ~3 bits per byte on this text.
+CEILINGS = {("tiny-gpt2", "toytext", "bits_per_byte"): 1.5, ("tiny-gpt2", "toytext", "word_perplexity"): 80.0}
 
 
 @pytest.mark.slow
@@ -48,6 +44,13 @@ def test_default_run_writes_results_samples_and_report(default_run):
                 assert m["ci95"][0] <= m["value"] <= m["ci95"][1] and m["stderr"] >= 0
     for (model, task, metric), floor in FLOORS.items():
         assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] > floor, (model, task, metric)
+    for model, task in (("tiny-gpt2", "facts_mc"), ("minilm", "topic")):      # calibration of MC and classify
+        calibration = results["models"][model]["tasks"][task]["calibration"]
+        assert calibration["bins"] == 10 and sum(b["count"] for b in calibration["reliability"]) == calibration["n"]
+        assert 0 <= calibration["metrics"]["ece"]["value"] <= 1 and 0 <= calibration["metrics"]["brier"]["value"] <= 2
+    assert "calibration" not in results["models"]["tiny-gpt2"]["tasks"]["toylang"]
+    for (model, task, metric), ceiling in CEILINGS.items():
+        assert results["models"][model]["tasks"][task]["metrics"][metric]["value"] < ceiling, (model, task, metric)
 
     lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
     task_lines = [r for r in lines if not r["task"].startswith("probe:")]

@@ -220,7 +220,7 @@ def test_on_a_gpu_a_warm_up_window_comes_before_the_first_task_and_stays_out_of_
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,device=cuda:0", "--tasks", "mc", "--tasks-dir",
                    str(tmp_path / "tasks"), "--no-probes", "--no-meters", "--out", str(tmp_path / "out"), cwd=tests)
     assert proc.returncode == 0, proc.stderr
-    run_dir = next((tmp_path / "out").iterdir())
+    run_dir = next(p for p in (tmp_path / "out").iterdir() if p.is_dir())
     windows = [json.loads(line) for line in (run_dir / "windows.jsonl").read_text().splitlines()]
     assert [w["kind"] for w in windows] == ["warmup", "task", "model", "run"]
     assert windows[0]["on"] == "mc" and windows[1]["examples"] == 6 and windows[2]["examples"] == 6
@@ -296,7 +296,7 @@ def test_a_resume_after_a_kill_damaged_telemetry_and_windows_works_and_adds_both
     first = run_cli("run", "--model", "py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir",
                     str(tmp_path / "tasks"), "--no-probes", "--no-progress", "--out", str(tmp_path / "out"), cwd=tests)
     assert first.returncode == 0, first.stderr
-    run_dir = next((tmp_path / "out").iterdir())
+    run_dir = next(p for p in (tmp_path / "out").iterdir() if p.is_dir())
     (run_dir / "telemetry.csv").write_text("")
     with (run_dir / "windows.jsonl").open("a") as fh:
         fh.write('{"path": "run:x", "ki')

@@ -109,7 +109,7 @@ def in_process(capsys, *args: str) -> SimpleNamespace:
 
 
 def run_folder(out: Path) -> Path:
-    found = [p for p in out.iterdir() if not p.name.startswith(".")]
+    found = [p for p in out.iterdir() if not p.name.startswith(".") and p.is_dir()]
     assert len(found) == 1, found
     return found[0]
 
@@ -206,6 +206,31 @@ def test_kill_in_the_first_write_of_every_file_then_resume_gives_identical_numbe
     assert proc.returncode == 0, proc.stderr
     assert_finished_like(folder, baseline)
     assert (folder / "telemetry.csv").read_text().startswith("unix_time,")
+
+
+@pytest.mark.slow
+def test_kill_at_random_points_then_resume_gives_identical_numbers(tmp_path, baseline):
+    """Three kills at seeded random writes of random append-only files, each resumed, then a resume
+    that finishes: the same numbers and each example once (the seed is printed on failure)."""
+    import random
+    seed = int(os.environ.get("HARNESS_TEST_KILL_SEED", "20261201"))
+    rng = random.Random(seed)
+    out = tmp_path / "out"
+    folder = None
+    for attempt in range(3):
+        target = rng.choice(["samples.jsonl", "samples.jsonl", "windows.jsonl", "telemetry.csv"])
+        fault = f"{target}:{rng.randint(1, 9)}:kill"
+        if folder is None:
+            proc = harness("run", *METERED, "--out", str(out), fault=fault)
+            folder = run_folder(out)
+        else:
+            proc = harness("run", "--resume", str(folder), "--no-progress", fault=fault)
+        assert proc.returncode in (0, -signal.SIGKILL), (seed, fault, proc.stderr)
+        if proc.returncode == 0:           # the fault's write never came: the run finished
+            break
+    proc = harness("run", "--resume", str(folder), "--no-progress")
+    assert proc.returncode == 0, (seed, proc.stderr)
+    assert_finished_like(folder, baseline)
 
 
 def keys_or_none(folder: Path) -> list[tuple]:

@@ -41,7 +41,7 @@ def strict_lines(path: Path) -> list[dict]:
 
 
 def one_folder(out: Path) -> Path:
-    (folder,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    (folder,) = [p for p in out.iterdir() if not p.name.startswith(".") and p.is_dir()]
     return folder
 
 

@@ -64,7 +64,7 @@ def test_a_model_that_raises_keeps_what_was_computed(mc_task_dir, tmp_path):
     proc = run_cli("run", "--model", "py:fake_models:ShortestChoice,fail_after=3", "--tasks", "mc", "--tasks-dir",
                    str(mc_task_dir), "--batch-size", "6", "--out", str(tmp_path / "out"), "--no-probes", cwd=TESTS)
     assert_finished_with_errors(proc, "raised ValueError", "simulated model failure")
-    run_dir = next((tmp_path / "out").iterdir())
+    run_dir = next(p for p in (tmp_path / "out").iterdir() if p.is_dir())
     samples = (run_dir / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 6                                      # 3 batches of 2 examples each
     results = json.loads((run_dir / "results.json").read_text())

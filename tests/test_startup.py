@@ -80,3 +80,26 @@ def test_fast_exit_keeps_exit_code_atexit_handlers_and_buffered_output():
     assert (fast.returncode, fast.stdout) == (3, "buffered bye\n")
     waited = subprocess.run([sys.executable, "-c", code, "thread"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert waited.returncode == 3 and "thread done" in waited.stdout and "bye" in waited.stdout
+
+
+def test_light_option_table_equals_each_factorys_declared_options():
+    from harness.models import BUILTIN, OPTIONS_OF, declared_options
+    from harness.plugins import MODELS
+    assert set(OPTIONS_OF) == set(BUILTIN)
+    for name in BUILTIN:
+        assert declared_options(name) == getattr(MODELS.get(name), "options", None), name
+
+
+def test_lazy_builder_keeps_a_metrics_own_evaluate_interface():
+    import evaluate
+
+    import harness.metrics as metrics
+    from harness.metrics.base import evaluate_metric
+    from harness.plugins import METRICS
+    ppl = metrics.WordPerplexity
+    assert issubclass(ppl, evaluate.Metric) and set(ppl().info.features) == {"loglikelihood", "words"}
+    assert ppl().compute(loglikelihood=[-10.0, -6.0], words=[4, 2])["word_perplexity"] == pytest.approx(2.718281828 ** (16 / 6))
+    zh = evaluate_metric(METRICS.get("bleu").configured(tokenize="char"))
+    preds, refs = ["猫坐在垫子上"], ["猫在垫子上"]
+    assert zh().compute(predictions=preds, references=refs)["bleu"] == zh.corpus_value(preds, refs) != \
+        metrics.Bleu.corpus_value(preds, refs)

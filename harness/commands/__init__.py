@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-COMMANDS: tuple[str, ...] = ("run", "list", "show")
+COMMANDS: tuple[str, ...] = ("run", "list", "show", "compare", "gate", "bless", "history", "export")
 
 
 def load(name: str) -> ModuleType:

@@ -32,4 +32,22 @@ def execute(args, argv: list[str]) -> int:
     widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if args.what == "models":
+            print(" " * (widths[0] + 2) + "options: " + model_options(row[0]))
     return 0
+
+
+def model_options(name: str) -> str:
+    """The ,key=value options a model spec may give this adapter, with the values each takes (read
+    without importing a built-in adapter's module: harness.models.OPTIONS_OF)."""
+    from harness.models import declared_options
+    from harness.models.variants import OPTION_FORMS
+    allowed = declared_options(name)
+    if name == "py":
+        return "the keyword arguments CALLABLE takes, passed to it as given (dtype=, quantize=, prune= too: harness applies no recipe)"
+    if allowed is None:
+        return "not declared (the adapter reads its spec's options itself)"
+    if not allowed:
+        return "none"
+    forms = {**OPTION_FORMS, "revision": "REVISION", "head": "FOLDER"}
+    return ", ".join(f"{key}={forms.get(key, 'VALUE')}" for key in sorted(allowed))

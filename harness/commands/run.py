@@ -14,8 +14,10 @@ HELP = "evaluate models on tasks and write reports/<run-id>/"
 # Consumers of a finished run that take `harness run` options (a baseline to compare against, exports,
 # the history index). Each module has ``OPTIONS`` (the dests it adds; they are allowed with --resume),
 # ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
-# results, or None when it changed nothing). They run in this order once results.json is written.
-AFTER_RUN: tuple[str, ...] = ()
+# results, or None when it changed nothing), and optionally ``check_args(args, model_names)``, called
+# before the run starts (bad input fails before a run folder exists). They run in this order once
+# results.json is written: the comparison first, so that history and exports carry it.
+AFTER_RUN: tuple[str, ...] = ("harness.compare.after_run", "harness.history.after_run", "harness.exports.after_run")
 
 
 def _after_run_modules():
@@ -104,8 +106,6 @@ def _resumable(state) -> tuple[list, list]:
 
 def execute(args, argv: list[str]) -> int:
     from harness.lock import run_lock
-    from harness.run_dir import RunState
-    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
 
     if args.resume:
         refuse_resume_options(argv)
@@ -115,9 +115,31 @@ def execute(args, argv: list[str]) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
-    tasks = probes = None
+    from harness import distributed
+    if distributed.wanted(args.resume):          # under torchrun, or finishing a sharded run folder
+        return distributed.execute(args, argv, lambda: start(args))
+    state, tasks, probes = start(args)
+    from harness.audit import run_audit
+    from harness.report import summary_table
+    print(f"run folder: {state.dir}", file=sys.stderr)
+    with run_lock(state.dir):
+        try:
+            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+        except OSError as exc:
+            raise disk_full(exc, state.dir) or exc
+    results = after_run(args, results, state.dir)
+    print(summary_table(results))
+    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
+    return finished(results, state.dir)
+
+
+def start(args) -> tuple:
+    """The run folder (created, or loaded and checked for --resume) with its prepared tasks and probes."""
+    from harness.run_dir import RunState
+    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
     if args.resume:
         state = RunState.load(args.resume)
+        check_after_run(args, [m.name for m in state.spec.models])
         tasks, probes = _resumable(state)
     else:
         if not args.no_meters:
@@ -128,6 +150,7 @@ def execute(args, argv: list[str]) -> int:
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
+        check_after_run(args, names)
         spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
@@ -145,18 +168,14 @@ def execute(args, argv: list[str]) -> int:
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
         state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
-    from harness.audit import run_audit
-    from harness.report import summary_table
-    print(f"run folder: {state.dir}", file=sys.stderr)
-    with run_lock(state.dir):
-        try:
-            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
-        except OSError as exc:
-            raise disk_full(exc, state.dir) or exc
-    results = after_run(args, results, state.dir)
-    print(summary_table(results))
-    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
-    return finished(results, state.dir)
+    return state, tasks, probes
+
+
+def check_after_run(args, model_names: list[str]) -> None:
+    for module in _after_run_modules():
+        check = getattr(module, "check_args", None)
+        if check is not None:
+            check(args, model_names)
 
 
 def after_run(args, results: dict, run_dir: Path) -> dict:

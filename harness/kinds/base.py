@@ -1,6 +1,7 @@
 """The TaskKind protocol: how a kind of task turns an example into requests and scores the answers."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Protocol, Sequence
 
@@ -13,10 +14,18 @@ from harness.spec import TaskConfig
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """Report ``name`` by applying registered metric ``metric`` to the ``view`` of each prediction."""
+    """Report ``name`` by applying registered metric ``metric`` to the ``view`` of each prediction;
+    ``options`` configure it (e.g. (("tokenize", "zh"),) for BLEU; see AdditiveMetric.configured)."""
     name: str
     metric: str
     view: str = "prediction"
+    options: tuple[tuple[str, str], ...] = ()
+
+    def resolve(self) -> Any:
+        """The metric class, configured with the options."""
+        from harness.plugins import METRICS
+        metric = METRICS.get(self.metric)
+        return metric.configured(**dict(self.options)) if self.options else metric
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,14 @@ class TaskKind(Protocol):
 
 
 def metric_specs(kind: TaskKind, task: TaskConfig) -> list[MetricSpec]:
+    """The task's metrics; a task's ``tokenize`` goes to the metrics that tokenize words (BLEU)."""
+    from harness.plugins import METRICS
     names = task.metrics or kind.default_metrics
-    return [kind.metric_views.get(n, MetricSpec(n, n)) for n in names]
+    specs = [kind.metric_views.get(n, MetricSpec(n, n)) for n in names]
+    if task.tokenize:
+        specs = [dataclasses.replace(s, options=(("tokenize", task.tokenize),))
+                 if "tokenize" in METRICS.get(s.metric).options else s for s in specs]
+    return specs
 
 
 def build_context(task: TaskConfig, kind: TaskKind, example: Example, shots: Sequence[Example]) -> str:

@@ -1,6 +1,7 @@
 """generate: greedy decoding until a stop sequence or max_tokens; the text is compared with a reference."""
 from __future__ import annotations
 
+import unicodedata
 from typing import Sequence
 
 from harness.data import Example
@@ -24,6 +25,13 @@ class Generate:
         return [GenerateRequest(context, stop=task.stop, max_tokens=task.max_tokens)]
 
     def score(self, task: TaskConfig, example: Example, responses: Sequence[Generation]) -> Scored:
+        """With ``normalize: NFC | NFKC`` the prediction and the reference are both Unicode-normalized
+        before any metric sees them (and stored so), so composed and decomposed accents, or full-width
+        and ASCII forms under NFKC, compare equal."""
         (generation,) = responses
-        return Scored(prediction=generation.text.strip(), reference=self.target(task, example),
+        prediction, reference = generation.text.strip(), self.target(task, example)
+        if task.normalize:
+            prediction = unicodedata.normalize(task.normalize, prediction)
+            reference = unicodedata.normalize(task.normalize, reference)
+        return Scored(prediction=prediction, reference=reference,
                       scores={"generated_tokens": float(generation.n_tokens)})

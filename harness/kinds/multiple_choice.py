@@ -11,6 +11,7 @@ import json
 import math
 from typing import Sequence
 
+from harness.calibration import Forecast, softmax
 from harness.data import Example
 from harness.errors import HarnessError
 from harness.kinds.base import MetricSpec, Scored, field_value
@@ -85,4 +86,16 @@ class MultipleChoice:
         return Scored(prediction=choices[best], reference=choices[gold],
                       scores={"correct": float(best == gold), "correct_norm": float(best_norm == gold)},
                       views={"prediction_norm": choices[best_norm]},
-                      details={"logprobs": logprobs, "is_greedy": [r.is_greedy for r in responses]})
+                      details={"logprobs": logprobs, "is_greedy": [r.is_greedy for r in responses], "gold": gold})
+
+    forecast_source = "softmax over the choices' summed log-likelihoods"
+
+    def forecast(self, record: dict) -> Forecast | None:
+        """The calibration forecast (harness.calibration) of a stored record: softmax over its choices'
+        log-likelihoods; the prediction is their argmax, as for accuracy. None for records without the
+        gold index (written before it was kept)."""
+        details = record.get("details", {})
+        logprobs, gold = details.get("logprobs"), details.get("gold")
+        if not logprobs or gold is None:
+            return None
+        return Forecast(softmax(logprobs), max(range(len(logprobs)), key=logprobs.__getitem__), int(gold))

@@ -21,8 +21,8 @@ def covering(windows: Iterable[dict], path: str) -> list[dict]:
     invocation of a run: in each invocation the window at ``path`` itself when it closed, else the
     windows that closed under it (recursively), so a killed invocation's work still counts once."""
     by_invocation: dict = {}
-    for w in windows:
-        by_invocation.setdefault(w.get("invocation"), []).append(w)
+    for w in windows:                       # each rank of a sharded run covers its own part
+        by_invocation.setdefault((w.get("invocation"), w.get("rank")), []).append(w)
     return [w for group in by_invocation.values() for w in _cover(group, path)]
 
 
@@ -47,8 +47,15 @@ def _with_coverage(total: dict, windows: list[dict], key: str, duration: float) 
 
 
 def aggregate(windows: Iterable[dict]) -> dict:
-    """Sum the figures of several windows of the same kind of work."""
+    """Sum the figures of several windows of the same kind of work (of several ranks: harness.meters.ranks)."""
     windows = list(windows)
+    if any("rank" in w for w in windows):
+        from harness.meters.ranks import across_ranks
+        return across_ranks(windows, _aggregate_one)
+    return _aggregate_one(windows)
+
+
+def _aggregate_one(windows: list[dict]) -> dict:
     duration = sum(w["duration_s"] for w in windows)
     out: dict = {"windows": len(windows), "duration_s": duration,
                  "invocations": len({w.get("invocation") for w in windows}),
@@ -92,7 +99,7 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
         total["includes"] = [k.split("_")[0] for k in ("gpu_energy_j", "cpu_energy_j", "ram_energy_j")
                              if is_measured(agg.get(k))]
     out: dict = {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "invocations": agg["invocations"],
-                 "total_energy_j": total}
+                 "total_energy_j": total, **({"ranks": agg["ranks"]} if "ranks" in agg else {})}
     for key in ENERGY_KEYS:
         if key in agg:
             out[key] = agg[key]

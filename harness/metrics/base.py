@@ -14,7 +14,7 @@ for (``evaluate_metric`` below, or ``from harness.metrics import Bleu``), so
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,29 @@ class AdditiveMetric:
     name_: ClassVar[str]
     description_: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
+    binary: ClassVar[bool] = False      # every example scores 0 or 1 (paired comparisons use McNemar's test)
+
+    options: ClassVar[tuple[str, ...]] = ()       # the options ``configured`` takes
+
+    @classmethod
+    def configured(cls, **options: str) -> type["AdditiveMetric"]:
+        """This metric with options (e.g. BLEU's tokenize); a metric without options refuses any."""
+        if options:
+            from harness.errors import HarnessError
+            raise HarnessError(f"metric {cls.name_!r} takes no options ({', '.join(options)})",
+                               "leave the option out of the task YAML")
+        return cls
+
+    @classmethod
+    def describe(cls) -> dict:
+        """How the value was computed where that varies (e.g. the tokenizer), recorded with the value."""
+        return {}
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this metric cannot be computed on this machine (e.g. data it needs is missing), or None.
+        A task then reports it as not_measured with this reason."""
+        return None
 
     @classmethod
     def corpus_value(cls, predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -37,6 +60,17 @@ class AdditiveMetric:
     def example_stats(predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """One row of additive statistics per example."""
         raise NotImplementedError
+
+    @classmethod
+    def record_stats(cls, predictions: Sequence[str], references: Sequence[str],
+                     scores: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """The statistics from stored records: text metrics read the texts; ScoreMetric reads the
+        numbers a task kind put in each record's ``scores``."""
+        return cls.example_stats(predictions, references)
+
+    @classmethod
+    def record_value(cls, prediction: str, reference: str, scores: Mapping[str, float]) -> float:
+        return cls.example_value(prediction, reference)
 
     @staticmethod
     def value_from_totals(totals: np.ndarray) -> float:
@@ -64,10 +98,42 @@ class MeanMetric(AdditiveMetric):
         return float(totals[0] / totals[1])
 
 
+class ScoreMetric(AdditiveMetric):
+    """A metric over numbers each example's task kind computed (e.g. a document's log-likelihood,
+    word and byte counts), named by ``fields``: the statistics are those numbers themselves.
+    As an evaluate.Metric it takes one column per field: ``compute(loglikelihood=[...], words=[...])``."""
+    fields: ClassVar[tuple[str, ...]]
+
+    def _info(self):                 # the evaluate interface (evaluate_metric keeps it); imported only then
+        import datasets
+        import evaluate
+        return evaluate.MetricInfo(
+            description=self.description_, citation="", inputs_description=f"one number per example for {self.fields}",
+            features=datasets.Features({f: datasets.Value("float64") for f in self.fields}))
+
+    def _compute(self, **columns):
+        rows = [dict(zip(self.fields, values)) for values in zip(*(columns[f] for f in self.fields))]
+        return {self.name_: self.value_from_totals(self.record_stats([], [], rows).sum(axis=0))}
+
+    @classmethod
+    def record_stats(cls, predictions, references, scores) -> np.ndarray:
+        return np.asarray([[float(s[f]) for f in cls.fields] for s in scores], dtype=float).reshape(-1, len(cls.fields))
+
+    @classmethod
+    def record_value(cls, prediction, reference, scores) -> float:
+        return cls.value_from_totals(cls.record_stats([], [], [scores])[0])
+
+    @classmethod
+    def example_stats(cls, predictions, references) -> np.ndarray:
+        raise TypeError(f"{cls.name_} is computed from per-example scores ({', '.join(cls.fields)}), not from texts")
+
+
 @lru_cache(maxsize=None)
 def evaluate_metric(metric: type[AdditiveMetric]) -> type:
     """``metric`` as a local ``evaluate.Metric`` subclass (same statistics, evaluate's interface:
-    ``compute``, ``add_batch``, ``info``), built once per metric class."""
+    ``compute``, ``add_batch``, ``info``), built once per metric class. A statistics class that
+    defines its own ``_info``/``_compute`` (ScoreMetric: one number column per field) keeps them;
+    the others get string predictions and references."""
     import datasets
     import evaluate
 
@@ -84,6 +150,10 @@ def evaluate_metric(metric: type[AdditiveMetric]) -> type:
     def _compute(self, predictions, references):
         return {self.name_: self.corpus_value(predictions, references)}
 
-    return type(metric.__name__, (metric, evaluate.Metric),
-                {"__init__": __init__, "_info": _info, "_compute": _compute, "__module__": "harness.metrics",
-                 "__qualname__": metric.__qualname__, "__doc__": metric.__doc__})
+    namespace = {"__init__": __init__, "__module__": "harness.metrics",
+                 "__qualname__": metric.__qualname__, "__doc__": metric.__doc__}
+    if not hasattr(metric, "_info"):
+        namespace["_info"] = _info
+    if not hasattr(metric, "_compute"):
+        namespace["_compute"] = _compute
+    return type(metric.__name__, (metric, evaluate.Metric), namespace)

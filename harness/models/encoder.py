@@ -55,7 +55,8 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
                                "pass head=FOLDER written by model/train_minilm_head.py (or leave it out)")
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModel, spec, options)
+        loaded = load_model_and_tokenizer(AutoModel, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         self.head, self.labels = None, ()
         if "head" in spec.options:
             head, self.labels = load_head(Path(spec.options["head"]))
@@ -63,7 +64,16 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
         self.supports = frozenset({ClassifyRequest}) if self.head is not None else frozenset()
         parameters = count_parameters(self.model) + (count_parameters(self.head) if self.head is not None else 0)
         self.info = ModelInfo(kind="encoder", device=str(self.device), dtype=dtype_name(dtype), parameters=parameters,
-                              max_length=tokenizer_limit(self.tokenizer, self.model.config), labels=self.labels)
+                              max_length=tokenizer_limit(self.tokenizer, self.model.config), labels=self.labels,
+                              variant=self._describe(loaded, spec))
+
+    def _describe(self, loaded, spec: ModelSpec) -> dict:
+        if self.head is None:
+            return loaded.describe()
+        folder = Path(spec.options["head"])
+        return loaded.describe(apart={"head": (self.head, "the classifier head is loaded apart from the encoder and "
+                                                         "kept in float32; the recipe applies to the encoder")},
+                               extra_files=(folder / "head.safetensors",))
 
     def token_count(self, text: str) -> int:
         return len(self.tokenizer(text)["input_ids"])

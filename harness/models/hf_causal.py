@@ -26,7 +26,8 @@ from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
-from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+from harness.models.rolling import rolling_windows
+from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, LoglikelihoodRollingRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
 MIN_PREFIX_TOKENS = 8      # a shorter shared prefix is not worth a forward pass of its own
@@ -74,16 +75,17 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
     preflight = staticmethod(check_location)
 
-    supports = frozenset({LoglikelihoodRequest, GenerateRequest})
+    supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
+        loaded = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = self.model.config
         limit = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
         self.info = ModelInfo(kind="hf-causal", device=str(self.device), dtype=dtype_name(dtype),
-                              parameters=count_parameters(self.model), max_length=limit)
+                              parameters=count_parameters(self.model), variant=loaded.describe(), max_length=limit)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
         forward = inspect.signature(self.model.forward).parameters
         self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
@@ -108,7 +110,8 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         return out, (out["cache"] if "cache" in out else out.get("past_key_values"))
 
     def _encode_uncached(self, text: str) -> tuple[int, ...]:
-        return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: a perplexity document may be longer than the model's window (harness.models.rolling)
+        return tuple(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def token_count(self, text: str) -> int:
         return len(self._encode(text))
@@ -201,6 +204,46 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
         return [Loglikelihood(logprob=lp, is_greedy=g, n_tokens=len(ids))
                 for lp, g, ids in zip(logprob.tolist(), greedy.tolist(), continuations)]
+
+    @property
+    def prefix_token_id(self) -> int:
+        """What the first window's first token is predicted from: BOS, else EOS (as lm-eval's HFLM)."""
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
+    @torch.inference_mode()
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRollingRequest]) -> list[Loglikelihood]:
+        """Each text in rolling windows of the model's length (harness.models.rolling); the windows of
+        the whole batch run together, 64 at a time, and each text's window sums are added up."""
+        windows: list[tuple[int, list[int], list[int]]] = []
+        for i, request in enumerate(requests):
+            ids = list(self._encode_uncached(request.text))
+            max_len = self.info.max_length or max(1, len(ids))
+            stride = None if request.stride is None else min(request.stride, max_len)
+            windows += [(i, ctx, cont) for ctx, cont in rolling_windows(ids, self.prefix_token_id, max_len, stride)]
+        totals = [0.0] * len(requests)
+        counts = [0] * len(requests)
+        greedy = [True] * len(requests)
+        windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(windows), 64):
+            chunk = windows[start:start + 64]
+            inputs = [(ctx + cont)[:-1] for _, ctx, cont in chunk]
+            width = max(len(x) for x in inputs)
+            ids = torch.full((len(chunk), width), pad, device=self.device)
+            mask = torch.zeros_like(ids)
+            for row, x in enumerate(inputs):       # right padding: positions start at 0 in every row
+                ids[row, : len(x)] = torch.tensor(x, device=self.device)
+                mask[row, : len(x)] = 1
+            logprobs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            for row, (i, ctx, cont) in enumerate(chunk):
+                first = len(ctx) - 1                # the logit at position p predicts token p + 1
+                dist = logprobs[row, first: first + len(cont)]
+                target = torch.tensor(cont, device=self.device)
+                totals[i] += float(dist.gather(1, target[:, None]).sum())
+                counts[i] += len(cont)
+                greedy[i] = greedy[i] and bool((dist.argmax(-1) == target).all())
+        return [Loglikelihood(logprob=t, is_greedy=g, n_tokens=n) for t, g, n in zip(totals, greedy, counts)]
 
     def _left_padded(self, encoded: Sequence[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(ids) for ids in encoded)

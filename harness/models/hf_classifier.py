@@ -47,11 +47,12 @@ class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     supports = frozenset({ClassifyRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForSequenceClassification, spec, options)
+        loaded = load_model_and_tokenizer(AutoModelForSequenceClassification, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         id2label = self.model.config.id2label
         self.labels = tuple(str(id2label[i]) for i in range(len(id2label)))
         self.info = ModelInfo(kind="hf-classifier", device=str(self.device), dtype=dtype_name(dtype),
-                              parameters=count_parameters(self.model),
+                              parameters=count_parameters(self.model), variant=loaded.describe(),
                               max_length=tokenizer_limit(self.tokenizer, self.model.config), labels=self.labels)
 
     def token_count(self, text: str) -> int:

@@ -1,15 +1,18 @@
 """Loading Hugging Face models and tokenizers from a local folder or a hub name, with one-line errors."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.models import footprint, variants
 from harness.models.device import choose_device, choose_dtype
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-OPTIONS = frozenset({"revision"})      # the ,key=value options of the hf-* adapters (see harness.preflight)
+# the ,key=value options of the hf-* adapters (see harness.preflight); dtype, quantize and prune: harness.models.variants
+OPTIONS = frozenset({"revision"}) | variants.VARIANT_KEYS
 
 
 def check_location(spec: ModelSpec, options: RuntimeOptions | None = None) -> str:
@@ -39,15 +42,42 @@ def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: Runtim
         raise HarnessError(f"model {spec.name!r}: cannot load {location}: {first}", fix) from None
 
 
-def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: RuntimeOptions):
-    """The tokenizer and ``model_class`` from ``spec``, on the chosen device and dtype, in eval mode.
-    Returns (model, tokenizer, device, dtype)."""
+@dataclass(frozen=True)
+class Loaded:
+    """What ``load_model_and_tokenizer`` gives back: the model with the spec's recipe applied
+    (harness.models.variants), its tokenizer, device and dtype, and ``describe`` for results.json.
+    Unpacks as (model, tokenizer, device, dtype)."""
+    model: Any
+    tokenizer: Any
+    device: Any
+    dtype: Any
+    applied: dict                   # what harness.models.variants.apply did
+    files: list[Path]               # the weight files loaded ([] when they cannot be named)
+    files_reason: str | None        # why not, when files is []
+
+    def __iter__(self):
+        return iter((self.model, self.tokenizer, self.device, self.dtype))
+
+    def describe(self, apart: dict | None = None, extra_files: tuple[Path, ...] = ()) -> dict:
+        """The models.<m> keys (recipe, parameters, sizes, dtypes, quantization, sparsity); ``apart``:
+        {name: (module, why)} for modules loaded beside the model that the recipe did not touch."""
+        files = [*self.files, *extra_files] if self.files else []
+        return footprint.measure([self.model], self.applied, files, self.files_reason, apart)
+
+
+def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: RuntimeOptions) -> Loaded:
+    """The tokenizer and ``model_class`` from ``spec``, on the chosen device and dtype (the spec's
+    ``dtype=`` over --dtype), in eval mode, with the spec's recipe applied: the one place every
+    built-in adapter's model is compressed. Unpacks as (model, tokenizer, device, dtype)."""
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()        # weight-loading bars are noise in an audit log
+    recipe = variants.recipe_of(spec)
     device = choose_device(options.device)
-    dtype = choose_dtype(options.dtype, device)
+    dtype = choose_dtype(recipe.dtype or options.dtype, device)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, options)
     model = load_pretrained(model_class.from_pretrained, spec, options, dtype=dtype)
     model.to(device).eval()
-    return model, tokenizer, device, dtype
+    applied = variants.apply(model, recipe)
+    files, reason = footprint.weight_files(check_location(spec), spec.options.get("revision"))
+    return Loaded(model, tokenizer, device, dtype, applied, files, reason)

@@ -28,10 +28,11 @@ class HFMaskedLM(AnswersOnlyWhatItSupports):
     supports = frozenset()
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions, batch_size: int = 32):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForMaskedLM, spec, options)
+        loaded = load_model_and_tokenizer(AutoModelForMaskedLM, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         self.batch_size = batch_size
         self.info = ModelInfo(kind="hf-masked", device=str(self.device), dtype=dtype_name(dtype),
-                              parameters=count_parameters(self.model),
+                              parameters=count_parameters(self.model), variant=loaded.describe(),
                               max_length=tokenizer_limit(self.tokenizer, self.model.config))
 
     def token_count(self, text: str) -> int:

@@ -27,10 +27,11 @@ class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
-        self.model, self.tokenizer, self.device, dtype = load_model_and_tokenizer(AutoModelForSeq2SeqLM, spec, options)
+        loaded = load_model_and_tokenizer(AutoModelForSeq2SeqLM, spec, options)
+        self.model, self.tokenizer, self.device, dtype = loaded
         limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 1_000_000 else None
         self.info = ModelInfo(kind="hf-seq2seq", device=str(self.device), dtype=dtype_name(dtype),
-                              parameters=count_parameters(self.model), max_length=limit)
+                              parameters=count_parameters(self.model), variant=loaded.describe(), max_length=limit)
 
     def token_count(self, text: str) -> int:
         return len(self.tokenizer(text)["input_ids"])

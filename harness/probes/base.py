@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Container, Iterator, Mapping, Protocol, Sequence
 
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
@@ -35,7 +35,7 @@ class ProbeContext:
     tasks: Sequence[PreparedTask]
     task_records: Callable[[str], list[dict]]       # task name -> this model's records, in dataset order
     call: Callable[[list[Request]], list[Response]]
-    done: set[str]                                   # item ids already in the store
+    done: Container[str]                             # item ids in the store (or another process's: harness.distributed)
     seed: int
     limit: int | None
 

@@ -21,7 +21,6 @@ from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.stats import holm, mean_ci, sign_flip_p
-from harness.plugins import METRICS
 from harness.requests import ClassifyRequest, GenerateRequest
 from harness.resources import builtin_dir
 
@@ -134,7 +133,7 @@ class Counterfactual:
             return {"prediction": counterfactual.label, "reference": original.label,
                     "scores": {"flipped": float(counterfactual.label != original.label), "score_shift": shift}}
         primary = task.metrics[0]
-        metric = METRICS.get(primary.metric)
+        metric = primary.resolve()
         reference = task.kind.target(task.config, example)
         before, after = original.text.strip(), counterfactual.text.strip()
         return {"prediction": after, "reference": before,

@@ -15,11 +15,12 @@ from typing import Iterator, Sequence
 from harness.calls import invalid_response
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
-from harness.plugins import METRICS, PROBES
+from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import PERTURBATIONS, perturb
 from harness.probes.stats import mean_ci
 from harness.prompts import Template
+from harness.requests import LoglikelihoodRollingRequest
 
 DEFAULT_SEVERITY = {"typo": 0.15, "case": 0.3, "whitespace_punct": 0.3, "contractions": 1.0, "synonyms": 0.5,
                     "homoglyphs": 0.1, "zero_width": 0.05, "bidi": 0.15}
@@ -60,6 +61,8 @@ class Robustness:
         for task in ctx.tasks:
             if ctx.config.tasks and task.name not in ctx.config.tasks:
                 continue
+            if task.kind.request_type is LoglikelihoodRollingRequest:
+                continue                   # a perplexity has no prediction that a perturbation could flip
             clean = {r["id"]: r for r in ctx.task_records(task.name)}
             examples = ctx.take([ex for ex in task.examples if ex.id in clean])
             fields = perturbed_fields(task)
@@ -85,7 +88,7 @@ class Robustness:
             requests += reqs
         responses = ctx.call(requests)
         primary = task.metrics[0]
-        metric = METRICS.get(primary.metric)
+        metric = primary.resolve()
         for (item_id, ex, perturbed), (start, n) in zip(todo, spans):
             invalid = invalid_response(responses[start:start + n])
             if invalid:                    # a NaN or infinity: stored and counted, not scored

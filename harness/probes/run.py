@@ -41,7 +41,7 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> 
 
 def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
                store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
-               sizer) -> None:
+               sizer, shard=None) -> None:
     records_by_task: dict[str, list[dict]] | None = None
 
     def task_records(name: str) -> list[dict]:
@@ -68,7 +68,8 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
         what = f"probe {config.name!r}"
         ctx = ProbeContext(model=model_name, adapter=GuardedAdapter(adapter, model_name, what), config=config, tasks=tasks,
                            task_records=task_records, call=batched_caller(adapter, sizer, model_name, what),
-                           done=done_ids, seed=state.spec.seed, limit=limit or None)
+                           done=shard.probe_done(model_name, name, done_ids) if shard else done_ids,
+                           seed=state.spec.seed, limit=limit or None)
         with isolated(state, model_name, f"probe {config.name!r}") as attempt:
             try:
                 with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
@@ -81,7 +82,7 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
                 store.sync()
         if attempt.failed:
             continue                       # not done: a resume retries it, keeping the items stored
-        if window.attrs["examples"] == 0 and not done_ids:
+        if window.attrs["examples"] == 0 and not ctx.done:      # nothing stored before, nor another process's
             state.skipped.setdefault(model_name, {})[name] = "no applicable items among the tasks this model ran"
         elif config.name not in model_state.setdefault("probes_done", []):
             model_state["probes_done"].append(config.name)

@@ -1,24 +1,26 @@
-"""report.html: one self-contained page (inline CSS, no scripts or external assets). Jinja2
-autoescaping is on for every value, so model outputs and dataset strings cannot inject markup."""
+"""report.html: one self-contained page (inline CSS and SVG, no scripts, no external assets).
+Jinja2 autoescaping is on for every value, so model outputs and dataset strings cannot inject
+markup; invisible characters and homoglyphs in them are spelt out (harness.report.text)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import jinja2
 
-from harness.report.timeline import build_charts
+from harness.report import view
+from harness.report.numbers import pvalue, sig
+from harness.report.text import reveal
+from harness.report.timeline import build_timeline, duration_text
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                           autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters["num"] = lambda v, digits=4: f"{v:.{digits}g}" if isinstance(v, (int, float)) else "—"
+_ENV.filters["num"] = sig
+_ENV.filters["p"] = pvalue
+_ENV.globals["reveal"] = reveal
+_ENV.globals["duration_text"] = duration_text
 
 
-def render_html(results: dict, records: Sequence[dict], telemetry: Sequence[dict] = (), examples_per_task: int = 5) -> str:
-    samples: dict[tuple[str, str], list[dict]] = {}
-    for record in sorted(records, key=lambda r: r.get("index", 0)):
-        bucket = samples.setdefault((record["model"], record["task"]), [])
-        if len(bucket) < examples_per_task:
-            bucket.append(record)
-    return _ENV.get_template("report.html.j2").render(results=results, samples=samples,
-                                                      charts=build_charts(list(telemetry)))
+def render_html(results: dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
+    page = view.build(results, records, build_timeline(list(telemetry)))
+    return _ENV.get_template("report.html.j2").render(page=page, results=results)

@@ -36,6 +36,10 @@ def summary_table(results: dict) -> str:
         lines.append(energy_line(run_energy))
     for failure in results["run"].get("failures", []):
         lines.append(f"FAILED for {failure['model']}: {failure['what']}: {failure['error']}")
+    if results.get("comparison"):
+        from harness.compare.terminal import comparison_table
+        lines.append("")
+        lines.append(comparison_table(results["comparison"]))
     status = results["run"]["status"]
     lines.append(f"run {results['run']['id']}: {status}")
     return "\n".join(lines)

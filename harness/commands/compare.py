@@ -1,0 +1,52 @@
+"""`harness compare RUN_A RUN_B [...]`: paired comparison of finished runs, RUN_A the baseline."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
+
+
+def add_parser(sub, epilog: str) -> None:
+    compare = sub.add_parser(
+        "compare", help=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compare the models of RUN_B (and further runs) with RUN_A's, item by item: McNemar's test "
+                    "for 0/1 outcomes, a paired bootstrap for corpus metrics, Holm over the whole comparison, "
+                    "flipped items and cost ratios. Items pair by (task, id, sha256(input), sha256(reference)); "
+                    "runs whose items differ are refused unless --intersection.",
+        epilog="examples:\n  harness compare reports/RUN_FULL reports/RUN_FP16\n"
+               "  harness compare reports/RUN_A reports/RUN_B --intersection --out /tmp/ab.json")
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders; the first is the baseline")
+    compare.add_argument("--intersection", action="store_true",
+                         help="compare on the items the runs share instead of refusing runs whose items differ")
+    compare.add_argument("--out", type=Path, default=Path("compare.json"), metavar="FILE",
+                         help="where to write the comparison (default: ./compare.json, in the current directory)")
+
+
+def execute(args, argv: list[str]) -> int:
+    from harness import __version__
+    from harness.compare import compare_runs
+    from harness.compare.terminal import comparison_table
+    from harness.errors import HarnessError
+    from harness.run_dir import now
+    from harness.store import disk_full, write_json_atomic
+
+    if len(args.runs) < 2:
+        raise HarnessError("harness compare needs a baseline run and at least one other run",
+                           "pass two or more run folders: harness compare RUN_A RUN_B")
+    comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
+    print(comparison_table(comparison))
+    if args.intersection:
+        n = sum(comparison["pairing"]["n_paired"].values())
+        left = sum(comparison["pairing"]["dropped"].values())
+        print(f"compared on the intersection: {n} paired items, {left} left out")
+    out = args.out if args.out.suffix else args.out / "compare.json"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out, {"harness_version": __version__, "created": now(), "argv": sys.argv[1:],
+                                "comparison": comparison})
+    except OSError as exc:
+        raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --out FILE") from None
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,107 @@
+"""`harness history`: each figure's trend across the runs of a reports folder, and history.html."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+HELP = "trend of every figure across the runs in a reports folder (and history.html)"
+
+
+def add_parser(sub, epilog: str) -> None:
+    p = sub.add_parser("history", help=HELP,
+                       description="Prints one line per series (a figure of one model recipe on one set of inputs) with "
+                                   "its values over time and 95% CIs, and writes a self-contained history.html. Run "
+                                   "folders not yet in the index (REPORTS_DIR/history.sqlite) are added first.")
+    p.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"), metavar="REPORTS_DIR",
+                   help="the folder `harness run --out` wrote to (default: ./reports)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model; repeatable")
+    p.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="only this metric (e.g. accuracy, j_per_example); repeatable")
+    p.add_argument("--baseline", metavar="RUN_ID|NAME",
+                   help="compare with this run (a run id or a blessed name); default: each series' first run")
+    p.add_argument("--rebuild", action="store_true",
+                   help="re-read every run folder still in REPORTS_DIR and replace its entry (runs whose folders are gone stay)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+
+
+def backfill(reports_dir: Path, index, rebuild: bool = False) -> list[str]:
+    """Adds every finished run folder in ``reports_dir`` that the index lacks (with ``rebuild``,
+    every one, replacing its entry); returns their ids."""
+    from harness.history import read_entry
+    known, added = set() if rebuild else index.run_ids(), []
+    for child in sorted(reports_dir.iterdir()):
+        if child.name.startswith(".") or not (child / "results.json").is_file() or child.name in known:
+            continue
+        try:
+            entry = read_entry(child)
+        except HarnessError as exc:
+            print(f"harness: warning: {child} left out of the history: {exc}", file=sys.stderr)
+            continue
+        if entry.run_id not in known:
+            index.upsert(entry)
+            known.add(entry.run_id)
+            added.append(entry.run_id)
+    return added
+
+
+def resolve_baseline(name: str | None, index, run_ids: list[str]) -> str | None:
+    if name is None:
+        return None
+    if name in run_ids:
+        return name
+    blessed = index.baselines()
+    if name in blessed:
+        return blessed[name]
+    import difflib
+    close = difflib.get_close_matches(name, run_ids + sorted(blessed), n=3, cutoff=0.5)
+    raise HarnessError(f"--baseline {name!r} is neither a run id in the history nor a blessed name",
+                       f"did you mean {', '.join(map(repr, close))}?" if close else "pass a run id that `harness history` lists")
+
+
+def execute(args, argv: list[str]) -> int:
+    from harness.history import HistoryIndex, index_path
+    from harness.history.html import render_history
+    from harness.history.trend import build_series, series_line
+    from harness.store import write_text_atomic
+
+    reports = args.reports_dir
+    if not reports.is_dir():
+        raise HarnessError(f"{reports} is not a folder", "pass the folder `harness run --out` wrote to (default ./reports)")
+    index = HistoryIndex(index_path(reports))
+    has_runs = any((c / "results.json").is_file() for c in reports.iterdir() if not c.name.startswith("."))
+    if not index.path.is_file() and not has_runs:
+        raise HarnessError(f"{reports} holds no history index and no run folders",
+                           "pass the folder `harness run --out` wrote to (default ./reports)")
+    added = backfill(reports, index, args.rebuild)
+    runs = index.runs()
+    if not runs:
+        raise HarnessError(f"{reports} holds no finished runs", "run `harness run --out " + str(reports) + "` first")
+    run_ids = [r["run_id"] for r in runs]
+    baseline = resolve_baseline(args.baseline, index, run_ids)
+    series = build_series(index.figures(), baseline, args.model, args.metric)
+    by_run: dict[str, list] = {}
+    for m in index.models():
+        by_run.setdefault(m["run_id"], []).append(m)
+    for r in runs:
+        r["models"] = sorted(by_run.get(r["run_id"], []), key=lambda m: m["model"])
+        r["gate"] = json.loads(r["gate_json"]) if r["gate_json"] else None
+    if added:
+        print(f"{'re-read' if args.rebuild else 'added'} {len(added)} run folder{'s' * (len(added) != 1)} to {index.path}", file=sys.stderr)
+    print(f"{len(runs)} runs in {reports} ({runs[0]['started']} … {runs[-1]['started']}); "
+          f"baseline: {'run ' + baseline + ' where present, else ' if baseline else ''}the first run of each series; "
+          f"▲/▼: 95% CI wholly above/below the baseline's")
+    for s in series:
+        print(series_line(s))
+    gated = [r for r in runs if r["gate_verdict"]]
+    if gated:
+        print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
+    out = args.out or reports / "history.html"
+    try:
+        write_text_atomic(out, render_history(series, runs, baseline, str(reports)))
+    except OSError as exc:
+        raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --out FILE") from None
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,140 @@
+"""Paired comparison of models, item by item: a baseline against each other model, on the items both
+answered (harness.compare.pairing), with McNemar's test for 0/1 outcomes and a paired bootstrap
+for corpus metrics (harness.compare.stats), every probe headline that pairs per item
+(harness.compare.probes), the cost side (harness.compare.cost) and the items whose outcome
+flipped. The result is results.json's "comparison" object (SCHEMAS.md).
+
+``compare_within`` compares the models of one run (``harness run --baseline NAME``);
+``compare_runs`` compares run folders (``harness compare RUN_A RUN_B``; I/O: it reads each run's
+results.json and samples.jsonl).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
+from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
+from harness.errors import HarnessError
+from harness.registry import unknown_name
+
+__all__ = ["compare_within", "compare_runs", "load_run"]
+
+
+def _by_model(records: Sequence[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        out.setdefault(r["model"], []).append(r)
+    return out
+
+
+def _pairing_summary(pairings: dict[str, Pairing], mode: str) -> dict:
+    n_paired: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    for p in pairings.values():
+        for task, tp in p.tasks.items():
+            n_paired[task] = min(n_paired.get(task, tp.n), tp.n)
+            dropped[task] = max(dropped.get(task, 0), tp.dropped)
+    return {"key": PAIRING_KEY, "mode": mode, "n_paired": n_paired, "dropped": dropped}
+
+
+def _model_pairing(p: Pairing) -> dict:
+    return {"n_paired": {t: tp.n for t, tp in p.tasks.items()}, "dropped": {t: tp.dropped for t, tp in p.tasks.items()},
+            "only_baseline": list(p.only_baseline), "only_other": list(p.only_other)}
+
+
+def compare_within(results: dict, records: Sequence[dict], baseline: str, *, resamples: int = RESAMPLES) -> dict:
+    """The comparison of every other model of one run with ``baseline``. Items that differ between
+    two models of one run (a piece that failed part-way) are compared on the intersection, and the
+    pairing says so."""
+    models = results["models"]
+    if baseline not in models:
+        raise unknown_name("model", baseline, models)
+    records_by = _by_model(records)
+    seed = results["run"]["seed"]
+    out_models, pairings = {}, {}
+    for other in models:
+        if other == baseline:
+            continue
+        entry, pairings[other] = compare_pair(baseline, models[baseline], records_by.get(baseline, []), other,
+                                              models[other], records_by.get(other, []), seed, resamples=resamples)
+        entry["pairing"] = _model_pairing(pairings[other])
+        out_models[other] = entry
+    adjust(out_models)
+    mode = "intersection" if any(p.differing() for p in pairings.values()) else "exact"
+    run_id = results["run"]["id"]
+    return {"baseline": baseline, "source": "run", "runs": {m: {"run_id": run_id, "model": m} for m in models},
+            "pairing": _pairing_summary(pairings, mode), "models": out_models}
+
+
+def load_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """A run folder's results.json and samples.jsonl records, or a one-line error."""
+    from harness.results_file import read_results
+    from harness.store import SampleStore
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    samples = run_dir / "samples.jsonl"
+    if not samples.is_file():
+        raise HarnessError(f"{run_dir} holds no samples.jsonl", "pass a run folder written by `harness run`")
+    return results, SampleStore(samples).records()
+
+
+def _match(baseline_models: dict, other_model: str, run_id: str) -> str:
+    """The baseline run's model that ``other_model`` is compared with."""
+    if len(baseline_models) == 1:
+        return next(iter(baseline_models))
+    if other_model in baseline_models:
+        return other_model
+    error = unknown_name("model", other_model, baseline_models)
+    raise HarnessError(f"model {other_model!r} of run {run_id} has no model of that name in the baseline run, which "
+                       f"holds several ({', '.join(baseline_models)})",
+                       error.fix if "did you mean" in error.fix else
+                       "compare against a baseline run with one model, or name the models alike")
+
+
+def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection: bool = False,
+                 resamples: int = RESAMPLES) -> dict:
+    """The comparison of the models of ``other_dirs`` with those of ``baseline_dir``: a baseline run
+    with one model is compared with every model of the other runs; with several, models pair by
+    name. Runs whose items differ are refused (HarnessError) unless ``intersection``."""
+    base_results, base_records = load_run(baseline_dir)
+    base_models = base_results["models"]
+    if not base_models:
+        raise HarnessError(f"{baseline_dir} holds no evaluated model", "pass a run that evaluated a model")
+    base_id = base_results["run"]["id"]
+    base_by = _by_model(base_records)
+    seed = base_results["run"]["seed"]
+    runs: dict[str, dict] = {}
+    out_models, pairings = {}, {}
+    used_baselines: list[str] = []
+    planned = []
+    for other_dir in other_dirs:
+        results, records = load_run(other_dir)
+        run_id = results["run"]["id"]
+        if not results["models"]:
+            raise HarnessError(f"{other_dir} holds no evaluated model", "pass a run that evaluated a model")
+        by = _by_model(records)
+        for model, info in results["models"].items():
+            planned.append((_match(base_models, model, run_id), model, info, by.get(model, []), run_id, results,
+                            other_dir))
+    for baseline, *_ in planned:
+        if baseline not in used_baselines:
+            used_baselines.append(baseline)
+            runs[baseline] = {"run_id": base_id, "model": baseline, "dir": str(baseline_dir)}
+    for baseline, model, info, records, run_id, results, other_dir in planned:
+        key = model if model not in runs else f"{model}@{run_id}"
+        if key in runs:
+            raise HarnessError(f"run {run_id} is given twice", "pass each run folder once")
+        runs[key] = {"run_id": run_id, "model": model, "dir": str(other_dir)}
+        pairing = pair(base_by.get(baseline, []), records, reference_of(base_models[baseline], info))
+        if not intersection:
+            refuse_differences(pairing, f"{baseline} (run {base_id})", f"{model} (run {run_id})")
+        entry, pairings[key] = compare_pair(baseline, base_models[baseline], base_by.get(baseline, []), key, info,
+                                            records, seed, resamples=resamples, pairing=pairing)
+        entry["pairing"] = _model_pairing(pairing)
+        if results["run"].get("seed") != seed:
+            entry["note"] = f"run {run_id} used seed {results['run'].get('seed')}, the baseline run {seed}"
+        out_models[key] = entry
+    adjust(out_models)
+    return {"baseline": used_baselines[0], "source": "runs", "runs": runs,
+            "pairing": _pairing_summary(pairings, "intersection" if intersection else "exact"), "models": out_models}

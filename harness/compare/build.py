@@ -1,0 +1,237 @@
+"""One baseline model against another, item by item: the ``models.<other>`` entry of a comparison
+(pure: results.json entries and samples.jsonl records in, a dict out). See SCHEMAS.md for the shape.
+
+Task metrics are recomputed from the paired records with the task's own metric (its additive
+per-example statistics, harness/metrics/base.py), both models' statistics built in one call so
+they share one column layout (F1 macro's label columns). Probe headlines go through
+``harness.compare.probes``. Holm's correction runs over every p-value of the whole comparison
+(``adjust``).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.compare import stats as st
+from harness.compare.cost import cost
+from harness.compare.measures import Measure, metric_spec
+from harness.compare.pairing import Pairing, TaskPairing, pair
+from harness.compare.probes import rule
+from harness.errors import HarnessError
+from harness.metrics.bootstrap import seed_for
+from harness.plugins import METRICS
+from harness.probes.stats import holm
+
+RESAMPLES = 1000                 # paired bootstrap resamples (sacrebleu's default for --paired-bs)
+AR_TRIALS = 10_000               # approximate randomization trials (sacrebleu's default for --paired-ar)
+FLIPPED_CAP = 50                 # flipped items kept per model (the counts are always complete)
+
+
+def not_measured(reason: str, higher_is_better: bool = True, n: int = 0) -> dict:
+    return {"baseline": None, "other": None, "delta": None, "ci95": [None, None], "n": n, "test": None,
+            "p_value": None, "p_holm": None, "significant": False, "too_few_items": n < st.MIN_ITEMS,
+            "discordant": None, "higher_is_better": higher_is_better, "not_measured": reason}
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def paired_stat(baseline: np.ndarray, other: np.ndarray, value_from_totals, *, binary: bool, higher_is_better: bool,
+                seed: int, resamples: int = RESAMPLES, ar_trials: int = AR_TRIALS, scale: float = 1.0) -> dict:
+    """The STAT of two models' per-item statistics (rows paired). Binary: McNemar on column 0 > 0;
+    otherwise the paired bootstrap's p, with approximate randomization's beside it."""
+    n = len(baseline)
+    boot = st.paired_bootstrap(baseline, other, value_from_totals, resamples, seed)
+    out = {"baseline": _finite(boot.baseline), "other": _finite(boot.other), "delta": _finite(boot.delta),
+           "ci95": [_finite(boot.ci95[0]), _finite(boot.ci95[1])], "n": n, "p_holm": None, "significant": False,
+           "too_few_items": n < st.MIN_ITEMS, "higher_is_better": higher_is_better,
+           "resamples": resamples, "seed": seed}
+    if binary:
+        test = st.mcnemar(baseline[:, 0], other[:, 0])
+        out.update(test=test.test, p_value=test.p_value,
+                   discordant={"baseline_only": test.baseline_only, "other_only": test.other_only})
+        if test.statistic is not None:
+            out["chi2"] = test.statistic
+    else:
+        out.update(test="paired_bootstrap", p_value=boot.p_value, discordant=None)
+        if ar_trials:
+            out["approximate_randomization"] = {
+                "p_value": st.approximate_randomization(baseline, other, value_from_totals, ar_trials, seed),
+                "trials": ar_trials}
+    if out["baseline"] is None or out["other"] is None:
+        return {**not_measured("the metric is undefined on the paired items (e.g. a zero denominator)",
+                               higher_is_better, n)}
+    return out
+
+
+def _valid_pairs(p: TaskPairing) -> tuple[list[dict], list[dict], int]:
+    keep = [(b, o) for b, o in zip(p.baseline, p.other) if "invalid" not in b and "invalid" not in o]
+    return [b for b, _ in keep], [o for _, o in keep], p.n - len(keep)
+
+
+def _view(record: dict, view: str) -> str:
+    return record["prediction"] if view == "prediction" else record["views"][view]
+
+
+def task_stats(kind: str, names: Sequence[str], p: TaskPairing, seed: int, resamples: int, ar_trials: int,
+               tokenize: str = "") -> dict:
+    """``tokenize``: the task's BLEU tokenizer as its results record it (e.g. zh)."""
+    base, other, _ = _valid_pairs(p)
+    out = {}
+    for name in names:
+        spec = metric_spec(kind, name)
+        try:
+            metric = METRICS.get(spec.metric)
+            if tokenize and "tokenize" in metric.options:
+                metric = metric.configured(tokenize=tokenize)
+        except HarnessError as exc:
+            out[name] = not_measured(f"metric {spec.metric!r} is not installed here ({exc.problem})")
+            continue
+        if not base:
+            out[name] = not_measured("no item was scored under both models", metric.higher_is_better)
+            continue
+        if metric.unavailable():
+            out[name] = not_measured(metric.unavailable(), metric.higher_is_better)
+            continue
+        references = [r["reference"] for r in base]
+        stats = metric.record_stats([_view(r, spec.view) for r in base] + [_view(r, spec.view) for r in other],
+                                    references + references, [r.get("scores", {}) for r in base + other])
+        out[name] = paired_stat(stats[:len(base)], stats[len(base):], metric.value_from_totals,
+                                binary=getattr(metric, "binary", False), higher_is_better=metric.higher_is_better,
+                                seed=seed, resamples=resamples, ar_trials=ar_trials)
+    return out
+
+
+def probe_stats(probe: str, names: Sequence[str], p: TaskPairing, seed: int, resamples: int, ar_trials: int) -> dict:
+    found = rule(probe)
+    out = {}
+    for name in names:
+        measure: Measure | None = found.measure(name) if found else None
+        if measure is None:
+            why = f"probe {probe!r} has no per-item pairing rule" if not found else \
+                f"{probe!r} headline {name!r} has no per-item pairing rule (harness/compare/probes.py)"
+            out[name] = not_measured(why)
+            continue
+        units_b, units_o = measure.units(p.baseline), measure.units(p.other)
+        keys = [k for k in units_b if k in units_o]
+        if not keys:
+            out[name] = not_measured(f"no item in the population ({measure.population or 'scored items'}) under both "
+                                     "models", measure.higher_is_better)
+            continue
+        b = np.array([units_b[k] for k in keys], dtype=float)
+        o = np.array([units_o[k] for k in keys], dtype=float)
+        stat = paired_stat(b, o, measure.value_from_totals, binary=measure.binary,
+                           higher_is_better=measure.higher_is_better, seed=seed, resamples=resamples,
+                           ar_trials=ar_trials)
+        if measure.population:
+            stat["population"] = measure.population
+        if measure.ideal is not None:
+            stat["ideal"] = measure.ideal
+        out[name] = stat
+    return out
+
+
+def first_binary(kind: str, names) -> tuple[str, Any] | None:
+    """The first of a task's metrics that is a mean of 0/1 outcomes, with its spec."""
+    for name in names:
+        spec = metric_spec(kind, name)
+        if spec.metric in METRICS and getattr(METRICS.get(spec.metric), "binary", False):
+            return name, spec
+    return None
+
+
+def flipped(results: dict, pairing: Pairing, cap: int = FLIPPED_CAP) -> dict:
+    """Items whose 0/1 outcome changed, per task on its first 0/1 metric: "fixed" (the other model
+    is right where the baseline was wrong) and "broken" (the reverse). Broken ones are listed first."""
+    fixed = broken = 0
+    items: list[dict] = []
+    per_task = {}
+    for task, p in pairing.tasks.items():
+        if task.startswith("probe:") or task not in results.get("tasks", {}):
+            continue
+        found = first_binary(results["tasks"][task]["kind"], results["tasks"][task]["metrics"])
+        if found is None:
+            continue
+        name, spec = found
+        metric = METRICS.get(spec.metric)
+        base, other, _ = _valid_pairs(p)
+        counts = {"metric": name, "fixed": 0, "broken": 0}
+        for b, o in zip(base, other):
+            right_b = metric.example_value(_view(b, spec.view), b["reference"]) > 0
+            right_o = metric.example_value(_view(o, spec.view), o["reference"]) > 0
+            if right_b == right_o:
+                continue
+            direction = "fixed" if right_o else "broken"
+            counts[direction] += 1
+            items.append({"task": task, "id": b["id"], "metric": name, "input": b.get("input"), "reference": b["reference"],
+                          "baseline_prediction": _view(b, spec.view), "other_prediction": _view(o, spec.view),
+                          "direction": direction})
+        fixed, broken = fixed + counts["fixed"], broken + counts["broken"]
+        per_task[task] = counts
+    items.sort(key=lambda i: i["direction"] != "broken")
+    return {"fixed": fixed, "broken": broken, "by_task": per_task, "items": items[:cap],
+            "items_kept": min(cap, len(items)), "items_total": len(items)}
+
+
+def reference_of(results_b: dict, results_o: dict):
+    probes = {f"probe:{name}": info.get("probe", name)
+              for res in (results_b, results_o) for name, info in res.get("probes", {}).items()}
+
+    def reference(record: dict) -> Any:
+        found = rule(probes.get(record["task"], "")) if record["task"].startswith("probe:") else None
+        return found.reference_of(record) if found else record.get("reference")
+    return reference
+
+
+def _missing(name: str, baseline: str, other: str, results_b: dict, results_o: dict) -> str:
+    has_b = name in results_b.get("tasks", {}) or name.removeprefix("probe:") in results_b.get("probes", {})
+    who, res = (other, results_o) if has_b else (baseline, results_b)
+    why = res.get("skipped", {}).get(name)
+    return f"{who} has no records for {name}" + (f" (skipped: {why})" if why else "")
+
+
+def compare_pair(baseline: str, results_b: dict, records_b: Sequence[dict], other: str, results_o: dict,
+                 records_o: Sequence[dict], run_seed: int, *, resamples: int = RESAMPLES, ar_trials: int = AR_TRIALS,
+                 pairing: Pairing | None = None) -> tuple[dict, Pairing]:
+    """``models.<other>`` of the comparison, and the pairing it was computed on."""
+    pairing = pairing or pair(records_b, records_o, reference_of(results_b, results_o))
+    tasks, probes = {}, {}
+    for task in sorted(set(results_b.get("tasks", {})) | set(results_o.get("tasks", {}))):
+        info = results_b.get("tasks", {}).get(task) or results_o["tasks"][task]
+        names = list(dict.fromkeys([*info["metrics"], *((results_o.get("tasks", {}).get(task) or {}).get("metrics", {}))]))
+        if task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {}):
+            tasks[task] = task_stats(info["kind"], names, pairing.tasks[task], seed_for(run_seed, task), resamples, ar_trials,
+                                     info.get("tokenize", ""))
+        else:
+            tasks[task] = {n: not_measured(_missing(task, baseline, other, results_b, results_o)) for n in names}
+    for probe in sorted(set(results_b.get("probes", {})) | set(results_o.get("probes", {}))):
+        info = results_b.get("probes", {}).get(probe) or results_o["probes"][probe]
+        names = list(dict.fromkeys([*(info.get("metrics") or {}),
+                                    *(((results_o.get("probes", {}).get(probe) or {}).get("metrics")) or {})]))
+        key = f"probe:{probe}"
+        if key in pairing.tasks and probe in results_b.get("probes", {}) and probe in results_o.get("probes", {}):
+            probes[probe] = probe_stats(info.get("probe", probe), names, pairing.tasks[key], seed_for(run_seed, key),
+                                        resamples, ar_trials)
+        else:
+            probes[probe] = {n: not_measured(_missing(key, baseline, other, results_b, results_o)) for n in names}
+    both = [t for t in tasks if t in pairing.tasks and not all("not_measured" in s for s in tasks[t].values())]
+    entry = {"baseline": baseline, "tasks": tasks, "probes": probes, "cost": cost(results_b, results_o, both),
+             "flipped": flipped(results_b, pairing)}
+    return entry, pairing
+
+
+def adjust(models: dict) -> None:
+    """Holm over every p-value of the comparison (all models, tasks, probes and metrics), in place."""
+    found = {}
+    for other, entry in models.items():
+        for section in ("tasks", "probes"):
+            for unit, metrics in entry[section].items():
+                for name, stat in metrics.items():
+                    if stat.get("p_value") is not None:
+                        found[(other, section, unit, name)] = stat
+    adjusted = holm({k: s["p_value"] for k, s in found.items()})
+    for key, stat in found.items():
+        stat["p_holm"] = adjusted[key]
+        stat["significant"] = adjusted[key] < st.ALPHA

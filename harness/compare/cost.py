@@ -1,0 +1,67 @@
+"""The cost side of a comparison, from results.json (pure): joules and seconds per example over the
+task windows of the tasks both models ran, and each model's peak memory, with ratios to the baseline.
+A figure that is missing reads not_measured with the reason, never 0."""
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def _cost(baseline: float | None, other: float | None, source: str, reason: str | None) -> dict:
+    out = {"baseline": baseline, "other": other,
+           "ratio": other / baseline if baseline and other is not None else None, "source": source}
+    if reason:
+        out["reason"] = out["not_measured"] = reason
+    elif out["ratio"] is None:
+        out["reason"] = "no ratio: the baseline's figure is zero"
+    return out
+
+
+def _per_example(model: dict, tasks: Iterable[str], key: str) -> tuple[float | None, str, str | None]:
+    """Sum of ``key`` over the tasks' energy objects, over the examples computed in those windows."""
+    total, examples, sources = 0.0, 0, set()
+    for task in tasks:
+        energy = (model.get("tasks", {}).get(task) or {}).get("energy") or {}
+        figure = energy.get(key)
+        if not figure or figure.get("value") is None:
+            return None, "not_measured", f"{task}: {(figure or {}).get('reason') or 'no figure recorded'}"
+        total += figure["value"]
+        examples += int(energy.get("examples") or 0)
+        sources.add(figure.get("source", "?"))
+    if not examples:
+        return None, "not_measured", "no examples were computed in the task windows (all resumed from samples.jsonl?)"
+    return total / examples, ", ".join(sorted(sources)), None
+
+
+def _pair(baseline: dict, other: dict, tasks: list[str], key: str, label: str) -> dict:
+    if not tasks:
+        return _cost(None, None, "not_measured", "no task both models ran")
+    b, b_source, b_reason = _per_example(baseline, tasks, key)
+    o, o_source, o_reason = _per_example(other, tasks, key)
+    reason = "; ".join(f"{who}: {r}" for who, r in (("baseline", b_reason), ("other", o_reason)) if r) or None
+    source = b_source if b_source == o_source else f"baseline {b_source}, other {o_source}"
+    return _cost(b, o, f"{label} ({source})" if not reason else label, reason)
+
+
+def _memory(model: dict) -> tuple[float | None, str, str | None]:
+    figure = model.get("peak_memory")
+    if not figure:
+        return None, "not_measured", "not recorded by this run (made before harness recorded peak memory)"
+    if figure.get("value") is None:
+        return None, "not_measured", figure.get("reason", "not measured")
+    return float(figure["value"]), figure["source"], None
+
+
+def cost(baseline: dict, other: dict, tasks: list[str]) -> dict:
+    """The comparison's ``cost`` object for two models' results.json entries, over ``tasks``."""
+    b, b_source, b_reason = _memory(baseline)
+    o, o_source, o_reason = _memory(other)
+    reason = "; ".join(f"{who}: {r}" for who, r in (("baseline", b_reason), ("other", o_reason)) if r) or None
+    if not reason and b_source != o_source:
+        memory = {**_cost(b, o, f"baseline {b_source}, other {o_source}", None), "ratio": None,
+                  "reason": "measured differently (GPU allocator vs process RSS): not comparable"}
+    else:
+        memory = _cost(b, o, b_source if not reason else "not_measured", reason)
+    return {"j_per_example": _pair(baseline, other, tasks, "total_energy_j", "task windows' energy"),
+            "latency_s_per_example": _pair(baseline, other, tasks, "duration_s", "task windows' seconds"),
+            "peak_memory_bytes": memory,
+            "tasks": list(tasks)}

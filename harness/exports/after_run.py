@@ -1,0 +1,26 @@
+"""`harness run`'s export consumer (AFTER_RUN): --prometheus-textfile, --pushgateway, --tensorboard."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+OPTIONS = {"prometheus_textfile", "pushgateway", "tensorboard"}
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("monitoring exports of the finished run")
+    group.add_argument("--prometheus-textfile", type=Path, metavar="FILE",
+                       help="write the headline metrics, energy and carbon in Prometheus' text format (for "
+                            "node_exporter's textfile collector: name it *.prom)")
+    group.add_argument("--pushgateway", metavar="URL", help="push the same metrics to a Prometheus Pushgateway "
+                       "(job harness, grouping key run and model)")
+    group.add_argument("--tensorboard", type=Path, metavar="DIR",
+                       help="write the scalars and the power/clock timelines as TensorBoard events to DIR/<run-id>/")
+
+
+def after_run(args, results: dict, run_dir: Path) -> None:
+    from harness.exports import export
+    for line in export(results, run_dir, textfile=getattr(args, "prometheus_textfile", None),
+                       pushgateway=getattr(args, "pushgateway", None), tensorboard=getattr(args, "tensorboard", None)):
+        print(line, file=sys.stderr)
+    return None

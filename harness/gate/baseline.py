@@ -1,0 +1,132 @@
+"""Baselines for the gate: a run folder, a results.json, or a blessed NAME.
+
+``harness bless RUN_DIR --as NAME`` writes ``<reports>/.blessed/NAME.json`` (``<reports>`` is the run
+folder's parent): the run folder's name (relative, so the reports folder can move, e.g. into a CI
+cache or the repository), its run id, and the sha256 of its samples.jsonl and of the numbers in its
+results.json (``schema_version``, ``run``, ``models``, ``energy``: what `harness run` wrote, so a
+gate verdict or comparison added to it later does not count as a change). A gate that names the
+baseline checks both digests and refuses a baseline that changed since it was blessed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.results_file import read_results
+
+BLESSED_DIR = ".blessed"
+CORE_KEYS = ("schema_version", "run", "models", "energy")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    dir: Path              # the baseline's run folder (samples.jsonl for the paired comparison)
+    results: dict
+    label: str             # its run id (the "gate.baseline" field)
+    name: str | None = None   # the blessed name, when it was given by name
+
+
+def core_digest(results: dict) -> str:
+    core = {k: results.get(k) for k in CORE_KEYS}
+    return hashlib.sha256(json.dumps(core, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def blessed_path(reports: Path, name: str) -> Path:
+    return reports / BLESSED_DIR / f"{name}.json"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise HarnessError(f"baseline name {name!r} is not a plain name", "use letters, digits, '.', '_' or '-' (e.g. v1.2)")
+    return name
+
+
+def bless(run_dir: Path, name: str, force: bool = False) -> Path:
+    """Records ``run_dir`` as the blessed baseline NAME; refuses a run that is not complete."""
+    check_name(name)
+    run_dir = run_dir.resolve()
+    results = read_results(run_dir) if run_dir.is_dir() else None
+    if results is None:
+        raise HarnessError(f"{run_dir} is not a run folder", "pass a folder written by `harness run`")
+    status = results["run"].get("status")
+    if status != "complete" or results["run"].get("failures"):
+        raise HarnessError(f"run {results['run'].get('id')} is not complete (status: {status}); a baseline must be a "
+                           "finished run with every piece evaluated", "finish it (`harness run --resume RUN_DIR`) "
+                           "or bless another run")
+    target = blessed_path(run_dir.parent, name)
+    if target.exists() and not force:
+        current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
+        raise HarnessError(f"baseline {name!r} is already blessed (run {current})",
+                           "pass --force to move it to this run, or choose another name")
+    from harness.store import write_json_atomic
+    target.parent.mkdir(exist_ok=True)
+    write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
+                               "results_sha256": core_digest(results),
+                               "samples_sha256": file_digest(run_dir / "samples.jsonl"),
+                               "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return target
+
+
+def _known_names(reports: Path) -> list[str]:
+    return sorted(p.stem for p in (reports / BLESSED_DIR).glob("*.json"))
+
+
+def resolve(spec: str, run_dir: Path) -> Baseline:
+    """``--baseline``: a run folder, a results.json, or a name blessed in the run folder's parent."""
+    path = Path(spec)
+    if path.is_dir() or path.is_file():
+        results = read_results(path)
+        folder = path if path.is_dir() else path.parent
+        if folder.resolve() == run_dir.resolve():
+            raise HarnessError(f"the baseline {spec} is the gated run itself", "pass the blessed baseline run")
+        status = results["run"].get("status")
+        if status != "complete":
+            raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
+                               "compare with a finished run (`harness run --resume` finishes one)")
+        return Baseline(folder, results, str(results["run"].get("id", folder.name)))
+    reports = run_dir.resolve().parent
+    if not _NAME.match(spec):
+        raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json or a blessed name")
+    record_path = blessed_path(reports, spec)
+    if not record_path.is_file():
+        import difflib
+        known = _known_names(reports)
+        close = difflib.get_close_matches(spec, known, n=3, cutoff=0.5)
+        hint = (f"did you mean {', '.join(close)}?" if close else
+                f"blessed in {reports}: {', '.join(known)}" if known else
+                f"bless one first: `harness bless RUN_DIR --as {spec}`")
+        raise HarnessError(f"no run folder, results.json or blessed baseline named {spec!r} "
+                           f"(looked in {reports / BLESSED_DIR})", hint)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        folder = reports / record["run"]
+    except (ValueError, KeyError, TypeError):
+        raise HarnessError(f"{record_path} is not a blessed-baseline record", f"bless again: `harness bless RUN_DIR --as {spec} --force`") from None
+    if not folder.is_dir():
+        raise HarnessError(f"blessed baseline {spec!r} points at {folder}, which is gone",
+                           "restore that run folder next to the gated run, or bless another run")
+    results = read_results(folder)
+    changed = [what for what, now, then in (("results.json", core_digest(results), record.get("results_sha256")),
+                                            ("samples.jsonl", file_digest(folder / "samples.jsonl"), record.get("samples_sha256")))
+               if now != then]
+    if changed:
+        raise HarnessError(f"blessed baseline {spec!r} ({folder}) changed since it was blessed: its "
+                           f"{' and '.join(changed)} no longer match{'es' * (len(changed) == 1)} the recorded sha256",
+                           f"restore the blessed run, or bless it again on purpose: `harness bless {folder} --as {spec} --force`")
+    return Baseline(folder, results, str(results["run"].get("id", folder.name)), name=spec)

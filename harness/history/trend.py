@@ -1,0 +1,115 @@
+"""Each figure's trend across runs, as plain data: pure functions over the index's rows.
+
+A point is *changed* when its 95% CI and the baseline point's 95% CI do not overlap (both must
+have one; energy figures carry none and are never flagged). The baseline of a series is the
+point of the baseline run when the series has one, else the series' first measured point."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class Point:
+    run_id: str
+    started: str
+    git_sha: str
+    value: float | None
+    ci_lo: float | None
+    ci_hi: float | None
+    n: int | None
+    reason: str
+    source: str
+    unit: str
+    changed: str = ""            # "", "up" or "down": the CI lies wholly above / below the baseline's
+    baseline: bool = False
+
+    @property
+    def has_ci(self) -> bool:
+        return self.value is not None and self.ci_lo is not None and self.ci_hi is not None
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str
+    label: str
+    model: str
+    scope: str
+    subject: str
+    metric: str
+    points: tuple[Point, ...]
+    baseline_run: str | None      # the run the points are compared with (None: nothing measured)
+
+    @property
+    def changed(self) -> list[Point]:
+        return [p for p in self.points if p.changed]
+
+
+def ci_overlaps(a: Point, b: Point) -> bool:
+    return not (a.ci_lo > b.ci_hi or a.ci_hi < b.ci_lo)
+
+
+def _flag(points: list[Point], baseline_run: str | None) -> tuple[tuple[Point, ...], str | None]:
+    measured = [p for p in points if p.value is not None]
+    base = next((p for p in measured if p.run_id == baseline_run), measured[0] if measured else None)
+    out = []
+    for p in points:
+        change = ""
+        if base is not None and p is not base and p.has_ci and base.has_ci and not ci_overlaps(p, base):
+            change = "up" if p.ci_lo > base.ci_hi else "down"
+        out.append(replace(p, changed=change, baseline=p is base))
+    return tuple(out), base.run_id if base else None
+
+
+def _choose(given: Sequence[str], known: Iterable[str], what: str) -> None:
+    known = sorted(set(known))
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            raise HarnessError(f"no {what} {name!r} in the history",
+                               f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known[:12])}")
+
+
+def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: Sequence[str] = (),
+                 metrics: Sequence[str] = ()) -> list[Series]:
+    """rows: HistoryIndex.figures() (oldest run first). ``models``/``metrics`` keep only those
+    (unknown names are refused with close matches)."""
+    _choose(models, (r["model"] for r in rows), "model")
+    _choose(metrics, (r["metric"] for r in rows), "metric")
+    grouped: dict[str, list[dict]] = {}
+    for r in rows:
+        if (models and r["model"] not in models) or (metrics and r["metric"] not in metrics):
+            continue
+        grouped.setdefault(r["series_key"], []).append(r)
+    out = []
+    for key, mine in grouped.items():
+        first = mine[0]
+        points = [Point(r["run_id"], r["started"], r["git_sha"] or "", r["value"], r["ci_lo"], r["ci_hi"], r["n"],
+                        r["reason"] or "", r["source"] or "", r["unit"] or "") for r in mine]
+        flagged, base = _flag(points, baseline_run)
+        out.append(Series(key, first["label"], first["model"], first["scope"], first["subject"], first["metric"], flagged, base))
+    order = {"task": 0, "probe": 1, "energy": 2}
+    return sorted(out, key=lambda s: (order.get(s.scope, 3), s.model, s.subject, s.metric, s.points[0].started, s.key))
+
+
+def fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def point_text(p: Point) -> str:
+    if p.value is None:
+        return f"n/m ({p.reason.removeprefix('not measured: ')})"
+    ci = f" [{fmt(p.ci_lo)}, {fmt(p.ci_hi)}]" if p.has_ci else ""
+    mark = {"up": " ▲", "down": " ▼"}.get(p.changed, "")
+    return f"{fmt(p.value)}{ci}{mark}"
+
+
+def series_line(s: Series) -> str:
+    """One line per series: its key and the values over time with CIs, oldest first."""
+    n = len(s.points)
+    base = f"; baseline {s.baseline_run}" if s.baseline_run else ""
+    flags = f"; {len(s.changed)} outside the baseline CI" if s.changed else ""
+    return f"{s.label}: {' → '.join(point_text(p) for p in s.points)}  ({n} run{'s' * (n != 1)}{base}{flags})"

@@ -1,0 +1,25 @@
+"""The harness command for one torchrun rank, with a fault: `python -m torch.distributed.run ...
+tests/dist_fault.py run ...` with HARNESS_TEST_KILL=RANK:N makes that rank SIGKILL itself as it
+stores its N-th record (a rank that dies mid-run, as on an out-of-memory kill or a lost node)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+if __name__ == "__main__":
+    fault = os.environ.get("HARNESS_TEST_KILL")
+    if fault:
+        rank, nth = (int(x) for x in fault.split(":"))
+        if int(os.environ.get("RANK", "0")) == rank:
+            from harness.store import SampleStore
+            append, count = SampleStore.append, [0]
+
+            def killing_append(self, record):
+                count[0] += 1
+                if count[0] == nth:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return append(self, record)
+            SampleStore.append = killing_append
+    from harness.cli import main
+    sys.exit(main(sys.argv[1:]))
