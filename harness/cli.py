@@ -45,13 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    """transformers' weight-loading bars and advice are noise in an audit log."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    """transformers' advice is noise in an audit log. Said through the environment, which
+    transformers reads when it is first imported (importing it here would cost every command,
+    `harness --help` included, half a second or more); its weight-loading bars are turned off
+    where models load (harness.models.hf_loading)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def _raise_terminated(signum, frame) -> None:
@@ -115,5 +113,30 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
+def entry() -> None:
+    """The `harness` process: main(), then exit without the interpreter's teardown."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """Ends the process with ``code`` the way sys.exit would - atexit handlers run, stdout and stderr
+    are flushed, non-daemon threads are waited for (if any is left, it is plain sys.exit) - but
+    without tearing down every imported module one by one: with torch and transformers imported
+    that teardown takes 1-2 s of every run's wall time (measured in benchmarks/README.md). Everything
+    the harness writes is closed and synced before main returns."""
+    import atexit
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if others or run_exit_functions is None:
+        sys.exit(code)
+    run_exit_functions()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):    # a closed pipe or a replaced stream: nothing to keep
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

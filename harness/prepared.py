@@ -9,7 +9,7 @@ from harness.data import Example, load_examples
 from harness.errors import HarnessError
 from harness.kinds.base import MetricSpec, TaskKind, build_context, metric_specs
 from harness.plugins import TASK_KINDS
-from harness.prompts import draw_fewshot
+from harness.prompts import draw_fewshot, fixed_fewshot
 from harness.spec import TaskConfig
 
 
@@ -33,7 +33,11 @@ class PreparedTask:
 
 
 def render_context(task: TaskConfig, kind: TaskKind, example: Example, pool, seed: int) -> str:
-    return build_context(task, kind, example, draw_fewshot(pool, task.num_fewshot, seed + example.index, exclude_id=example.id))
+    if task.fewshot_fixed:
+        shots = fixed_fewshot(pool, task.num_fewshot, seed, exclude_id=example.id)
+    else:
+        shots = draw_fewshot(pool, task.num_fewshot, seed + example.index, exclude_id=example.id)
+    return build_context(task, kind, example, shots)
 
 
 def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask:

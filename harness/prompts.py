@@ -140,3 +140,17 @@ def draw_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | N
         raise HarnessError(f"asked for {k} few-shot examples but the pool has {len(candidates)}",
                            "lower `fewshot.num` or add examples to the few-shot file")
     return random.Random(seed).sample(candidates, k)
+
+
+def fixed_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | None = None) -> list[Example]:
+    """The same k shots for every example (``fewshot: {fixed: true}``), so every prompt of a task
+    starts with one shared prefix that a model encodes once: k + 1 examples drawn once with the seed,
+    of which an example takes the first k that are not itself (an example is never its own shot)."""
+    if k <= 0:
+        return []
+    drawn = random.Random(seed).sample(list(pool), min(k + 1, len(pool)))
+    shots = [ex for ex in drawn if ex.id != exclude_id][:k]
+    if len(shots) < k:
+        raise HarnessError(f"asked for {k} few-shot examples but the pool has {len(shots)}",
+                           "lower `fewshot.num` or add examples to the few-shot file")
+    return shots

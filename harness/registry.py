@@ -7,11 +7,16 @@ way from an entry point in the registry's group, e.g. in its pyproject.toml::
     [project.entry-points."harness.tasks"]
     my_task = "my_package.tasks:my_task"
 
-Entry points are loaded lazily, the first time a name is looked up or listed.
+Entry points are loaded lazily, the first time a name is looked up or listed. Built-in components
+whose modules import heavy libraries (torch, transformers) are registered with ``add_lazy``: the
+name, its module and a one-line description are known at once, and the module is imported the
+first time the component is looked up, so `harness list` and `--help` import none of them.
 """
 from __future__ import annotations
 
 import difflib
+import importlib
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
@@ -35,6 +40,21 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> HarnessError:
     return HarnessError(f"unknown {kind} {name!r}", hint)
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """A component not imported yet: ``target`` is "module:attribute"; ``doc`` its one-line description."""
+    target: str
+    doc: str
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    def resolve(self):
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
 class Registry(Generic[T]):
     def __init__(self, kind: str, group: str):
         self.kind = kind
@@ -49,8 +69,15 @@ class Registry(Generic[T]):
             return obj
         return decorator
 
+    def add_lazy(self, name: str, target: str, doc: str) -> None:
+        """Registers ``target`` ("module:attribute") under ``name`` without importing it yet."""
+        self.add(name, Lazy(target, doc), origin=target.partition(":")[0])
+
     def add(self, name: str, obj: T, origin: str = "?") -> None:
-        if name in self._items and self._items[name] is not obj:
+        held = self._items.get(name)
+        if isinstance(held, Lazy) and held.module == origin:     # the lazy entry's module, registering itself
+            held = None
+        if held is not None and held is not obj:
             raise HarnessError(f"two {self.kind}s are named {name!r} ({self._origins[name]} and {origin})",
                                "rename one of them")
         self._items[name] = obj
@@ -75,7 +102,21 @@ class Registry(Generic[T]):
             self.load_entry_points()
         if name not in self._items:
             raise self.unknown(name)
-        return self._items[name]
+        return self._resolved(name)
+
+    def _resolved(self, name: str) -> T:
+        item = self._items[name]
+        if isinstance(item, Lazy):
+            obj = item.resolve()
+            self._items[name] = obj
+            return obj
+        return item
+
+    def describe(self, name: str) -> str:
+        """The first line of the component's docstring, without importing a lazy one."""
+        item = self._items[name]
+        doc = item.doc if isinstance(item, Lazy) else (getattr(item, "__doc__", None) or "")
+        return (doc.strip().splitlines() or [""])[0]
 
     def unknown(self, name: str) -> HarnessError:
         return unknown_name(self.kind, name, self.names())
@@ -90,7 +131,7 @@ class Registry(Generic[T]):
 
     def items(self) -> Iterator[tuple[str, T]]:
         for name in self.names():
-            yield name, self._items[name]
+            yield name, self._resolved(name)
 
     def origin(self, name: str) -> str:
         return self._origins.get(name, "?")

@@ -38,6 +38,7 @@ class TaskConfig:
     stride: int | None = None                # perplexity: tokens each rolling window predicts (None: a whole window)
     fewshot_data: DataSource | None = None
     num_fewshot: int = 0
+    fewshot_fixed: bool = False              # the same shots for every example (one shared, cacheable prefix)
     fewshot_delimiter: str = "\n\n"
     target_delimiter: str = " "
     metrics: tuple[str, ...] = ()            # empty: the kind's defaults
@@ -46,6 +47,7 @@ class TaskConfig:
 
 _TASK_KEYS = {"name", "kind", "description", "data", "prompt", "answer", "answer_type", "choices", "labels", "stop",
               "max_tokens", "stride", "tokenize", "normalize", "fewshot", "fewshot_delimiter", "target_delimiter", "metrics"}
+_FEWSHOT_KEYS = {"data", "num", "fixed"}
 ANSWER_TYPES = ("index", "text")
 NORMALIZATIONS = ("NFC", "NFKC")
 
@@ -115,9 +117,16 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     name = str(raw["name"])
     owner = f"task {name!r} ({source})"
     fewshot = raw.get("fewshot") or {}
-    if not isinstance(fewshot, Mapping) or set(fewshot) - {"data", "num"}:
-        raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N}}", "fix `fewshot` in the task YAML")
+    if not isinstance(fewshot, Mapping):
+        raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N, fixed: BOOL}}", "fix `fewshot` in the task YAML")
+    for key in fewshot:
+        if key not in _FEWSHOT_KEYS:
+            raise _fail_key(f"{owner} fewshot", str(key), _FEWSHOT_KEYS)
     num_fewshot = _count(fewshot.get("num", 0), owner, "fewshot.num", 0)
+    fixed = fewshot.get("fixed", False)
+    if type(fixed) is not bool:
+        raise HarnessError(f"{owner}: `fewshot.fixed` must be true or false, got {fixed!r}",
+                           "write `fixed: true` (the same shots for every example) or `fixed: false` (drawn per example)")
     max_tokens = _count(raw.get("max_tokens", 64), owner, "max_tokens", 1)
     stride = None if raw.get("stride") is None else _count(raw["stride"], owner, "stride", 1)
     normalize = raw.get("normalize", "")
@@ -141,7 +150,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
         labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
         max_tokens=max_tokens, stride=stride, tokenize=tokenize, normalize=normalize,
         fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,
-        num_fewshot=num_fewshot, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
+        num_fewshot=num_fewshot, fewshot_fixed=fixed, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
         target_delimiter=str(raw.get("target_delimiter", " ")),
         metrics=_str_tuple(raw.get("metrics", []), owner, "metrics"), source=source)
 

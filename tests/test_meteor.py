@@ -24,8 +24,9 @@ def test_meteor_gives_nltks_documented_values():
     assert round(meteor.Meteor.example_score("The cat was sat on the mat", "The cat sat on the mat"), 4) == 0.9654
     assert round(meteor.Meteor.example_score("creates or updates a virtual machine scale set",
                                              "create or update a vm set"), 4) == 0.7806
-    # the mean over examples, as evaluate's meteor
-    assert meteor.Meteor().compute(predictions=[h1, "non matching hypothesis"], references=[r1, "this is a cat"])[
+    # the mean over examples, as evaluate's meteor (harness.metrics.Meteor: the evaluate.Metric)
+    from harness.metrics import Meteor
+    assert Meteor().compute(predictions=[h1, "non matching hypothesis"], references=[r1, "this is a cat"])[
         "meteor"] == pytest.approx(0.6944 / 2, abs=1e-4)
 
 

@@ -119,7 +119,8 @@ def test_perplexity_metrics_by_hand():
     # two documents: ll -10 over 4 words / 20 bytes, ll -6 over 2 words / 12 bytes
     rows = [{"loglikelihood": -10.0, "words": 4, "bytes": 20}, {"loglikelihood": -6.0, "words": 2, "bytes": 12}]
     assert WordPerplexity.record_stats([], [], rows).sum(0).tolist() == [-16.0, 6.0]
-    assert WordPerplexity().compute(loglikelihood=[-10.0, -6.0], words=[4, 2])["word_perplexity"] == \
+    import harness.metrics               # its WordPerplexity: the evaluate.Metric, built from the statistics class
+    assert harness.metrics.WordPerplexity().compute(loglikelihood=[-10.0, -6.0], words=[4, 2])["word_perplexity"] == \
         pytest.approx(math.exp(16 / 6))
     assert BytePerplexity.value_from_totals(BytePerplexity.record_stats([], [], rows).sum(0)) == \
         pytest.approx(math.exp(0.5))

@@ -12,10 +12,6 @@ def add_parser(sub, epilog: str) -> None:
     lst.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR")
 
 
-def _first_line(obj) -> str:
-    return ((getattr(obj, "__doc__", None) or "").strip().splitlines() or [""])[0]
-
-
 def execute(args, argv: list[str]) -> int:
     from harness import catalog
     from harness.plugins import METERS, METRICS, MODELS, load_builtins
@@ -30,21 +26,23 @@ def execute(args, argv: list[str]) -> int:
                 for name, cls in METRICS.items()]
     else:
         registry = {"models": MODELS, "meters": METERS}[args.what]
-        rows = [(name, registry.origin(name), _first_line(obj)) for name, obj in registry.items()]
+        rows = [(name, registry.origin(name), registry.describe(name)) for name in registry.names()]
     if not rows:
         print(f"no {args.what} registered")
     widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
         if args.what == "models":
-            print(" " * (widths[0] + 2) + "options: " + model_options(row[0], MODELS.get(row[0])))
+            print(" " * (widths[0] + 2) + "options: " + model_options(row[0]))
     return 0
 
 
-def model_options(name: str, factory) -> str:
-    """The ,key=value options a model spec may give this adapter, with the values each takes."""
+def model_options(name: str) -> str:
+    """The ,key=value options a model spec may give this adapter, with the values each takes (read
+    without importing a built-in adapter's module: harness.models.OPTIONS_OF)."""
+    from harness.models import declared_options
     from harness.models.variants import OPTION_FORMS
-    allowed = getattr(factory, "options", None)
+    allowed = declared_options(name)
     if name == "py":
         return "the keyword arguments CALLABLE takes, passed to it as given (dtype=, quantize=, prune= too: harness applies no recipe)"
     if allowed is None:

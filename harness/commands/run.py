@@ -142,7 +142,10 @@ def start(args) -> tuple:
         check_after_run(args, [m.name for m in state.spec.models])
         tasks, probes = _resumable(state)
     else:
-        from harness.models.embedded import DEFAULT_MODELS
+        if not args.no_meters:
+            from harness.meters.cpu import probe_hardware_early
+            probe_hardware_early()
+        from harness.models import DEFAULT_MODELS       # not .embedded: that imports torch for every run
         models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
         names = [m.name for m in models]
         if len(set(names)) != len(names):

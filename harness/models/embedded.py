@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from harness.errors import HarnessError
+from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
 from harness.models.encoder import SentenceEncoder
 from harness.models.hf_causal import HFCausalLM
 from harness.models.variants import VARIANT_KEYS
@@ -33,5 +34,3 @@ def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
 tiny_gpt2.options = VARIANT_KEYS           # the ,key=value options a spec may give (harness.preflight)
 minilm.options = frozenset({"head"}) | VARIANT_KEYS
 minilm.preflight = SentenceEncoder.check_head
-
-DEFAULT_MODELS = ("tiny-gpt2", "minilm")

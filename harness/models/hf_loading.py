@@ -70,6 +70,8 @@ def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: Runtime
     ``dtype=`` over --dtype), in eval mode, with the spec's recipe applied: the one place every
     built-in adapter's model is compressed. Unpacks as (model, tokenizer, device, dtype)."""
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()        # weight-loading bars are noise in an audit log
     recipe = variants.recipe_of(spec)
     device = choose_device(options.device)
     dtype = choose_dtype(recipe.dtype or options.dtype, device)

@@ -96,6 +96,9 @@ def _number(spec: ModelSpec, key: str, default: float, kind: Callable = float, l
 
 
 class OpenAICompatible(AnswersOnlyWhatItSupports):
+    """Any OpenAI-compatible HTTP endpoint (openai:MODEL[,key=value...]); the only adapter that reaches a network.
+
+    See the module's docstring for its options, retries, cache and energy."""
     options = OPTIONS
 
     def __init__(self, spec: ModelSpec, runtime: RuntimeOptions, *, sleep: Callable[[float], None] = time.sleep):

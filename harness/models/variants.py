@@ -15,8 +15,10 @@ import difflib
 import importlib.util
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:      # torch is imported in the functions that use it: `harness list models` reads the names above
+    import torch
 
 from harness.errors import HarnessError
 from harness.spec import ModelSpec, RuntimeOptions
@@ -91,9 +93,11 @@ def check(spec: ModelSpec, runtime: RuntimeOptions) -> None:
                                "pick another dtype= or --device that torchao supports for this scheme, or drop quantize=")
 
 
-def cannot_quantize(scheme: str, device: torch.device, dtype: torch.dtype = torch.float32) -> str | None:
+def cannot_quantize(scheme: str, device: torch.device, dtype: torch.dtype | None = None) -> str | None:
     """Why torchao cannot run ``scheme`` on ``device`` in ``dtype``, or None when it can: a trial run
     of one quantized layer (it loads nothing and takes milliseconds)."""
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     layer = torch.nn.Sequential(torch.nn.Linear(64, 64)).to(device=device, dtype=dtype)
     try:
         quantize_linears(layer, scheme)
@@ -119,11 +123,13 @@ def import_torchao():
 def embedding_tied(model: torch.nn.Module) -> set[int]:
     """The ids of weights shared with an input embedding (a tied LM head): pruning or quantizing them
     would change (or copy) the embedding too, so recipes leave them as they are."""
+    import torch
     return {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
 
 
 def linear_like(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
     """The Linear and HF Conv1D (GPT-2's projections) modules whose weights the recipes touch."""
+    import torch
     from transformers.pytorch_utils import Conv1D
     tied = embedding_tied(model)
     return [(name, m) for name, m in model.named_modules()
@@ -133,6 +139,7 @@ def linear_like(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
 def conv1d_to_linear(model: torch.nn.Module) -> dict:
     """Replaces every HF ``Conv1D`` (y = x @ W + b, W of shape in x out) by the equal ``nn.Linear``
     (weight W.T), checking on a random input that each gives the same output. Returns what it did."""
+    import torch
     from transformers.pytorch_utils import Conv1D
     tolerance = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
     converted, worst = 0, 0.0
@@ -162,6 +169,7 @@ def conv1d_to_linear(model: torch.nn.Module) -> dict:
 
 def quantize_linears(model: torch.nn.Module, scheme: str, skip: set[int] = frozenset()) -> None:
     """torchao's ``quantize_`` on every nn.Linear except those whose weight id is in ``skip``."""
+    import torch
     torchao = import_torchao()
     config_class = getattr(torchao.quantization, QUANTIZE[scheme][0])
     torchao.quantization.quantize_(model, config_class(),
@@ -173,6 +181,7 @@ def prune_global(model: torch.nn.Module, fraction: float) -> dict:
     taken together, with the smallest |w| are set to zero in place (so it is permanent: no mask or
     hook is left, as after torch.nn.utils.prune.remove). Ties at the threshold are broken in order,
     so exactly round(fraction * n) elements are zeroed."""
+    import torch
     targets = [m.weight for _, m in linear_like(model)]
     n = sum(w.numel() for w in targets)
     k = round(fraction * n)
@@ -193,6 +202,7 @@ def prune_global(model: torch.nn.Module, fraction: float) -> dict:
 def apply(model: torch.nn.Module, recipe: Recipe) -> dict:
     """Applies the recipe to a loaded model in place (its dtype was chosen at load): prune, then
     quantize. Returns what was done, for ``harness.models.footprint``."""
+    import torch
     done: dict = {"recipe": recipe.to_json()}
     if recipe.prune is not None:
         done["pruned"] = prune_global(model, recipe.prune)

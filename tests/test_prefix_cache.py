@@ -1,0 +1,169 @@
+"""Prefix caching, single-pass multiple choice and the own greedy loop give the plain path's numbers."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from harness.data import Example
+from harness.errors import HarnessError
+from harness.models.embedded import tiny_gpt2
+from harness.models.hf_causal import HFCausalLM
+from harness.prompts import fixed_fewshot
+from harness.requests import GenerateRequest, LoglikelihoodRequest
+from harness.resources import builtin_dir
+from harness.spec import ModelSpec, RuntimeOptions, task_from_mapping
+
+CPU = RuntimeOptions(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_gpt2(ModelSpec("tiny-gpt2", "tiny-gpt2"), CPU)
+
+
+@pytest.fixture(scope="module")
+def random_gpt2(tmp_path_factory):
+    """A small random-init GPT-2 (2 layers, width 64) with the tiny-gpt2 tokenizer and 512 positions."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    folder = tmp_path_factory.mktemp("random-gpt2")
+    tokenizer = AutoTokenizer.from_pretrained(builtin_dir("model") / "tiny-gpt2")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=64, n_layer=2, n_head=4,
+                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return HFCausalLM(ModelSpec("random", "hf-causal", str(folder)), CPU)
+
+
+def _rows(name: str, split: str) -> list[dict]:
+    return [json.loads(line) for line in (builtin_dir("tasks") / name / f"{split}.jsonl").read_text().splitlines()]
+
+
+SHOTS = "\n\n".join(f"Question: {r['question']}\nAnswer: {r['choices'][r['answer']]}" for r in _rows("facts_mc", "train")[:5])
+
+
+def _requests(shots: str, n_items: int) -> list[LoglikelihoodRequest]:
+    return [LoglikelihoodRequest(f"{shots}\n\nQuestion: {r['question']}\nAnswer:", " " + c)
+            for r in _rows("facts_mc", "test")[:n_items] for c in r["choices"]]
+
+
+def _scored(adapter, requests, batch, prefix_caching: bool):
+    adapter.prefix_caching, adapter._prefix = prefix_caching, None
+    try:
+        return [x for i in range(0, len(requests), batch) for x in adapter.loglikelihood(requests[i:i + batch])]
+    finally:
+        adapter.prefix_caching, adapter._prefix = True, None
+
+
+class _Forwards:
+    """Counts the model's forward calls and the input positions they compute."""
+
+    def __init__(self, model):
+        self.calls, self.positions = 0, 0
+        self._hook = model.register_forward_pre_hook(self._count, with_kwargs=True)
+
+    def _count(self, module, args, kwargs):
+        self.calls += 1
+        self.positions += int(kwargs["input_ids"].numel())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._hook.remove()
+
+
+@pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
+def test_prefix_cached_loglikelihoods_equal_the_plain_path(which, request):
+    adapter = request.getfixturevalue(which)
+    # 12 items x 4 choices in batches of 8 and 20: the kept prefix is reused and cropped across batches
+    requests = _requests(SHOTS, 12) + [LoglikelihoodRequest(SHOTS + "\n\nQuestion: x", " y z w")]
+    plain = _scored(adapter, requests, 64, prefix_caching=False)
+    for batch in (8, 20):
+        with _Forwards(adapter.model) as cached_calls:
+            cached = _scored(adapter, requests, batch, prefix_caching=True)
+        with _Forwards(adapter.model) as plain_calls:
+            _scored(adapter, requests, batch, prefix_caching=False)
+        assert cached_calls.positions < plain_calls.positions / 2      # the shots ran once, not per context
+        for p, c in zip(plain, cached):
+            assert c.logprob == pytest.approx(p.logprob, abs=1e-5)
+            assert (c.is_greedy, c.n_tokens) == (p.is_greedy, p.n_tokens)
+
+
+def test_a_kept_prefix_the_next_batch_does_not_share_is_not_used(tiny):
+    first = _requests(SHOTS, 2)
+    other = _requests("Some fixed instructions that differ from the shots entirely, said twice. " * 2, 2)
+    tiny._prefix = None
+    got = tiny.loglikelihood(first) + tiny.loglikelihood(other)
+    assert tiny._prefix is not None and tiny.tokenizer.decode(tiny._prefix.ids).startswith("Some fixed")
+    plain = _scored(tiny, first + other, 64, prefix_caching=False)
+    assert [g.logprob for g in got] == pytest.approx([p.logprob for p in plain], abs=1e-5)
+
+
+@pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
+def test_single_token_choices_are_scored_from_one_forward_pass(which, request):
+    adapter = request.getfixturevalue(which)
+    context = "Question: What does the cow say?\nAnswer:"
+    choices = [c for c in (" moo", " woof", " a", " the", " is") if len(adapter._encode(c)) == 1]
+    assert len(choices) >= 3
+    requests = [LoglikelihoodRequest(context, c) for c in choices]
+    requests += [LoglikelihoodRequest("English: the cat sleeps .\nToylang:", c) for c in choices]
+    with _Forwards(adapter.model) as forwards:
+        got = _scored(adapter, requests, 64, prefix_caching=False)
+    assert forwards.calls == 1
+    for r, g in zip(requests, got):              # each alone, and the whole sequence through the model
+        alone = _scored(adapter, [r], 1, prefix_caching=False)[0]
+        ids = list(adapter._context_ids(r.context)) + list(adapter._encode(r.continuation))
+        with torch.no_grad():
+            full = torch.log_softmax(adapter.model(torch.tensor([ids])).logits[0, -2].float(), -1)[ids[-1]]
+        assert g.logprob == pytest.approx(alone.logprob, abs=1e-5)
+        assert g.logprob == pytest.approx(float(full), abs=1e-5)
+
+
+@pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
+def test_own_greedy_loop_equals_transformers_generate(which, request):
+    adapter = request.getfixturevalue(which)
+    prompts = [f"English: {r['english']}\nToylang:" for r in _rows("toylang", "test")[:6]]
+    requests = [GenerateRequest(p, stop=("\n",), max_tokens=n) for p, n in zip(prompts, (24, 5, 24, 12, 24, 1))]
+    assert adapter._own_greedy
+    ids, mask = adapter._left_padded([adapter._context_ids(r.context) for r in requests])
+    theirs = adapter._hf_generate(ids, mask, requests)
+    ours = adapter._greedy(ids, mask, requests)
+    for r, a, b in zip(requests, ours, theirs):
+        assert a == b[: len(a)]                  # ours ends at the stop; generate() pads on to the batch's end
+        assert len(a) <= r.max_tokens
+
+
+def test_fixed_shots_are_shared_and_never_the_example_itself(tmp_path):
+    pool = [Example(id=str(i), index=i, fields={"q": str(i)}) for i in range(6)]
+    shots = fixed_fewshot(pool, 3, seed=5)
+    others = [fixed_fewshot(pool, 3, seed=5, exclude_id=str(i)) for i in range(6)]
+    assert sum(o == shots for o in others) >= 6 - 3 - 1       # only an example among the draw sees other shots
+    for i, o in enumerate(others):
+        assert str(i) not in [s.id for s in o] and len(o) == 3
+    with pytest.raises(HarnessError, match="pool has"):
+        fixed_fewshot(pool[:3], 3, seed=0, exclude_id="0")
+    base = {"name": "t", "kind": "multiple_choice", "data": "test.jsonl"}
+    assert task_from_mapping({**base, "fewshot": {"num": 2, "fixed": True}}, tmp_path, "t.yaml").fewshot_fixed
+    assert not task_from_mapping({**base, "fewshot": {"num": 2}}, tmp_path, "t.yaml").fewshot_fixed
+    with pytest.raises(HarnessError, match="fewshot.fixed"):
+        task_from_mapping({**base, "fewshot": {"num": 2, "fixed": "yes"}}, tmp_path, "t.yaml")
+    with pytest.raises(HarnessError, match="did you mean 'fixed'"):
+        task_from_mapping({**base, "fewshot": {"num": 2, "fxed": True}}, tmp_path, "t.yaml")
+
+
+def test_a_fixed_shot_task_renders_one_shared_prefix(tmp_path):
+    import yaml
+
+    from harness.prepared import prepare_task
+    from harness.spec import load_task_file
+    folder = builtin_dir("tasks") / "facts_mc"
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "name": "fixed_mc", "kind": "multiple_choice", "data": str(folder / "test.jsonl"),
+        "fewshot": {"data": str(folder / "train.jsonl"), "num": 3, "fixed": True},
+        "prompt": "Question: {question}\nAnswer:"}))
+    task = prepare_task(load_task_file(tmp_path / "t.yaml"), limit=8, seed=1234)
+    prefixes = {ctx.rsplit("\n\n", 1)[0] for ctx in task.contexts.values()}
+    assert len(prefixes) == 1 and prefixes.pop().count("Question:") == 3
