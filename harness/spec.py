@@ -140,6 +140,10 @@ def read_yaml(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise HarnessError(f"malformed YAML at {where}: {problem}", "fix the YAML syntax at that line") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"task file {path} is not UTF-8 text", "save it as UTF-8") from None
+    except RecursionError:
+        raise HarnessError(f"task file {path} is nested too deeply to parse", "write the task as plain keys") from None
     except OSError as exc:
         raise HarnessError(f"cannot read task file {path}: {exc.strerror}", "check the path and its permissions") from None
 

@@ -508,3 +508,50 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
         assert db.execute("SELECT gate_verdict FROM runs").fetchall() == [("fail",)]
     with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # bless names the baseline in history
         assert db.execute("SELECT name FROM baselines").fetchall() == [("release",)]
+
+
+# --- a results.json that is not what `harness run` writes: one line, exit 2, in every reader -------------
+
+BROKEN_RESULTS = {
+    "not an object": "[1, 2]",
+    "null": "null",
+    "NaN": '{"run": {"id": NaN, "status": "complete"}, "models": {}}',
+    "run a list": '{"run": [1], "models": {}}',
+    "a model a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": [1]}}',
+    "tasks a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": [1]}}}',
+    "a task a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": "x"}}}}',
+    "metrics a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                      '{"n": 3, "metrics": [1]}}}}}',
+    "a metric a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                         '{"n": 3, "metrics": {"accuracy": "high"}}}}}}',
+    "n a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                  '{"n": "3", "metrics": {"accuracy": {"value": 0.5}}}}}}}',
+    "failures a mapping": '{"run": {"id": "r", "status": "complete", "failures": {"a": 1}}, "models": {}}',
+    "failures strings": '{"run": {"id": "r", "status": "complete with errors", "failures": ["x"]}, "models": {}}',
+    "energy a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"energy": [1]}}}',
+    "skipped a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"skipped": [1]}}}',
+}
+
+
+@pytest.mark.parametrize("command", ["gate", "show", "export", "compare", "bless", "history"])
+@pytest.mark.parametrize("name", list(BROKEN_RESULTS))
+def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path, capsys, command, name):
+    reports = tmp_path / "reports"
+    good = write_run(reports / "good", results())
+    bad = write_run(reports / "bad", results())
+    (bad / "results.json").write_text(BROKEN_RESULTS[name])
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(PASSING)
+    argv = {"gate": ["gate", str(bad), "--policy", str(policy)], "show": ["show", str(bad)],
+            "export": ["export", str(bad), "--prometheus-textfile", str(tmp_path / "m.prom")],
+            "compare": ["compare", str(good), str(bad), "--out", str(tmp_path / "c.json")],
+            "bless": ["bless", str(bad), "--as", "v1"],
+            "history": ["history", str(reports), "--out", str(tmp_path / "h.html")]}[command]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "results.json" in err and "fix:" in err
+    if command == "history":                       # the other runs still make a history; this one is named
+        assert code == 0 and f"{bad} left out of the history" in err
+    else:
+        assert code == 2, err

@@ -69,19 +69,12 @@ def compare_within(results: dict, records: Sequence[dict], baseline: str, *, res
 
 def load_run(run_dir: Path) -> tuple[dict, list[dict]]:
     """A run folder's results.json and samples.jsonl records, or a one-line error."""
-    import json
-
+    from harness.results_file import read_results
     from harness.store import SampleStore
     run_dir = Path(run_dir)
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise HarnessError(f"{run_dir} holds no results.json", "pass a run folder written by `harness run`")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not valid JSON ({exc})", "re-run or resume the run") from None
-    if not isinstance(results, dict) or not isinstance(results.get("models"), dict) or "run" not in results:
-        raise HarnessError(f"{path} is not a harness results file", "pass a run folder written by `harness run`")
+    if not run_dir.is_dir():
+        raise HarnessError(f"{run_dir} is not a run folder", "pass a run folder written by `harness run`")
+    results = read_results(run_dir)
     samples = run_dir / "samples.jsonl"
     if not samples.is_file():
         raise HarnessError(f"{run_dir} holds no samples.jsonl", "pass a run folder written by `harness run`")

@@ -33,17 +33,8 @@ class Baseline:
 
 def read_results(path: Path) -> dict:
     """A run folder's (or a results.json file's) results, or a one-line error."""
-    file = path / "results.json" if path.is_dir() else path
-    if not file.is_file():
-        raise HarnessError(f"{path} holds no results.json", "pass a folder written by `harness run` or its results.json")
-    try:
-        results = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{file} is not valid JSON ({exc})", "re-run or resume the run") from None
-    if not isinstance(results, dict) or not isinstance(results.get("run"), dict) or \
-            not isinstance(results.get("models"), dict):
-        raise HarnessError(f"{file} is not a harness results.json (no run or models)", "pass a file written by `harness run`")
-    return results
+    from harness.results_file import read_results as read
+    return read(path)
 
 
 def core_digest(results: dict) -> str:

@@ -243,6 +243,8 @@ def load_policy(path: Path) -> Policy:
         raw = yaml.safe_load(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise HarnessError(f"policy {path} is not UTF-8 text", "save it as UTF-8") from None
+    except RecursionError:
+        raise HarnessError(f"policy {path} is nested too deeply to parse", "write the policy as plain rules") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
