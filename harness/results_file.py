@@ -33,6 +33,11 @@ def read_results(path: Path) -> dict:
         results = json.loads(file.read_text(encoding="utf-8"), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise HarnessError(f"{file} is not valid JSON ({str(exc)[:120]})", FIX) from None
+    try:
+        json.dumps(results, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:          # a \ud800 escape: a lone surrogate no UTF-8 output can hold
+        raise HarnessError(f"{file} is not valid JSON text (a lone surrogate escape at character {exc.start} of a string)",
+                           FIX) from None
     check_shape(results, file)
     return results
 

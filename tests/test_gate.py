@@ -555,3 +555,40 @@ def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path,
         assert code == 0 and f"{bad} left out of the history" in err
     else:
         assert code == 2, err
+
+
+def test_control_characters_and_a_huge_reason_keep_junit_and_markdown_valid_and_short(tmp_path, capsys):
+    error = "boom \x00\x01\x0b\x1b[31m\x7f\ufffe " + "x" * 200_000
+    data = results(**{"run/status": "complete with errors",
+                      "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": error, "fix": "x"}]})
+    policy = ('version: 1\nrules:\n  - {name: "ctl \\x01\\x1b\\x7f\\uFFFE end", select: {task: "*"}, '
+              'metric: accuracy, min: 0.1}\n')
+    code, record, out, err = gate(tmp_path, data, policy, capsys=capsys)
+    assert code == 1 and "Traceback" not in err
+    root = ET.parse(tmp_path / "junit.xml").getroot()                    # parses: no invalid character left
+    failure = root.find("testsuite").find("testcase").find("failure")
+    assert failure is not None and len(failure.get("message")) < 2_000 and len(failure.text) < 3_000
+    assert (tmp_path / "junit.xml").stat().st_size < 20_000
+    assert (tmp_path / "summary.md").stat().st_size < 20_000 and len(out) < 20_000
+    assert len(record["rules"][0]["reason"]) < 2_000 and "more characters" in record["rules"][0]["reason"]
+
+
+def test_a_lone_surrogate_is_refused_in_results_and_in_the_policy(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (run / "results.json").write_text(json.dumps(results(**{"run/id": "run-\ud800"})))    # JSON escape \ud800
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    assert "not valid" in capsys.readouterr().err
+    run = write_run(tmp_path / "reports" / "run-b", results())
+    policy.write_text('version: 1\nrules:\n  - {name: "bad \\uD800", select: {task: "*"}, metric: accuracy, min: 0.1}\n')
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    assert "`name`" in capsys.readouterr().err
+
+
+def test_markdown_cells_cannot_make_links_or_images(tmp_path, capsys):
+    reason = "see [click](https://evil.example) ![p](https://evil.example/p.png)"
+    data = results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy": metric(None, reason=reason)})
+    gate(tmp_path, data, capsys=capsys)
+    text = (tmp_path / "summary.md").read_text()
+    assert "](" not in text.replace("\\](", "") and "\\[click\\]" in text and "!\\[p\\]" in text

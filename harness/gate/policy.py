@@ -212,6 +212,10 @@ class _Where:
         if not isinstance(value, str) or not value.strip():
             raise self.error(f"`{key}` must be a non-empty string, got {_kind(value)} {value!r}",
                              f"write `{key}: NAME` (quote globs: \"*\")")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.error(f"`{key}` holds a lone surrogate escape ({value!r})", f"write `{key}` as plain text") from None
         return value
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:

@@ -428,8 +428,15 @@ def gate_verdict(outcomes: list[Outcome]) -> Literal["pass", "fail"]:
     return "fail" if any(o.verdict == "fail" for o in outcomes) else "pass"
 
 
+REASON_CHARS = 1000      # a reason quotes run text (a model's error message): the verdict stays readable
+
+
+def short(text: str, limit: int = REASON_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str) -> dict:
-    """results.json "gate" (SCHEMAS.md)."""
+    """results.json "gate" (SCHEMAS.md); the terminal table, JUnit and Markdown are made from it."""
     return {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
             "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
-            "rules": [o.to_json() for o in outcomes]}
+            "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]}
