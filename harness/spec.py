@@ -203,6 +203,9 @@ class ModelSpec:
             if not eq or not key:
                 raise HarnessError(f"model spec {text!r}: option {opt!r} is not key=value",
                                    "write options as ADAPTER:LOCATION,key=value")
+            if key in options:
+                raise HarnessError(f"model spec {text!r}: option {key!r} is given twice ({options[key]!r} and {value!r})",
+                                   f"give {key}= once")
             options[key] = value
         if not adapter:
             raise HarnessError(f"model spec {text!r} names no adapter", "write e.g. hf-causal:/path/to/model")
