@@ -255,20 +255,20 @@ rules:
 """
 
 
-@pytest.mark.parametrize("handling, code", [("fail", 1), ("warn", 0), ("skip", 0)])
-def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling, code):
+@pytest.mark.parametrize("handling, code", [("fail", 1), ("warn", 0), ("skip", 1)])   # skip: every rule skipped,
+def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling, code):      # nothing judged, so no pass
     data = results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy_norm": metric(None, reason="every output invalid"),
                       "models/tiny-gpt2/tasks/facts_mc/energy": energy(gco2e_per_1000=None)})
     got, record, out, _ = gate(tmp_path, data, NOT_MEASURED.replace("HANDLING", handling), capsys=capsys)
     assert got == code
-    rules = record["rules"][1:]
+    rules = record["rules"][1:4]
     assert [r["verdict"] for r in rules] == [handling] * 3
     assert all(r["reason"].startswith("not measured: ") for r in rules)
     assert "every output invalid" in rules[0]["reason"] and "only 40 examples" in rules[2]["reason"]
     assert rules[2]["value"] == 0.6                                         # the value is still shown
     assert record["counts"][handling] == 3
     total, failures, skipped = junit_counts(tmp_path / "junit.xml")
-    assert (failures, skipped) == ((3, 0) if handling == "fail" else (0, 3) if handling == "skip" else (0, 0))
+    assert (failures, skipped) == ((3, 0) if handling == "fail" else (1, 3) if handling == "skip" else (0, 0))
     assert f"{handling.upper()}" in out
 
 
@@ -592,3 +592,17 @@ def test_markdown_cells_cannot_make_links_or_images(tmp_path, capsys):
     gate(tmp_path, data, capsys=capsys)
     text = (tmp_path / "summary.md").read_text()
     assert "](" not in text.replace("\\](", "") and "\\[click\\]" in text and "!\\[p\\]" in text
+
+
+def test_a_gate_whose_every_rule_was_skipped_judged_nothing_and_fails(tmp_path, capsys):
+    """`not_measured: skip` on every rule of a CPU run (energy unmetered): no figure was judged, so
+    the gate must not read PASS (exit 1: nothing evaluated); one judged rule is enough to pass."""
+    data = results(**{"models/tiny-gpt2/energy": energy(j_per_example=None), "models/minilm/energy": energy(j_per_example=None)})
+    skip_only = "version: 1\nrules:\n  - {name: e, energy: j_per_example, max: 5, not_measured: skip}\n"
+    code, record, out, err = gate(tmp_path / "a", data, skip_only, capsys=capsys)
+    assert code == 1 and record["verdict"] == "fail"
+    assert record["rules"][-1]["verdict"] == "fail" and "every rule was skipped" in record["rules"][-1]["reason"]
+    assert "nothing evaluated" in err
+    judged = skip_only + "  - {name: f, select: {task: facts_mc}, metric: accuracy, min: 0.1}\n"
+    code, record, _, _ = gate(tmp_path / "b", data, judged, capsys=capsys)
+    assert code == 0 and record["counts"]["skip"] == 2

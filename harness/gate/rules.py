@@ -19,6 +19,7 @@ from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation
 Verdict = Literal["pass", "fail", "warn", "skip"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "skip")
 RUN_RULE = "run complete"
+JUDGED_RULE = "anything judged"
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,11 @@ def evaluate(policy: Policy, results: dict, baseline: dict | None = None, compar
     out = [run_outcome(results, policy.allow_errors)]
     for rule in policy.rules:
         out.extend(evaluate_rule(rule, results, baseline, comparison))
+    if all(o.verdict == "skip" for o in out[1:]):        # a gate that judged no figure is not a pass
+        first = out[1].reason if len(out) > 1 else "the policy has no rule"
+        out.append(Outcome(JUDGED_RULE, "policy", None, "at least one rule judged", "fail",
+                           f"nothing evaluated: every rule was skipped (first: {out[1].name if len(out) > 1 else '-'}: "
+                           f"{first}); a gate that judged no figure does not pass"))
     return out
 
 
