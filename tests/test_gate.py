@@ -370,7 +370,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
                           "is the gated run itself"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline",
                            str(write_run(tmp_path / "reports" / "run-i",
-                                         results(**{"run/status": "incomplete: interrupted"})) / "results.json")],
+                                         results(**{"run/id": "run-i", "run/status": "incomplete: interrupted"})) / "results.json")],
                           "is not complete")):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -606,3 +606,15 @@ def test_a_gate_whose_every_rule_was_skipped_judged_nothing_and_fails(tmp_path, 
     judged = skip_only + "  - {name: f, select: {task: facts_mc}, metric: accuracy, min: 0.1}\n"
     code, record, _, _ = gate(tmp_path / "b", data, judged, capsys=capsys)
     assert code == 0 and record["counts"]["skip"] == 2
+
+
+def test_a_baseline_that_is_a_copy_of_the_gated_run_or_has_failed_pieces_is_refused(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    copy = write_run(tmp_path / "elsewhere" / "run-a", results())                  # the same run id
+    failed = write_run(tmp_path / "elsewhere" / "run-f", results(**{
+        "run/id": "run-f", "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": "boom", "fix": "x"}]}))
+    for baseline, needle in ((copy, "is the gated run itself"), (failed, "failed")):
+        assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(baseline)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err

@@ -98,12 +98,18 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
     if path.is_dir() or path.is_file():
         results = read_results(path)
         folder = path if path.is_dir() else path.parent
-        if folder.resolve() == run_dir.resolve():
-            raise HarnessError(f"the baseline {spec} is the gated run itself", "pass the blessed baseline run")
+        gated_id = (read_results(run_dir).get("run") or {}).get("id")
+        if folder.resolve() == run_dir.resolve() or (gated_id and results["run"].get("id") == gated_id):
+            raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
+                               "pass the blessed baseline run")
         status = results["run"].get("status")
         if status != "complete":
             raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
                                "compare with a finished run (`harness run --resume` finishes one)")
+        if results["run"].get("failures"):
+            raise HarnessError(f"baseline run {results['run'].get('id')} has {len(results['run']['failures'])} failed "
+                               "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
+                               "a baseline with every piece evaluated")
         return Baseline(folder, results, str(results["run"].get("id", folder.name)))
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):
