@@ -618,3 +618,29 @@ def test_a_baseline_that_is_a_copy_of_the_gated_run_or_has_failed_pieces_is_refu
         assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(baseline)]) == 2
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_blessed_record_cannot_point_outside_the_reports_folder(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    blessed = write_run(reports / "run-b", results(**{"run/id": "run-b"}))
+    outside = write_run(tmp_path / "outside", results(**{"run/id": "run-o"}))
+    run = write_run(reports / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["bless", str(blessed), "--as", "v1"]) == 0
+    record_path = reports / ".blessed" / "v1.json"
+    record = json.loads(record_path.read_text())
+    from harness.gate.baseline import core_digest, file_digest
+    for target in ("../outside", str(outside)):                   # edited to name a folder elsewhere, digests to match
+        record.update(run=target, results_sha256=core_digest(json.loads((outside / "results.json").read_text())),
+                      samples_sha256=file_digest(outside / "samples.jsonl"))
+        record_path.write_text(json.dumps(record))
+        capsys.readouterr()
+        assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", "v1"]) == 2
+        assert "not a blessed-baseline record" in capsys.readouterr().err
+
+
+def test_an_empty_baseline_is_bad_input_not_no_baseline(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", ""]) == 2
+    assert "--baseline" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def _gate(args, policy, run_dir: Path) -> int:
     from harness.run_dir import now
 
     results = read_results(run_dir)
-    baseline = resolve(args.baseline, run_dir) if args.baseline else None
+    baseline = resolve(args.baseline, run_dir) if args.baseline is not None else None
     check_names(policy, vocabulary([results] + ([baseline.results] if baseline else [])))
     comparison = paired_comparison(baseline.dir, run_dir) if baseline and policy.uses_comparison else None
     outcomes = evaluate(policy, results, baseline.results if baseline else None, comparison)

@@ -94,6 +94,8 @@ def _known_names(reports: Path) -> list[str]:
 
 def resolve(spec: str, run_dir: Path) -> Baseline:
     """``--baseline``: a run folder, a results.json, or a name blessed in the run folder's parent."""
+    if not spec.strip():
+        raise HarnessError("--baseline is empty", "pass a run folder, a results.json or a blessed name, or drop --baseline")
     path = Path(spec)
     if path.is_dir() or path.is_file():
         results = read_results(path)
@@ -126,8 +128,11 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
                            f"(looked in {reports / BLESSED_DIR})", hint)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
+        name = record["run"]
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise TypeError("the run must be a folder name beside the record")    # no path out of the reports folder
         folder = reports / record["run"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise HarnessError(f"{record_path} is not a blessed-baseline record", f"bless again: `harness bless RUN_DIR --as {spec} --force`") from None
     if not folder.is_dir():
         raise HarnessError(f"blessed baseline {spec!r} points at {folder}, which is gone",
