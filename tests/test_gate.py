@@ -644,3 +644,20 @@ def test_an_empty_baseline_is_bad_input_not_no_baseline(tmp_path, capsys):
     (tmp_path / "gate.yaml").write_text(PASSING)
     assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", ""]) == 2
     assert "--baseline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("existing", [b"\xff\x00", b"[1]", b"{"])
+def test_bless_over_a_damaged_record_or_into_a_blocked_folder_is_one_line(tmp_path, capsys, existing):
+    reports = tmp_path / "reports"
+    run = write_run(reports / "run-b", results(**{"run/id": "run-b"}))
+    (reports / ".blessed").mkdir()
+    (reports / ".blessed" / "v1.json").write_bytes(existing)
+    assert main(["bless", str(run), "--as", "v1"]) == 2
+    assert "already blessed" in capsys.readouterr().err          # still refused without --force, never a traceback
+    assert main(["bless", str(run), "--as", "v1", "--force"]) == 0
+    (reports / ".blessed" / "v1.json").unlink()
+    (reports / ".blessed").rmdir()
+    (reports / ".blessed").write_text("not a folder")
+    capsys.readouterr()
+    assert main(["bless", str(run), "--as", "v2"]) == 2
+    assert "cannot write" in capsys.readouterr().err

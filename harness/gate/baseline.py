@@ -76,15 +76,22 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
                            "or bless another run")
     target = blessed_path(run_dir.parent, name)
     if target.exists() and not force:
-        current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
+        try:
+            current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
+        except (ValueError, UnicodeDecodeError, AttributeError, OSError):
+            current = "?: the record is damaged"
         raise HarnessError(f"baseline {name!r} is already blessed (run {current})",
                            "pass --force to move it to this run, or choose another name")
     from harness.store import write_json_atomic
-    target.parent.mkdir(exist_ok=True)
-    write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
-                               "results_sha256": core_digest(results),
-                               "samples_sha256": file_digest(run_dir / "samples.jsonl"),
-                               "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    try:
+        target.parent.mkdir(exist_ok=True)
+        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
+                                   "results_sha256": core_digest(results),
+                                   "samples_sha256": file_digest(run_dir / "samples.jsonl"),
+                                   "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    except OSError as exc:
+        raise HarnessError(f"cannot write {target} ({exc.strerror or exc})",
+                           f"make {target.parent} a writable folder") from None
     return target
 
 
