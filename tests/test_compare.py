@@ -420,3 +420,13 @@ def test_a_run_compared_with_itself_is_refused(capsys, tmp_path):
     for other in (a, tmp_path / "." / "a", copy):
         proc = _in_process(capsys, "compare", str(a), str(other), "--out", str(tmp_path / "x.json"))
         assert proc.returncode == 2 and "is the baseline run itself" in proc.stderr, proc.stderr
+
+
+def test_a_baseline_with_no_close_match_lists_the_runs_own_models(capsys, planted):
+    proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
+                       "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
+                       "--baseline", "zzz")
+    assert proc.returncode == 2 and "full, small" in proc.stderr and "harness list models" not in proc.stderr
+    with pytest.raises(HarnessError, match="not a model of this run") as caught:
+        compare_within(_results("a", "b"), [], "zzz")
+    assert "a, b" in caught.value.fix

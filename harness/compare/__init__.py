@@ -16,7 +16,7 @@ from typing import Sequence
 from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
-from harness.registry import unknown_name
+from harness.registry import unknown_model_of_run, unknown_name
 
 __all__ = ["compare_within", "compare_runs", "load_run"]
 
@@ -49,7 +49,7 @@ def compare_within(results: dict, records: Sequence[dict], baseline: str, *, res
     pairing says so."""
     models = results["models"]
     if baseline not in models:
-        raise unknown_name("model", baseline, models)
+        raise unknown_model_of_run(baseline, models)
     records_by = _by_model(records)
     seed = results["run"]["seed"]
     out_models, pairings = {}, {}
