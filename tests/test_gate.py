@@ -661,3 +661,21 @@ def test_bless_over_a_damaged_record_or_into_a_blocked_folder_is_one_line(tmp_pa
     capsys.readouterr()
     assert main(["bless", str(run), "--as", "v2"]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_baseline_on_other_items_names_a_fix_the_gate_has(tmp_path, capsys):
+    """compare's refusal says `--intersection`, a flag `harness gate` does not take: the gate's own
+    error says what to do instead."""
+    def records(n: int) -> str:
+        return "".join(json.dumps({"model": "tiny-gpt2", "task": "facts_mc", "id": f"q{i}", "index": i,
+                                   "input": f"q{i}", "prediction": "a", "reference": "a", "scores": {"accuracy": 1.0},
+                                   "views": {}, "details": {}}) + "\n" for i in range(n))
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (run / "samples.jsonl").write_text(records(40))
+    base = write_run(tmp_path / "reports" / "run-b", results(**{"run/id": "run-b"}))
+    (base / "samples.jsonl").write_text(records(20))
+    (tmp_path / "gate.yaml").write_text("version: 1\nrules:\n  - {name: r, select: {task: facts_mc}, metric: accuracy, "
+                                        "baseline: {max_drop: 0.02}}\n")
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert "not run on the same items" in err and "--intersection" not in err and "same tasks" in err

@@ -29,7 +29,13 @@ def paired_comparison(baseline_dir: Path, run_dir: Path) -> dict:
     """The one call into harness.compare: the gated run paired item by item with its baseline
     (SCHEMAS.md "comparison"; the gated run's models are the "other" side)."""
     from harness.compare import compare_runs
-    return compare_runs(baseline_dir, [run_dir])
+    try:
+        return compare_runs(baseline_dir, [run_dir])
+    except HarnessError as exc:
+        if "--intersection" not in exc.fix:               # `harness compare`'s way out; the gate has no such flag
+            raise
+        raise HarnessError(exc.problem, "gate against a baseline run made with the same tasks, --limit, --probe-limit "
+                                        "and seed (a paired comparison needs the same items)") from None
 
 
 def _write(path: Path, data: bytes | str) -> None:
