@@ -19,6 +19,11 @@ def _kind(value: Any) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+def plain_name(text: str) -> bool:
+    """A name that is one folder name: not empty, not . or .., no separator or NUL."""
+    return bool(text) and text not in (".", "..") and not any(c in text for c in "/\\\0")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -62,6 +67,8 @@ def check_shape(results: Any, file: Path | str = "results.json") -> None:
     for key in ("id", "status"):
         if key in run and not isinstance(run[key], str):
             raise bad(f"run.{key}", run[key], "a string")
+    if not plain_name(run.get("id", "x")):            # consumers name folders after it (TensorBoard, history)
+        raise HarnessError(f"{file} is not a harness results.json: run.id {run['id']!r} is not a plain name", FIX)
     failures = run.get("failures")
     if failures is not None and not (isinstance(failures, list) and all(isinstance(f, dict) for f in failures)):
         raise bad("run.failures", failures, "a list of objects")

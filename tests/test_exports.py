@@ -251,3 +251,17 @@ def test_an_export_that_cannot_happen_is_refused_before_the_run(tmp_path, capsys
                       "--no-meters", "--out", str(out), flag, target)
     assert_one_line_error(proc, needle)
     assert not out.exists() or not any(out.iterdir())          # no run was started
+
+
+@pytest.mark.parametrize("run_id", ["../victim", "/tmp", "..", "a/../../victim"])
+def test_a_run_id_that_is_a_path_cannot_steer_the_tensorboard_folder(tmp_path, capsys, run_id):
+    run = make_run(tmp_path, "r1", T0)
+    res = json.loads((run / "results.json").read_text())
+    res["run"]["id"] = run_id
+    (run / "results.json").write_text(json.dumps(res))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "events.out.tfevents.keep").write_text("someone else's events")
+    proc = in_process(capsys, "export", str(run), "--tensorboard", str(tmp_path / "tb"))
+    assert_one_line_error(proc, "run.id")
+    assert (victim / "events.out.tfevents.keep").exists()
