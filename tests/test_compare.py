@@ -430,3 +430,13 @@ def test_a_baseline_with_no_close_match_lists_the_runs_own_models(capsys, plante
     with pytest.raises(HarnessError, match="not a model of this run") as caught:
         compare_within(_results("a", "b"), [], "zzz")
     assert "a, b" in caught.value.fix
+
+
+def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path):
+    a = _hand_run(tmp_path / "a", "run-a")
+    b = _hand_run(tmp_path / "b", "run-b")
+    for target in (a / "results.json", b / "samples.jsonl", b / "run.json"):
+        before = target.read_bytes() if target.exists() else None
+        proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(target))
+        assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
+        assert (target.read_bytes() if target.exists() else None) == before
