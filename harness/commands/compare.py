@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
 HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
 
 
@@ -37,7 +38,7 @@ def execute(args, argv: list[str]) -> int:
                            "pass two or more run folders: harness compare RUN_A RUN_B")
     out = args.out if args.out.suffix else args.out / "compare.json"
     for run in args.runs:                     # --out results.json of a compared run would overwrite that run
-        if out.resolve().parent == run.resolve() and out.name in ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv"):
+        if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
             raise HarnessError(f"--out {out} is part of run folder {run}", "write the comparison elsewhere, "
                                "e.g. --out compare.json")
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
