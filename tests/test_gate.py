@@ -679,3 +679,15 @@ def test_a_baseline_on_other_items_names_a_fix_the_gate_has(tmp_path, capsys):
     assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(base)]) == 2
     err = capsys.readouterr().err
     assert "not run on the same items" in err and "--intersection" not in err and "same tasks" in err
+
+
+@pytest.mark.parametrize("text", [
+    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {}}}',
+    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"t": {"metrics": {"accuracy": {"value": 0.5}}}},'
+    ' "probes": {"p": {"metrics": {}}}}}}',
+    '{"run": {"id": "r", "status": "complete with errors", "failures": [{}]}, "models": {}}',
+])
+def test_show_reads_a_results_json_with_keys_left_out(tmp_path, capsys, text):
+    (tmp_path / "results.json").write_text(text)
+    assert main(["show", str(tmp_path)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
