@@ -691,3 +691,19 @@ def test_show_reads_a_results_json_with_keys_left_out(tmp_path, capsys, text):
     (tmp_path / "results.json").write_text(text)
     assert main(["show", str(tmp_path)]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tmp_path, capsys):
+    """The verdict is the gate's exit code; the history index is a side record, as in `harness run`."""
+    reports = tmp_path / "reports"
+    run = write_run(reports / "run-a", results())
+    (reports / "history.sqlite").write_text("not a database")
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 0
+    assert "warning" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text())["gate"]["verdict"] == "pass"
+    failing = PASSING.replace("min: 0.5", "min: 0.99")
+    (tmp_path / "gate.yaml").write_text(failing)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
+    assert main(["bless", str(run), "--as", "v1"]) == 0
+    assert "warning" in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()
