@@ -440,3 +440,12 @@ def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path)
         proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(target))
         assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
         assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_a_samples_line_nested_past_the_parser_stack_is_one_line(capsys, tmp_path):
+    a = _hand_run(tmp_path / "a", "run-a")
+    b = _hand_run(tmp_path / "b", "run-b")
+    with (b / "samples.jsonl").open("a") as fh:
+        fh.write("[" * 100_000 + "]" * 100_000 + "\n")
+    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "samples.jsonl:41 is damaged" in proc.stderr and "Traceback" not in proc.stderr

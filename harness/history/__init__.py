@@ -32,7 +32,7 @@ def _read_json(path: Path) -> dict | None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise HarnessError(f"{path} is not valid JSON ({exc})", "re-run or resume the run") from None
     if not isinstance(value, dict):
         raise HarnessError(f"{path} is not a JSON object", "re-run or resume the run")
