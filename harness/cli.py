@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()          # a reader that went away (`harness show RUN | head`) shows here, not at exit
         return code
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        one_line = " ".join(str(exc).splitlines())       # quoted text (a server's reply, a file's line) may hold newlines
+        print(f"harness: error: {one_line}", file=sys.stderr)
         return 2
     except Terminated:
         print("harness: terminated (SIGTERM); what was computed is written; finish later with "

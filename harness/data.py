@@ -100,6 +100,9 @@ def _read_jsonl(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{owner}: {path}:{lineno} is not valid JSON ({exc.msg})",
                                "fix that line; JSONL holds one JSON object per line") from None
+        except RecursionError:
+            raise HarnessError(f"{owner}: {path}:{lineno} is nested too deeply to parse",
+                               "fix that line; JSONL holds one flat JSON object per line") from None
         if not isinstance(row, dict):
             raise HarnessError(f"{owner}: {path}:{lineno} is not a JSON object", "write one object per line")
         rows.append((f"{path}:{lineno}", row))
@@ -112,6 +115,9 @@ def _read_json_array(text: str, path: Path, owner: str) -> list[tuple[str, dict]
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{owner}: {path}:{exc.lineno} is not valid JSON ({exc.msg})",
                            "fix the file: a .json file holds one array of objects, or one object per line") from None
+    except RecursionError:
+        raise HarnessError(f"{owner}: {path} is nested too deeply to parse",
+                           "a .json file holds one array of flat objects") from None
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise HarnessError(f"{owner}: {path} item {i} is not a JSON object", "make every item of the array an object")

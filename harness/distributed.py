@@ -303,10 +303,13 @@ def read_shard(path: Path) -> dict | None:
     try:
         state = json.loads((path / "run.json").read_text(encoding="utf-8"))
         meta = json.loads((path / "shard.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not isinstance(state, dict) or not isinstance(meta, dict):
+            return None
+        attempted = {tuple(a) for a in meta.get("attempted", [])}
+    except (OSError, ValueError, TypeError):          # TypeError: a hand-edited shard.json of the wrong shape
         return None
     return {**meta, "models": state.get("models", {}), "skipped": state.get("skipped", {}),
-            "failures": state.get("failures", []), "attempted": {tuple(a) for a in meta.get("attempted", [])}}
+            "failures": state.get("failures", []), "attempted": attempted}
 
 
 def merge_failures(start: Sequence[dict], shards: Sequence[dict]) -> list[dict]:
@@ -368,9 +371,10 @@ def canonical_order(records: Sequence[dict], models: Sequence[str], groups: Sequ
 
 def read_layout(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / LAYOUT).read_text(encoding="utf-8"))
+        layout = json.loads((run_dir / LAYOUT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"invocations": []}
+    return layout if isinstance(layout, dict) and isinstance(layout.get("invocations", []), list) else {"invocations": []}
 
 
 # ------------------------------------------------------------------ one rank of a sharded run

@@ -28,6 +28,15 @@ T = TypeVar("T")
 LISTED = ("task", "model", "metric", "probe", "meter")     # what `harness list` can show
 
 
+def unknown_model_of_run(name: str, models: Iterable[str]) -> HarnessError:
+    """--baseline NAME that is not one of the run's --model names: the run's names are the known ones
+    (`harness list models` lists adapters, not these)."""
+    models = list(models)
+    close = difflib.get_close_matches(name, models, n=3, cutoff=0.5)
+    return HarnessError(f"--baseline {name!r} is not a model of this run",
+                        f"did you mean {', '.join(close)}?" if close else f"the run's models: {', '.join(models) or 'none'}")
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> HarnessError:
     """The error for a name that is not known, with the closest known names."""
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)

@@ -69,7 +69,7 @@ class RunState:
             return cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],
                        started=raw["started"], models=raw.get("models", {}), skipped=raw.get("skipped", {}),
                        fingerprints=raw.get("fingerprints", {}), failures=raw.get("failures", []))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise HarnessError(f"{path} is damaged ({type(exc).__name__}: {exc})", "start a new run") from None
 
     def save(self, directory: Path | None = None) -> None:

@@ -163,6 +163,10 @@ def read_yaml(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise HarnessError(f"malformed YAML at {where}: {problem}", "fix the YAML syntax at that line") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"task file {path} is not UTF-8 text", "save it as UTF-8") from None
+    except RecursionError:
+        raise HarnessError(f"task file {path} is nested too deeply to parse", "write the task as plain keys") from None
     except OSError as exc:
         raise HarnessError(f"cannot read task file {path}: {exc.strerror}", "check the path and its permissions") from None
 
@@ -222,6 +226,9 @@ class ModelSpec:
             if not eq or not key:
                 raise HarnessError(f"model spec {text!r}: option {opt!r} is not key=value",
                                    "write options as ADAPTER:LOCATION,key=value")
+            if key in options:
+                raise HarnessError(f"model spec {text!r}: option {key!r} is given twice ({options[key]!r} and {value!r})",
+                                   f"give {key}= once")
             options[key] = value
         if not adapter:
             raise HarnessError(f"model spec {text!r} names no adapter", "write e.g. hf-causal:/path/to/model")

@@ -62,7 +62,7 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})",
                                    "delete that line (what it held is recomputed by `harness run --resume`), "
                                    "or start a new run") from None

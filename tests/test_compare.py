@@ -387,3 +387,66 @@ def test_a_resume_repeats_the_baseline_the_run_was_started_with(tmp_path):
         "baseline_only": 1, "other_only": 6}
     results["run"]["argv"] = ["run"]
     assert after_run(SimpleNamespace(baseline=None), results, tmp_path) is None
+
+
+def _hand_run(folder: Path, run_id: str, task: str = "t", ids: range = range(40)) -> Path:
+    folder.mkdir(parents=True)
+    results = _results("m")
+    results["run"]["id"] = run_id
+    results["models"]["m"]["tasks"] = {task: results["models"]["m"]["tasks"]["t"]}
+    (folder / "results.json").write_text(json.dumps(results))
+    records = [r for r in _records("m", set(), task=task) if int(r["id"][1:]) in ids]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+@pytest.mark.parametrize("intersection", [False, True])
+def test_runs_that_share_no_item_are_refused_not_compared_on_nothing(capsys, tmp_path, intersection):
+    a = _hand_run(tmp_path / "a", "run-a", task="t")
+    b = _hand_run(tmp_path / "b", "run-b", task="other")
+    c = _hand_run(tmp_path / "c", "run-c", task="t", ids=range(40, 80))       # same task, no shared id
+    flags = ["--intersection"] if intersection else []
+    for other in ((b, c) if intersection else (b,)):
+        proc = _in_process(capsys, "compare", str(a), str(other), *flags, "--out", str(tmp_path / "x.json"))
+        assert proc.returncode == 2 and "share no item" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not (tmp_path / "x.json").exists()
+
+
+def test_a_run_compared_with_itself_is_refused(capsys, tmp_path):
+    a = _hand_run(tmp_path / "a", "run-a")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("results.json", "samples.jsonl"):
+        (copy / name).write_bytes((a / name).read_bytes())
+    for other in (a, tmp_path / "." / "a", copy):
+        proc = _in_process(capsys, "compare", str(a), str(other), "--out", str(tmp_path / "x.json"))
+        assert proc.returncode == 2 and "is the baseline run itself" in proc.stderr, proc.stderr
+
+
+def test_a_baseline_with_no_close_match_lists_the_runs_own_models(capsys, planted):
+    proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
+                       "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
+                       "--baseline", "zzz")
+    assert proc.returncode == 2 and "full, small" in proc.stderr and "harness list models" not in proc.stderr
+    with pytest.raises(HarnessError, match="not a model of this run") as caught:
+        compare_within(_results("a", "b"), [], "zzz")
+    assert "a, b" in caught.value.fix
+
+
+def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path):
+    a = _hand_run(tmp_path / "a", "run-a")
+    b = _hand_run(tmp_path / "b", "run-b")
+    for target in (a / "results.json", b / "samples.jsonl", b / "run.json"):
+        before = target.read_bytes() if target.exists() else None
+        proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(target))
+        assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
+        assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_a_samples_line_nested_past_the_parser_stack_is_one_line(capsys, tmp_path):
+    a = _hand_run(tmp_path / "a", "run-a")
+    b = _hand_run(tmp_path / "b", "run-b")
+    with (b / "samples.jsonl").open("a") as fh:
+        fh.write("[" * 100_000 + "]" * 100_000 + "\n")
+    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "samples.jsonl:41 is damaged" in proc.stderr and "Traceback" not in proc.stderr

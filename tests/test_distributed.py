@@ -313,3 +313,14 @@ def test_a_wait_for_other_ranks_times_out_or_names_a_lost_rank_instead_of_hangin
     Dist.work = Work(True, "Connection closed by peer [127.0.0.1]:1234\nmore")
     with pytest.raises(HarnessError, match=r"lost the other ranks at the end \(Connection closed by peer"):
         group.barrier("the end")
+
+
+@pytest.mark.parametrize("run_json, shard_json", [("[]", "{}"), ("{}", "[1]"), ("{}", '{"attempted": 3}'),
+                                                  ("{}", '{"attempted": [5]}')])
+def test_a_damaged_shard_or_layout_is_treated_as_missing_not_a_traceback(tmp_path, run_json, shard_json):
+    from harness.distributed import LAYOUT, read_layout, read_shard
+    (tmp_path / "run.json").write_text(run_json)
+    (tmp_path / "shard.json").write_text(shard_json)
+    assert read_shard(tmp_path) is None
+    (tmp_path / LAYOUT).write_text("[1, 2]")
+    assert read_layout(tmp_path) == {"invocations": []}

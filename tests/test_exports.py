@@ -211,3 +211,57 @@ def test_harness_run_exports_a_cpu_run(tmp_path, capsys):
         host = [r for r in read_telemetry(run_dir) if r["event"] == "sample" and r["cpu_power_w"]]
         assert ("telemetry/host/cpu_power_w" in tags) == bool(host)          # what the sampler wrote, nothing more
     assert (out / "history.sqlite").is_file()
+
+
+def _one_reply_server(reply: bytes) -> int:
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def answer():
+        while True:
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(reply)
+            conn.close()
+    threading.Thread(target=answer, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def test_a_pushgateway_url_that_is_not_an_http_server_is_one_line(tmp_path, capsys):
+    run = make_run(tmp_path, "r1", T0)
+    port = _one_reply_server(b"SSH-2.0-OpenSSH_9.6\r\n")           # something that is not HTTP on that port
+    assert_one_line_error(in_process(capsys, "export", str(run), "--pushgateway", f"http://127.0.0.1:{port}"),
+                          "cannot push to the Pushgateway")
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x"):
+        assert_one_line_error(in_process(capsys, "export", str(run), "--pushgateway", url), "not an http(s) URL")
+
+
+@pytest.mark.parametrize("flag, where, needle", [
+    ("--prometheus-textfile", "missing/m.prom", "no folder"),
+    ("--pushgateway", "file:///etc/passwd", "not an http(s) URL"),
+    ("--tensorboard", "afile", "not a folder"),
+])
+def test_an_export_that_cannot_happen_is_refused_before_the_run(tmp_path, capsys, flag, where, needle):
+    (tmp_path / "afile").write_text("x")
+    target = where if "://" in where else str(tmp_path / where)
+    out = tmp_path / "reports"
+    proc = in_process(capsys, "run", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "2", "--no-probes",
+                      "--no-meters", "--out", str(out), flag, target)
+    assert_one_line_error(proc, needle)
+    assert not out.exists() or not any(out.iterdir())          # no run was started
+
+
+@pytest.mark.parametrize("run_id", ["../victim", "/tmp", "..", "a/../../victim"])
+def test_a_run_id_that_is_a_path_cannot_steer_the_tensorboard_folder(tmp_path, capsys, run_id):
+    run = make_run(tmp_path, "r1", T0)
+    res = json.loads((run / "results.json").read_text())
+    res["run"]["id"] = run_id
+    (run / "results.json").write_text(json.dumps(res))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "events.out.tfevents.keep").write_text("someone else's events")
+    proc = in_process(capsys, "export", str(run), "--tensorboard", str(tmp_path / "tb"))
+    assert_one_line_error(proc, "run.id")
+    assert (victim / "events.out.tfevents.keep").exists()

@@ -255,20 +255,20 @@ rules:
 """
 
 
-@pytest.mark.parametrize("handling, code", [("fail", 1), ("warn", 0), ("skip", 0)])
-def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling, code):
+@pytest.mark.parametrize("handling, code", [("fail", 1), ("warn", 0), ("skip", 1)])   # skip: every rule skipped,
+def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling, code):      # nothing judged, so no pass
     data = results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy_norm": metric(None, reason="every output invalid"),
                       "models/tiny-gpt2/tasks/facts_mc/energy": energy(gco2e_per_1000=None)})
     got, record, out, _ = gate(tmp_path, data, NOT_MEASURED.replace("HANDLING", handling), capsys=capsys)
     assert got == code
-    rules = record["rules"][1:]
+    rules = record["rules"][1:4]
     assert [r["verdict"] for r in rules] == [handling] * 3
     assert all(r["reason"].startswith("not measured: ") for r in rules)
     assert "every output invalid" in rules[0]["reason"] and "only 40 examples" in rules[2]["reason"]
     assert rules[2]["value"] == 0.6                                         # the value is still shown
     assert record["counts"][handling] == 3
     total, failures, skipped = junit_counts(tmp_path / "junit.xml")
-    assert (failures, skipped) == ((3, 0) if handling == "fail" else (0, 3) if handling == "skip" else (0, 0))
+    assert (failures, skipped) == ((3, 0) if handling == "fail" else (1, 3) if handling == "skip" else (0, 0))
     assert f"{handling.upper()}" in out
 
 
@@ -370,7 +370,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
                           "is the gated run itself"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline",
                            str(write_run(tmp_path / "reports" / "run-i",
-                                         results(**{"run/status": "incomplete: interrupted"})) / "results.json")],
+                                         results(**{"run/id": "run-i", "run/status": "incomplete: interrupted"})) / "results.json")],
                           "is not complete")):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -508,3 +508,202 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
         assert db.execute("SELECT gate_verdict FROM runs").fetchall() == [("fail",)]
     with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # bless names the baseline in history
         assert db.execute("SELECT name FROM baselines").fetchall() == [("release",)]
+
+
+# --- a results.json that is not what `harness run` writes: one line, exit 2, in every reader -------------
+
+BROKEN_RESULTS = {
+    "not an object": "[1, 2]",
+    "null": "null",
+    "NaN": '{"run": {"id": NaN, "status": "complete"}, "models": {}}',
+    "run a list": '{"run": [1], "models": {}}',
+    "a model a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": [1]}}',
+    "tasks a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": [1]}}}',
+    "a task a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": "x"}}}}',
+    "metrics a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                      '{"n": 3, "metrics": [1]}}}}}',
+    "a metric a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                         '{"n": 3, "metrics": {"accuracy": "high"}}}}}}',
+    "n a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                  '{"n": "3", "metrics": {"accuracy": {"value": 0.5}}}}}}}',
+    "failures a mapping": '{"run": {"id": "r", "status": "complete", "failures": {"a": 1}}, "models": {}}',
+    "failures strings": '{"run": {"id": "r", "status": "complete with errors", "failures": ["x"]}, "models": {}}',
+    "energy a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"energy": [1]}}}',
+    "skipped a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"skipped": [1]}}}',
+}
+
+
+@pytest.mark.parametrize("command", ["gate", "show", "export", "compare", "bless", "history"])
+@pytest.mark.parametrize("name", list(BROKEN_RESULTS))
+def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path, capsys, command, name):
+    reports = tmp_path / "reports"
+    good = write_run(reports / "good", results())
+    bad = write_run(reports / "bad", results())
+    (bad / "results.json").write_text(BROKEN_RESULTS[name])
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(PASSING)
+    argv = {"gate": ["gate", str(bad), "--policy", str(policy)], "show": ["show", str(bad)],
+            "export": ["export", str(bad), "--prometheus-textfile", str(tmp_path / "m.prom")],
+            "compare": ["compare", str(good), str(bad), "--out", str(tmp_path / "c.json")],
+            "bless": ["bless", str(bad), "--as", "v1"],
+            "history": ["history", str(reports), "--out", str(tmp_path / "h.html")]}[command]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "results.json" in err and "fix:" in err
+    if command == "history":                       # the other runs still make a history; this one is named
+        assert code == 0 and f"{bad} left out of the history" in err
+    else:
+        assert code == 2, err
+
+
+def test_control_characters_and_a_huge_reason_keep_junit_and_markdown_valid_and_short(tmp_path, capsys):
+    error = "boom \x00\x01\x0b\x1b[31m\x7f\ufffe " + "x" * 200_000
+    data = results(**{"run/status": "complete with errors",
+                      "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": error, "fix": "x"}]})
+    policy = ('version: 1\nrules:\n  - {name: "ctl \\x01\\x1b\\x7f\\uFFFE end", select: {task: "*"}, '
+              'metric: accuracy, min: 0.1}\n')
+    code, record, out, err = gate(tmp_path, data, policy, capsys=capsys)
+    assert code == 1 and "Traceback" not in err
+    root = ET.parse(tmp_path / "junit.xml").getroot()                    # parses: no invalid character left
+    failure = root.find("testsuite").find("testcase").find("failure")
+    assert failure is not None and len(failure.get("message")) < 2_000 and len(failure.text) < 3_000
+    assert (tmp_path / "junit.xml").stat().st_size < 20_000
+    assert (tmp_path / "summary.md").stat().st_size < 20_000 and len(out) < 20_000
+    assert len(record["rules"][0]["reason"]) < 2_000 and "more characters" in record["rules"][0]["reason"]
+
+
+def test_a_lone_surrogate_is_refused_in_results_and_in_the_policy(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (run / "results.json").write_text(json.dumps(results(**{"run/id": "run-\ud800"})))    # JSON escape \ud800
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    assert "not valid" in capsys.readouterr().err
+    run = write_run(tmp_path / "reports" / "run-b", results())
+    policy.write_text('version: 1\nrules:\n  - {name: "bad \\uD800", select: {task: "*"}, metric: accuracy, min: 0.1}\n')
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    assert "`name`" in capsys.readouterr().err
+
+
+def test_markdown_cells_cannot_make_links_or_images(tmp_path, capsys):
+    reason = "see [click](https://evil.example) ![p](https://evil.example/p.png)"
+    data = results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy": metric(None, reason=reason)})
+    gate(tmp_path, data, capsys=capsys)
+    text = (tmp_path / "summary.md").read_text()
+    assert "](" not in text.replace("\\](", "") and "\\[click\\]" in text and "!\\[p\\]" in text
+
+
+def test_a_gate_whose_every_rule_was_skipped_judged_nothing_and_fails(tmp_path, capsys):
+    """`not_measured: skip` on every rule of a CPU run (energy unmetered): no figure was judged, so
+    the gate must not read PASS (exit 1: nothing evaluated); one judged rule is enough to pass."""
+    data = results(**{"models/tiny-gpt2/energy": energy(j_per_example=None), "models/minilm/energy": energy(j_per_example=None)})
+    skip_only = "version: 1\nrules:\n  - {name: e, energy: j_per_example, max: 5, not_measured: skip}\n"
+    code, record, out, err = gate(tmp_path / "a", data, skip_only, capsys=capsys)
+    assert code == 1 and record["verdict"] == "fail"
+    assert record["rules"][-1]["verdict"] == "fail" and "every rule was skipped" in record["rules"][-1]["reason"]
+    assert "nothing evaluated" in err
+    judged = skip_only + "  - {name: f, select: {task: facts_mc}, metric: accuracy, min: 0.1}\n"
+    code, record, _, _ = gate(tmp_path / "b", data, judged, capsys=capsys)
+    assert code == 0 and record["counts"]["skip"] == 2
+
+
+def test_a_baseline_that_is_a_copy_of_the_gated_run_or_has_failed_pieces_is_refused(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    copy = write_run(tmp_path / "elsewhere" / "run-a", results())                  # the same run id
+    failed = write_run(tmp_path / "elsewhere" / "run-f", results(**{
+        "run/id": "run-f", "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": "boom", "fix": "x"}]}))
+    for baseline, needle in ((copy, "is the gated run itself"), (failed, "failed")):
+        assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(baseline)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_blessed_record_cannot_point_outside_the_reports_folder(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    blessed = write_run(reports / "run-b", results(**{"run/id": "run-b"}))
+    outside = write_run(tmp_path / "outside", results(**{"run/id": "run-o"}))
+    run = write_run(reports / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["bless", str(blessed), "--as", "v1"]) == 0
+    record_path = reports / ".blessed" / "v1.json"
+    record = json.loads(record_path.read_text())
+    from harness.gate.baseline import core_digest, file_digest
+    for target in ("../outside", str(outside)):                   # edited to name a folder elsewhere, digests to match
+        record.update(run=target, results_sha256=core_digest(json.loads((outside / "results.json").read_text())),
+                      samples_sha256=file_digest(outside / "samples.jsonl"))
+        record_path.write_text(json.dumps(record))
+        capsys.readouterr()
+        assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", "v1"]) == 2
+        assert "not a blessed-baseline record" in capsys.readouterr().err
+
+
+def test_an_empty_baseline_is_bad_input_not_no_baseline(tmp_path, capsys):
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", ""]) == 2
+    assert "--baseline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("existing", [b"\xff\x00", b"[1]", b"{"])
+def test_bless_over_a_damaged_record_or_into_a_blocked_folder_is_one_line(tmp_path, capsys, existing):
+    reports = tmp_path / "reports"
+    run = write_run(reports / "run-b", results(**{"run/id": "run-b"}))
+    (reports / ".blessed").mkdir()
+    (reports / ".blessed" / "v1.json").write_bytes(existing)
+    assert main(["bless", str(run), "--as", "v1"]) == 2
+    assert "already blessed" in capsys.readouterr().err          # still refused without --force, never a traceback
+    assert main(["bless", str(run), "--as", "v1", "--force"]) == 0
+    (reports / ".blessed" / "v1.json").unlink()
+    (reports / ".blessed").rmdir()
+    (reports / ".blessed").write_text("not a folder")
+    capsys.readouterr()
+    assert main(["bless", str(run), "--as", "v2"]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_baseline_on_other_items_names_a_fix_the_gate_has(tmp_path, capsys):
+    """compare's refusal says `--intersection`, a flag `harness gate` does not take: the gate's own
+    error says what to do instead."""
+    def records(n: int) -> str:
+        return "".join(json.dumps({"model": "tiny-gpt2", "task": "facts_mc", "id": f"q{i}", "index": i,
+                                   "input": f"q{i}", "prediction": "a", "reference": "a", "scores": {"accuracy": 1.0},
+                                   "views": {}, "details": {}}) + "\n" for i in range(n))
+    run = write_run(tmp_path / "reports" / "run-a", results())
+    (run / "samples.jsonl").write_text(records(40))
+    base = write_run(tmp_path / "reports" / "run-b", results(**{"run/id": "run-b"}))
+    (base / "samples.jsonl").write_text(records(20))
+    (tmp_path / "gate.yaml").write_text("version: 1\nrules:\n  - {name: r, select: {task: facts_mc}, metric: accuracy, "
+                                        "baseline: {max_drop: 0.02}}\n")
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert "not run on the same items" in err and "--intersection" not in err and "same tasks" in err
+
+
+@pytest.mark.parametrize("text", [
+    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {}}}',
+    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"t": {"metrics": {"accuracy": {"value": 0.5}}}},'
+    ' "probes": {"p": {"metrics": {}}}}}}',
+    '{"run": {"id": "r", "status": "complete with errors", "failures": [{}]}, "models": {}}',
+])
+def test_show_reads_a_results_json_with_keys_left_out(tmp_path, capsys, text):
+    (tmp_path / "results.json").write_text(text)
+    assert main(["show", str(tmp_path)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tmp_path, capsys):
+    """The verdict is the gate's exit code; the history index is a side record, as in `harness run`."""
+    reports = tmp_path / "reports"
+    run = write_run(reports / "run-a", results())
+    (reports / "history.sqlite").write_text("not a database")
+    (tmp_path / "gate.yaml").write_text(PASSING)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 0
+    assert "warning" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text())["gate"]["verdict"] == "pass"
+    failing = PASSING.replace("min: 0.5", "min: 0.99")
+    (tmp_path / "gate.yaml").write_text(failing)
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
+    assert main(["bless", str(run), "--as", "v1"]) == 0
+    assert "warning" in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()

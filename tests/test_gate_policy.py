@@ -189,3 +189,21 @@ def test_the_readme_and_example_policies_are_valid():
     assert "harness run" in steps["audit"]["run"]
     assert steps["gate"]["run"].startswith("harness gate ") and "--junit gate-junit.xml" in steps["gate"]["run"]
     assert "\n" not in steps["gate"]["run"]
+
+
+@pytest.mark.parametrize("reader", ["policy", "task"])
+def test_yaml_nested_past_the_parser_stack_is_one_line(tmp_path, reader):
+    """PyYAML recurses once per nesting level: 5000 `[` would be a RecursionError traceback."""
+    from harness.spec import read_yaml
+    path = tmp_path / "deep.yaml"
+    path.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(HarnessError, match="nested too deeply"):
+        load_policy(path) if reader == "policy" else read_yaml(path)
+
+
+def test_a_task_yaml_that_is_not_utf8_is_one_line(tmp_path):
+    from harness.spec import read_yaml
+    path = tmp_path / "task.yaml"
+    path.write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(HarnessError, match="not UTF-8"):
+        read_yaml(path)

@@ -249,3 +249,19 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, caps
     assert sorted(l.count(" → ") + 1 for l in lines) == [1, 3]
     assert len({l.split(" accuracy:")[0] for l in lines}) == 2            # labels differ by the data hash
     assert "0.875 [0.625, 1]" in next(l for l in lines if " → " in l)
+
+
+def test_a_probe_run_with_another_seed_is_a_separate_series(tmp_path):
+    """robustness and word_substitution_attack perturb each item with the run's seed: another seed is
+    other inputs, so its probe figures must not join the same line (the task's data is the same)."""
+    from harness.history import read_entry
+    make_run(tmp_path, "r1", T[0])
+    second = make_run(tmp_path, "r2", T[1])
+    res = json.loads((second / "results.json").read_text())
+    res["run"]["seed"] = 7
+    (second / "results.json").write_text(json.dumps(res))
+    keys = [{f.series_key for f in read_entry(tmp_path / run).figures if f.scope == scope}
+            for run in ("r1", "r2") for scope in ("probe", "task")]
+    probe_1, task_1, probe_2, task_2 = keys
+    assert probe_1 and not probe_1 & probe_2
+    assert {k for k in task_1 if "/energy:" not in k} == {k for k in task_2 if "/energy:" not in k}

@@ -464,3 +464,23 @@ def test_a_misbehaving_model_is_a_recorded_failure_naming_it(tmp_path, capsys, m
     (failure,) = json.loads((one_folder(tmp_path / "out") / "results.json").read_text())["run"]["failures"]
     assert failure["model"] == "bad" and failure["what"] == "task 'cls'"
     assert "'bad'" in failure["error"] and needle in failure["error"], failure
+
+
+@pytest.mark.parametrize("reader", ["data.jsonl", "data.json", "run.json", "history run.json"])
+def test_json_nested_past_the_parser_stack_is_one_line(tmp_path, reader):
+    from harness.data import DataSource, load_examples
+    from harness.errors import HarnessError
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(HarnessError):
+        if reader.startswith("data"):
+            (tmp_path / reader).write_text(deep + "\n")
+            load_examples(DataSource(path=tmp_path / reader), "task 't'")
+        elif reader == "run.json":
+            from harness.run_dir import RunState
+            (tmp_path / "run.json").write_text(deep)
+            RunState.load(tmp_path)
+        else:
+            from harness.history import read_entry
+            (tmp_path / "results.json").write_text(json.dumps({"run": {"id": "r"}, "models": {}}))
+            (tmp_path / "run.json").write_text(deep)
+            read_entry(tmp_path)

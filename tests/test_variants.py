@@ -254,3 +254,18 @@ def test_only_the_known_import_noise_is_dropped(caplog):
         logging.getLogger("torchao").warning("Skipping import of cpp extensions due to incompatible torch version")
     assert [r.getMessage() for r in caplog.records] == [
         "Skipping import of cpp extensions due to incompatible torch version"]
+
+
+@pytest.mark.parametrize("text", ["tiny-gpt2,prune=0.1,prune=0.2", "tiny-gpt2,dtype=fp16,dtype=fp32",
+                                  "tiny-gpt2,quantize=int8-dynamic,quantize=int8-weight-only"])
+def test_an_option_given_twice_is_refused_not_the_last_one_silently_kept(text):
+    with pytest.raises(HarnessError) as caught:
+        ModelSpec.parse(text)
+    assert "given twice" in caught.value.problem
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.0", "0", "1e-400"])
+def test_a_zero_prune_is_recorded_as_plain_zero(text):
+    """prune=-0 and prune=0 are the same model: one recipe, so one history series."""
+    prune = variants.recipe_of(ModelSpec.parse(f"tiny-gpt2,prune={text}")).prune
+    assert prune == 0.0 and math.copysign(1.0, prune) == 1.0

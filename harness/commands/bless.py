@@ -18,7 +18,13 @@ def add_parser(sub, epilog: str) -> None:
 def execute(args, argv: list[str]) -> int:
     from harness.gate.baseline import bless
     from harness.history import bless as bless_in_history
+    import sys
+
+    from harness.errors import HarnessError
     path = bless(args.run_dir, args.name, force=args.force)
-    bless_in_history(args.run_dir, args.name)     # `harness history --baseline NAME` compares against it
+    try:
+        bless_in_history(args.run_dir, args.name)     # `harness history --baseline NAME` compares against it
+    except (HarnessError, OSError) as exc:            # the blessing is written; the index is a side record
+        print(f"harness: warning: {args.name!r} is not named in the history index: {exc}", file=sys.stderr)
     print(f"blessed {args.run_dir} as {args.name!r}: {path}")
     return 0

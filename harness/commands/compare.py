@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
 HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
 
 
@@ -35,13 +36,17 @@ def execute(args, argv: list[str]) -> int:
     if len(args.runs) < 2:
         raise HarnessError("harness compare needs a baseline run and at least one other run",
                            "pass two or more run folders: harness compare RUN_A RUN_B")
+    out = args.out if args.out.suffix else args.out / "compare.json"
+    for run in args.runs:                     # --out results.json of a compared run would overwrite that run
+        if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
+            raise HarnessError(f"--out {out} is part of run folder {run}", "write the comparison elsewhere, "
+                               "e.g. --out compare.json")
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:
         n = sum(comparison["pairing"]["n_paired"].values())
         left = sum(comparison["pairing"]["dropped"].values())
         print(f"compared on the intersection: {n} paired items, {left} left out")
-    out = args.out if args.out.suffix else args.out / "compare.json"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out, {"harness_version": __version__, "created": now(), "argv": sys.argv[1:],

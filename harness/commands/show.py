@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import HarnessError
 
 HELP = "print the summary table of a finished run"
 

@@ -16,7 +16,7 @@ from typing import Sequence
 from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
-from harness.registry import unknown_name
+from harness.registry import unknown_model_of_run, unknown_name
 
 __all__ = ["compare_within", "compare_runs", "load_run"]
 
@@ -49,7 +49,7 @@ def compare_within(results: dict, records: Sequence[dict], baseline: str, *, res
     pairing says so."""
     models = results["models"]
     if baseline not in models:
-        raise unknown_name("model", baseline, models)
+        raise unknown_model_of_run(baseline, models)
     records_by = _by_model(records)
     seed = results["run"]["seed"]
     out_models, pairings = {}, {}
@@ -72,6 +72,8 @@ def load_run(run_dir: Path) -> tuple[dict, list[dict]]:
     from harness.results_file import read_results
     from harness.store import SampleStore
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise HarnessError(f"{run_dir} is not a run folder", "pass a run folder written by `harness run`")
     results = read_results(run_dir)
     samples = run_dir / "samples.jsonl"
     if not samples.is_file():
@@ -111,6 +113,9 @@ def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection
     for other_dir in other_dirs:
         results, records = load_run(other_dir)
         run_id = results["run"]["id"]
+        if Path(other_dir).resolve() == Path(baseline_dir).resolve() or run_id == base_id:
+            raise HarnessError(f"{other_dir} (run {run_id}) is the baseline run itself: every delta would be 0 by "
+                               "construction", "compare the baseline with another run")
         if not results["models"]:
             raise HarnessError(f"{other_dir} holds no evaluated model", "pass a run that evaluated a model")
         by = _by_model(records)
@@ -129,6 +134,12 @@ def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection
         pairing = pair(base_by.get(baseline, []), records, reference_of(base_models[baseline], info))
         if not intersection:
             refuse_differences(pairing, f"{baseline} (run {base_id})", f"{model} (run {run_id})")
+        if not any(tp.n for tp in pairing.tasks.values()):
+            ran = sorted({r["task"] for r in records}) or ["nothing"]
+            raise HarnessError(f"{model} (run {run_id}) and the baseline {baseline} (run {base_id}) share no item "
+                               f"(this run has {', '.join(ran[:5])}; the baseline "
+                               f"{', '.join(sorted({r['task'] for r in base_by.get(baseline, [])})[:5]) or 'nothing'})",
+                               "compare runs of the same tasks (and --limit)")
         entry, pairings[key] = compare_pair(baseline, base_models[baseline], base_by.get(baseline, []), key, info,
                                             records, seed, resamples=resamples, pairing=pairing)
         entry["pairing"] = _model_pairing(pairing)

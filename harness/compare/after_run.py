@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.registry import unknown_name
+from harness.registry import unknown_model_of_run
 
 OPTIONS = {"baseline"}
 
@@ -23,7 +23,7 @@ def check_args(args, model_names: list[str]) -> None:
     if not getattr(args, "baseline", None):
         return
     if args.baseline not in model_names:
-        raise unknown_name("model", args.baseline, model_names)
+        raise unknown_model_of_run(args.baseline, model_names)
     if len(model_names) < 2:
         raise HarnessError(f"--baseline {args.baseline} needs at least one other model to compare with",
                            "add another --model (e.g. --model other=SPEC), or drop --baseline")

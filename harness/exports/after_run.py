@@ -18,6 +18,21 @@ def add_arguments(parser) -> None:
                        help="write the scalars and the power/clock timelines as TensorBoard events to DIR/<run-id>/")
 
 
+def check_args(args, model_names: list[str]) -> None:
+    """Before the run (no run folder yet): an export that cannot happen is refused now, not after
+    the whole audit has run."""
+    from harness.errors import HarnessError
+    textfile, url, tensorboard = (getattr(args, k, None) for k in ("prometheus_textfile", "pushgateway", "tensorboard"))
+    if textfile is not None and (textfile.is_dir() or not textfile.parent.is_dir()):
+        raise HarnessError(f"--prometheus-textfile {textfile}: " + ("that is a folder" if textfile.is_dir() else
+                           f"there is no folder {textfile.parent}"), "pass a FILE.prom in an existing folder")
+    if url:
+        from harness.exports.prometheus import check_url
+        check_url(url)
+    if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
+        raise HarnessError(f"--tensorboard {tensorboard} is not a folder", "pass a folder (it is created if missing)")
+
+
 def after_run(args, results: dict, run_dir: Path) -> None:
     from harness.exports import export
     for line in export(results, run_dir, textfile=getattr(args, "prometheus_textfile", None),

@@ -159,10 +159,21 @@ def write_textfile(results: dict, path: Path) -> None:
                            "pass a writable --prometheus-textfile path (node_exporter reads *.prom files)") from None
 
 
+def check_url(url: str) -> None:
+    """A Pushgateway is an HTTP server: http(s)://HOST[:PORT] (or HOST:PORT, which means http)."""
+    from urllib.parse import urlsplit
+    scheme = urlsplit(url).scheme.lower() if "://" in url else "http"
+    if scheme not in ("http", "https") or not url.split("://", 1)[-1].strip("/"):
+        raise HarnessError(f"--pushgateway {url!r} is not an http(s) URL", "pass e.g. --pushgateway http://localhost:9091")
+
+
 def push(results: dict, url: str, timeout: float = 10.0) -> list[dict[str, str]]:
     """PUTs the run-level families under grouping key {run} and each model's under {run, model}
     (job "harness"); a second push of the same run replaces its groups. Returns the grouping keys."""
+    from http.client import HTTPException
+
     from prometheus_client import push_to_gateway
+    check_url(url)
     run_id = str((results.get("run") or {}).get("id", ""))
     groups = [({"run": run_id}, build_registry(results, models=(), run_level=True))]
     for name in (results.get("models") or {}):
@@ -170,8 +181,8 @@ def push(results: dict, url: str, timeout: float = 10.0) -> list[dict[str, str]]
     for key, registry in groups:
         try:
             push_to_gateway(url, job="harness", registry=registry, grouping_key=key, timeout=timeout)
-        except (OSError, ValueError) as exc:
-            raise HarnessError(f"cannot push to the Pushgateway at {url} ({exc})",
+        except (OSError, ValueError, HTTPException) as exc:      # HTTPException: not an HTTP server there
+            raise HarnessError(f"cannot push to the Pushgateway at {url} ({type(exc).__name__}: {str(exc)[:200]})",
                                f"check the URL and that the Pushgateway runs; the run is written, so "
                                f"`harness export RUN_DIR --pushgateway {url}` pushes it later") from None
     return [key for key, _ in groups]

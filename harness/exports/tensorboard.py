@@ -105,7 +105,11 @@ def write_events(results: dict, run_dir: Path, log_dir: Path) -> Path:
 
     from harness.report.timeline import read_telemetry
     run = results.get("run") or {}
-    target = Path(log_dir) / str(run.get("id") or Path(run_dir).name)
+    from harness.results_file import plain_name
+    name = str(run.get("id") or Path(run_dir).name)
+    if not plain_name(name):
+        raise HarnessError(f"run.id {name!r} is not a plain folder name", "export a run folder written by `harness run`")
+    target = Path(log_dir) / name
     rows = read_telemetry(Path(run_dir))
     values, missing = scalars(results)
     sources = sorted({r.get("cpu_power_source") for r in rows if r.get("event") == "sample" and r.get("cpu_power_source")})

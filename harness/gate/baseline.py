@@ -71,15 +71,22 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
                            "or bless another run")
     target = blessed_path(run_dir.parent, name)
     if target.exists() and not force:
-        current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
+        try:
+            current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
+        except (ValueError, UnicodeDecodeError, AttributeError, OSError):
+            current = "?: the record is damaged"
         raise HarnessError(f"baseline {name!r} is already blessed (run {current})",
                            "pass --force to move it to this run, or choose another name")
     from harness.store import write_json_atomic
-    target.parent.mkdir(exist_ok=True)
-    write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
-                               "results_sha256": core_digest(results),
-                               "samples_sha256": file_digest(run_dir / "samples.jsonl"),
-                               "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    try:
+        target.parent.mkdir(exist_ok=True)
+        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
+                                   "results_sha256": core_digest(results),
+                                   "samples_sha256": file_digest(run_dir / "samples.jsonl"),
+                                   "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    except OSError as exc:
+        raise HarnessError(f"cannot write {target} ({exc.strerror or exc})",
+                           f"make {target.parent} a writable folder") from None
     return target
 
 
@@ -89,16 +96,24 @@ def _known_names(reports: Path) -> list[str]:
 
 def resolve(spec: str, run_dir: Path) -> Baseline:
     """``--baseline``: a run folder, a results.json, or a name blessed in the run folder's parent."""
+    if not spec.strip():
+        raise HarnessError("--baseline is empty", "pass a run folder, a results.json or a blessed name, or drop --baseline")
     path = Path(spec)
     if path.is_dir() or path.is_file():
         results = read_results(path)
         folder = path if path.is_dir() else path.parent
-        if folder.resolve() == run_dir.resolve():
-            raise HarnessError(f"the baseline {spec} is the gated run itself", "pass the blessed baseline run")
+        gated_id = (read_results(run_dir).get("run") or {}).get("id")
+        if folder.resolve() == run_dir.resolve() or (gated_id and results["run"].get("id") == gated_id):
+            raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
+                               "pass the blessed baseline run")
         status = results["run"].get("status")
         if status != "complete":
             raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
                                "compare with a finished run (`harness run --resume` finishes one)")
+        if results["run"].get("failures"):
+            raise HarnessError(f"baseline run {results['run'].get('id')} has {len(results['run']['failures'])} failed "
+                               "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
+                               "a baseline with every piece evaluated")
         return Baseline(folder, results, str(results["run"].get("id", folder.name)))
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):
@@ -115,8 +130,11 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
                            f"(looked in {reports / BLESSED_DIR})", hint)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
+        name = record["run"]
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise TypeError("the run must be a folder name beside the record")    # no path out of the reports folder
         folder = reports / record["run"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise HarnessError(f"{record_path} is not a blessed-baseline record", f"bless again: `harness bless RUN_DIR --as {spec} --force`") from None
     if not folder.is_dir():
         raise HarnessError(f"blessed baseline {spec!r} points at {folder}, which is gone",

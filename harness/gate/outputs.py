@@ -66,7 +66,7 @@ def _md(text) -> str:
     """A table cell: pipes, newlines and HTML-significant characters escaped."""
     text = " ".join(str(text).split())
     return (text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "&amp;").replace("<", "&lt;")
-            .replace(">", "&gt;").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_"))
+            .replace(">", "&gt;").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]"))
 
 
 def markdown(gate: dict) -> str:

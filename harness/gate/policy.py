@@ -212,6 +212,10 @@ class _Where:
         if not isinstance(value, str) or not value.strip():
             raise self.error(f"`{key}` must be a non-empty string, got {_kind(value)} {value!r}",
                              f"write `{key}: NAME` (quote globs: \"*\")")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.error(f"`{key}` holds a lone surrogate escape ({value!r})", f"write `{key}` as plain text") from None
         return value
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -243,6 +247,8 @@ def load_policy(path: Path) -> Policy:
         raw = yaml.safe_load(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise HarnessError(f"policy {path} is not UTF-8 text", "save it as UTF-8") from None
+    except RecursionError:
+        raise HarnessError(f"policy {path} is nested too deeply to parse", "write the policy as plain rules") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -19,6 +19,7 @@ from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation
 Verdict = Literal["pass", "fail", "warn", "skip"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "skip")
 RUN_RULE = "run complete"
+JUDGED_RULE = "anything judged"
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,11 @@ def evaluate(policy: Policy, results: dict, baseline: dict | None = None, compar
     out = [run_outcome(results, policy.allow_errors)]
     for rule in policy.rules:
         out.extend(evaluate_rule(rule, results, baseline, comparison))
+    if all(o.verdict == "skip" for o in out[1:]):        # a gate that judged no figure is not a pass
+        first = out[1].reason if len(out) > 1 else "the policy has no rule"
+        out.append(Outcome(JUDGED_RULE, "policy", None, "at least one rule judged", "fail",
+                           f"nothing evaluated: every rule was skipped (first: {out[1].name if len(out) > 1 else '-'}: "
+                           f"{first}); a gate that judged no figure does not pass"))
     return out
 
 
@@ -428,8 +434,15 @@ def gate_verdict(outcomes: list[Outcome]) -> Literal["pass", "fail"]:
     return "fail" if any(o.verdict == "fail" for o in outcomes) else "pass"
 
 
+REASON_CHARS = 1000      # a reason quotes run text (a model's error message): the verdict stays readable
+
+
+def short(text: str, limit: int = REASON_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str) -> dict:
-    """results.json "gate" (SCHEMAS.md)."""
+    """results.json "gate" (SCHEMAS.md); the terminal table, JUnit and Markdown are made from it."""
     return {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
             "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
-            "rules": [o.to_json() for o in outcomes]}
+            "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]}

@@ -32,7 +32,7 @@ def _read_json(path: Path) -> dict | None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise HarnessError(f"{path} is not valid JSON ({exc})", "re-run or resume the run") from None
     if not isinstance(value, dict):
         raise HarnessError(f"{path} is not a JSON object", "re-run or resume the run")
@@ -41,9 +41,9 @@ def _read_json(path: Path) -> dict | None:
 
 def read_entry(run_dir: Path, results: dict | None = None) -> Entry:
     run_dir = Path(run_dir)
-    results = results if results is not None else _read_json(run_dir / "results.json")
     if results is None:
-        raise HarnessError(f"{run_dir} holds no results.json", "pass a folder written by `harness run`")
+        from harness.results_file import read_results
+        results = read_results(run_dir)
     entry = entry_from_run(results, _read_json(run_dir / "run.json"), str(run_dir.resolve()))
     if not entry.run_id:
         raise HarnessError(f"{run_dir}/results.json names no run id", "pass a folder written by `harness run`")

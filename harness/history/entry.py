@@ -9,7 +9,8 @@ recipe differ are never joined into one line (the label shows their first 8 hex 
   (``weights_sha256`` / ``weights_fingerprint`` under the model);
 * task hash: sha256 of run.json's fingerprint of the task (data after --limit, prompt, config);
 * probe hash: sha256 of the probe's fingerprint together with the fingerprints of the tasks the
-  model ran (some probes perturb the tasks' own items, so a changed task changes them too);
+  model ran (some probes perturb the tasks' own items, so a changed task changes them too) and the
+  run's seed (robustness and word_substitution_attack draw their perturbations from it);
 * energy of a model or of the run: sha256 of everything inside it (recipes, task and probe hashes).
 A run folder without fingerprints (written before they were recorded) gets the hash ``unknown``,
 shown as such in the label."""
@@ -161,7 +162,8 @@ def entry_from_run(results: dict, run_json: dict | None, run_dir: str = "") -> E
             figures += _energy_figures(name, recipe, task, h, t.get("energy"))
         for probe, p in (m.get("probes") or {}).items():
             fp = probe_prints.get(probe)
-            h = digest({"probe": fp, "tasks": {t: task_prints.get(t) for t in sorted(tasks)}}) if fp else UNKNOWN
+            h = digest({"probe": fp, "tasks": {t: task_prints.get(t) for t in sorted(tasks)},
+                        "seed": run.get("seed")}) if fp else UNKNOWN
             inputs[f"probe:{probe}"] = {"hash": h, "data": (fp or {}).get("data", UNKNOWN), "fingerprint": fp}
             inside.append(("probe", probe, h))
             for metric, value in ((p or {}).get("metrics") or {}).items():

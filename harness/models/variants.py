@@ -73,6 +73,7 @@ def recipe_of(spec: ModelSpec) -> Recipe:
         if not 0.0 <= prune < 1.0:     # NaN fails too
             raise HarnessError(f"model {spec.name!r}: prune={options['prune']!r} is not a fraction of weights to remove",
                                "write prune=F with 0 <= F < 1, e.g. prune=0.5 zeroes the smallest half of the weights")
+        prune += 0.0                   # -0.0 is 0.0: the same model, the same recipe
     return Recipe(dtype=dtype, quantize=quantize, prune=prune)
 
 

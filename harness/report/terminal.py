@@ -3,39 +3,42 @@ from __future__ import annotations
 
 
 def _cells(m: dict) -> tuple[str, str, str]:
-    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
-    return fmt(m.get("value"), ".4g"), fmt(m.get("stderr"), ".2g"), f"[{fmt(m['ci95'][0], '.4g')}, {fmt(m['ci95'][1], '.4g')}]"
+    def fmt(v, spec: str) -> str:
+        return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else "—"
+    ci = m.get("ci95") if isinstance(m.get("ci95"), (list, tuple)) and len(m.get("ci95")) == 2 else (None, None)
+    return fmt(m.get("value"), ".4g"), fmt(m.get("stderr"), ".2g"), f"[{fmt(ci[0], '.4g')}, {fmt(ci[1], '.4g')}]"
 
 
 def summary_table(results: dict) -> str:
     rows = [("model", "task", "n", "metric", "value", "± stderr", "95% CI")]
     for model, info in results["models"].items():
-        for task, result in info["tasks"].items():
-            n = f"{result['n']}" + ("" if result.get("complete", True) else f"/{result['n_expected']}")
-            for metric, m in result["metrics"].items():
+        for task, result in (info.get("tasks") or {}).items():
+            n = f"{result.get('n', '?')}" + ("" if result.get("complete", True) else f"/{result.get('n_expected', '?')}")
+            for metric, m in (result.get("metrics") or {}).items():
                 rows.append((model, task, n, metric, *_cells(m)))
-        for probe, result in info.get("probes", {}).items():
-            for metric, m in result["metrics"].items():
-                rows.append((model, f"probe:{probe}", str(result["n"]), metric, *_cells(m)))
+        for probe, result in (info.get("probes") or {}).items():
+            for metric, m in (result.get("metrics") or {}).items():
+                rows.append((model, f"probe:{probe}", str(result.get("n", "?")), metric, *_cells(m)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for model, info in results["models"].items():
         by_reason: dict[str, list[str]] = {}
-        for task, reason in info.get("skipped", {}).items():
+        for task, reason in (info.get("skipped") or {}).items():
             by_reason.setdefault(reason, []).append(task)
         for reason, tasks in by_reason.items():
             lines.append(f"skipped for {model}: {', '.join(tasks)} ({reason})")
-        for name, result in [*info["tasks"].items(), *((f"probe:{p}", r) for p, r in info.get("probes", {}).items())]:
+        for name, result in [*(info.get("tasks") or {}).items(),
+                             *((f"probe:{p}", r) for p, r in (info.get("probes") or {}).items())]:
             invalid = result.get("invalid") or {}
-            if invalid.get("n"):
-                reasons = ", ".join(f"{reason}: {n}" for reason, n in invalid["reasons"].items())
+            if isinstance(invalid, dict) and invalid.get("n"):
+                reasons = ", ".join(f"{reason}: {n}" for reason, n in (invalid.get("reasons") or {}).items())
                 lines.append(f"invalid for {model}: {name}: {invalid['n']} not scored ({reasons})")
     run_energy = (results.get("energy") or {}).get("run")
     if run_energy:
         lines.append(energy_line(run_energy))
-    for failure in results["run"].get("failures", []):
-        lines.append(f"FAILED for {failure['model']}: {failure['what']}: {failure['error']}")
+    for failure in results["run"].get("failures") or []:
+        lines.append(f"FAILED for {failure.get('model', '?')}: {failure.get('what', '?')}: {failure.get('error', '?')}")
     if results.get("comparison"):
         from harness.compare.terminal import comparison_table
         lines.append("")
