@@ -450,3 +450,15 @@ def test_a_samples_line_nested_past_the_parser_stack_is_one_line(capsys, tmp_pat
         fh.write("[" * 100_000 + "]" * 100_000 + "\n")
     proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "samples.jsonl:41 is damaged" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_multiple_choice_item_whose_distractor_changed_does_not_pair():
+    """The prompt reads the same, but a choice was edited between the runs: another item."""
+    def rec(model: str, i: int, choices: list[str]) -> dict:
+        return {"model": model, "task": "mc", "id": f"q{i}", "index": i, "input": f"Question {i}?", "prediction": "a",
+                "reference": "a", "scores": {}, "views": {}, "details": {"gold": 0, "choices": choices}}
+    base = [rec("full", i, ["a", "b", "c"]) for i in range(4)]
+    other = [rec("small", i, ["a", "b", "c" if i else "z"]) for i in range(4)]
+    pairing = pair(base, other, lambda r: r["reference"])
+    assert pairing.tasks["mc"].n == 3 and pairing.tasks["mc"].changed == 1
+    assert pair(base, base, lambda r: r["reference"]).tasks["mc"].n == 4

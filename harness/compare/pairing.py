@@ -1,7 +1,8 @@
 """Pairing two models' records item by item (pure).
 
 An item is (task, id, sha256(input), sha256(reference)): two records pair when they answer the
-same id of the same task with the same exact input and the same reference. The "reference" is the
+same id of the same task with the same exact input (for multiple choice: the prompt and the
+choices) and the same reference. The "reference" is the
 record's own ``reference`` except where a probe stores a model-dependent one (the counterfactual
 probe stores the model's original answer there; its item is the original input, see
 ``harness.compare.probes``). Items that one model has and the other lacks, or that share an id but
@@ -26,7 +27,11 @@ def digest(value: Any) -> str:
 
 
 def item_key(record: dict, reference: Any) -> tuple[str, str, str, str]:
-    return record["task"], str(record["id"]), digest(record.get("input", "")), digest(reference)
+    """A multiple-choice item's exact input is its prompt and its choices (a distractor edited
+    between two runs makes another item, though the prompt reads the same)."""
+    shown = record.get("input", "")
+    choices = (record.get("details") or {}).get("choices")
+    return record["task"], str(record["id"]), digest(shown if choices is None else [shown, choices]), digest(reference)
 
 
 @dataclass(frozen=True)

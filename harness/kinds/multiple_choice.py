@@ -86,7 +86,8 @@ class MultipleChoice:
         return Scored(prediction=choices[best], reference=choices[gold],
                       scores={"correct": float(best == gold), "correct_norm": float(best_norm == gold)},
                       views={"prediction_norm": choices[best_norm]},
-                      details={"logprobs": logprobs, "is_greedy": [r.is_greedy for r in responses], "gold": gold})
+                      details={"logprobs": logprobs, "is_greedy": [r.is_greedy for r in responses], "gold": gold,
+                               "choices": choices})       # part of the exact input that items pair on
 
     forecast_source = "softmax over the choices' summed log-likelihoods"
 
