@@ -207,3 +207,14 @@ def test_a_task_yaml_that_is_not_utf8_is_one_line(tmp_path):
     path.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(HarnessError, match="not UTF-8"):
         read_yaml(path)
+
+
+def test_a_policy_path_that_never_ends_is_refused_not_read_forever(tmp_path):
+    from harness.errors import HarnessError
+    from harness.gate.policy import load_policy
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (2**20 + 10))
+    for path in (Path("/dev/zero"), big):
+        if path.exists():
+            with pytest.raises(HarnessError, match="larger than 1 MiB"):
+                load_policy(path)

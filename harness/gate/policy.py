@@ -237,12 +237,18 @@ def _kind(value: Any) -> str:
         type(value).__name__)
 
 
+MAX_POLICY_BYTES = 2**20
+
+
 def load_policy(path: Path) -> Policy:
     """Reads and validates a policy file (structure, types, energy figure names)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_POLICY_BYTES + 1)     # never unbounded: /dev/zero or a mistyped path to a dataset
     except OSError as exc:
         raise HarnessError(f"cannot read policy file {path}: {exc.strerror}", "pass an existing policy YAML file") from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise HarnessError(f"policy {path} is larger than {MAX_POLICY_BYTES // 2**20} MiB", "pass the policy YAML file")
     try:
         raw = yaml.safe_load(data.decode("utf-8"))
     except UnicodeDecodeError:
