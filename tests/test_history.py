@@ -265,3 +265,22 @@ def test_a_probe_run_with_another_seed_is_a_separate_series(tmp_path):
     probe_1, task_1, probe_2, task_2 = keys
     assert probe_1 and not probe_1 & probe_2
     assert {k for k in task_1 if "/energy:" not in k} == {k for k in task_2 if "/energy:" not in k}
+
+
+def test_one_recipe_spelt_two_ways_is_one_series_and_another_recipe_is_not(tmp_path):
+    """`dtype=fp16` and `dtype=float16` are the same model: the series key uses the recorded recipe."""
+    def run(run_id: str, started: str, option: str, recipe: dict):
+        folder = make_run(tmp_path, run_id, started)
+        run_json = json.loads((folder / "run.json").read_text())
+        run_json["spec"]["models"][0]["options"] = {"dtype": option}
+        (folder / "run.json").write_text(json.dumps(run_json))
+        res = json.loads((folder / "results.json").read_text())
+        res["models"]["tiny-gpt2"]["recipe"] = recipe
+        (folder / "results.json").write_text(json.dumps(res))
+        record(folder)
+    half = {"dtype": "float16", "quantize": None, "prune": None}
+    run("r1", T[0], "fp16", half)
+    run("r2", T[1], "float16", half)
+    run("r3", T[2], "bfloat16", {**half, "dtype": "bfloat16"})
+    series = _accuracy_series(HistoryIndex(index_path(tmp_path)))
+    assert sorted(len(s.points) for s in series) == [1, 2]

@@ -93,9 +93,16 @@ def _weights(*places: dict) -> str | None:
 
 
 def _spec_of(run_json: dict, name: str, results_model: dict) -> dict | str:
+    """The model spec without its name; its recipe keys (dtype=, quantize=, prune=) as the recipe the
+    run recorded, so `dtype=fp16` and `dtype=float16`, or `prune=.5` and `prune=0.5`, are one series."""
     for model in (run_json.get("spec") or {}).get("models", []):
         if isinstance(model, dict) and model.get("name") == name:
-            return {k: v for k, v in model.items() if k != "name"}
+            spec = {k: v for k, v in model.items() if k != "name"}
+            recipe = results_model.get("recipe")
+            if isinstance(recipe, dict) and isinstance(spec.get("options"), dict):
+                spec["options"] = {k: v for k, v in spec["options"].items() if k not in recipe}
+                spec["recipe"] = {k: v for k, v in sorted(recipe.items()) if v is not None}
+            return spec
     return str(results_model.get("spec", name))
 
 
