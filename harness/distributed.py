@@ -439,7 +439,8 @@ class Sharded:
             for name in options.names:
                 if name == "gpu":
                     if self.gpu is not None or self.rank.local_rank == 0:    # on CPU runs: the node's GPUs, once
-                        meters.append(NvmlMeter(period_s=options.period_s, idle_s=options.idle_s, visible=self.gpu))
+                        meters.append(NvmlMeter(period_s=options.period_s, idle_s=options.idle_s, visible=self.gpu,
+                                                 background_baseline=True))
                 elif name == "host":
                     if self.rank.local_rank == 0:
                         meters.append(METERS.get("host")(options))

@@ -7,6 +7,7 @@ once; a resumed run computes only the examples missing there.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 from typing import Callable, Iterator, Sequence
 
@@ -18,7 +19,6 @@ from harness.failures import isolated
 from harness.meters.memory import PeakMemory
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
-from harness.models.footprint import for_adapter
 from harness.models.device import is_out_of_memory
 from harness.distributed import WHOLE, Shard
 from harness.calls import answer_method, guarded, invalid_response, token_counter
@@ -71,10 +71,17 @@ def _free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
-    """The adapter, or ModelFault: a model that cannot load is one failed piece of the run."""
+def load_model(spec: ModelSpec, runtime: RuntimeOptions, before_device: Callable[[], None] = lambda: None) -> ModelAdapter:
+    """The adapter, or ModelFault: a model that cannot load is one failed piece of the run.
+
+    The factory's declared ``imports`` (the libraries it needs, seconds of CPU work) are imported
+    first, then ``before_device`` runs (MeterSession.ready: a GPU idle baseline may still be
+    running on its thread), and only then is the model built and moved to its device."""
     factory = MODELS.get(spec.adapter)
     try:
+        for module in getattr(factory, "imports", ()):
+            importlib.import_module(module)
+        before_device()
         return factory(spec, runtime)
     except ModelFault:
         raise
@@ -203,10 +210,11 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                     memory = PeakMemory()
                     memory.reset()
                     with isolated(state, model_spec.name, "load") as loading:
-                        adapter = load_model(model_spec, spec.runtime)
+                        adapter = load_model(model_spec, spec.runtime, session.ready)
                     if loading.failed:
                         continue
                     sizer = BatchSizer(spec.runtime)
+                    from harness.models.footprint import for_adapter      # torch: imported with the model (load_model)
                     state.models[model_spec.name] = {
                         "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),
                         "kind": adapter.info.kind, "dtype": adapter.info.dtype, "device": adapter.info.device,

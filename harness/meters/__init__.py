@@ -17,7 +17,7 @@ from harness.spec import MeterOptions
 @METERS.register("gpu")
 def gpu_meter(options: MeterOptions) -> NvmlMeter:
     """GPU power, energy counter, clocks, P-state, clock-event reasons, temperature (nvidia-ml-py)."""
-    return NvmlMeter(period_s=options.period_s, idle_s=options.idle_s)
+    return NvmlMeter(period_s=options.period_s, idle_s=options.idle_s, background_baseline=True)
 
 
 @METERS.register("host")

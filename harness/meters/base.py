@@ -18,6 +18,9 @@ class Meter(Protocol):
         """Open devices, take any idle baseline, start sampling. Must not raise on missing hardware:
         record why instead, and report not_measured figures."""
 
+    # Optional: ``ready()`` blocks until the meter may be disturbed (NvmlMeter: its idle baseline,
+    # taken on a thread while the run imports its libraries). MeterSession.ready calls it.
+
     def read(self) -> Any:
         """A reading of the cumulative counters now (opaque to the caller)."""
 

@@ -11,7 +11,10 @@
   holding a value. A window whose counter read failed falls back to that integral with its
   ``coverage`` (fraction of the window's seconds), or reads not_measured with NVML's error.
 * An idle baseline taken before the run gives net-of-idle energies: measured in blocks until two
-  consecutive blocks agree (see `_idle_baseline`).
+  consecutive blocks agree (see `_idle_baseline`). With ``background_baseline`` it is taken on the
+  sampler thread while the run imports its model libraries (seconds of CPU work in which the GPU
+  sits idle anyway); ``ready()`` returns once it is done, and the runner calls it before a model
+  touches the GPU.
 * Windows shorter than five counter-update periods are flagged ``short_window``.
 * Missing NVML, a MIG device or an unsupported query is reported as not_measured, with the reason.
 """
@@ -115,8 +118,10 @@ class NvmlMeter:
 
     def __init__(self, period_s: float = 0.1, idle_s: float = 2.0, nvml: Any = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 threaded: bool = True, visible: str | None = None):
+                 threaded: bool = True, visible: str | None = None, background_baseline: bool = False):
         self.period_s, self.idle_s = period_s, idle_s
+        self._background = background_baseline and threaded
+        self._baseline_done: threading.Event | None = None
         self._nvml, self._clock, self._sleep, self._threaded = nvml, clock, sleep, threaded
         self._visible = visible if visible is not None else os.environ.get("CUDA_VISIBLE_DEVICES")
         self.devices: list[_Device] = []
@@ -156,10 +161,29 @@ class NvmlMeter:
         if not self.devices:
             self.unavailable = "no GPU visible to this process" if not self._env["gpus"] else "no measurable GPU (see environment)"
             return
+        if self._background and self.idle_s > 0:
+            self._baseline_done = threading.Event()
+            self._thread = threading.Thread(target=self._baseline_then_loop, name="harness-gpu-sampler", daemon=True)
+            self._thread.start()
+            return
         self._idle_baseline()
         if self._threaded:
             self._thread = threading.Thread(target=self._loop, name="harness-gpu-sampler", daemon=True)
             self._thread.start()
+
+    def ready(self) -> None:
+        """Returns once the idle baseline is taken (at once when it was taken in ``start``)."""
+        if self._baseline_done is not None:
+            self._baseline_done.wait()
+
+    def _baseline_then_loop(self) -> None:
+        try:
+            self._idle_baseline()
+            if "idle_baseline" in self._env:
+                self._env["idle_baseline"]["overlapped"] = "taken on a thread while the run imported its libraries"
+        finally:
+            self._baseline_done.set()
+        self._loop()
 
     def stop(self) -> None:
         self._stop.set()
@@ -192,12 +216,14 @@ class NvmlMeter:
         start = self._clock()
         blocks: list[dict[int, float]] = []
         stable = False
-        while True:
+        while not self._stop.is_set():
             blocks.append(self._idle_block(block_s))
             elapsed = self._clock() - start
             stable = len(blocks) >= 2 and _agree(blocks[-2], blocks[-1])
             if (stable and elapsed >= self.idle_s - 1e-9) or elapsed >= max(IDLE_CAP_S, self.idle_s) - 1e-9:
                 break
+        if not blocks:                    # stopped before one block was taken
+            return
         last = blocks[-2:]
         for device in self.devices:
             values = [b[device.index] for b in last if device.index in b]
@@ -212,7 +238,7 @@ class NvmlMeter:
         """Mean power per GPU over one block: from the energy counter, else the sampled powers."""
         first = len(self.samples)
         begin = self.read()
-        while self._clock() - begin.t < seconds - 1e-9:
+        while self._clock() - begin.t < seconds - 1e-9 and not self._stop.is_set():
             self.sample_once()
             self._sleep(self.period_s)
         end = self.read()

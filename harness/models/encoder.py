@@ -13,6 +13,7 @@ from transformers import AutoModel
 from harness.errors import HarnessError
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
+from harness.models.heads import check_head
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
 from harness.plugins import MODELS
@@ -42,17 +43,14 @@ def load_head(folder: Path) -> tuple[torch.nn.Linear, tuple[str, ...]]:
 class SentenceEncoder(AnswersOnlyWhatItSupports):
     """Sentence encoders: mean-pooled embeddings; classify with head=FOLDER."""
     options = OPTIONS | {"head"}             # the ,key=value options a spec may give (harness.preflight)
+    imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     @staticmethod
     def preflight(spec: ModelSpec, options: RuntimeOptions | None = None) -> None:
         check_location(spec)
         SentenceEncoder.check_head(spec)
 
-    @staticmethod
-    def check_head(spec: ModelSpec, options: RuntimeOptions | None = None) -> None:
-        if "head" in spec.options and not Path(spec.options["head"]).expanduser().exists():
-            raise HarnessError(f"model {spec.name!r}: head {spec.options['head']} not found",
-                               "pass head=FOLDER written by model/train_minilm_head.py (or leave it out)")
+    check_head = staticmethod(check_head)
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
         loaded = load_model_and_tokenizer(AutoModel, spec, options)

@@ -74,6 +74,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     """Hugging Face causal LMs from a folder or hub name: log-likelihoods and greedy generation."""
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
     preflight = staticmethod(check_location)
+    imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})
 

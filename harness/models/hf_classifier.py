@@ -42,6 +42,7 @@ def tokenizer_limit(tokenizer, config) -> int | None:
 class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     """Hugging Face sequence classifiers: labels from the classification head."""
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
     preflight = staticmethod(check_location)
 
     supports = frozenset({ClassifyRequest})

@@ -23,6 +23,7 @@ from harness.spec import ModelSpec, RuntimeOptions
 class HFMaskedLM(AnswersOnlyWhatItSupports):
     """Hugging Face masked LMs: pseudo-log-likelihoods of chosen tokens."""
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
     preflight = staticmethod(check_location)
 
     supports = frozenset()

@@ -22,6 +22,7 @@ from harness.spec import ModelSpec, RuntimeOptions
 class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
     """Hugging Face encoder-decoder models: log-likelihoods and greedy generation."""
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
+    imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
     preflight = staticmethod(check_location)
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
