@@ -14,11 +14,18 @@ from another installed package, through an entry point in the registry's group::
 | METRICS      | harness.metrics   | an ``AdditiveMetric`` subclass (a local evaluate.Metric)        |
 | PROBES       | harness.probes    | ``Probe`` (harness.probes.base): robustness and bias probes     |
 | METERS       | harness.meters    | energy and telemetry meters (issue: metering)                  |
-| REPORT_SECTIONS | harness.report_sections | callables adding a section to report.html            |
+| REPORT_SECTIONS | harness.report_sections | ``SectionPlugin``: (read-only results) -> ``Section`` or None |
 
 The protocols themselves live beside the code that calls them:
 ``harness.models.base.ModelAdapter``, ``harness.kinds.base.TaskKind``,
-``harness.metrics.base.AdditiveMetric``. YAML task files (found in tasks/ and every
+``harness.metrics.base.AdditiveMetric``, ``harness.report.sections.SectionPlugin``.
+
+A report section returns plain data, never HTML: ``Section(title, paragraphs=(...), table=Table(headers,
+rows))`` with str/int/float cells, which report.html renders escaped after its built-in sections, in
+registration order, each time the page is written (end of run, ``harness gate``, ``--baseline``). A
+section that raises or returns anything else shows "section NAME failed: Type: message" in its place;
+the run and its exit code are unaffected; sizes are capped (``harness.report.sections.LIMITS``).
+`harness list sections` lists them. YAML task files (found in tasks/ and every
 ``--tasks-dir``) are data only: they are read with yaml.safe_load and never run code.
 """
 from __future__ import annotations
@@ -49,3 +56,4 @@ def load_builtins() -> None:
     import harness.metrics  # noqa: F401
     import harness.models  # noqa: F401
     import harness.probes  # noqa: F401
+    import harness.report.builtin_sections  # noqa: F401

@@ -71,6 +71,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._entry_points_loaded = False
+        self.broken: dict[str, str] = {}      # entry points that failed to load with tolerant=True: name -> why
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
@@ -92,7 +93,10 @@ class Registry(Generic[T]):
         self._items[name] = obj
         self._origins[name] = origin
 
-    def load_entry_points(self) -> None:
+    def load_entry_points(self, tolerant: bool = False) -> None:
+        """Loads the plugins of this registry's entry-point group, once. A plugin that fails to load
+        raises HarnessError, or with ``tolerant`` is recorded in ``broken`` and the others still load
+        (for extension points whose failures the caller reports itself, as report sections do)."""
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
@@ -102,9 +106,19 @@ class Registry(Generic[T]):
             try:
                 obj = ep.load()
             except Exception as exc:  # a broken plugin must not hide the others
+                if tolerant:
+                    self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
+                    self._origins[ep.name] = f"entry point {ep.value}"
+                    continue
                 raise HarnessError(f"plugin {ep.name!r} ({ep.value}) in entry-point group {self.group} failed to load: "
                                    f"{type(exc).__name__}: {exc}", "fix or uninstall the package that provides it") from exc
             self.add(ep.name, obj, origin=f"entry point {ep.value}")
+
+    def in_order(self, tolerant: bool = False) -> list[str]:
+        """The names in registration order (built-ins as their modules registered them, then entry
+        points in the order importlib.metadata lists them); ``names()`` sorts."""
+        self.load_entry_points(tolerant)
+        return list(self._items)
 
     def get(self, name: str) -> T:
         if name not in self._items:

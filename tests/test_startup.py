@@ -23,7 +23,8 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & heavy)), file=s
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["list", "models"], ["list", "metrics"], ["list", "tasks"],
-                                  ["list", "probes"], ["list", "meters"], ["run", "--help"]])
+                                  ["list", "probes"], ["list", "meters"], ["list", "sections"],
+                                  ["run", "--help"]])
 def test_listing_and_help_import_no_heavy_library(argv):
     proc = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv), json.dumps(HEAVY)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)

@@ -1,20 +1,20 @@
-"""`harness list`: the registered tasks, models, metrics, probes or meters."""
+"""`harness list`: the registered tasks, models, metrics, probes, meters or report sections."""
 from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "list registered tasks, models, metrics or probes"
+HELP = "list registered tasks, models, metrics, probes, meters or report sections"
 
 
 def add_parser(sub, epilog: str) -> None:
     lst = sub.add_parser("list", help=HELP)
-    lst.add_argument("what", nargs="?", default="tasks", choices=["tasks", "models", "metrics", "probes", "meters"])
+    lst.add_argument("what", nargs="?", default="tasks", choices=["tasks", "models", "metrics", "probes", "meters", "sections"])
     lst.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR")
 
 
 def execute(args, argv: list[str]) -> int:
     from harness import catalog
-    from harness.plugins import METERS, METRICS, MODELS, load_builtins
+    from harness.plugins import METERS, METRICS, MODELS, REPORT_SECTIONS, load_builtins
     load_builtins()
     if args.what == "tasks":
         rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
@@ -24,6 +24,10 @@ def execute(args, argv: list[str]) -> int:
     elif args.what == "metrics":
         rows = [(name, "higher is better" if cls.higher_is_better else "lower is better", cls.description_)
                 for name, cls in METRICS.items()]
+    elif args.what == "sections":           # in the order report.html shows them; a broken plugin is listed, not fatal
+        rows = [(name, REPORT_SECTIONS.origin(name), REPORT_SECTIONS.describe(name))
+                for name in REPORT_SECTIONS.in_order(tolerant=True)]
+        rows += [(name, REPORT_SECTIONS.origin(name), f"failed to load: {why}") for name, why in REPORT_SECTIONS.broken.items()]
     else:
         registry = {"models": MODELS, "meters": METERS}[args.what]
         rows = [(name, registry.origin(name), registry.describe(name)) for name in registry.names()]

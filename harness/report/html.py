@@ -1,13 +1,14 @@
 """report.html: one self-contained page (inline CSS and SVG, no scripts, no external assets).
 Jinja2 autoescaping is on for every value, so model outputs and dataset strings cannot inject
-markup; invisible characters and homoglyphs in them are spelt out (harness.report.text)."""
+markup; invisible characters and homoglyphs in them are spelt out (harness.report.text). The same
+holds for the sections plugins add (harness.report.sections): they return plain data, never HTML."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import jinja2
 
-from harness.report import view
+from harness.report import sections, view
 from harness.report.numbers import pvalue, sig
 from harness.report.text import reveal
 from harness.report.timeline import build_timeline, duration_text
@@ -22,5 +23,6 @@ _ENV.globals["duration_text"] = duration_text
 
 
 def render_html(results: dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
+    """The page; the REPORT_SECTIONS plugins' sections (harness.report.sections) come after the built-in ones."""
     page = view.build(results, records, build_timeline(list(telemetry)))
-    return _ENV.get_template("report.html.j2").render(page=page, results=results)
+    return _ENV.get_template("report.html.j2").render(page=page, results=results, sections=sections.collect(results))
