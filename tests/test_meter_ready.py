@@ -146,3 +146,30 @@ def test_what_runs_before_the_meters_start_imports_neither_torch_nor_transformer
     proc = subprocess.run([sys.executable, "-c", _PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_preload_imports_the_declared_modules_on_its_own_thread_and_swallows_failures(monkeypatch, tmp_path):
+    import harness.preload as preload
+    (tmp_path / "preload_mod_a.py").write_text("import threading\nTHREAD = threading.current_thread().name\n")
+    (tmp_path / "preload_mod_bad.py").write_text("raise RuntimeError('broken library')\n")
+    (tmp_path / "preload_mod_c.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("preload_mod_a", "preload_mod_bad", "preload_mod_c"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def first(spec, options): ...
+    def second(spec, options): ...
+    first.imports = ("preload_mod_a", "preload_mod_bad", "preload_mod_c")
+    second.imports = ("preload_mod_a",)
+    models = Registry("model", "harness.test_models")
+    models.add("first", first, origin="test")
+    models.add("second", second, origin="test")
+    models.add("plain", lambda spec, options: None, origin="test")
+    monkeypatch.setattr(preload, "MODELS", models)
+    specs = [ModelSpec(name=n, adapter=n) for n in ("first", "second", "plain")]
+    assert preload.declared_imports(specs) == ("preload_mod_a", "preload_mod_bad", "preload_mod_c")
+    thread = preload.start(specs)
+    thread.join(10)
+    assert sys.modules["preload_mod_a"].THREAD == "harness-preload"
+    assert "preload_mod_bad" not in sys.modules and "preload_mod_c" not in sys.modules   # stops at the failure
+    assert preload.start([ModelSpec(name="plain", adapter="plain")]) is None

@@ -164,6 +164,8 @@ def start(args) -> tuple:
         from harness.meters.carbon import resolve_intensity
         from harness.preflight import check_models
         check_models(spec.models, spec.runtime)               # bad input fails before a run folder exists
+        from harness import preload
+        preload.start(spec.models)                            # torch and transformers, on a thread
         tasks, probes = prepare(spec), prepare_probes(spec)
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints

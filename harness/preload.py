@@ -1,0 +1,45 @@
+"""Imports a run's model libraries on a thread while the main thread prepares the run.
+
+torch and transformers take seconds to import. Nothing in preparing a run needs them (reading
+tasks, fingerprints, the run folder, starting the meters, a GPU idle baseline), so `harness run`
+starts importing what its models declare (a factory's ``imports``) as soon as the models are
+checked, and the main thread meets the finished imports in runner.load_model. The main thread
+spends much of that time waiting (CodeCarbon's hardware probe, the idle baseline), so the imports
+get the interpreter to themselves.
+
+A failed import here is ignored: load_model imports the same modules on the main thread and
+reports the failure there, as one failed piece of the run.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Iterable, Sequence
+
+from harness.plugins import MODELS
+from harness.spec import ModelSpec
+
+
+def declared_imports(models: Iterable[ModelSpec]) -> tuple[str, ...]:
+    """The modules the models' factories declare, first model first, each once."""
+    modules: dict[str, None] = {}
+    for spec in models:
+        modules.update(dict.fromkeys(getattr(MODELS.get(spec.adapter), "imports", ())))
+    return tuple(modules)
+
+
+def _import_all(modules: Sequence[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except BaseException:        # reported by load_model, on the main thread
+            return
+
+
+def start(models: Sequence[ModelSpec]) -> threading.Thread | None:
+    modules = declared_imports(models)
+    if not modules:
+        return None
+    thread = threading.Thread(target=_import_all, args=(modules,), name="harness-preload", daemon=True)
+    thread.start()
+    return thread
