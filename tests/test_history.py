@@ -55,12 +55,15 @@ def test_index_holds_hashes_metrics_energy_and_carbon(tmp_path):
     rows = {(f["scope"], f["subject"], f["metric"]): f for f in index.figures()}
     acc = rows[("task", "facts_mc", "accuracy")]
     assert (acc["value"], acc["ci_lo"], acc["ci_hi"], acc["n"]) == (0.5, 0.25, 0.75, 8)
+    assert acc["higher_is_better"] == 1                              # as results.json records it
+    assert rows[("probe", "bbq", "accuracy_ambiguous")]["higher_is_better"] is None     # probes record none
+    assert rows[("energy", "facts_mc", "j_per_example")]["higher_is_better"] is None
     assert rows[("energy", "facts_mc", "j_per_example")]["value"] == 1.5
     assert rows[("energy", "run", "gco2e")]["value"] == 0.0031
     missing = rows[("probe", "bbq", "s_dis")]                       # not measured: kept as such, never 0
     assert missing["value"] is None and missing["reason"] == "not measured: no disambiguated item fits"
     with sqlite3.connect(index.path) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         (data_hash,) = con.execute("SELECT data_hash FROM inputs WHERE name = 'task:facts_mc'").fetchone()
     assert data_hash == TASK_PRINT["data"]
 

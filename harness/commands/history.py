@@ -1,6 +1,7 @@
 """`harness history`: each figure's trend across the runs of a reports folder, and history.html."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -8,13 +9,29 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 HELP = "trend of every figure across the runs in a reports folder (and history.html)"
+FAIL_ON_EPILOG = """\
+--fail-on (for a scheduled audit's CI job):
+  Only the series left after --model/--metric are judged, each by its newest measured point against
+  the baseline point (the --baseline run where the series has it, else its first run). A point is
+  changed when both have a 95% CI and the two do not overlap; figures without a CI (energy) never fail.
+  changed  fails on a change either way.
+  worse    fails on a change the worse way: down for a metric whose results.json records
+           higher_is_better true (accuracy, bleu), up for one recording false (perplexity). A series
+           whose runs record no direction (probe metrics) is named in a NOT JUDGED line, not failed.
+  Each failing series prints "FAIL <label>: <newest point> vs baseline <point>".
+  exit codes: 0 nothing failed, 1 a series failed, 2 bad input.
+
+example (cron, weekly):
+  harness run --out reports/ && harness history reports/ --metric accuracy --fail-on worse
+"""
 
 
 def add_parser(sub, epilog: str) -> None:
-    p = sub.add_parser("history", help=HELP,
+    p = sub.add_parser("history", help=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Prints one line per series (a figure of one model recipe on one set of inputs) with "
                                    "its values over time and 95% CIs, and writes a self-contained history.html. Run "
-                                   "folders not yet in the index (REPORTS_DIR/history.sqlite) are added first.")
+                                   "folders not yet in the index (REPORTS_DIR/history.sqlite) are added first.",
+                       epilog=FAIL_ON_EPILOG)
     p.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"), metavar="REPORTS_DIR",
                    help="the folder `harness run --out` wrote to (default: ./reports)")
     p.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model; repeatable")
@@ -25,13 +42,18 @@ def add_parser(sub, epilog: str) -> None:
     p.add_argument("--rebuild", action="store_true",
                    help="re-read every run folder still in REPORTS_DIR and replace its entry (runs whose folders are gone stay)")
     p.add_argument("--out", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+    p.add_argument("--fail-on", default="never", metavar="worse|changed",
+                   help="exit 1 when the newest measured point of a selected series lies outside its baseline's 95%% CI "
+                        "(changed), or does so in the direction results.json records as worse for its metric (worse); "
+                        "default: never")
 
 
 def backfill(reports_dir: Path, index, rebuild: bool = False) -> list[str]:
-    """Adds every finished run folder in ``reports_dir`` that the index lacks (with ``rebuild``,
-    every one, replacing its entry); returns their ids."""
+    """Adds every finished run folder in ``reports_dir`` that the index lacks, and re-reads those
+    whose entry an older index layout wrote (with ``rebuild``, every one, replacing its entry);
+    returns their ids."""
     from harness.history import read_entry
-    known, added = set() if rebuild else index.run_ids(), []
+    known, added = set() if rebuild else index.run_ids() - index.stale_run_ids(), []
     for child in sorted(reports_dir.iterdir()):
         if child.name.startswith(".") or not (child / "results.json").is_file() or child.name in known:
             continue
@@ -64,9 +86,10 @@ def resolve_baseline(name: str | None, index, run_ids: list[str]) -> str | None:
 def execute(args, argv: list[str]) -> int:
     from harness.history import HistoryIndex, index_path
     from harness.history.html import render_history
-    from harness.history.trend import build_series, series_line
+    from harness.history.trend import build_series, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
     from harness.store import write_text_atomic
 
+    mode = fail_on_mode(args.fail_on)
     reports = args.reports_dir
     if not reports.is_dir():
         raise HarnessError(f"{reports} is not a folder", "pass the folder `harness run --out` wrote to (default ./reports)")
@@ -75,6 +98,7 @@ def execute(args, argv: list[str]) -> int:
     if not index.path.is_file() and not has_runs:
         raise HarnessError(f"{reports} holds no history index and no run folders",
                            "pass the folder `harness run --out` wrote to (default ./reports)")
+    stale = set() if args.rebuild else index.stale_run_ids()
     added = backfill(reports, index, args.rebuild)
     runs = index.runs()
     if not runs:
@@ -88,8 +112,13 @@ def execute(args, argv: list[str]) -> int:
     for r in runs:
         r["models"] = sorted(by_run.get(r["run_id"], []), key=lambda m: m["model"])
         r["gate"] = json.loads(r["gate_json"]) if r["gate_json"] else None
-    if added:
-        print(f"{'re-read' if args.rebuild else 'added'} {len(added)} run folder{'s' * (len(added) != 1)} to {index.path}", file=sys.stderr)
+    reread = [a for a in added if a in stale]
+    if len(added) > len(reread):
+        n = len(added) - len(reread)
+        print(f"{'re-read' if args.rebuild else 'added'} {n} run folder{'s' * (n != 1)} to {index.path}", file=sys.stderr)
+    if reread:
+        print(f"re-read {len(reread)} run folder{'s' * (len(reread) != 1)} recorded by an older index layout into {index.path}",
+              file=sys.stderr)
     print(f"{len(runs)} runs in {reports} ({runs[0]['started']} … {runs[-1]['started']}); "
           f"baseline: {'run ' + baseline + ' where present, else ' if baseline else ''}the first run of each series; "
           f"▲/▼: 95% CI wholly above/below the baseline's")
@@ -104,4 +133,12 @@ def execute(args, argv: list[str]) -> int:
     except OSError as exc:
         raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --out FILE") from None
     print(f"wrote {out}")
-    return 0
+    if mode == "never":
+        return 0
+    failed, undirected = failing(drifts(series), mode)
+    for d in undirected:
+        print(undirected_line(d))
+    for d in failed:
+        print(fail_line(d))
+    print(f"--fail-on {mode}: {len(failed)} of {len(series)} series failed; exit {1 if failed else 0}")
+    return 1 if failed else 0

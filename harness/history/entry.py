@@ -13,7 +13,10 @@ recipe differ are never joined into one line (the label shows their first 8 hex 
   run's seed (robustness and word_substitution_attack draw their perturbations from it);
 * energy of a model or of the run: sha256 of everything inside it (recipes, task and probe hashes).
 A run folder without fingerprints (written before they were recorded) gets the hash ``unknown``,
-shown as such in the label."""
+shown as such in the label.
+
+A figure's direction (``higher_is_better``) is what results.json records beside the metric (task
+metrics carry it; probe metrics and energy figures do not, so theirs is None: unknown, never guessed)."""
 from __future__ import annotations
 
 import math
@@ -42,6 +45,7 @@ class Figure:
     unit: str = ""
     source: str = ""
     reason: str = ""           # why value is None ("not measured: ...")
+    higher_is_better: bool | None = None     # as results.json records it for the metric; None: not recorded
 
     @property
     def series_key(self) -> str:
@@ -111,8 +115,9 @@ def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_ha
     value = _num(m.get("value"))
     ci = m.get("ci95") if isinstance(m.get("ci95"), (list, tuple)) and len(m.get("ci95")) == 2 else (None, None)
     n = m.get("n") if isinstance(m.get("n"), int) and not isinstance(m.get("n"), bool) else None
+    higher = m.get("higher_is_better") if isinstance(m.get("higher_is_better"), bool) else None
     return Figure(model, recipe, scope, subject, subject_hash, metric, value, _num(ci[0]), _num(ci[1]), n,
-                  reason="" if value is not None else _reason(m))
+                  reason="" if value is not None else _reason(m), higher_is_better=higher)
 
 
 def missing_energy(energy: dict) -> str:

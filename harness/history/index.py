@@ -5,7 +5,17 @@ Append-only per run: a run is one entry, keyed by its run id; recording it again
 so it is never two. Every write is one ``BEGIN IMMEDIATE`` transaction in WAL mode with a busy
 timeout, so runs finishing at the same time queue for the write lock instead of interleaving, and
 a process killed mid-write leaves the last committed state (SQLite rolls the torn transaction
-back on the next open). ``schema_version`` says which layout the file has; a newer one is refused."""
+back on the next open). ``schema_version`` says which layout the file has; a newer one is refused.
+
+A file without a single table (zero bytes: `touch`ed, or left by a process that died before its
+first write committed) is an empty index: the schema is written into it. An older layout is
+brought up to this one in one write transaction the first time it is opened (MIGRATIONS); the
+entries it held keep ``entry_schema`` = the layout that wrote them, so `harness history` re-reads
+those runs from their folders (``stale_run_ids``) to fill in what the old layout did not keep.
+
+Layouts: 1, the first; 2 adds ``figures.higher_is_better`` (1 higher is better, 0 lower is better,
+NULL when results.json records no direction: probe and energy figures, and entries from layout 1
+whose run folder is gone) and ``runs.entry_schema``."""
 from __future__ import annotations
 
 import json
@@ -19,7 +29,7 @@ from harness.errors import HarnessError
 from harness.history.entry import Entry
 
 FILENAME = "history.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -29,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     run_dir TEXT, first_recorded TEXT NOT NULL, recorded TEXT NOT NULL,
     energy_j REAL, j_per_example REAL, energy_source TEXT, energy_reason TEXT,
     gco2e REAL, carbon_source TEXT, carbon_reason TEXT,
-    gate_verdict TEXT, gate_json TEXT);
+    gate_verdict TEXT, gate_json TEXT, entry_schema INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS models (
     run_id TEXT NOT NULL REFERENCES runs(run_id), model TEXT NOT NULL, spec TEXT, dtype TEXT,
     recipe_hash TEXT NOT NULL, weights_fingerprint TEXT, PRIMARY KEY (run_id, model));
@@ -40,10 +50,24 @@ CREATE TABLE IF NOT EXISTS figures (
     run_id TEXT NOT NULL REFERENCES runs(run_id), series_key TEXT NOT NULL, label TEXT NOT NULL,
     model TEXT NOT NULL, recipe_hash TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL,
     subject_hash TEXT NOT NULL, metric TEXT NOT NULL, value REAL, ci_lo REAL, ci_hi REAL, n INTEGER,
-    unit TEXT, source TEXT, reason TEXT, PRIMARY KEY (run_id, series_key));
+    unit TEXT, source TEXT, reason TEXT, higher_is_better INTEGER, PRIMARY KEY (run_id, series_key));
 CREATE INDEX IF NOT EXISTS figures_by_series ON figures (series_key);
 CREATE TABLE IF NOT EXISTS baselines (name TEXT PRIMARY KEY, run_id TEXT NOT NULL, blessed TEXT NOT NULL);
 """
+# layout N -> N + 1; columns are added at the end, as _SCHEMA has them, so both files hold one layout
+MIGRATIONS = {
+    1: ("ALTER TABLE figures ADD COLUMN higher_is_better INTEGER",
+        "ALTER TABLE runs ADD COLUMN entry_schema INTEGER NOT NULL DEFAULT 1"),
+}
+_RUN_COLUMNS = ("run_id", "started", "finished", "status", "git_sha", "harness_version", "run_dir", "first_recorded",
+                "recorded", "energy_j", "j_per_example", "energy_source", "energy_reason", "gco2e", "carbon_source",
+                "carbon_reason", "gate_verdict", "gate_json", "entry_schema")
+_FIGURE_COLUMNS = ("run_id", "series_key", "label", "model", "recipe_hash", "scope", "subject", "subject_hash", "metric",
+                   "value", "ci_lo", "ci_hi", "n", "unit", "source", "reason", "higher_is_better")
+
+
+def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _now() -> str:
@@ -73,17 +97,22 @@ class HistoryIndex:
             con.execute("PRAGMA synchronous=FULL")
             if write:
                 con.execute("BEGIN IMMEDIATE")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    con.execute(statement)
-                self._check_version(con, create=True)
                 try:
+                    self._layout(con)
                     yield con
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
             else:
-                self._check_version(con, create=False)
+                if self._version(con) != SCHEMA_VERSION:      # empty or older: written once, under the lock
+                    con.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._layout(con)
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    con.execute("COMMIT")
                 yield con
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -95,15 +124,36 @@ class HistoryIndex:
         finally:
             con.close()
 
-    def _check_version(self, con: sqlite3.Connection, create: bool) -> None:
+    def _version(self, con: sqlite3.Connection) -> int | None:
+        """The file's layout; None for a file without a single table (a new or zero-byte one)."""
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return None
+        if "schema_version" not in tables:
+            raise sqlite3.DatabaseError(f"it has tables ({', '.join(sorted(tables)[:4])}) but no schema_version")
         rows = con.execute("SELECT version FROM schema_version").fetchall()
-        if not rows and create:
-            con.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            return
-        version = rows[0][0] if rows else None
-        if version != SCHEMA_VERSION:
+        if len(rows) != 1 or not isinstance(rows[0][0], int):
+            raise sqlite3.DatabaseError(f"its schema_version table holds {[tuple(r) for r in rows][:3]}, not one version")
+        version = rows[0][0]
+        if version > SCHEMA_VERSION or (version < SCHEMA_VERSION and version not in MIGRATIONS):
             raise HarnessError(f"the history index {self.path} has schema version {version}, this harness reads {SCHEMA_VERSION}",
                                "use the harness version that wrote it, or move the file aside to start a new index")
+        return version
+
+    def _layout(self, con: sqlite3.Connection) -> None:
+        """Inside a write transaction: writes the schema into an empty file, or migrates an older
+        layout step by step to SCHEMA_VERSION (another process may have done either meanwhile)."""
+        version = self._version(con)
+        if version is None:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            return
+        while version < SCHEMA_VERSION:
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            version += 1
+            con.execute("UPDATE schema_version SET version = ?", (version,))
 
     def upsert(self, entry: Entry) -> None:
         """Adds the run, or replaces its entry when it is already there (one entry per run id)."""
@@ -113,19 +163,21 @@ class HistoryIndex:
             for table in ("figures", "inputs", "models", "runs"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", (entry.run_id,))
             e, gate = entry.energy, entry.gate
-            con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            con.execute(_insert("runs", _RUN_COLUMNS),
                         (entry.run_id, entry.started, entry.finished, entry.status, entry.git_sha, entry.harness_version,
                          entry.run_dir, first, _now(), e["energy_j"], e["j_per_example"], e["source"], e["reason"],
                          e["gco2e"], e["carbon_source"], e["carbon_reason"],
-                         gate.get("verdict") if gate else None, json.dumps(gate, allow_nan=False) if gate else None))
+                         gate.get("verdict") if gate else None, json.dumps(gate, allow_nan=False) if gate else None,
+                         SCHEMA_VERSION))
             con.executemany("INSERT INTO models VALUES (?,?,?,?,?,?)",
                             [(entry.run_id, name, m["spec"], m["dtype"], m["recipe"], m["weights"]) for name, m in entry.models.items()])
             con.executemany("INSERT INTO inputs VALUES (?,?,?,?,?)",
                             [(entry.run_id, name, i["hash"], i["data"], json.dumps(i["fingerprint"], sort_keys=True))
                              for name, i in entry.inputs.items()])
-            con.executemany("INSERT OR REPLACE INTO figures VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            con.executemany(_insert("figures", _FIGURE_COLUMNS, "INSERT OR REPLACE"),
                             [(entry.run_id, f.series_key, f.label, f.model, f.recipe, f.scope, f.subject, f.subject_hash,
-                              f.metric, f.value, f.ci_lo, f.ci_hi, f.n, f.unit, f.source, f.reason) for f in entry.figures])
+                              f.metric, f.value, f.ci_lo, f.ci_hi, f.n, f.unit, f.source, f.reason,
+                              None if f.higher_is_better is None else int(f.higher_is_better)) for f in entry.figures])
 
     def bless(self, name: str, run_id: str) -> None:
         """Names a run as a baseline (`harness history --baseline NAME` then finds it)."""
@@ -143,6 +195,13 @@ class HistoryIndex:
             return set()
         with self._connect(write=False) as con:
             return {r[0] for r in con.execute("SELECT run_id FROM runs")}
+
+    def stale_run_ids(self) -> set[str]:
+        """Runs whose entry an older layout wrote (it lacks what that layout did not keep)."""
+        if not self.path.is_file():
+            return set()
+        with self._connect(write=False) as con:
+            return {r[0] for r in con.execute("SELECT run_id FROM runs WHERE entry_schema < ?", (SCHEMA_VERSION,))}
 
     def models(self) -> list[dict]:
         with self._connect(write=False) as con:

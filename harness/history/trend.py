@@ -2,7 +2,12 @@
 
 A point is *changed* when its 95% CI and the baseline point's 95% CI do not overlap (both must
 have one; energy figures carry none and are never flagged). The baseline of a series is the
-point of the baseline run when the series has one, else the series' first measured point."""
+point of the baseline run when the series has one, else the series' first measured point.
+
+`harness history --fail-on` judges the newest measured point of each series (``drifts``,
+``failing``): ``changed`` fails on any change, ``worse`` only on a change in the direction the
+metric's results.json records as worse (``Series.higher_is_better``; a series without a recorded
+direction is left to ``changed``)."""
 from __future__ import annotations
 
 import difflib
@@ -42,6 +47,7 @@ class Series:
     metric: str
     points: tuple[Point, ...]
     baseline_run: str | None      # the run the points are compared with (None: nothing measured)
+    higher_is_better: bool | None = None    # as its runs recorded it; None: not recorded, or recorded both ways
 
     @property
     def changed(self) -> list[Point]:
@@ -73,6 +79,13 @@ def _choose(given: Sequence[str], known: Iterable[str], what: str) -> None:
                                f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known[:12])}")
 
 
+def direction(rows: Sequence[dict]) -> bool | None:
+    """The direction the rows of one series record (the index's higher_is_better: 1, 0 or NULL);
+    None when none records one, or when they disagree."""
+    recorded = {bool(r["higher_is_better"]) for r in rows if r.get("higher_is_better") is not None}
+    return recorded.pop() if len(recorded) == 1 else None
+
+
 def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: Sequence[str] = (),
                  metrics: Sequence[str] = ()) -> list[Series]:
     """rows: HistoryIndex.figures() (oldest run first). ``models``/``metrics`` keep only those
@@ -90,7 +103,8 @@ def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: 
         points = [Point(r["run_id"], r["started"], r["git_sha"] or "", r["value"], r["ci_lo"], r["ci_hi"], r["n"],
                         r["reason"] or "", r["source"] or "", r["unit"] or "") for r in mine]
         flagged, base = _flag(points, baseline_run)
-        out.append(Series(key, first["label"], first["model"], first["scope"], first["subject"], first["metric"], flagged, base))
+        out.append(Series(key, first["label"], first["model"], first["scope"], first["subject"], first["metric"], flagged, base,
+                          direction(mine)))
     order = {"task": 0, "probe": 1, "energy": 2}
     return sorted(out, key=lambda s: (order.get(s.scope, 3), s.model, s.subject, s.metric, s.points[0].started, s.key))
 
@@ -113,3 +127,66 @@ def series_line(s: Series) -> str:
     base = f"; baseline {s.baseline_run}" if s.baseline_run else ""
     flags = f"; {len(s.changed)} outside the baseline CI" if s.changed else ""
     return f"{s.label}: {' → '.join(point_text(p) for p in s.points)}  ({n} run{'s' * (n != 1)}{base}{flags})"
+
+
+FAIL_ON = ("never", "changed", "worse")
+
+
+def fail_on_mode(text: str) -> str:
+    if text not in FAIL_ON:
+        close = difflib.get_close_matches(text, FAIL_ON, n=2, cutoff=0.4)
+        raise HarnessError(f"--fail-on {text!r} is not one of {', '.join(FAIL_ON)}",
+                           f"did you mean {', '.join(map(repr, close))}?" if close else "pass --fail-on worse or --fail-on changed")
+    return text
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A series whose newest measured point lies outside the baseline point's CI."""
+    series: Series
+    newest: Point
+    base: Point
+
+    @property
+    def worse(self) -> bool | None:
+        """Whether it moved the way the series records as worse; None: no direction recorded."""
+        higher = self.series.higher_is_better
+        return None if higher is None else (self.newest.changed == "down") == higher
+
+
+def newest_measured(s: Series) -> Point | None:
+    return next((p for p in reversed(s.points) if p.value is not None), None)
+
+
+def drifts(series: Iterable[Series]) -> list[Drift]:
+    out = []
+    for s in series:
+        newest = newest_measured(s)
+        base = next((p for p in s.points if p.baseline), None)
+        if newest is not None and base is not None and newest.changed:
+            out.append(Drift(s, newest, base))
+    return out
+
+
+def failing(found: Sequence[Drift], mode: str) -> tuple[list[Drift], list[Drift]]:
+    """(the drifts that fail under ``mode``, the changed ones ``worse`` cannot judge: no direction)."""
+    if mode == "changed":
+        return list(found), []
+    if mode == "worse":
+        return [d for d in found if d.worse], [d for d in found if d.worse is None]
+    return [], []
+
+
+def _at(p: Point) -> str:
+    return f"{point_text(p)} in {p.run_id}"
+
+
+def fail_line(d: Drift) -> str:
+    way = "" if d.series.higher_is_better is None else \
+        f" ({'higher' if d.series.higher_is_better else 'lower'} is better)"
+    return f"FAIL {d.series.label}: {_at(d.newest)} vs baseline {_at(d.base)}{way}"
+
+
+def undirected_line(d: Drift) -> str:
+    return (f"NOT JUDGED {d.series.label}: {_at(d.newest)} vs baseline {_at(d.base)} changed, but its runs record no "
+            f"direction for {d.series.metric}; --fail-on worse leaves it to --fail-on changed")
