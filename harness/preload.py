@@ -13,15 +13,29 @@ reports the failure there, as one failed piece of the run.
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
-from typing import Iterable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from harness.plugins import MODELS
-from harness.spec import ModelSpec
+if TYPE_CHECKING:
+    from harness.spec import ModelSpec
 
 
-def declared_imports(models: Iterable[ModelSpec]) -> tuple[str, ...]:
+def imported(name: str) -> ModuleType | None:
+    """The module if it is imported and done initialising, else None. Code that must not import
+    torch itself (has this process started CUDA?) asks this instead of ``sys.modules``: while the
+    preload thread is importing torch, ``sys.modules["torch"]`` is a half-built module without
+    ``torch.cuda``, and a module still importing cannot have started CUDA."""
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
+def declared_imports(models: Iterable["ModelSpec"]) -> tuple[str, ...]:
     """The modules the models' factories declare, first model first, each once."""
+    from harness.plugins import MODELS
     modules: dict[str, None] = {}
     for spec in models:
         modules.update(dict.fromkeys(getattr(MODELS.get(spec.adapter), "imports", ())))
@@ -36,7 +50,7 @@ def _import_all(modules: Sequence[str]) -> None:
             return
 
 
-def start(models: Sequence[ModelSpec]) -> threading.Thread | None:
+def start(models: Sequence["ModelSpec"]) -> threading.Thread | None:
     modules = declared_imports(models)
     if not modules:
         return None

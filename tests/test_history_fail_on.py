@@ -317,3 +317,20 @@ def test_a_newer_layout_is_refused(tmp_path, capsys):
     with sqlite3.connect(index_path(tmp_path)) as con:
         con.execute("UPDATE schema_version SET version = 99")
     assert_one_line_error(in_process(capsys, "history", str(tmp_path)), "schema version 99")
+
+
+def test_a_series_the_newest_run_of_its_model_no_longer_has_is_not_judged(tmp_path, capsys):
+    """A recipe change starts a new series; the old one's drift must not fail every later job,
+    while another model's newer run in the same folder does not make a model's series stale."""
+    _run(tmp_path, "r1", T[0], (0.80, 0.70, 0.90))
+    _run(tmp_path, "r2", T[1], (0.50, 0.40, 0.60))                           # drops
+    _run(tmp_path, "o1", T[2], (0.80, 0.70, 0.90), model="other")            # another job's run, newer
+    args = ["history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse"]
+    proc = in_process(capsys, *args)
+    assert proc.returncode == 1 and _fails(proc.stdout)["accuracy"].startswith("FAIL tiny-gpt2@")
+    # tiny-gpt2 now runs as a new recipe (fp16): the fp32 series is history
+    _run(tmp_path, "r3", T[3], (0.79, 0.69, 0.89))
+    _edit(tmp_path / "r3", lambda res: res["models"]["tiny-gpt2"].update(dtype="float16"))
+    proc = in_process(capsys, *args)
+    assert proc.returncode == 0, proc.stdout
+    assert "were not judged" in proc.stdout and "FAIL" not in proc.stdout

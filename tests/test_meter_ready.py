@@ -165,7 +165,8 @@ def test_preload_imports_the_declared_modules_on_its_own_thread_and_swallows_fai
     models.add("first", first, origin="test")
     models.add("second", second, origin="test")
     models.add("plain", lambda spec, options: None, origin="test")
-    monkeypatch.setattr(preload, "MODELS", models)
+    import harness.plugins
+    monkeypatch.setattr(harness.plugins, "MODELS", models)
     specs = [ModelSpec(name=n, adapter=n) for n in ("first", "second", "plain")]
     assert preload.declared_imports(specs) == ("preload_mod_a", "preload_mod_bad", "preload_mod_c")
     thread = preload.start(specs)
@@ -173,3 +174,38 @@ def test_preload_imports_the_declared_modules_on_its_own_thread_and_swallows_fai
     assert sys.modules["preload_mod_a"].THREAD == "harness-preload"
     assert "preload_mod_bad" not in sys.modules and "preload_mod_c" not in sys.modules   # stops at the failure
     assert preload.start([ModelSpec(name="plain", adapter="plain")]) is None
+
+
+def test_a_module_still_importing_on_the_preload_thread_reads_as_not_imported(monkeypatch, tmp_path):
+    """While the preload thread imports torch, sys.modules holds a half-built torch without .cuda;
+    asking whether CUDA is started then must answer no, not raise AttributeError (it did)."""
+    from harness.meters.memory import PeakMemory
+    from harness.meters.session import cuda_sync
+    from harness.models.device import is_out_of_memory
+    from harness.preload import imported
+    (tmp_path / "slow_torch").mkdir()
+    (tmp_path / "slow_torch" / "__init__.py").write_text(
+        "import builtins, time\nwhile not builtins._release_slow_torch:\n    time.sleep(0.01)\n")
+    import builtins
+    import importlib
+    monkeypatch.syspath_prepend(str(tmp_path))
+    builtins._release_slow_torch = False
+    thread = threading.Thread(target=importlib.import_module, args=("slow_torch",), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "slow_torch" not in sys.modules and time.monotonic() < deadline:
+        time.sleep(0.01)
+    half_built = sys.modules["slow_torch"]
+    assert not hasattr(half_built, "cuda")
+    monkeypatch.setitem(sys.modules, "torch", half_built)
+    try:
+        assert imported("torch") is None
+        cuda_sync()                                                 # no AttributeError
+        PeakMemory().reset()
+        assert is_out_of_memory(MemoryError()) and not is_out_of_memory(ValueError("x"))
+    finally:
+        builtins._release_slow_torch = True
+        thread.join(10)
+        del builtins._release_slow_torch
+    assert imported("slow_torch") is sys.modules["slow_torch"]      # done: now it counts
+    monkeypatch.delitem(sys.modules, "slow_torch")

@@ -86,7 +86,7 @@ def resolve_baseline(name: str | None, index, run_ids: list[str]) -> str | None:
 def execute(args, argv: list[str]) -> int:
     from harness.history import HistoryIndex, index_path
     from harness.history.html import render_history
-    from harness.history.trend import build_series, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
+    from harness.history.trend import build_series, current, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
     from harness.store import write_text_atomic
 
     mode = fail_on_mode(args.fail_on)
@@ -135,10 +135,14 @@ def execute(args, argv: list[str]) -> int:
     print(f"wrote {out}")
     if mode == "never":
         return 0
-    failed, undirected = failing(drifts(series), mode)
+    newest_run = {m["model"]: r["run_id"] for r in runs for m in r["models"]}       # runs: oldest first
+    live, stale = current(series, newest_run)
+    failed, undirected = failing(drifts(live), mode)
     for d in undirected:
         print(undirected_line(d))
     for d in failed:
         print(fail_line(d))
-    print(f"--fail-on {mode}: {len(failed)} of {len(series)} series failed; exit {1 if failed else 0}")
+    if stale:
+        print(f"{len(stale)} series that their model's newest run has no point in (an older recipe or inputs) were not judged")
+    print(f"--fail-on {mode}: {len(failed)} of {len(live)} series failed; exit {1 if failed else 0}")
     return 1 if failed else 0

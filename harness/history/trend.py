@@ -4,7 +4,8 @@ A point is *changed* when its 95% CI and the baseline point's 95% CI do not over
 have one; energy figures carry none and are never flagged). The baseline of a series is the
 point of the baseline run when the series has one, else the series' first measured point.
 
-`harness history --fail-on` judges the newest measured point of each series (``drifts``,
+`harness history --fail-on` judges each series that its model's newest run has a point in (``current``) by
+its newest measured point (``drifts``,
 ``failing``): ``changed`` fails on any change, ``worse`` only on a change in the direction the
 metric's results.json records as worse (``Series.higher_is_better``; a series without a recorded
 direction is left to ``changed``)."""
@@ -156,6 +157,19 @@ class Drift:
 
 def newest_measured(s: Series) -> Point | None:
     return next((p for p in reversed(s.points) if p.value is not None), None)
+
+
+def current(series: Iterable[Series], newest_run: dict[str, str]) -> tuple[list[Series], list[Series]]:
+    """(the series that the newest run of their model has a point in, the stale ones).
+    ``newest_run`` maps each model name to the newest run that evaluated it. A series that run has
+    no point in (its recipe or inputs changed, which starts a new series) is history, not a finding,
+    and must not fail every later scheduled job; a model's series are not made stale by a newer
+    run of another model sharing the folder."""
+    live, stale = [], []
+    for s in series:
+        run = newest_run.get(s.model)
+        (live if run is not None and any(p.run_id == run for p in s.points) else stale).append(s)
+    return live, stale
 
 
 def drifts(series: Iterable[Series]) -> list[Drift]:

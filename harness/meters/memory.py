@@ -14,13 +14,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.preload import imported
+
 CUDA_SOURCE = "torch.cuda.max_memory_allocated"
 HWM_SOURCE = "process peak RSS since the model started loading (VmHWM, reset through /proc/self/clear_refs)"
 MAXRSS_SOURCE = "process peak RSS since the process started (resource.getrusage ru_maxrss; includes earlier models)"
 
 
 def _cuda_ready() -> bool:
-    torch = sys.modules.get("torch")
+    torch = imported("torch")
     return torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
 
 

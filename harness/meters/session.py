@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import math
 import secrets
-import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from harness.meters.base import Meter
+from harness.preload import imported
 from harness.store import drop_torn_tail, dumps_strict, iter_jsonl, naming
 
 TELEMETRY_COLUMNS = ["unix_time", "t_s", "event", "window", "gpu", "power_w", "power_avg_w", "energy_j", "sm_clock_mhz",
@@ -34,7 +34,7 @@ OPEN_BEFORE_READY = ("run", "model")           # windows that open before a mode
 
 def cuda_sync() -> None:
     """Wait for queued GPU kernels, when this process has started CUDA (never starts it)."""
-    torch = sys.modules.get("torch")
+    torch = imported("torch")
     if torch is not None and torch.cuda.is_initialized():
         torch.cuda.synchronize()
 

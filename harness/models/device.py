@@ -2,10 +2,10 @@
 present, otherwise cpu with fp32. --device and --dtype override."""
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+from harness.preload import imported
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +45,7 @@ def dtype_name(dtype: "torch.dtype") -> str:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    torch = sys.modules.get("torch")     # an exception from torch means torch is imported already
+    torch = imported("torch")            # an exception from torch means torch is imported already
     if isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
