@@ -104,6 +104,16 @@ def _text(raw: Mapping, key: str, default: str, owner: str) -> str:
     return value
 
 
+def _printable_name(name: str, owner: str) -> None:
+    """A name is printed in the terminal summary, CI logs and report headings: a control or
+    bidirectional-format character in it (an ANSI escape, U+202E) would act there instead of showing."""
+    import unicodedata
+    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")), None)
+    if bad is not None:
+        raise HarnessError(f"{owner}: the name {name[:80]!r} holds the control character U+{ord(bad):04X}",
+                           "name it with printable characters (letters, digits, _ - .)")
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
@@ -133,6 +143,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     name = _text(raw, "name", "", owner)
     if not name.strip():
         raise HarnessError(f"{owner}: `name` is empty", "give the task a name, e.g. `name: my_task`")
+    _printable_name(name, owner)
     owner = f"task {name!r} ({source})"
     texts = {key: _text(raw, key, default, owner) for key, default in (
         ("kind", ""), ("prompt", "{text}"), ("description", ""), ("answer", "answer"), ("choices", "choices"),
@@ -201,6 +212,7 @@ def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
     if "name" not in raw:
         raise HarnessError(f"{owner}: missing required key 'name'", "add `name:` to the file")
     texts = {key: _text(raw, key, "", owner) for key in ("name", "probe", "description")}
+    _printable_name(texts["name"], owner)
     data = raw.get("data") or {}
     if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
         raise HarnessError(f"{owner}: `data` must map names to files", "write e.g. `data: {pairs: pairs.jsonl}`")
