@@ -265,3 +265,14 @@ def test_the_embedded_model_says_max_tokens_when_that_is_what_overflows(tmp_path
     proc = cli(capsys, "run", "--tasks-dir", str(tmp_path / "tasks"), "--tasks", "t", "--model", "tiny-gpt2", "--limit", "1",
                "--no-probes", "--no-meters", "--out", str(tmp_path / "out"), "--no-progress")
     assert proc.returncode == 3 and "plus max_tokens 500" in proc.stderr and "lower `max_tokens`" in proc.stderr
+
+
+def test_the_terminal_summary_says_why_a_metric_has_no_value():
+    from harness.report.terminal import summary_table
+    reason = "no items (none applied, or all were too long for the model)"
+    results = {"run": {"id": "R", "status": "complete"}, "models": {"m": {"probes": {"bbq": {"n": 3, "metrics": {
+        "accuracy_ambiguous": {"value": 0.5, "stderr": 0.1, "ci95": [0.3, 0.7], "n": 3},
+        "accuracy_disambiguated": {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "not_measured": reason}}}}}}}
+    text = summary_table(results)
+    assert f"not measured for m: probe:bbq accuracy_disambiguated: {reason}" in text
+    assert "accuracy_ambiguous:" not in text
