@@ -285,18 +285,24 @@ class Template:
                             "work on every example")
 
 
-def draw_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | None = None) -> list[Example]:
+def _too_few(k: int, have: int, owner: str) -> HarnessError:
+    return HarnessError(f"{owner + ': ' if owner else ''}asked for {k} few-shot examples but the pool has {have} "
+                        "(an example is never its own shot)", "lower `fewshot.num` or add examples to the few-shot file")
+
+
+def draw_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | None = None,
+                 owner: str = "") -> list[Example]:
     """k examples drawn with a fixed seed; the example under test is never its own shot."""
     if k <= 0:
         return []
     candidates = [ex for ex in pool if ex.id != exclude_id]
     if len(candidates) < k:
-        raise HarnessError(f"asked for {k} few-shot examples but the pool has {len(candidates)}",
-                           "lower `fewshot.num` or add examples to the few-shot file")
+        raise _too_few(k, len(candidates), owner)
     return random.Random(seed).sample(candidates, k)
 
 
-def fixed_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | None = None) -> list[Example]:
+def fixed_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | None = None,
+                  owner: str = "") -> list[Example]:
     """The same k shots for every example (``fewshot: {fixed: true}``), so every prompt of a task
     starts with one shared prefix that a model encodes once: k + 1 examples drawn once with the seed,
     of which an example takes the first k that are not itself (an example is never its own shot)."""
@@ -305,6 +311,5 @@ def fixed_fewshot(pool: Sequence[Example], k: int, seed: int, exclude_id: str | 
     drawn = random.Random(seed).sample(list(pool), min(k + 1, len(pool)))
     shots = [ex for ex in drawn if ex.id != exclude_id][:k]
     if len(shots) < k:
-        raise HarnessError(f"asked for {k} few-shot examples but the pool has {len(shots)}",
-                           "lower `fewshot.num` or add examples to the few-shot file")
+        raise _too_few(k, len(shots), owner)
     return shots

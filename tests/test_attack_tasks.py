@@ -276,3 +276,17 @@ def test_the_terminal_summary_says_why_a_metric_has_no_value():
     text = summary_table(results)
     assert f"not measured for m: probe:bbq accuracy_disambiguated: {reason}" in text
     assert "accuracy_ambiguous:" not in text
+
+
+@pytest.mark.parametrize("fewshot,needle", [("{data: data.jsonl, num: 5}", "asked for 5 few-shot examples but the pool has 1"),
+                                            ("{data: one.jsonl, num: 1, fixed: true}", "the pool has 0")])
+def test_too_few_shots_names_the_task_and_the_example(tmp_path, fewshot, needle):
+    path = task_file(tmp_path, "name: t\n" + GEN + f"prompt: '{{text}}'\nfewshot: {fewshot}\n")
+    (path.parent / "one.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    refused(lambda: prepared(path), "task 't', example 'a'", needle, "never its own shot")
+
+
+def test_a_choice_given_twice_is_refused(tmp_path):
+    rows = [{"id": "a", "q": "x", "choices": ["yes", "no", "yes"], "answer": 2}]
+    path = task_file(tmp_path, "name: t\nkind: multiple_choice\ndata: data.jsonl\nprompt: '{q}'\n", rows)
+    refused(lambda: prepared(path), "the choice 'yes' is given twice")
