@@ -39,6 +39,11 @@ def blamed_on(model_name: str, what: str, method: str = "") -> Iterator[None]:
     try:
         yield
     except InputTooLong as exc:
+        if exc.max_new_tokens:
+            raise ModelFault(f"{what}: a prompt of {exc.n_tokens - exc.max_new_tokens} tokens plus max_tokens "
+                             f"{exc.max_new_tokens} to generate needs {exc.n_tokens} positions but model {model_name!r} "
+                             f"accepts {exc.limit}", "lower `max_tokens` in the task YAML (or shorten the prompt)",
+                             model_name, what) from None
         raise ModelFault(f"{what}: an input is {exc.n_tokens} tokens but model {model_name!r} accepts "
                          f"{exc.limit}", "shorten the prompt, lower `fewshot.num`, or use --limit to skip it",
                          model_name, what) from None

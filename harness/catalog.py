@@ -72,9 +72,11 @@ def check_params(config, probe_class) -> None:
             hint = (f"did you mean {close[0]!r}?" if close else
                     f"probe {config.probe!r} takes {', '.join(declared)}" if declared else f"probe {config.probe!r} takes none")
             raise HarnessError(f"probe file {config.source}: unknown parameter {key!r} for probe {config.probe!r}", hint)
-    check = getattr(probe_class(), "check_params", None)
-    if callable(check):
-        check(config)
+    probe = probe_class()
+    for hook in ("check_params", "check_data"):      # bad values and bad data files fail before the run
+        check = getattr(probe, hook, None)
+        if callable(check):
+            check(config)
 
 
 def _add(found: dict[str, TaskConfig], task: TaskConfig) -> None:

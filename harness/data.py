@@ -77,6 +77,11 @@ def _load_file(path: Path | None, owner: str) -> list[tuple[str, dict]]:
     return _read_jsonl(text, path, owner)
 
 
+def read_jsonl(path: Path, owner: str) -> list[tuple[str, dict]]:
+    """(FILE:LINE, row) for every object of a JSONL file; bad lines are named."""
+    return _read_jsonl(read_text(path, owner), path, owner)
+
+
 def read_text(path: Path, owner: str) -> str:
     """The file as text: UTF-8, a byte order mark dropped. Other encodings and binary data are refused."""
     data = path.read_bytes()
@@ -90,16 +95,41 @@ def read_text(path: Path, owner: str) -> str:
                            "task at the right file") from None
 
 
+class _NotPlainJSON(ValueError):
+    """NaN/Infinity (Python's json reads them; JSON has no such values) or a key given twice in one
+    object (json keeps the last silently)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotPlainJSON(f"{name} is not a JSON value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    row = {}
+    for key, value in pairs:
+        if key in row:
+            raise _NotPlainJSON(f"key {key[:80]!r} is given twice in one object")
+        row[key] = value
+    return row
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+
+
 def _read_jsonl(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
     rows = []
     for lineno, line in enumerate(text.split("\n"), 1):    # not splitlines: U+2028 may sit inside a JSON string
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = _loads(line)
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{owner}: {path}:{lineno} is not valid JSON ({exc.msg})",
                                "fix that line; JSONL holds one JSON object per line") from None
+        except _NotPlainJSON as exc:
+            raise HarnessError(f"{owner}: {path}:{lineno}: {exc}",
+                               "fix that line (write a missing number as null, and each key once)") from None
         except RecursionError:
             raise HarnessError(f"{owner}: {path}:{lineno} is nested too deeply to parse",
                                "fix that line; JSONL holds one flat JSON object per line") from None
@@ -111,10 +141,13 @@ def _read_jsonl(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
 
 def _read_json_array(text: str, path: Path, owner: str) -> list[tuple[str, dict]]:
     try:
-        rows = json.loads(text)
+        rows = _loads(text)
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{owner}: {path}:{exc.lineno} is not valid JSON ({exc.msg})",
                            "fix the file: a .json file holds one array of objects, or one object per line") from None
+    except _NotPlainJSON as exc:
+        raise HarnessError(f"{owner}: {path}: {exc}",
+                           "fix the file (write a missing number as null, and each key once)") from None
     except RecursionError:
         raise HarnessError(f"{owner}: {path} is nested too deeply to parse",
                            "a .json file holds one array of flat objects") from None
@@ -128,6 +161,11 @@ def _read_csv(text: str, path: Path, owner: str, delimiter: str) -> list[tuple[s
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
     try:
+        header = reader.fieldnames or []
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:
+            raise HarnessError(f"{owner}: {path}:1: column {twice[0][:80]!r} is named twice in the header",
+                               "give every column its own name (a second column of the same name would be lost)")
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if None in row or None in row.values():

@@ -33,10 +33,11 @@ class PreparedTask:
 
 
 def render_context(task: TaskConfig, kind: TaskKind, example: Example, pool, seed: int) -> str:
+    owner = f"task {task.name!r}, {example.describe()}"
     if task.fewshot_fixed:
-        shots = fixed_fewshot(pool, task.num_fewshot, seed, exclude_id=example.id)
+        shots = fixed_fewshot(pool, task.num_fewshot, seed, exclude_id=example.id, owner=owner)
     else:
-        shots = draw_fewshot(pool, task.num_fewshot, seed + example.index, exclude_id=example.id)
+        shots = draw_fewshot(pool, task.num_fewshot, seed + example.index, exclude_id=example.id, owner=owner)
     return build_context(task, kind, example, shots)
 
 

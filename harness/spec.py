@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-import yaml
-
 from harness.data import DataSource
 from harness.errors import HarnessError
 
@@ -66,9 +64,9 @@ def _data_source(value: Any, base: Path, owner: str) -> DataSource:
         for key in value:
             if key not in allowed:
                 raise _fail_key(f"{owner} data", key, allowed)
-        id_field = str(value.get("id_field", "id"))
+        id_field = _text(value, "id_field", "id", f"{owner} data")
         if "path" in value:
-            return DataSource(path=base / str(value["path"]), id_field=id_field)
+            return DataSource(path=base / _text(value, "path", "", f"{owner} data"), id_field=id_field)
         if isinstance(value.get("datasets"), Mapping) and "path" in value["datasets"]:
             return DataSource(hf=_local_files(dict(value["datasets"]), base), id_field=id_field)
     raise HarnessError(f"{owner}: `data` must be a file path or {{path: FILE}} or {{datasets: {{path: NAME, split: S}}}}",
@@ -96,6 +94,34 @@ def _count(value: Any, owner: str, key: str, low: int) -> int:
     return value
 
 
+def _text(raw: Mapping, key: str, default: str, owner: str) -> str:
+    """A key that holds text: a number, list or null is refused rather than read as its Python
+    spelling (`name:` left empty would run a task named "None"; a list becomes its repr)."""
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise HarnessError(f"{owner}: `{key}` must be a string, got {_describe(value)}",
+                           f"write `{key}:` as text (quote it, e.g. {key}: \"...\", if YAML reads it as something else)")
+    return value
+
+
+def _printable_name(name: str, owner: str) -> None:
+    """A name is printed in the terminal summary, CI logs and report headings: a control or
+    bidirectional-format character in it (an ANSI escape, U+202E) would act there instead of showing."""
+    import unicodedata
+    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")), None)
+    if bad is not None:
+        raise HarnessError(f"{owner}: the name {name[:80]!r} holds the control character U+{ord(bad):04X}",
+                           "name it with printable characters (letters, digits, _ - .)")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'mapping'} of {len(value)} items"
+    return f"{repr(value)[:60]} (type {type(value).__name__})"
+
+
 def _str_tuple(value: Any, owner: str, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
@@ -114,8 +140,18 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     for key in ("name", "kind", "data"):
         if key not in raw:
             raise HarnessError(f"{owner}: missing required key {key!r}", f"add `{key}:` to the file")
-    name = str(raw["name"])
+    name = _text(raw, "name", "", owner)
+    if not name.strip():
+        raise HarnessError(f"{owner}: `name` is empty", "give the task a name, e.g. `name: my_task`")
+    _printable_name(name, owner)
     owner = f"task {name!r} ({source})"
+    texts = {key: _text(raw, key, default, owner) for key, default in (
+        ("kind", ""), ("prompt", "{text}"), ("description", ""), ("answer", "answer"), ("choices", "choices"),
+        ("fewshot_delimiter", "\n\n"), ("target_delimiter", " "))}
+    stop = _str_tuple(raw.get("stop", ["\n"]), owner, "stop")
+    if "" in stop:
+        raise HarnessError(f"{owner}: `stop` holds an empty string, which is no stop sequence",
+                           "remove it (write `stop: []` to generate up to max_tokens)")
     fewshot = raw.get("fewshot") or {}
     if not isinstance(fewshot, Mapping):
         raise HarnessError(f"{owner}: `fewshot` must be {{data: FILE, num: N, fixed: BOOL}}", "fix `fewshot` in the task YAML")
@@ -144,31 +180,20 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
                            "write `answer_type: index` (the answer is a choice's position) or `answer_type: text`, "
                            "or leave it out (an int answer is an index, a string is a choice's text)")
     return TaskConfig(
-        name=name, kind=str(raw["kind"]), data=_data_source(raw["data"], base, owner),
-        prompt=str(raw.get("prompt", "{text}")), description=str(raw.get("description", "")),
-        answer=str(raw.get("answer", "answer")), choices=str(raw.get("choices", "choices")), answer_type=answer_type,
-        labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=_str_tuple(raw.get("stop", ["\n"]), owner, "stop"),
+        name=name, kind=texts["kind"], data=_data_source(raw["data"], base, owner),
+        prompt=texts["prompt"], description=texts["description"],
+        answer=texts["answer"], choices=texts["choices"], answer_type=answer_type,
+        labels=_str_tuple(raw.get("labels", []), owner, "labels"), stop=stop,
         max_tokens=max_tokens, stride=stride, tokenize=tokenize, normalize=normalize,
         fewshot_data=_data_source(fewshot["data"], base, owner) if "data" in fewshot else None,
-        num_fewshot=num_fewshot, fewshot_fixed=fixed, fewshot_delimiter=str(raw.get("fewshot_delimiter", "\n\n")),
-        target_delimiter=str(raw.get("target_delimiter", " ")),
+        num_fewshot=num_fewshot, fewshot_fixed=fixed, fewshot_delimiter=texts["fewshot_delimiter"],
+        target_delimiter=texts["target_delimiter"],
         metrics=_str_tuple(raw.get("metrics", []), owner, "metrics"), source=source)
 
 
 def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise HarnessError(f"malformed YAML at {where}: {problem}", "fix the YAML syntax at that line") from None
-    except UnicodeDecodeError:
-        raise HarnessError(f"task file {path} is not UTF-8 text", "save it as UTF-8") from None
-    except RecursionError:
-        raise HarnessError(f"task file {path} is nested too deeply to parse", "write the task as plain keys") from None
-    except OSError as exc:
-        raise HarnessError(f"cannot read task file {path}: {exc.strerror}", "check the path and its permissions") from None
+    from harness.yamlfile import read_yaml as read
+    return read(path)
 
 
 def load_task_file(path: Path) -> TaskConfig:
@@ -186,16 +211,18 @@ def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
             raise _fail_key(owner, str(key), _PROBE_KEYS)
     if "name" not in raw:
         raise HarnessError(f"{owner}: missing required key 'name'", "add `name:` to the file")
+    texts = {key: _text(raw, key, "", owner) for key in ("name", "probe", "description")}
+    _printable_name(texts["name"], owner)
     data = raw.get("data") or {}
-    if not isinstance(data, Mapping):
+    if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
         raise HarnessError(f"{owner}: `data` must map names to files", "write e.g. `data: {pairs: pairs.jsonl}`")
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
         raise HarnessError(f"{owner}: `params` must be a mapping", "write `params:` followed by key: value lines")
     limit = raw.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
+    if limit is not None and (type(limit) is not int or limit < 0):
         raise HarnessError(f"{owner}: `limit` must be a whole number", "write e.g. `limit: 40` (0 means all)")
-    return ProbeConfig(name=str(raw["name"]), probe=str(raw["probe"]), description=str(raw.get("description", "")),
+    return ProbeConfig(name=texts["name"], probe=texts["probe"], description=texts["description"],
                        tasks=_str_tuple(raw.get("tasks", []), owner, "tasks"),
                        data={str(k): base / str(v) for k, v in data.items()}, limit=limit, params=dict(params),
                        source=source)

@@ -123,3 +123,39 @@ def test_multi_model_report_in_chromium(browser, tmp_path):
     assert page.locator("nav").is_hidden()
     pdf = page.pdf() if hasattr(page, "pdf") else b""
     assert len(pdf) > 10_000
+
+
+HOSTILE = ["</script><script>window.__pwned = 11</script>", "{{ 7 * 7 }}{% raw %}", "nul\x00byte \x1b[31mansi \u202eevil\u202c",
+           '<a href="javascript:window.__pwned = 12">click</a>', "javascript:window.__pwned = 13",
+           "\u202eevil\u202c \u2066rtl\u2069", "<base href='javascript:window.__pwned = 14//'>",
+           "<meta http-equiv='refresh' content='0;url=javascript:window.__pwned = 15'>",
+           "<iframe srcdoc='<script>parent.__pwned = 16</script>'></iframe>", "<style>body{display:none}</style>",
+           "x" * 20000 + " END"]
+
+
+@pytest.mark.slow
+def test_hostile_strings_in_names_data_and_outputs_stay_text(browser, tmp_path):
+    """Task and model names, the task's description, inputs, references and outputs (an echo model
+    repeats its prompt) hold markup, template syntax, javascript: URLs, bidi overrides, NUL and a
+    20,000-character line: the page runs none of it, requests nothing, and shows it as text."""
+    rows = [{"id": f"h{i}<b>", "text": text, "ref": HOSTILE[(i + 1) % len(HOSTILE)]} for i, text in enumerate(HOSTILE)]
+    name = "evil<script>window.__pwned = 17</script>"
+    write_task(tmp_path / "tasks" / "evil", name, rows, kind="generate", prompt="{text}", answer="ref", metrics=["exact_match"],
+               description="<img src=x onerror='window.__pwned = 18'> {{ 1 }}")
+    proc = run_cli("run", "--model", "echo<svg/onload>=py:fake_models:Echo", "--tasks", name, "--tasks-dir",
+                   str(tmp_path / "tasks"), "--no-probes", "--no-meters", "--out", str(tmp_path / "out"), "--no-progress",
+                   cwd=TESTS)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    path = run_dir / "report.html"
+    html = path.read_text(encoding="utf-8")
+    assert "\x00" not in html and "\x1b" not in html and "\u202e" not in html    # spelt out, never written raw
+    page, errors, requests, dialogs = open_report(browser, path, "hostile-strings")
+    assert errors == [] and requests == [path.as_uri()] and dialogs == []
+    assert page.evaluate("window.__pwned") is None and page.evaluate("document.scripts.length") == 0
+    assert page.evaluate("document.querySelectorAll('iframe, base, img, a[href^=javascript], meta[http-equiv=refresh]').length") == 0
+    text = page.locator("body").inner_text()
+    for shown in ("</script><script>window.__pwned = 11</script>", "{{ 7 * 7 }}{% raw %}", name, "echo<svg/onload>",
+                  "nul⟨U+0000⟩byte", "⟨U+202E⟩evil"):
+        assert shown in text, shown
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280       # the long line wraps

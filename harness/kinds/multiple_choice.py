@@ -43,6 +43,10 @@ class MultipleChoice:
             if not isinstance(choice, str):
                 raise HarnessError(f"{owner}: choice {i} is {choice!r} (a {type(choice).__name__}), not a text",
                                    'write every choice as a string, e.g. ["1", "2"]')
+        twice = next((c for i, c in enumerate(choices) if c in choices[:i]), None)
+        if twice is not None:
+            raise HarnessError(f"{owner}: the choice {twice[:80]!r} is given twice (identical choices score alike, so "
+                               "the first always wins)", "make the choices distinct, or leave the example out")
         return choices
 
     def gold_index(self, task: TaskConfig, example: Example) -> int:

@@ -84,6 +84,19 @@ class Bleu(_SacrebleuMetric):
     def describe(cls) -> dict:
         return {"tokenizer": cls.scorer().tokenizer.signature()}
 
+    @classmethod
+    def example_value(cls, prediction: str, reference: str) -> float:
+        """One example's BLEU is sacrebleu's sentence BLEU (``sacrebleu.sentence_bleu``: effective
+        order), so a short prediction equal to its reference scores 100, not 0 for lacking 4-grams.
+        The corpus value stays corpus BLEU over the summed statistics."""
+        return float(_sentence_bleu(cls.tokenize_ or "13a").sentence_score(prediction, [reference]).score)
+
+
+@lru_cache(maxsize=None)
+def _sentence_bleu(tokenize: str):
+    from sacrebleu.metrics import BLEU
+    return BLEU(tokenize=tokenize, effective_order=True)
+
 
 @METRICS.register("chrf")
 class Chrf(_SacrebleuMetric):

@@ -121,9 +121,9 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         # An empty context still needs one position to predict the first continuation token from.
         return self._encode(context) or (self.tokenizer.eos_token_id,)
 
-    def _check_length(self, position: int, n_tokens: int) -> None:
+    def _check_length(self, position: int, n_tokens: int, max_new_tokens: int = 0) -> None:
         if self.info.max_length and n_tokens > self.info.max_length:
-            raise InputTooLong(position, n_tokens, self.info.max_length)
+            raise InputTooLong(position, n_tokens, self.info.max_length, max_new_tokens)
 
     def _shared_prefix(self, contexts: Sequence[tuple[int, ...]]) -> PrefixCache | None:
         """The cached prefix every context starts with (each keeping at least one token of its own),
@@ -259,7 +259,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         encoded = [self._context_ids(r.context) for r in requests]
         for i, ids in enumerate(encoded):
-            self._check_length(i, len(ids) + requests[i].max_tokens)
+            self._check_length(i, len(ids) + requests[i].max_tokens, requests[i].max_tokens)
         input_ids, mask = self._left_padded(encoded)
         new = self._greedy(input_ids, mask, requests) if self._own_greedy else self._hf_generate(input_ids, mask, requests)
         results = []

@@ -8,12 +8,13 @@ non-stereotyped group for a non-negative one.
 """
 from __future__ import annotations
 
-import json
 from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
+from harness.errors import HarnessError
 from harness.probes.base import ProbeConfig, ProbeContext
+from harness.probes.rows import jsonl_rows
 from harness.probes.stats import TIE_RTOL, holm, mean_ci, ratio_ci, top_is_tied
 from harness.requests import LoglikelihoodRequest
 
@@ -36,8 +37,23 @@ class BBQ:
             return f"BBQ is answered as multiple choice by log-likelihood; {adapter.info.kind} models do not give one"
         return None
 
+    FIELDS = {"id": str, "context": str, "question": str, "answers": list, "label": int, "category": str,
+              "context_condition": str, "answer_groups": list, "stereotyped_groups": list, "question_polarity": str}
+
+    def check_data(self, config: ProbeConfig) -> None:
+        self.items(config)
+
+    def items(self, config: ProbeConfig) -> list[dict]:
+        rows = jsonl_rows(config, "items", self.FIELDS)
+        for i, r in enumerate(rows, 1):
+            if (len(r["answers"]) != 3 or len(r["answer_groups"]) != 3 or not 0 <= r["label"] < 3
+                    or not all(isinstance(a, str) for a in r["answers"])):
+                raise HarnessError(f"probe {config.name!r}: {config.data['items']}:{i} must have 3 text `answers`, "
+                                   "3 `answer_groups` and a `label` from 0 to 2", "fix that line as BBQ's format has it")
+        return rows
+
     def run(self, ctx: ProbeContext) -> Iterator[dict]:
-        rows = [json.loads(line) for line in ctx.config.data["items"].read_text(encoding="utf-8").splitlines()]
+        rows = self.items(ctx.config)
         per_category: dict[str, int] = {}
         todo = []
         for position, r in enumerate(rows):

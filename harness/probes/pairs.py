@@ -12,14 +12,15 @@ Holm-corrected across subgroups.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
+from harness.errors import HarnessError
 from harness.probes.base import ProbeConfig, ProbeContext
+from harness.probes.rows import jsonl_rows, text_lines
 from harness.probes.stats import TIE_RTOL, binomial_two_sided, holm, is_tie, mean_ci
 from harness.requests import LoglikelihoodRequest
 from harness.store import finite_or_none
@@ -156,8 +157,13 @@ class CrowsPairs(SentencePairs):
                "of this); read the figures as indicative.",
                "CrowS-Pairs (Nangia et al., EMNLP 2020), CC BY-SA 4.0.")
 
+    FIELDS = {"id": str, "sent_more": str, "sent_less": str, "bias_type": str, "stereo_antistereo": str}
+
+    def check_data(self, config: ProbeConfig) -> None:
+        jsonl_rows(config, "pairs", self.FIELDS)
+
     def pairs(self, ctx: ProbeContext):
-        rows = [json.loads(line) for line in ctx.config.data["pairs"].read_text(encoding="utf-8").splitlines()]
+        rows = jsonl_rows(ctx.config, "pairs", self.FIELDS)
         out, per_type = [], {}
         for r in rows:
             per_type[r["bias_type"]] = per_type.get(r["bias_type"], 0) + 1
@@ -176,11 +182,18 @@ class WinoBias(SentencePairs):
     caveats = ("WinoBias (Zhao et al., NAACL 2018), MIT. Scored as sentence pairs: the pro-stereotyped sentence "
                "versus the same sentence with the pronoun's gender swapped.",)
 
+    def check_data(self, config: ProbeConfig) -> None:
+        for key in ("pro_type1", "anti_type1", "pro_type2", "anti_type2"):
+            for lineno, line in enumerate(text_lines(config, key), 1):
+                if " " not in line.strip():
+                    raise HarnessError(f"probe {config.name!r}: {config.data[key]}:{lineno} is not `NUMBER SENTENCE`",
+                                       "write each line as WinoBias does: its number, a space, the sentence")
+
     def pairs(self, ctx: ProbeContext):
         out = []
         for kind in ("type1", "type2"):
-            pro = ctx.config.data[f"pro_{kind}"].read_text(encoding="utf-8").splitlines()
-            anti = ctx.config.data[f"anti_{kind}"].read_text(encoding="utf-8").splitlines()
+            pro = text_lines(ctx.config, f"pro_{kind}")
+            anti = text_lines(ctx.config, f"anti_{kind}")
             for k, (p, a) in enumerate(zip(pro, anti)):
                 if ctx.limit and k >= ctx.limit:
                     break

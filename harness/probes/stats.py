@@ -40,8 +40,9 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transfo
     """``transform(sum(num) / sum(den))`` with a bootstrap over items (e.g. BBQ's bias scores)."""
     num, den = np.asarray(numerators, float), np.asarray(denominators, float)
     if den.sum() == 0:
-        return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num),
-                "reason": "no items in the denominator (none applied, or all were too long for the model)"}
+        reason = "no items in the denominator (none applied, or all were too long for the model)"
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num), "reason": reason,
+                "not_measured": reason}
 
     def value(t):
         return transform(t[0] / t[1]) if t[1] else float("nan")

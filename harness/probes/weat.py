@@ -9,13 +9,13 @@ CC BY-NC and are not used). Holm's correction runs across the tests of each fami
 """
 from __future__ import annotations
 
-import json
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
+from harness.probes.rows import json_document
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.stats import holm, mean_ci, permutation_partitions
 
@@ -83,8 +83,11 @@ class Weat:
             return f"WEAT/SEAT need sentence embeddings; {adapter.info.kind} models here give none"
         return None
 
+    def check_data(self, config: ProbeConfig) -> None:
+        json_document(config, "words")
+
     def run(self, ctx: ProbeContext) -> Iterator[dict]:
-        lists = json.loads(ctx.config.data["words"].read_text(encoding="utf-8"))
+        lists = json_document(ctx.config, "words")
         tests = ctx.config.params.get("tests", list(TESTS))
         cache: dict[str, np.ndarray] = {}
 

@@ -28,6 +28,7 @@ def summary_table(results: dict) -> str:
             by_reason.setdefault(reason, []).append(task)
         for reason, tasks in by_reason.items():
             lines.append(f"skipped for {model}: {', '.join(tasks)} ({reason})")
+        lines += _not_measured(model, info)
         for name, result in [*(info.get("tasks") or {}).items(),
                              *((f"probe:{p}", r) for p, r in (info.get("probes") or {}).items())]:
             invalid = result.get("invalid") or {}
@@ -46,6 +47,17 @@ def summary_table(results: dict) -> str:
     status = results["run"]["status"]
     lines.append(f"run {results['run']['id']}: {status}")
     return "\n".join(lines)
+
+
+def _not_measured(model: str, info: dict) -> list[str]:
+    """The table shows "—" for a metric without a value; these lines say why, grouped by reason."""
+    by_reason: dict[str, list[str]] = {}
+    for name, result in [*(info.get("tasks") or {}).items(), *((f"probe:{p}", r) for p, r in (info.get("probes") or {}).items())]:
+        for metric, m in (result.get("metrics") or {}).items():
+            if isinstance(m, dict) and m.get("value") is None:
+                reason = str(m.get("not_measured") or m.get("reason") or "no value")
+                by_reason.setdefault(reason, []).append(f"{name} {metric}")
+    return [f"not measured for {model}: {', '.join(items)}: {reason}" for reason, items in by_reason.items()]
 
 
 def _figure(f: dict | None) -> str:
