@@ -46,7 +46,9 @@ def blamed_on(model_name: str, what: str, method: str = "") -> Iterator[None]:
         raise
     except HarnessError as exc:
         raise ModelFault(f"model {model_name!r} on {what}: {exc.problem}", exc.fix, model_name, what) from None
-    except Exception as exc:
+    except KeyboardInterrupt:          # Ctrl-C and SIGTERM (Terminated) stop the run, whoever was running
+        raise
+    except BaseException as exc:       # SystemExit too: a model calling sys.exit() must not end the audit as exit 0
         if is_out_of_memory(exc):
             raise
         raise ModelFault(f"model {model_name!r} raised {type(exc).__name__}{f' in {method}' if method else ''} on "

@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; finish later with `harness run --resume RUN_DIR`", file=sys.stderr)
         return 130
-    except SystemExit as exc:   # --help and --version
-        return int(exc.code or 0)
+    except SystemExit as exc:   # --help and --version; sys.exit("text") from a plugin: Python's own reading of it
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
     except BrokenPipeError:
         _stdout_to_devnull()
         return 0

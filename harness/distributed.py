@@ -51,7 +51,8 @@ from typing import Any, Callable, Container, Iterator, Protocol, Sequence
 
 from harness.errors import HarnessError, Terminated
 from harness.run_dir import RunState, now
-from harness.store import SampleStore, dumps_strict, iter_jsonl, record_key, write_json_atomic, write_text_atomic
+from harness.store import (SampleStore, dumps_strict, iter_jsonl, record_key, sample_problem, write_json_atomic,
+                           write_text_atomic)
 
 RANKS = "ranks"                       # RUN_DIR/ranks/rank<k>/
 LAYOUT = "distributed.json"           # marks a sharded run folder; lists its invocations
@@ -265,7 +266,7 @@ class ShardStore(SampleStore):
     def records(self) -> list[dict]:
         seen, out = set(), []
         for shard in shard_paths(self.run_dir).values():
-            for record in iter_jsonl(shard / "samples.jsonl"):
+            for record in iter_jsonl(shard / "samples.jsonl", sample_problem):
                 key = record_key(record)
                 if key not in seen:
                     seen.add(key)
@@ -503,7 +504,7 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
     seen, records = set(), []
     windows = []
     for rank, path in paths.items():
-        for record in iter_jsonl(path / "samples.jsonl"):
+        for record in iter_jsonl(path / "samples.jsonl", sample_problem):
             if record_key(record) not in seen:
                 seen.add(record_key(record))
                 records.append(record)

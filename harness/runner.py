@@ -80,7 +80,9 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions) -> ModelAdapter:
         raise
     except HarnessError as exc:
         raise ModelFault(exc.problem, exc.fix, spec.name, "load") from None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:             # SystemExit too: a model's sys.exit() is its failure, not the run's end
         if is_out_of_memory(exc):
             raise ModelFault(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu",
                              spec.name, "load") from None

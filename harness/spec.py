@@ -218,6 +218,9 @@ class ModelSpec:
         name = None
         if "=" in text.split(":", 1)[0].split(",", 1)[0]:
             name, text = text.split("=", 1)
+            if not name.strip():
+                raise HarnessError(f"model spec '={text}' gives an empty name before '='",
+                                   f"write NAME={text} (the name used in results and reports), or drop the '='")
         head, *opts = text.split(",")
         adapter, _, location = head.partition(":")
         options = {}

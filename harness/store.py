@@ -18,7 +18,7 @@ import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from harness.errors import HarnessError
 
@@ -49,9 +49,10 @@ def drop_torn_tail(path: Path) -> bool:
         return True
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: Path, check: Callable[[dict[str, Any]], str | None] | None = None) -> Iterator[dict[str, Any]]:
     """The complete lines of an append-only JSONL file. A torn last line (no newline) is skipped;
-    a line that is not a JSON object anywhere else raises HarnessError naming the file and line."""
+    a line that is not a JSON object anywhere else, or one that ``check`` finds a problem in, raises
+    HarnessError naming the file and line."""
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -69,6 +70,11 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             if not isinstance(value, dict):
                 raise HarnessError(f"{path}:{lineno} is not a JSON object",
                                    "delete that line (what it held is recomputed by `harness run --resume`)")
+            problem = check(value) if check else None
+            if problem:
+                raise HarnessError(f"{path}:{lineno} is not a harness record ({problem})",
+                                   "delete that line (what it held is recomputed by `harness run --resume`), "
+                                   "or start a new run")
             yield value
 
 
@@ -108,6 +114,28 @@ def disk_full(exc: OSError, where: Path | None = None) -> HarnessError | None:
                         "(what was stored is kept)")
 
 
+_RECORD_TEXT = ("model", "task", "id")
+_RECORD_OBJECTS = ("scores", "views", "details")
+
+
+def sample_problem(record: dict[str, Any]) -> str | None:
+    """What makes ``record`` unusable as a samples.jsonl record (the fields every reader relies
+    on), or None. A hand-edited or foreign line is refused here, not met as a traceback later."""
+    for key in _RECORD_TEXT:
+        if not isinstance(record.get(key), str):
+            return f"{key} is {'missing' if key not in record else type(record[key]).__name__}, not a string"
+    index = record.get("index")
+    if isinstance(index, bool) or not isinstance(index, int):
+        return f"index is {'missing' if 'index' not in record else type(index).__name__}, not a whole number"
+    for key in _RECORD_OBJECTS:
+        if key in record and not isinstance(record[key], dict):
+            return f"{key} is {type(record[key]).__name__}, not an object"
+    for name, value in (record.get("scores") or {}).items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"scores.{name} is {type(value).__name__}, not a number"
+    return None
+
+
 def record_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
     return record.get("model"), record.get("task"), record.get("id")
 
@@ -121,7 +149,7 @@ class SampleStore:
         """Each (model, task, id) once, the first stored record winning."""
         seen: set[tuple[Any, Any, Any]] = set()
         out = []
-        for record in iter_jsonl(self.path):
+        for record in iter_jsonl(self.path, sample_problem):
             key = record_key(record)
             if key not in seen:
                 seen.add(key)

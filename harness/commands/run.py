@@ -151,14 +151,14 @@ def start(args) -> tuple:
         if len(set(names)) != len(names):
             raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
         check_after_run(args, names)
-        spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
+        spec = RunSpec(models=models, tasks=names_option("--tasks", args.tasks, "tasks") if args.tasks is not None else (),
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                                               trust_remote_code=args.trust_remote_code),
                        meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                            idle_s=args.idle_seconds, country=args.country,
                                            carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                       probes=() if args.no_probes else (None if not args.probes else tuple(p for p in args.probes.split(",") if p)),
+                       probes=() if args.no_probes else (None if args.probes is None else names_option("--probes", args.probes, "probes")),
                        probe_limit=args.probe_limit)
         from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
@@ -169,6 +169,18 @@ def start(args) -> tuple:
         from harness.fingerprint import fingerprints
         state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
     return state, tasks, probes
+
+
+def names_option(flag: str, text: str, what: str) -> tuple[str, ...]:
+    """A comma-separated list of names, each once in the order given. A list that names nothing
+    (`--tasks ""`, `--tasks ,` from an empty shell variable) is refused: read as "every one", it
+    would start the whole audit instead of the subset asked for."""
+    names = tuple(dict.fromkeys(n for n in text.split(",") if n))
+    if not names:
+        raise HarnessError(f"{flag} {text!r} names no {what}",
+                           f"give {flag} a comma-separated list (`harness list {what}` shows them), or leave "
+                           f"{flag} out for all of them")
+    return names
 
 
 def check_after_run(args, model_names: list[str]) -> None:

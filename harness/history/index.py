@@ -71,11 +71,11 @@ class HistoryIndex:
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
+            if not write and not con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                self._create(con)   # a zero-byte file (touched, or cut before its first commit) is an empty index
             if write:
                 con.execute("BEGIN IMMEDIATE")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    con.execute(statement)
-                self._check_version(con, create=True)
+                self._create_tables(con)
                 try:
                     yield con
                 except BaseException:
@@ -94,6 +94,21 @@ class HistoryIndex:
             raise _damaged(self.path, exc) from None
         finally:
             con.close()
+
+    def _create_tables(self, con: sqlite3.Connection) -> None:
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            con.execute(statement)
+        self._check_version(con, create=True)
+
+    def _create(self, con: sqlite3.Connection) -> None:
+        """Writes the empty schema into a file that holds no tables, in one transaction."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            self._create_tables(con)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     def _check_version(self, con: sqlite3.Connection, create: bool) -> None:
         rows = con.execute("SELECT version FROM schema_version").fetchall()
