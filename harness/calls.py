@@ -4,7 +4,7 @@ float log-likelihood, a str text or label, float probabilities and int token cou
 raises or answers otherwise is a ModelFault naming the model and the task or probe - the model's
 fault, not the harness's. Answers are handed on in plain Python types (numpy floats would not
 serialize). A NaN or infinite number is not a fault but an invalid answer (``invalid_response``):
-it is stored and counted, never scored."""
+it is stored and counted, never scored; so is a positive log-likelihood (no probability exceeds 1)."""
 from __future__ import annotations
 
 import math
@@ -111,11 +111,16 @@ def plain(request: Request, response: Any) -> Response:
     return Classification(str(response.label), {str(k): float(v) for k, v in probs.items()})
 
 
+MAX_LOGPROB = 1e-4        # a log-probability is <= 0; the margin allows a server's rounding of a certain token
+
+
 def invalid_response(responses: Sequence[Response]) -> str | None:
     """Why these (protocol-checked) answers cannot be scored - a NaN or infinite number - or None."""
     for response in responses:
         if isinstance(response, Loglikelihood) and not math.isfinite(response.logprob):
             return f"non-finite log-likelihood ({response.logprob})"
+        if isinstance(response, Loglikelihood) and response.logprob > MAX_LOGPROB:
+            return f"positive log-likelihood ({response.logprob:g}; a log-probability is at most 0)"
         if isinstance(response, Classification):
             for value in response.probs.values():
                 if not math.isfinite(value):

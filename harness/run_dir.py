@@ -64,6 +64,9 @@ class RunState:
         path = directory / "run.json"
         if not path.is_file():
             raise HarnessError(f"{directory} is not a run folder (no run.json)", "pass a folder written by `harness run`")
+        if path.stat().st_size == 0:      # run.json is written whole (atomically): empty means cut or emptied by hand
+            raise HarnessError(f"{path} is empty (0 bytes): the run's options are lost",
+                               "start a new run (its samples.jsonl cannot be resumed without them)")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             state = cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],

@@ -1,0 +1,48 @@
+"""Adapters that misbehave the ways a hostile or careless `py:` model does, for tests/test_attack_run.py
+(loaded through `--model py:attack_models:NAME`)."""
+from __future__ import annotations
+
+import sys
+
+from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
+from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+
+
+class Exits(AnswersOnlyWhatItSupports):
+    """Answers like the shortest-choice model, except that on a request whose context holds ``on``
+    it does what ``how`` says: exit0 (sys.exit(0)), exit1 (SystemExit(1)), base (a bare
+    BaseException), positive (a log-likelihood of +5). ``at=init`` does it while loading instead."""
+
+    supports = frozenset({LoglikelihoodRequest, GenerateRequest})
+
+    def __init__(self, how: str = "exit0", on: str = "", at: str = "call"):
+        self.how, self.on = how, on
+        self.info = ModelInfo(kind="hostile", device="cpu", dtype="none", parameters=0)
+        if at == "init":
+            self._misbehave()
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+    def _misbehave(self) -> None:
+        if self.how == "exit0":
+            sys.exit(0)
+        if self.how == "exit1":
+            raise SystemExit(1)
+        if self.how == "base":
+            raise BaseException("not an Exception")
+
+    def _hit(self, requests) -> bool:
+        return any(self.on in r.context for r in requests)
+
+    def loglikelihood(self, requests):
+        if self._hit(requests) and self.how == "positive":
+            return [Loglikelihood(logprob=5.0, is_greedy=False, n_tokens=1) for _ in requests]
+        if self._hit(requests):
+            self._misbehave()
+        return [Loglikelihood(logprob=-float(len(r.continuation)), is_greedy=False, n_tokens=1) for r in requests]
+
+    def generate(self, requests):
+        if self._hit(requests):
+            self._misbehave()
+        return [Generation(text=r.context.split()[-1], n_tokens=1) for r in requests]

@@ -1,0 +1,229 @@
+"""`harness run` attacked like a hostile or careless user would: odd option values, edited or emptied
+run files, models that exit or lie. Each test failed before its fix; bad input is one line and exit 2,
+a model's misbehaviour is a recorded failure (exit 3) or an invalid answer, and what was computed is
+kept and counted once."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import assert_finished_with_errors, assert_one_line_error, write_task
+from run_folders import make_run
+
+from harness.cli import main
+
+TESTS = Path(__file__).resolve().parent
+ROWS = [{"id": f"q{i}", "question": f"question {i}", "choices": ["aaa", "b", "cc"], "answer": 1} for i in range(6)]
+QUICK = ("--no-probes", "--no-meters", "--no-progress")
+
+
+def cli(capsys, *args: str) -> SimpleNamespace:
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+def folders(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")] if out.is_dir() else []
+
+
+@pytest.fixture
+def tasks(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    write_task(tmp_path / "tasks" / "mc", "mc", ROWS, kind="multiple_choice", prompt="{question}")
+    return tmp_path / "tasks"
+
+
+def fake_run(capsys, tmp_path, tasks, model="m=py:fake_models:ShortestChoice", *extra) -> SimpleNamespace:
+    proc = cli(capsys, "run", "--model", model, "--tasks-dir", str(tasks), "--tasks", "mc", *QUICK,
+               "--out", str(tmp_path / "out"), *extra)
+    (folder,) = folders(tmp_path / "out")
+    proc.folder = folder
+    return proc
+
+
+def task_result(folder: Path, model="m", task="mc") -> dict:
+    return json.loads((folder / "results.json").read_text())["models"][model]["tasks"][task]
+
+
+# ------------------------------------------------------------------ zero-byte files
+
+
+def test_a_zero_byte_history_index_is_an_empty_index_not_damaged(tmp_path, capsys):
+    make_run(tmp_path, "r1", "2026-11-01T10:00:00+00:00")
+    (tmp_path / "history.sqlite").write_bytes(b"")          # `touch`ed, or cut before its first commit
+    proc = cli(capsys, "history", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "damaged" not in proc.stderr and "added 1 run folder" in proc.stderr
+    from harness.history import HistoryIndex
+    assert [r["run_id"] for r in HistoryIndex(tmp_path / "history.sqlite").runs()] == ["r1"]
+    (tmp_path / "empty.sqlite").write_bytes(b"")
+    assert HistoryIndex(tmp_path / "empty.sqlite").runs() == []     # the read path alone, too
+
+
+def test_zero_byte_run_and_results_files_say_they_are_empty(tmp_path, capsys):
+    make_run(tmp_path, "r1", "2026-11-01T10:00:00+00:00")
+    (tmp_path / "r1" / "results.json").write_bytes(b"")
+    assert_one_line_error(cli(capsys, "show", str(tmp_path / "r1")), "results.json is empty (0 bytes)")
+    (tmp_path / "r1" / "run.json").write_bytes(b"")
+    assert_one_line_error(cli(capsys, "run", "--resume", str(tmp_path / "r1")), "run.json is empty (0 bytes)")
+
+
+def test_a_zero_byte_blessed_record_names_no_run_and_is_replaced_without_force(tmp_path, capsys):
+    make_run(tmp_path, "r1", "2026-11-01T10:00:00+00:00")
+    (tmp_path / ".blessed").mkdir()
+    (tmp_path / ".blessed" / "release.json").write_bytes(b"")
+    proc = cli(capsys, "bless", str(tmp_path / "r1"), "--as", "release")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / ".blessed" / "release.json").read_text())["run_id"] == "r1"
+    proc = cli(capsys, "bless", str(tmp_path / "r1"), "--as", "release")     # a real record still needs --force
+    assert_one_line_error(proc, "already blessed (run r1)")
+
+
+# ------------------------------------------------------------------ options
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--tasks", ""), "--tasks '' names no tasks"),
+    (("--tasks", ","), "--tasks ',' names no tasks"),
+    (("--tasks", "mc", "--probes", ","), "--probes ',' names no probes"),
+])
+def test_a_name_list_that_names_nothing_is_refused_not_read_as_all(tmp_path, capsys, tasks, args, needle):
+    proc = cli(capsys, "run", "--model", "py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--no-meters",
+               "--out", str(tmp_path / "out"), *args)
+    assert_one_line_error(proc, needle)
+    assert folders(tmp_path / "out") == []
+
+
+def test_a_task_named_twice_is_evaluated_once(tmp_path, capsys, tasks):
+    proc = cli(capsys, "run", "--model", "m=py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--tasks", "mc,mc",
+               *QUICK, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = folders(tmp_path / "out")
+    assert json.loads((folder / "run.json").read_text())["spec"]["tasks"] == ["mc"]
+    assert task_result(folder)["n"] == len(ROWS)
+
+
+def test_a_tasks_dir_that_is_a_file_or_holds_no_yaml_is_refused(tmp_path, capsys):
+    (tmp_path / "file.yaml").write_text("name: x\n")
+    (tmp_path / "empty").mkdir()
+    base = ("run", "--model", "tiny-gpt2", "--no-meters", "--out", str(tmp_path / "out"), "--tasks-dir")
+    assert_one_line_error(cli(capsys, *base, str(tmp_path / "file.yaml")), "is a file, not a folder")
+    assert_one_line_error(cli(capsys, *base, str(tmp_path / "empty")), "holds no task or probe file")
+    assert folders(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("spec", ["=tiny-gpt2", " =tiny-gpt2"])
+def test_an_empty_model_name_is_refused(tmp_path, capsys, spec):
+    proc = cli(capsys, "run", "--model", spec, "--no-meters", "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, "empty name")
+    assert folders(tmp_path / "out") == []
+
+
+# ------------------------------------------------------------------ edited run files
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda r: r.pop("index"), "index is missing"),
+    (lambda r: r.pop("model"), "model is missing"),
+    (lambda r: r.update(scores="garbage"), "scores is str, not an object"),
+    (lambda r: r.update(scores={"accuracy": "1"}), "scores.accuracy is str, not a number"),
+    (lambda r: r.update(id=7), "id is int, not a string"),
+])
+def test_a_samples_line_that_is_not_a_record_is_named_not_a_traceback(tmp_path, capsys, tasks, edit, needle):
+    folder = fake_run(capsys, tmp_path, tasks).folder
+    lines = (folder / "samples.jsonl").read_text().splitlines()
+    record = json.loads(lines[2])
+    edit(record)
+    lines[2] = json.dumps(record)
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    before = (folder / "results.json").read_bytes()
+    assert_one_line_error(cli(capsys, "run", "--resume", str(folder)), "samples.jsonl:3 is not a harness record", needle)
+    assert (folder / "results.json").read_bytes() == before          # nothing rewritten
+
+
+def test_a_stray_record_for_an_item_the_run_does_not_hold_is_not_counted(tmp_path, capsys, tasks):
+    folder = fake_run(capsys, tmp_path, tasks, "m=py:fake_models:ShortestChoice", "--limit", "4").folder
+    before = task_result(folder)
+    record = json.loads((folder / "samples.jsonl").read_text().splitlines()[0])
+    stray = {**record, "id": "q5", "index": 5, "scores": {**record["scores"], "accuracy": 0.0, "correct": 0.0}}
+    with (folder / "samples.jsonl").open("a") as fh:     # e.g. a record from a run with another --limit
+        fh.write(json.dumps(stray) + "\n")
+    assert cli(capsys, "run", "--resume", str(folder)).returncode == 0
+    after = task_result(folder)
+    assert after["n"] == before["n"] == 4
+    assert after["metrics"]["accuracy"] == before["metrics"]["accuracy"]
+
+
+def test_a_run_json_that_lists_no_model_is_refused_and_the_results_are_kept(tmp_path, capsys, tasks):
+    folder = fake_run(capsys, tmp_path, tasks).folder
+    run = json.loads((folder / "run.json").read_text())
+    run["spec"]["models"] = []
+    (folder / "run.json").write_text(json.dumps(run))
+    before = (folder / "results.json").read_bytes()
+    assert_one_line_error(cli(capsys, "run", "--resume", str(folder)), "lists no model")
+    assert (folder / "results.json").read_bytes() == before
+
+
+# ------------------------------------------------------------------ models that misbehave
+
+
+@pytest.mark.parametrize("how,needle", [("exit0", "raised SystemExit"), ("exit1", "raised SystemExit"),
+                                        ("base", "raised BaseException")])
+def test_a_model_that_exits_is_a_recorded_failure_not_the_end_of_the_run(tmp_path, capsys, tasks, how, needle):
+    proc = cli(capsys, "run", "--model", f"bad=py:attack_models:Exits,how={how},on=question 3", "--model",
+               "good=py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--tasks", "mc", "--batch-size", "1",
+               *QUICK, "--out", str(tmp_path / "out"))
+    assert_finished_with_errors(proc, "model 'bad'", needle)
+    (folder,) = folders(tmp_path / "out")
+    results = json.loads((folder / "results.json").read_text())
+    assert results["run"]["status"] == "complete with errors"
+    assert results["models"]["good"]["tasks"]["mc"]["n"] == len(ROWS)      # the next model still ran
+    assert 0 < results["models"]["bad"]["tasks"]["mc"]["n"] < len(ROWS)     # what it answered before is kept
+
+
+def test_a_model_that_exits_while_loading_is_a_load_failure(tmp_path, capsys, tasks):
+    proc = cli(capsys, "run", "--model", "bad=py:attack_models:Exits,at=init", "--tasks-dir", str(tasks), "--tasks", "mc",
+               *QUICK, "--out", str(tmp_path / "out"))
+    assert_finished_with_errors(proc, "loading model 'bad'", "SystemExit")
+
+
+def test_a_module_that_exits_on_import_is_one_line(tmp_path, capsys, tasks, monkeypatch):
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit('bye from the module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    proc = cli(capsys, "run", "--model", "py:exits_on_import:X", "--tasks-dir", str(tasks), "--tasks", "mc", *QUICK,
+               "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, "importing exits_on_import", "SystemExit: bye from the module")
+
+
+def test_sys_exit_with_a_message_outside_a_model_is_exit_1_with_the_message(capsys, monkeypatch):
+    import harness.commands as commands
+
+    class Command:
+        @staticmethod
+        def add_parser(sub, epilog):
+            sub.add_parser("boom")
+
+        @staticmethod
+        def execute(args, argv):
+            raise SystemExit("a plugin said goodbye")
+    real = commands.load
+    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, "boom"))
+    monkeypatch.setattr(commands, "load", lambda name: Command if name == "boom" else real(name))
+    proc = cli(capsys, "boom")
+    assert proc.returncode == 1 and "a plugin said goodbye" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_positive_log_likelihood_is_stored_as_invalid_not_scored(tmp_path, capsys, tasks):
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:Exits,how=positive,on=question 2", "--batch-size", "1")
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in (proc.folder / "samples.jsonl").read_text().splitlines()]
+    (bad,) = [r for r in records if "invalid" in r]
+    assert bad["id"] == "q2" and bad["invalid"].startswith("positive log-likelihood") and bad["scores"] == {}
+    result = task_result(proc.folder)
+    assert result["invalid"]["n"] == 1 and result["metrics"]["accuracy"]["n"] == len(ROWS) - 1
