@@ -14,7 +14,7 @@ import traceback
 from harness import __version__, commands
 from harness.commands.options import Parser
 from harness.errors import HarnessError, Terminated
-from harness.store import disk_full
+from harness.store import disk_full, unusable_path
 
 EPILOG = """\
 examples:
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         _stdout_to_devnull()
         return 0
     except OSError as exc:
-        error = disk_full(exc)
+        error = disk_full(exc) or unusable_path(exc)
         if error is None:
             return _internal_error()
         print(f"harness: error: {error}", file=sys.stderr)

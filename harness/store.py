@@ -136,6 +136,19 @@ def sample_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+UNUSABLE = (errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def unusable_path(exc: OSError) -> HarnessError | None:
+    """The one-line error for a run file the harness cannot open as a file (a folder stands in its
+    place, a read-only disk, no permission), or None: a path the user controls, not a bug."""
+    if exc.errno not in UNUSABLE or not exc.filename:
+        return None
+    return HarnessError(f"cannot use {exc.filename} ({exc.strerror})",
+                        "make it a file this user can write (move aside what stands in its way), then run again "
+                        "or finish the run with `harness run --resume RUN_DIR` (what was stored is kept)")
+
+
 def record_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
     return record.get("model"), record.get("task"), record.get("id")
 

@@ -227,3 +227,42 @@ def test_a_positive_log_likelihood_is_stored_as_invalid_not_scored(tmp_path, cap
     assert bad["id"] == "q2" and bad["invalid"].startswith("positive log-likelihood") and bad["scores"] == {}
     result = task_result(proc.folder)
     assert result["invalid"]["n"] == 1 and result["metrics"]["accuracy"]["n"] == len(ROWS) - 1
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--pue", "1e308", "--carbon-intensity", "1e308"), "--pue: 1e308 is not a finite number from 1 to 10"),
+    (("--carbon-intensity", "1e308"), "--carbon-intensity: 1e308 is not a finite number from 0 to 5000"),
+    (("--pue", "11"), "--pue: 11 is not a finite number from 1 to 10"),
+])
+def test_carbon_options_past_any_real_grid_are_refused_before_the_run(tmp_path, capsys, args, needle):
+    """--pue 1e308 --carbon-intensity 1e308 made gCO2e infinite: results.json could not be written (a traceback)."""
+    proc = cli(capsys, "run", "--model", "tiny-gpt2", "--out", str(tmp_path / "out"), *args)
+    assert_one_line_error(proc, needle)
+    assert folders(tmp_path / "out") == []
+
+
+def test_a_resumed_run_json_with_an_impossible_pue_is_refused_before_anything_runs():
+    from harness.errors import HarnessError
+    from harness.meters.carbon import resolve_intensity
+    with pytest.raises(HarnessError, match="outside 1 to 10"):
+        resolve_intensity(None, 300.0, 1e308)
+    with pytest.raises(HarnessError, match="outside 0 to 5000"):
+        resolve_intensity(None, 1e308, 1.0)
+    assert resolve_intensity(None, 1300.0, 1.58).g_per_kwh == 1300.0
+
+
+def test_no_probes_with_probes_is_refused_not_silently_one_of_them(tmp_path, capsys, tasks):
+    proc = cli(capsys, "run", "--model", "py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--tasks", "mc",
+               "--no-probes", "--probes", "robustness", "--no-meters", "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, "--no-probes and --probes robustness contradict")
+    assert folders(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("name", [".lock", "samples.jsonl"])
+def test_a_folder_in_place_of_a_run_file_is_one_line_and_keeps_the_run(tmp_path, capsys, tasks, name):
+    folder = fake_run(capsys, tmp_path, tasks).folder
+    kept = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != name}
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    assert_one_line_error(cli(capsys, "run", "--resume", str(folder)), f"cannot use {folder / name} (Is a directory)")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == kept

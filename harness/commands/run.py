@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.commands.options import Parser, number
 from harness.errors import HarnessError
+from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
@@ -56,9 +57,10 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                         help="idle GPU baseline measured before the run, for net-of-idle energy (default 2; 0 skips)")
     meters.add_argument("--country", metavar="ISO3",
                         help="country of the electricity grid (e.g. FRA), for CodeCarbon's offline carbon intensity")
-    meters.add_argument("--carbon-intensity", type=number(0), metavar="G_PER_KWH",
+    meters.add_argument("--carbon-intensity", type=number(0, MAX_G_PER_KWH), metavar="G_PER_KWH",
                         help="grid carbon intensity in g CO2e/kWh (wins over --country)")
-    meters.add_argument("--pue", type=number(1.0), default=1.0, help="data-centre power usage effectiveness (default 1.0)")
+    meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
+                        help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
     for module in _after_run_modules():
         module.add_arguments(run)
@@ -109,6 +111,9 @@ def execute(args, argv: list[str]) -> int:
 
     if args.resume:
         refuse_resume_options(argv)
+    if args.no_probes and args.probes is not None:
+        raise HarnessError(f"--no-probes and --probes {args.probes} contradict each other",
+                           "keep --probes to run those probes, or --no-probes to run none")
     if args.probe_limit is not None and args.probe_limit < 0:
         raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
     for name in ("limit", "batch_size"):
