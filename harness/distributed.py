@@ -486,6 +486,7 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
     records and windows into RUN_DIR/samples.jsonl and windows.jsonl (telemetry.csv: rank 0's).
     Idempotent, so it is run at the end of an invocation and again at the start of a resume (a
     killed rank 0 never merged). Returns the merged state and each rank's meters."""
+    from harness.meters.session import WINDOW_FIX, window_problem
     start = RunState.load(run_dir)
     layout = read_layout(run_dir)
     latest = layout["invocations"][-1] if layout["invocations"] else {"id": None, "world_size": 0}
@@ -508,7 +509,7 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
             if record_key(record) not in seen:
                 seen.add(record_key(record))
                 records.append(record)
-        windows += [{**w, "rank": w.get("rank", rank)} for w in iter_jsonl(path / "windows.jsonl")]
+        windows += [{**w, "rank": w.get("rank", rank)} for w in iter_jsonl(path / "windows.jsonl", window_problem, WINDOW_FIX)]
     groups = [t.name for t in tasks] + [f"probe:{p.name}" for p in probes]
     write_text_atomic(run_dir / "samples.jsonl", "".join(dumps_strict(r) + "\n" for r in canonical_order(records, names, groups)))
     write_text_atomic(run_dir / "windows.jsonl", "".join(dumps_strict(w) + "\n" for w in windows))

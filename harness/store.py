@@ -49,7 +49,11 @@ def drop_torn_tail(path: Path) -> bool:
         return True
 
 
-def iter_jsonl(path: Path, check: Callable[[dict[str, Any]], str | None] | None = None) -> Iterator[dict[str, Any]]:
+RECOMPUTED = "delete that line (what it held is recomputed by `harness run --resume`), or start a new run"
+
+
+def iter_jsonl(path: Path, check: Callable[[dict[str, Any]], str | None] | None = None,
+               fix: str = RECOMPUTED) -> Iterator[dict[str, Any]]:
     """The complete lines of an append-only JSONL file. A torn last line (no newline) is skipped;
     a line that is not a JSON object anywhere else, or one that ``check`` finds a problem in, raises
     HarnessError naming the file and line."""
@@ -64,17 +68,12 @@ def iter_jsonl(path: Path, check: Callable[[dict[str, Any]], str | None] | None 
             try:
                 value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})",
-                                   "delete that line (what it held is recomputed by `harness run --resume`), "
-                                   "or start a new run") from None
+                raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})", fix) from None
             if not isinstance(value, dict):
-                raise HarnessError(f"{path}:{lineno} is not a JSON object",
-                                   "delete that line (what it held is recomputed by `harness run --resume`)")
+                raise HarnessError(f"{path}:{lineno} is not a JSON object", fix)
             problem = check(value) if check else None
             if problem:
-                raise HarnessError(f"{path}:{lineno} is not a harness record ({problem})",
-                                   "delete that line (what it held is recomputed by `harness run --resume`), "
-                                   "or start a new run")
+                raise HarnessError(f"{path}:{lineno} is not a harness record ({problem})", fix)
             yield value
 
 

@@ -266,3 +266,33 @@ def test_a_folder_in_place_of_a_run_file_is_one_line_and_keeps_the_run(tmp_path,
     (folder / name).mkdir()
     assert_one_line_error(cli(capsys, "run", "--resume", str(folder)), f"cannot use {folder / name} (Is a directory)")
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == kept
+
+
+def killed_fake_run(capsys, tmp_path, tasks) -> Path:
+    """A metered run of the fake model cut short: its last two records gone, as a kill leaves it."""
+    proc = cli(capsys, "run", "--model", "m=py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--tasks", "mc",
+               "--no-probes", "--no-progress", "--idle-seconds", "0", "--out", str(tmp_path / "out"))
+    (folder,) = folders(tmp_path / "out")
+    lines = (folder / "samples.jsonl").read_text().splitlines(keepends=True)
+    (folder / "samples.jsonl").write_text("".join(lines[:-2]))
+    return folder
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("{}", "windows.jsonl:{n} is not a harness record (path is missing"),
+    ('{"path": "run:x", "kind": "run", "duration_s": null, "figures": {}}', "duration_s is None"),
+    ('{"path": "run:x", "kind": "run", "duration_s": 1.0}', "figures is missing"),
+    ("{not json", "windows.jsonl:{n} is damaged"),
+])
+def test_a_bad_windows_line_is_refused_before_the_resume_computes_anything(tmp_path, capsys, tasks, line, needle):
+    """It used to be met after the resume had computed the missing items: a KeyError traceback
+    (or the error) in the energy sums, and no results.json for what was computed."""
+    folder = killed_fake_run(capsys, tmp_path, tasks)
+    windows = (folder / "windows.jsonl").read_text().splitlines(keepends=True)
+    (folder / "windows.jsonl").write_text("".join([windows[0], line + "\n", *windows[1:]]))
+    samples = (folder / "samples.jsonl").read_bytes()
+    proc = cli(capsys, "run", "--resume", str(folder))
+    assert_one_line_error(proc, needle.format(n=2))
+    assert (folder / "samples.jsonl").read_bytes() == samples            # refused before anything ran
+    if "damaged" not in needle:
+        assert "energy of that stretch of work is then not counted" in proc.stderr

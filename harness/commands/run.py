@@ -93,13 +93,15 @@ def refuse_resume_options(argv: list[str]) -> None:
 
 def _resumable(state) -> tuple[list, list]:
     """What a resume checks before it touches anything: no other process works on the folder, its
-    samples.jsonl reads, and the inputs are those the run started with (a refusal comes at once;
+    samples.jsonl and windows.jsonl read, and the inputs are those the run started with (a refusal comes at once;
     the lock is taken again for the run itself). Returns the prepared tasks and probes."""
     from harness.fingerprint import check_unchanged, fingerprints
     from harness.lock import run_lock
     from harness.store import SampleStore
+    from harness.meters.session import read_windows
     with run_lock(state.dir):
         SampleStore(state.samples_path).records()
+        read_windows(state.dir)
     from harness.audit import prepare, prepare_probes
     tasks, probes = prepare(state.spec), prepare_probes(state.spec)
     check_unchanged(state.id, state.fingerprints, fingerprints(tasks, probes))
