@@ -104,6 +104,20 @@ def _str_tuple(value: Any, owner: str, key: str) -> tuple[str, ...]:
     raise HarnessError(f"{owner}: `{key}` must be a string or a list of strings", f"fix `{key}` in the task YAML")
 
 
+def piece_name(value: Any, owner: str, what: str) -> str:
+    """A task's or probe's `name:`: text that --tasks/--probes can select (no comma) and that no
+    probe's records can be mistaken for (samples.jsonl files probe items under "probe:NAME")."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise HarnessError(f"{owner}: `name` must be text, got {value!r}", f"write e.g. `name: my_{what}`")
+    name = str(value)
+    problem = ("is empty" if not name.strip() else "holds a comma" if "," in name else
+               "starts with 'probe:' (reserved for probe records)" if name.startswith("probe:") else
+               "has leading or trailing spaces" if name != name.strip() else None)
+    if problem:
+        raise HarnessError(f"{owner}: `name` {name!r} {problem}", f"write a plain name, e.g. `name: my_{what}`")
+    return name
+
+
 def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     owner = f"task file {source}"
     if not isinstance(raw, Mapping):
@@ -114,7 +128,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     for key in ("name", "kind", "data"):
         if key not in raw:
             raise HarnessError(f"{owner}: missing required key {key!r}", f"add `{key}:` to the file")
-    name = str(raw["name"])
+    name = piece_name(raw["name"], owner, "task")
     owner = f"task {name!r} ({source})"
     fewshot = raw.get("fewshot") or {}
     if not isinstance(fewshot, Mapping):
@@ -195,7 +209,7 @@ def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
     limit = raw.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise HarnessError(f"{owner}: `limit` must be a whole number", "write e.g. `limit: 40` (0 means all)")
-    return ProbeConfig(name=str(raw["name"]), probe=str(raw["probe"]), description=str(raw.get("description", "")),
+    return ProbeConfig(name=piece_name(raw["name"], owner, "probe"), probe=str(raw["probe"]), description=str(raw.get("description", "")),
                        tasks=_str_tuple(raw.get("tasks", []), owner, "tasks"),
                        data={str(k): base / str(v) for k, v in data.items()}, limit=limit, params=dict(params),
                        source=source)

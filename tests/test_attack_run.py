@@ -296,3 +296,24 @@ def test_a_bad_windows_line_is_refused_before_the_resume_computes_anything(tmp_p
     assert (folder / "samples.jsonl").read_bytes() == samples            # refused before anything ran
     if "damaged" not in needle:
         assert "energy of that stretch of work is then not counted" in proc.stderr
+
+
+@pytest.mark.parametrize("name,needle", [
+    ('""', "`name` '' is empty"), ("null", "`name` must be text, got None"), ('"a,b"', "holds a comma"),
+    ('"probe:crows_pairs"', "starts with 'probe:'"), ('" mc"', "leading or trailing spaces"),
+])
+def test_a_task_name_no_option_can_select_or_that_poses_as_a_probe_is_refused(tmp_path, capsys, name, needle):
+    """`name: null` ran as a task called "None"; "a,b" could not be chosen with --tasks; "probe:X" mixed its
+    records with probe X's in samples.jsonl."""
+    write_task(tmp_path / "t" / "x", "x", ROWS, yaml_text=f"name: {name}\nkind: multiple_choice\ndata: data.jsonl\n"
+                                                       "prompt: '{question}'\n")
+    proc = cli(capsys, "run", "--model", "py:fake_models:ShortestChoice", "--tasks-dir", str(tmp_path / "t"),
+               "--no-meters", "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, needle)
+    assert folders(tmp_path / "out") == []
+
+
+def test_a_probe_file_name_is_held_to_the_same_rule(tmp_path, capsys):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "probe.yaml").write_text("name: ''\nprobe: bbq\n")
+    assert_one_line_error(cli(capsys, "list", "probes", "--tasks-dir", str(tmp_path / "p")), "`name` '' is empty")
