@@ -46,3 +46,25 @@ class Exits(AnswersOnlyWhatItSupports):
         if self._hit(requests):
             self._misbehave()
         return [Generation(text=r.context.split()[-1], n_tokens=1) for r in requests]
+
+
+class RaisesOn(AnswersOnlyWhatItSupports):
+    """Raises ValueError on any batch holding a request whose context contains ``on`` ("" : every
+    batch); counts its calls in ``RaisesOn.calls``."""
+
+    supports = frozenset({LoglikelihoodRequest})
+    calls = 0
+
+    def __init__(self, on: str = ""):
+        self.on = on
+        self.info = ModelInfo(kind="hostile", device="cpu", dtype="none", parameters=0)
+        RaisesOn.calls = 0
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+    def loglikelihood(self, requests):
+        RaisesOn.calls += 1
+        if any(self.on in r.context for r in requests):
+            raise ValueError(f"cannot answer {self.on!r}")
+        return [Loglikelihood(logprob=-float(len(r.continuation)), is_greedy=False, n_tokens=1) for r in requests]

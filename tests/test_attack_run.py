@@ -184,7 +184,7 @@ def test_a_model_that_exits_is_a_recorded_failure_not_the_end_of_the_run(tmp_pat
     results = json.loads((folder / "results.json").read_text())
     assert results["run"]["status"] == "complete with errors"
     assert results["models"]["good"]["tasks"]["mc"]["n"] == len(ROWS)      # the next model still ran
-    assert 0 < results["models"]["bad"]["tasks"]["mc"]["n"] < len(ROWS)     # what it answered before is kept
+    assert results["models"]["bad"]["tasks"]["mc"]["n"] == len(ROWS) - 1     # every item but the one it exits on
 
 
 def test_a_model_that_exits_while_loading_is_a_load_failure(tmp_path, capsys, tasks):
@@ -317,3 +317,37 @@ def test_a_probe_file_name_is_held_to_the_same_rule(tmp_path, capsys):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "probe.yaml").write_text("name: ''\nprobe: bbq\n")
     assert_one_line_error(cli(capsys, "list", "probes", "--tasks-dir", str(tmp_path / "p")), "`name` '' is empty")
+
+
+@pytest.mark.parametrize("batch", [[], ["--batch-size", "1"], ["--batch-size", "4"]])
+def test_one_item_that_makes_the_model_raise_costs_only_that_item(tmp_path, capsys, tasks, batch):
+    """It used to end the task at the failing batch: with every item in one batch, nothing was scored."""
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn,on=question 2", *batch)
+    assert_finished_with_errors(proc, "model 'm'", "task 'mc'", "cannot answer 'question 2'")
+    records = [json.loads(line) for line in (proc.folder / "samples.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == [f"q{i}" for i in range(6) if i != 2]
+    result = task_result(proc.folder)
+    assert result["n"] == 5 and result["complete"] is False
+    assert result["metrics"]["accuracy"]["n"] == 5 and result["metrics"]["accuracy"]["value"] == 1.0
+    failures = json.loads((proc.folder / "results.json").read_text())["run"]["failures"]
+    assert [f["what"] for f in failures] == ["task 'mc'"]
+
+
+def test_a_model_that_fails_on_everything_is_given_up_after_three_calls_in_a_row(tmp_path, capsys, tasks):
+    from attack_models import RaisesOn
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn", "--batch-size", "3")
+    assert_finished_with_errors(proc, "model 'm'", "cannot answer ''")
+    assert RaisesOn.calls == 3           # the batch, then two of its items alone: not every item of the task
+    assert (proc.folder / "samples.jsonl").read_text() == ""
+
+
+def test_a_resume_retries_the_item_that_failed(tmp_path, capsys, tasks):
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn,on=question 2")
+    assert proc.returncode == 3
+    run = json.loads((proc.folder / "run.json").read_text())
+    run["spec"]["models"][0]["options"] = {"on": "no such text"}            # the model, fixed
+    (proc.folder / "run.json").write_text(json.dumps(run))
+    assert cli(capsys, "run", "--resume", str(proc.folder)).returncode == 0
+    result = task_result(proc.folder)
+    assert result["n"] == 6 and result["complete"] is True
+    assert json.loads((proc.folder / "results.json").read_text())["run"]["failures"] == []
