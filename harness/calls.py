@@ -53,7 +53,7 @@ def blamed_on(model_name: str, what: str, method: str = "") -> Iterator[None]:
             raise
         raise ModelFault(f"model {model_name!r} raised {type(exc).__name__}{f' in {method}' if method else ''} on "
                          f"{what}: {exc}", "fix the model, or leave the task out with --tasks (probes with --probes)",
-                         model_name, what) from None
+                         model_name, what, systemic=bool(getattr(exc, "systemic", False))) from None
 
 
 def guarded(call: Callable, model_name: str, what: str) -> Callable[[list[Request]], list[Response]]:

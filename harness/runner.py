@@ -162,8 +162,9 @@ def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer, call
     fails (the model raised, broke the protocol, ran out of memory at batch size 1, got an
     over-long input), its groups are retried one at a time and the rest go on, so one bad item
     costs its own answer, not the rest of the task. Returns the first fault (None when every group
-    was answered); raises it once MAX_FAULTS_IN_A_ROW calls failed in a row (a model that fails on
-    everything, e.g. a server that is down, is not retried item by item)."""
+    was answered); raises it once MAX_FAULTS_IN_A_ROW calls failed in a row, or at once for a
+    systemic fault (a server still unreachable after its own retries): a model that fails on
+    everything is not retried item by item."""
     done: set[int] = set()                      # id() of every answered Pending
     first: ModelFault | None = None
     in_a_row = 0
@@ -177,7 +178,7 @@ def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer, call
     def failed(exc: ModelFault) -> None:
         nonlocal first, in_a_row
         first, in_a_row = first or exc, in_a_row + 1
-        if in_a_row >= MAX_FAULTS_IN_A_ROW:
+        if in_a_row >= MAX_FAULTS_IN_A_ROW or exc.systemic:
             raise first
 
     remaining = [list(g) for g in groups]

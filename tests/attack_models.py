@@ -50,13 +50,13 @@ class Exits(AnswersOnlyWhatItSupports):
 
 class RaisesOn(AnswersOnlyWhatItSupports):
     """Raises ValueError on any batch holding a request whose context contains ``on`` ("" : every
-    batch); counts its calls in ``RaisesOn.calls``."""
+    batch), marked ``systemic`` with systemic=1; counts its calls in ``RaisesOn.calls``."""
 
     supports = frozenset({LoglikelihoodRequest})
     calls = 0
 
-    def __init__(self, on: str = ""):
-        self.on = on
+    def __init__(self, on: str = "", systemic: str = "0"):
+        self.on, self.systemic = on, systemic == "1"
         self.info = ModelInfo(kind="hostile", device="cpu", dtype="none", parameters=0)
         RaisesOn.calls = 0
 
@@ -66,5 +66,7 @@ class RaisesOn(AnswersOnlyWhatItSupports):
     def loglikelihood(self, requests):
         RaisesOn.calls += 1
         if any(self.on in r.context for r in requests):
-            raise ValueError(f"cannot answer {self.on!r}")
+            error = ValueError(f"cannot answer {self.on!r}")
+            error.systemic = self.systemic       # as harness.models.openai_compat.Unreachable says of a server that is down
+            raise error
         return [Loglikelihood(logprob=-float(len(r.continuation)), is_greedy=False, n_tokens=1) for r in requests]

@@ -351,3 +351,13 @@ def test_a_resume_retries_the_item_that_failed(tmp_path, capsys, tasks):
     result = task_result(proc.folder)
     assert result["n"] == 6 and result["complete"] is True
     assert json.loads((proc.folder / "results.json").read_text())["run"]["failures"] == []
+
+
+def test_a_systemic_fault_is_not_retried_item_by_item(tmp_path, capsys, tasks):
+    """A server still down after the adapter's own retries (openai_compat's Unreachable) stops the task at once."""
+    from attack_models import RaisesOn
+    from harness.models.openai_compat import RemoteError, Unreachable
+    assert issubclass(Unreachable, RemoteError) and Unreachable.systemic
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn,systemic=1", "--batch-size", "3")
+    assert_finished_with_errors(proc, "model 'm'", "cannot answer ''")
+    assert RaisesOn.calls == 1
