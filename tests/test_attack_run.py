@@ -361,3 +361,11 @@ def test_a_systemic_fault_is_not_retried_item_by_item(tmp_path, capsys, tasks):
     proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn,systemic=1", "--batch-size", "3")
     assert_finished_with_errors(proc, "model 'm'", "cannot answer ''")
     assert RaisesOn.calls == 1
+
+
+def test_a_resume_whose_tasks_dir_is_gone_says_to_put_it_back_not_to_pass_tasks_dir(tmp_path, capsys, tasks):
+    folder = fake_run(capsys, tmp_path, tasks).folder
+    shutil.move(str(tasks), str(tmp_path / "moved"))
+    proc = cli(capsys, "run", "--resume", str(folder))
+    assert_one_line_error(proc, f"the tasks directory {tasks} run {folder.name} was started with is gone", "put it back")
+    assert "--tasks-dir" not in proc.stderr.split("fix:")[1]        # which --resume would refuse

@@ -102,6 +102,10 @@ def _resumable(state) -> tuple[list, list]:
     with run_lock(state.dir):
         SampleStore(state.samples_path).records()
         read_windows(state.dir)
+    for directory in state.spec.tasks_dirs:         # --tasks-dir cannot be given again with --resume
+        if not directory.is_dir():
+            raise HarnessError(f"the tasks directory {directory} run {state.id} was started with is gone",
+                               "put it back at that path (run.json records it), or start a new run")
     from harness.audit import prepare, prepare_probes
     tasks, probes = prepare(state.spec), prepare_probes(state.spec)
     check_unchanged(state.id, state.fingerprints, fingerprints(tasks, probes))
