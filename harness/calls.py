@@ -41,7 +41,7 @@ def blamed_on(model_name: str, what: str, method: str = "") -> Iterator[None]:
     except InputTooLong as exc:
         raise ModelFault(f"{what}: an input is {exc.n_tokens} tokens but model {model_name!r} accepts "
                          f"{exc.limit}", "shorten the prompt, lower `fewshot.num`, or use --limit to skip it",
-                         model_name, what) from None
+                         model_name, what, one_item=True) from None
     except ModelFault:
         raise
     except HarnessError as exc:

@@ -177,7 +177,7 @@ def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer, call
 
     def failed(exc: ModelFault) -> None:
         nonlocal first, in_a_row
-        first, in_a_row = first or exc, in_a_row + 1
+        first, in_a_row = first or exc, in_a_row + (not exc.one_item)    # longest first: over-long items come in a row
         if in_a_row >= MAX_FAULTS_IN_A_ROW or exc.systemic:
             raise first
 

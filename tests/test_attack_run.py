@@ -369,3 +369,16 @@ def test_a_resume_whose_tasks_dir_is_gone_says_to_put_it_back_not_to_pass_tasks_
     proc = cli(capsys, "run", "--resume", str(folder))
     assert_one_line_error(proc, f"the tasks directory {tasks} run {folder.name} was started with is gone", "put it back")
     assert "--tasks-dir" not in proc.stderr.split("fix:")[1]        # which --resume would refuse
+
+
+def test_over_long_inputs_cost_only_themselves_though_they_come_first(tmp_path, capsys, monkeypatch):
+    """Batches run longest first, so the over-long items fail one after the other: they must not count as
+    a model that fails on everything."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    rows = [{**row, "id": f"long{i}", "question": "word " * 30 + str(i)} for i, row in enumerate(ROWS)] + ROWS
+    write_task(tmp_path / "tasks" / "mix", "mix", rows, kind="multiple_choice", prompt="{question}")
+    proc = cli(capsys, "run", "--model", "m=py:fake_models:ShortestChoice,max_length=10", "--tasks-dir",
+               str(tmp_path / "tasks"), "--tasks", "mix", *QUICK, "--out", str(tmp_path / "out"), "--batch-size", "3")
+    assert_finished_with_errors(proc, "task 'mix'", "tokens but model 'm' accepts 10")
+    (folder,) = folders(tmp_path / "out")
+    assert task_result(folder, task="mix")["n"] == len(ROWS)              # every short item was scored
