@@ -272,6 +272,7 @@ def killed_fake_run(capsys, tmp_path, tasks) -> Path:
     """A metered run of the fake model cut short: its last two records gone, as a kill leaves it."""
     proc = cli(capsys, "run", "--model", "m=py:fake_models:ShortestChoice", "--tasks-dir", str(tasks), "--tasks", "mc",
                "--no-probes", "--no-progress", "--idle-seconds", "0", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
     (folder,) = folders(tmp_path / "out")
     lines = (folder / "samples.jsonl").read_text().splitlines(keepends=True)
     (folder / "samples.jsonl").write_text("".join(lines[:-2]))
