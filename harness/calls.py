@@ -84,6 +84,18 @@ def _whole(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 0
 
 
+def _text(value: Any) -> bool:
+    """A str that can be written as UTF-8: a lone surrogate ("\ud800") cannot, and would stop the
+    run when its record is appended to samples.jsonl."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _need(ok: bool, name: str, value: Any, want: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r} ({type(value).__name__}), not {want}")
@@ -101,12 +113,12 @@ def plain(request: Request, response: Any) -> Response:
         _need(_whole(response.n_tokens), "n_tokens", response.n_tokens, "a whole number")
         return Loglikelihood(float(response.logprob), bool(response.is_greedy), int(response.n_tokens))
     if expected is Generation:
-        _need(isinstance(response.text, str), "text", response.text, "a str")
+        _need(_text(response.text), "text", response.text, "a str of valid Unicode (no lone surrogate)")
         _need(_whole(response.n_tokens), "n_tokens", response.n_tokens, "a whole number")
         return Generation(str(response.text), int(response.n_tokens))
-    _need(isinstance(response.label, str), "label", response.label, "a str")
+    _need(_text(response.label), "label", response.label, "a str of valid Unicode (no lone surrogate)")
     probs = response.probs
-    _need(isinstance(probs, dict) and all(isinstance(k, str) and _real(v) for k, v in probs.items()),
+    _need(isinstance(probs, dict) and all(_text(k) and _real(v) for k, v in probs.items()),
           "probs", probs, "a dict of label -> float")
     return Classification(str(response.label), {str(k): float(v) for k, v in probs.items()})
 

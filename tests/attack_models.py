@@ -70,3 +70,20 @@ class RaisesOn(AnswersOnlyWhatItSupports):
             error.systemic = self.systemic       # as harness.models.openai_compat.Unreachable says of a server that is down
             raise error
         return [Loglikelihood(logprob=-float(len(r.continuation)), is_greedy=False, n_tokens=1) for r in requests]
+
+
+class LoneSurrogate(AnswersOnlyWhatItSupports):
+    """Generates text holding a lone surrogate (a str no UTF-8 file can hold) when the context holds ``on``."""
+
+    supports = frozenset({GenerateRequest})
+
+    def __init__(self, on: str = ""):
+        self.on = on
+        self.info = ModelInfo(kind="hostile", device="cpu", dtype="none", parameters=0)
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, requests):
+        return [Generation(text="bad \ud800 text" if self.on in r.context else r.context.split()[-1], n_tokens=1)
+                for r in requests]

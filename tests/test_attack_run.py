@@ -383,3 +383,27 @@ def test_over_long_inputs_cost_only_themselves_though_they_come_first(tmp_path, 
     assert_finished_with_errors(proc, "task 'mix'", "tokens but model 'm' accepts 10")
     (folder,) = folders(tmp_path / "out")
     assert task_result(folder, task="mix")["n"] == len(ROWS)              # every short item was scored
+
+
+def test_a_lone_surrogate_from_the_model_is_a_protocol_fault_not_a_crash_while_writing(tmp_path, capsys, monkeypatch):
+    """It stopped the run with a UnicodeEncodeError traceback when the record was appended to samples.jsonl."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    rows = [{"id": f"g{i}", "text": f"say word{i}", "target": f"word{i}"} for i in range(4)]
+    write_task(tmp_path / "tasks" / "gen", "gen", rows, kind="generate", prompt="{text}", answer="target")
+    proc = cli(capsys, "run", "--model", "m=py:attack_models:LoneSurrogate,on=word2", "--tasks-dir", str(tmp_path / "tasks"),
+               "--tasks", "gen", *QUICK, "--out", str(tmp_path / "out"))
+    assert_finished_with_errors(proc, "no lone surrogate")
+    (folder,) = folders(tmp_path / "out")
+    assert task_result(folder, task="gen")["n"] == 3                    # the other items are scored
+    (folder / "samples.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_lone_surrogate_escape_in_task_data_is_refused_naming_the_line(tmp_path, capsys):
+    write_task(tmp_path / "tasks" / "mc", "mc", None, kind="multiple_choice", prompt="{question}")
+    (tmp_path / "tasks" / "mc" / "data.jsonl").write_text(
+        '{"id": "q0", "question": "fine \\ud83d\\ude00", "choices": ["a", "b"], "answer": 0}\n'
+        '{"id": "q1", "question": "bad \\ud800", "choices": ["a", "b"], "answer": 0}\n')
+    proc = cli(capsys, "run", "--model", "tiny-gpt2", "--tasks-dir", str(tmp_path / "tasks"), "--tasks", "mc",
+               "--no-meters", "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, "data.jsonl:2 holds a lone surrogate escape (\\ud800)")
+    assert folders(tmp_path / "out") == []
