@@ -186,6 +186,13 @@ class SampleStore:
 
     def append(self, record: dict[str, Any]) -> None:
         line = dumps_strict(record) + "\n"
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:    # a lone surrogate (a probe's data, a plugin's text): no UTF-8 file holds it
+            raise HarnessError(f"the record of {record.get('task')!r} item {record.get('id')!r} holds a lone surrogate "
+                               f"(\\u{ord(exc.object[exc.start]):04x}), which no UTF-8 file can hold",
+                               "remove the escape from the data it came from, or fix the model or plugin that "
+                               "produced it") from None
         with naming(self.path):
             self._fh.write(line)
             self._fh.flush()

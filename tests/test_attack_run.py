@@ -407,3 +407,16 @@ def test_a_lone_surrogate_escape_in_task_data_is_refused_naming_the_line(tmp_pat
                "--no-meters", "--out", str(tmp_path / "out"))
     assert_one_line_error(proc, "data.jsonl:2 holds a lone surrogate escape (\\ud800)")
     assert folders(tmp_path / "out") == []
+
+
+def test_the_store_refuses_a_record_no_utf8_file_can_hold_and_stays_readable(tmp_path):
+    """The safety net under probe data and plugins: a failed piece (HarnessError), not a crash mid-line."""
+    from harness.errors import HarnessError
+    from harness.store import SampleStore
+    store = SampleStore(tmp_path / "samples.jsonl")
+    good = {"model": "m", "task": "probe:mine", "id": "a", "index": 0, "input": "fine", "scores": {}}
+    with store:
+        store.append(good)
+        with pytest.raises(HarnessError, match=r"'probe:mine' item 'b' holds a lone surrogate \(\\ud800\)"):
+            store.append({**good, "id": "b", "input": "bad \ud800"})
+    assert store.records() == [good]
