@@ -509,7 +509,8 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
             if record_key(record) not in seen:
                 seen.add(record_key(record))
                 records.append(record)
-        windows += [{**w, "rank": w.get("rank", rank)} for w in iter_jsonl(path / "windows.jsonl", window_problem, WINDOW_FIX)]
+        windows += [{**w, "rank": w.get("rank", rank)}
+                    for w in iter_jsonl(path / "windows.jsonl", window_problem, WINDOW_FIX)]
     groups = [t.name for t in tasks] + [f"probe:{p.name}" for p in probes]
     write_text_atomic(run_dir / "samples.jsonl", "".join(dumps_strict(r) + "\n" for r in canonical_order(records, names, groups)))
     write_text_atomic(run_dir / "windows.jsonl", "".join(dumps_strict(w) + "\n" for w in windows))

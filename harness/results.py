@@ -84,7 +84,7 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             continue
         per_task = {}
         for task in tasks:
-            ids = {ex.id for ex in task.examples}        # a stray record (another limit's, an edited line) is no item of this run
+            ids = {ex.id for ex in task.examples}     # a stray record (an edited line) is no item of this run
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name and r["id"] in ids]
             if mine:
                 result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)

@@ -156,7 +156,8 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
 MAX_FAULTS_IN_A_ROW = 3     # calls that fail one after the other: the model, not an item, is at fault
 
 
-def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer, call: Callable[[list[Request]], list[Response]],
+def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer,
+                    call: Callable[[list[Request]], list[Response]],
                     answered: Callable[[list[Pending], list[Response]], None]) -> ModelFault | None:
     """Every group answered through ``sizer``, a fault kept to the items that cause it: when a batch
     fails (the model raised, broke the protocol, ran out of memory at batch size 1, got an

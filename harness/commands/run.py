@@ -162,15 +162,16 @@ def start(args) -> tuple:
         if len(set(names)) != len(names):
             raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
         check_after_run(args, names)
-        spec = RunSpec(models=models, tasks=names_option("--tasks", args.tasks, "tasks") if args.tasks is not None else (),
+        task_names = () if args.tasks is None else names_option("--tasks", args.tasks, "tasks")
+        probe_names = () if args.no_probes else None if args.probes is None else names_option("--probes", args.probes, "probes")
+        spec = RunSpec(models=models, tasks=task_names,
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                                               trust_remote_code=args.trust_remote_code),
                        meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                            idle_s=args.idle_seconds, country=args.country,
                                            carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                       probes=() if args.no_probes else (None if args.probes is None else names_option("--probes", args.probes, "probes")),
-                       probe_limit=args.probe_limit)
+                       probes=probe_names, probe_limit=args.probe_limit)
         from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
         from harness.preflight import check_models
