@@ -4,7 +4,7 @@ float log-likelihood, a str text or label, float probabilities and int token cou
 raises or answers otherwise is a ModelFault naming the model and the task or probe - the model's
 fault, not the harness's. Answers are handed on in plain Python types (numpy floats would not
 serialize). A NaN or infinite number is not a fault but an invalid answer (``invalid_response``):
-it is stored and counted, never scored."""
+it is stored and counted, never scored; so is a positive log-likelihood (no probability exceeds 1)."""
 from __future__ import annotations
 
 import math
@@ -46,17 +46,19 @@ def blamed_on(model_name: str, what: str, method: str = "") -> Iterator[None]:
                              model_name, what) from None
         raise ModelFault(f"{what}: an input is {exc.n_tokens} tokens but model {model_name!r} accepts "
                          f"{exc.limit}", "shorten the prompt, lower `fewshot.num`, or use --limit to skip it",
-                         model_name, what) from None
+                         model_name, what, one_item=True) from None
     except ModelFault:
         raise
     except HarnessError as exc:
         raise ModelFault(f"model {model_name!r} on {what}: {exc.problem}", exc.fix, model_name, what) from None
-    except Exception as exc:
+    except KeyboardInterrupt:          # Ctrl-C and SIGTERM (Terminated) stop the run, whoever was running
+        raise
+    except BaseException as exc:       # SystemExit too: a model calling sys.exit() must not end the audit as exit 0
         if is_out_of_memory(exc):
             raise
         raise ModelFault(f"model {model_name!r} raised {type(exc).__name__}{f' in {method}' if method else ''} on "
                          f"{what}: {exc}", "fix the model, or leave the task out with --tasks (probes with --probes)",
-                         model_name, what) from None
+                         model_name, what, systemic=bool(getattr(exc, "systemic", False))) from None
 
 
 def guarded(call: Callable, model_name: str, what: str) -> Callable[[list[Request]], list[Response]]:
@@ -87,6 +89,18 @@ def _whole(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 0
 
 
+def _text(value: Any) -> bool:
+    """A str that can be written as UTF-8: a lone surrogate ("\ud800") cannot, and would stop the
+    run when its record is appended to samples.jsonl."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _need(ok: bool, name: str, value: Any, want: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r} ({type(value).__name__}), not {want}")
@@ -104,14 +118,17 @@ def plain(request: Request, response: Any) -> Response:
         _need(_whole(response.n_tokens), "n_tokens", response.n_tokens, "a whole number")
         return Loglikelihood(float(response.logprob), bool(response.is_greedy), int(response.n_tokens))
     if expected is Generation:
-        _need(isinstance(response.text, str), "text", response.text, "a str")
+        _need(_text(response.text), "text", response.text, "a str of valid Unicode (no lone surrogate)")
         _need(_whole(response.n_tokens), "n_tokens", response.n_tokens, "a whole number")
         return Generation(str(response.text), int(response.n_tokens))
-    _need(isinstance(response.label, str), "label", response.label, "a str")
+    _need(_text(response.label), "label", response.label, "a str of valid Unicode (no lone surrogate)")
     probs = response.probs
-    _need(isinstance(probs, dict) and all(isinstance(k, str) and _real(v) for k, v in probs.items()),
+    _need(isinstance(probs, dict) and all(_text(k) and _real(v) for k, v in probs.items()),
           "probs", probs, "a dict of label -> float")
     return Classification(str(response.label), {str(k): float(v) for k, v in probs.items()})
+
+
+MAX_LOGPROB = 1e-4        # a log-probability is <= 0; the margin allows a server's rounding of a certain token
 
 
 def invalid_response(responses: Sequence[Response]) -> str | None:
@@ -119,6 +136,8 @@ def invalid_response(responses: Sequence[Response]) -> str | None:
     for response in responses:
         if isinstance(response, Loglikelihood) and not math.isfinite(response.logprob):
             return f"non-finite log-likelihood ({response.logprob})"
+        if isinstance(response, Loglikelihood) and response.logprob > MAX_LOGPROB:
+            return f"positive log-likelihood ({response.logprob:g}; a log-probability is at most 0)"
         if isinstance(response, Classification):
             for value in response.probs.values():
                 if not math.isfinite(value):

@@ -13,10 +13,16 @@ from harness.spec import TaskConfig, probe_from_mapping, read_yaml, task_from_ma
 
 
 def _yaml_files(tasks_dirs: Iterable[Path]) -> Iterable[tuple[Path, object]]:
-    for directory in [builtin_dir("tasks"), *tasks_dirs]:
+    builtin = builtin_dir("tasks")
+    for directory in [builtin, *tasks_dirs]:
         if not directory.is_dir():
-            raise HarnessError(f"tasks directory {directory} not found", "pass an existing folder to --tasks-dir")
-        for path in sorted(directory.rglob("*.yaml")):
+            problem = "is a file, not a folder" if directory.exists() else "not found"
+            raise HarnessError(f"tasks directory {directory} {problem}", "pass an existing folder to --tasks-dir")
+        paths = sorted(directory.rglob("*.yaml"))
+        if not paths and directory != builtin:
+            raise HarnessError(f"tasks directory {directory} holds no task or probe file (*.yaml)",
+                               "pass the folder that holds your task YAML files (subfolders are searched)")
+        for path in paths:
             yield path, read_yaml(path)
 
 

@@ -14,7 +14,7 @@ import traceback
 from harness import __version__, commands
 from harness.commands.options import Parser
 from harness.errors import HarnessError, Terminated
-from harness.store import disk_full
+from harness.store import disk_full, unusable_path
 
 EPILOG = """\
 examples:
@@ -96,13 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; finish later with `harness run --resume RUN_DIR`", file=sys.stderr)
         return 130
-    except SystemExit as exc:   # --help and --version
-        return int(exc.code or 0)
+    except SystemExit as exc:   # --help and --version; sys.exit("text") from a plugin: Python's own reading of it
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
     except BrokenPipeError:
         _stdout_to_devnull()
         return 0
     except OSError as exc:
-        error = disk_full(exc)
+        error = disk_full(exc) or unusable_path(exc)
         if error is None:
             return _internal_error()
         print(f"harness: error: {error}", file=sys.stderr)

@@ -52,8 +52,20 @@ def load_examples(source: DataSource, owner: str) -> list[Example]:
             raise HarnessError(f"{owner}: example id {ex_id!r} appears twice in {source.describe()} (again at {where})",
                                f"make the '{source.id_field}' field unique")
         seen.add(ex_id)
+        _check_text(row, where, owner)
         examples.append(Example(id=ex_id, index=i, fields=row, where=where))
     return examples
+
+
+def _check_text(row: dict, where: str, owner: str) -> None:
+    """A JSON escape of a lone surrogate ("\ud800") reads as a str no UTF-8 file can hold: the run
+    would stop when the example's record is written. Refused here, naming the line."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise HarnessError(f"{owner}: {where} holds a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x}), "
+                           "which is not a character", "replace the escape with the character it stands for "
+                           "(a pair \\ud83d\\ude00 is fine), or remove it") from None
 
 
 def _kind(value: Any) -> str:

@@ -51,7 +51,8 @@ from typing import Any, Callable, Container, Iterator, Protocol, Sequence
 
 from harness.errors import HarnessError, Terminated
 from harness.run_dir import RunState, now
-from harness.store import SampleStore, dumps_strict, iter_jsonl, record_key, write_json_atomic, write_text_atomic
+from harness.store import (SampleStore, dumps_strict, iter_jsonl, record_key, sample_problem, write_json_atomic,
+                           write_text_atomic)
 
 RANKS = "ranks"                       # RUN_DIR/ranks/rank<k>/
 LAYOUT = "distributed.json"           # marks a sharded run folder; lists its invocations
@@ -265,7 +266,7 @@ class ShardStore(SampleStore):
     def records(self) -> list[dict]:
         seen, out = set(), []
         for shard in shard_paths(self.run_dir).values():
-            for record in iter_jsonl(shard / "samples.jsonl"):
+            for record in iter_jsonl(shard / "samples.jsonl", sample_problem):
                 key = record_key(record)
                 if key not in seen:
                     seen.add(key)
@@ -486,6 +487,7 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
     records and windows into RUN_DIR/samples.jsonl and windows.jsonl (telemetry.csv: rank 0's).
     Idempotent, so it is run at the end of an invocation and again at the start of a resume (a
     killed rank 0 never merged). Returns the merged state and each rank's meters."""
+    from harness.meters.session import WINDOW_FIX, window_problem
     start = RunState.load(run_dir)
     layout = read_layout(run_dir)
     latest = layout["invocations"][-1] if layout["invocations"] else {"id": None, "world_size": 0}
@@ -504,11 +506,12 @@ def merge_run_dir(run_dir: Path, tasks: Sequence = (), probes: Sequence = ()) ->
     seen, records = set(), []
     windows = []
     for rank, path in paths.items():
-        for record in iter_jsonl(path / "samples.jsonl"):
+        for record in iter_jsonl(path / "samples.jsonl", sample_problem):
             if record_key(record) not in seen:
                 seen.add(record_key(record))
                 records.append(record)
-        windows += [{**w, "rank": w.get("rank", rank)} for w in iter_jsonl(path / "windows.jsonl")]
+        windows += [{**w, "rank": w.get("rank", rank)}
+                    for w in iter_jsonl(path / "windows.jsonl", window_problem, WINDOW_FIX)]
     groups = [t.name for t in tasks] + [f"probe:{p.name}" for p in probes]
     write_text_atomic(run_dir / "samples.jsonl", "".join(dumps_strict(r) + "\n" for r in canonical_order(records, names, groups)))
     write_text_atomic(run_dir / "windows.jsonl", "".join(dumps_strict(w) + "\n" for w in windows))

@@ -23,10 +23,13 @@ class ModelFault(HarnessError):
     against the model and the task or probe, goes on with the rest of the audit, and the run ends
     with exit 3 ("finished with errors")."""
 
-    def __init__(self, problem: str, fix: str, model: str = "", what: str = ""):
+    def __init__(self, problem: str, fix: str, model: str = "", what: str = "", systemic: bool = False,
+                 one_item: bool = False):
         super().__init__(problem, fix)
         self.model = model
         self.what = what          # e.g. "task 'toylang'" or "probe 'crows_pairs'"
+        self.systemic = systemic  # not one item's fault (a server that stays down): retrying item by item is no use
+        self.one_item = one_item  # surely one item's fault (an over-long input): says nothing of the others
 
 
 class Terminated(KeyboardInterrupt):

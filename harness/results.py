@@ -84,7 +84,8 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             continue
         per_task = {}
         for task in tasks:
-            mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name]
+            ids = {ex.id for ex in task.examples}     # a stray record (an edited line) is no item of this run
+            mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name and r["id"] in ids]
             if mine:
                 result = task_result(task, mine, model_spec.name, spec.seed, spec.bootstrap_resamples)
                 result["energy"] = energy("task", result["metrics"], task.kind.name, bool(info.get("remote")),

@@ -34,6 +34,8 @@ def read_results(path: Path) -> dict:
     file = path / "results.json" if path.is_dir() else path
     if not file.is_file():
         raise HarnessError(f"{path} holds no results.json", "pass a folder written by `harness run` or its results.json")
+    if file.stat().st_size == 0:
+        raise HarnessError(f"{file} is empty (0 bytes)", FIX)
     try:
         results = json.loads(file.read_text(encoding="utf-8"), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -64,13 +64,19 @@ class RunState:
         path = directory / "run.json"
         if not path.is_file():
             raise HarnessError(f"{directory} is not a run folder (no run.json)", "pass a folder written by `harness run`")
+        if path.stat().st_size == 0:      # run.json is written whole (atomically): empty means cut or emptied by hand
+            raise HarnessError(f"{path} is empty (0 bytes): the run's options are lost",
+                               "start a new run (its samples.jsonl cannot be resumed without them)")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],
+            state = cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],
                        started=raw["started"], models=raw.get("models", {}), skipped=raw.get("skipped", {}),
                        fingerprints=raw.get("fingerprints", {}), failures=raw.get("failures", []))
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise HarnessError(f"{path} is damaged ({type(exc).__name__}: {exc})", "start a new run") from None
+        if not state.spec.models:      # every run has a model; a resume of none would rewrite results.json empty
+            raise HarnessError(f"{path} is damaged (spec.models lists no model)", "start a new run")
+        return state
 
     def save(self, directory: Path | None = None) -> None:
         write_json_atomic((directory or self.dir) / "run.json", {

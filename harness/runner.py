@@ -87,7 +87,9 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions, before_device: Callable
         raise
     except HarnessError as exc:
         raise ModelFault(exc.problem, exc.fix, spec.name, "load") from None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:             # SystemExit too: a model's sys.exit() is its failure, not the run's end
         if is_out_of_memory(exc):
             raise ModelFault(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu",
                              spec.name, "load") from None
@@ -136,22 +138,87 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
                disable=not progress, file=sys.stderr)
     with session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
                         examples=0, generated_tokens=0) as window:
+        def answered(batch: list[Pending], responses: list[Response]) -> None:
+            for item, response in zip(batch, responses, strict=True):
+                ex_id, pos = item.key
+                answers.setdefault(ex_id, {})[pos] = response
+                if len(answers[ex_id]) == expected[ex_id]:
+                    record = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
+                    store.append(record)
+                    done.add((model_name, task.name, ex_id))
+                    window.attrs["examples"] += 1
+                    window.attrs["generated_tokens"] += int(record["scores"].get("generated_tokens", 0))
+            bar.update(len(batch))
+
         try:
-            for batch, responses in sizer.run(groups, guarded(call, model_name, f"task {task.name!r}")):
-                for item, response in zip(batch, responses, strict=True):
-                    ex_id, pos = item.key
-                    answers.setdefault(ex_id, {})[pos] = response
-                    if len(answers[ex_id]) == expected[ex_id]:
-                        record = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
-                        store.append(record)
-                        done.add((model_name, task.name, ex_id))
-                        window.attrs["examples"] += 1
-                        window.attrs["generated_tokens"] += int(record["scores"].get("generated_tokens", 0))
-                bar.update(len(batch))
+            fault = answer_isolated(groups, sizer, guarded(call, model_name, f"task {task.name!r}"), answered)
         finally:
             bar.close()
             store.sync()
+    if fault is not None:
+        raise fault           # the task is a failed piece; every example the model could answer is stored
     return len(examples)
+
+
+MAX_FAULTS_IN_A_ROW = 3     # calls that fail one after the other: the model, not an item, is at fault
+
+
+def answer_isolated(groups: Sequence[Sequence[Pending]], sizer: BatchSizer,
+                    call: Callable[[list[Request]], list[Response]],
+                    answered: Callable[[list[Pending], list[Response]], None]) -> ModelFault | None:
+    """Every group answered through ``sizer``, a fault kept to the items that cause it: when a batch
+    fails (the model raised, broke the protocol, ran out of memory at batch size 1, got an
+    over-long input), its groups are retried one at a time and the rest go on, so one bad item
+    costs its own answer, not the rest of the task. Returns the first fault (None when every group
+    was answered); raises it once MAX_FAULTS_IN_A_ROW calls failed in a row, or at once for a
+    systemic fault (a server still unreachable after its own retries): a model that fails on
+    everything is not retried item by item."""
+    done: set[int] = set()                      # id() of every answered Pending
+    first: ModelFault | None = None
+    in_a_row = 0
+
+    def record(batch: list[Pending], responses: list[Response]) -> None:
+        nonlocal in_a_row
+        answered(batch, responses)
+        done.update(id(item) for item in batch)
+        in_a_row = 0
+
+    def failed(exc: ModelFault) -> None:
+        nonlocal first, in_a_row
+        first, in_a_row = first or exc, in_a_row + (not exc.one_item)    # longest first: over-long items come in a row
+        if in_a_row >= MAX_FAULTS_IN_A_ROW or exc.systemic:
+            raise first
+
+    remaining = [list(g) for g in groups]
+    while remaining:
+        sent: list[list[Request]] = []
+
+        def tracked(requests: list[Request]) -> list[Response]:
+            sent[:] = [requests]
+            return call(requests)
+        try:
+            for batch, responses in sizer.run(remaining, tracked):
+                record(batch, responses)
+            return first
+        except ModelFault as exc:
+            failed(exc)
+        in_batch = {id(r) for r in (sent[0] if sent else ())}
+        left = [[i for i in g if id(i) not in done] for g in remaining]
+        left = [g for g in left if g]
+        suspects = [g for g in left if any(id(i.request) in in_batch for i in g)]
+        remaining = [g for g in left if not any(id(i.request) in in_batch for i in g)]
+        if len(suspects) > 1:                   # which of them is it? each alone
+            for group in suspects:
+                try:
+                    record(group, call([i.request for i in group]))
+                except ModelFault as exc:
+                    failed(exc)
+                except Exception as exc:
+                    if not is_out_of_memory(exc):
+                        raise
+                    failed(ModelFault(f"out of memory on a batch of {len(group)} requests",
+                                      "lower --batch-size, use --dtype bfloat16, or --device cpu"))
+    return first
 
 
 def warm_up(model_name: str, adapter: ModelAdapter, tasks: Sequence[PreparedTask], session: MeterSession) -> None:

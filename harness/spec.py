@@ -130,6 +130,19 @@ def _str_tuple(value: Any, owner: str, key: str) -> tuple[str, ...]:
     raise HarnessError(f"{owner}: `{key}` must be a string or a list of strings", f"fix `{key}` in the task YAML")
 
 
+def piece_name(raw: Mapping, owner: str, what: str) -> str:
+    """A task's or probe's `name:`: printable text that --tasks/--probes can select (no comma) and
+    that no probe's records can be mistaken for (samples.jsonl files probe items under "probe:NAME")."""
+    name = _text(raw, "name", "", owner)
+    problem = ("is empty" if not name.strip() else "holds a comma" if "," in name else
+               "starts with 'probe:' (reserved for probe records)" if name.startswith("probe:") else
+               "has leading or trailing spaces" if name != name.strip() else None)
+    if problem:
+        raise HarnessError(f"{owner}: `name` {name!r} {problem}", f"write a plain name, e.g. `name: my_{what}`")
+    _printable_name(name, owner)
+    return name
+
+
 def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     owner = f"task file {source}"
     if not isinstance(raw, Mapping):
@@ -140,10 +153,7 @@ def task_from_mapping(raw: Any, base: Path, source: str) -> TaskConfig:
     for key in ("name", "kind", "data"):
         if key not in raw:
             raise HarnessError(f"{owner}: missing required key {key!r}", f"add `{key}:` to the file")
-    name = _text(raw, "name", "", owner)
-    if not name.strip():
-        raise HarnessError(f"{owner}: `name` is empty", "give the task a name, e.g. `name: my_task`")
-    _printable_name(name, owner)
+    name = piece_name(raw, owner, "task")
     owner = f"task {name!r} ({source})"
     texts = {key: _text(raw, key, default, owner) for key, default in (
         ("kind", ""), ("prompt", "{text}"), ("description", ""), ("answer", "answer"), ("choices", "choices"),
@@ -211,8 +221,7 @@ def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
             raise _fail_key(owner, str(key), _PROBE_KEYS)
     if "name" not in raw:
         raise HarnessError(f"{owner}: missing required key 'name'", "add `name:` to the file")
-    texts = {key: _text(raw, key, "", owner) for key in ("name", "probe", "description")}
-    _printable_name(texts["name"], owner)
+    texts = {"name": piece_name(raw, owner, "probe"), **{key: _text(raw, key, "", owner) for key in ("probe", "description")}}
     data = raw.get("data") or {}
     if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
         raise HarnessError(f"{owner}: `data` must map names to files", "write e.g. `data: {pairs: pairs.jsonl}`")
@@ -245,6 +254,9 @@ class ModelSpec:
         name = None
         if "=" in text.split(":", 1)[0].split(",", 1)[0]:
             name, text = text.split("=", 1)
+            if not name.strip():
+                raise HarnessError(f"model spec '={text}' gives an empty name before '='",
+                                   f"write NAME={text} (the name used in results and reports), or drop the '='")
         head, *opts = text.split(",")
         adapter, _, location = head.partition(":")
         options = {}

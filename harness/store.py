@@ -18,7 +18,7 @@ import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from harness.errors import HarnessError
 
@@ -49,9 +49,14 @@ def drop_torn_tail(path: Path) -> bool:
         return True
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+RECOMPUTED = "delete that line (what it held is recomputed by `harness run --resume`), or start a new run"
+
+
+def iter_jsonl(path: Path, check: Callable[[dict[str, Any]], str | None] | None = None,
+               fix: str = RECOMPUTED) -> Iterator[dict[str, Any]]:
     """The complete lines of an append-only JSONL file. A torn last line (no newline) is skipped;
-    a line that is not a JSON object anywhere else raises HarnessError naming the file and line."""
+    a line that is not a JSON object anywhere else, or one that ``check`` finds a problem in, raises
+    HarnessError naming the file and line."""
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -63,12 +68,12 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})",
-                                   "delete that line (what it held is recomputed by `harness run --resume`), "
-                                   "or start a new run") from None
+                raise HarnessError(f"{path}:{lineno} is damaged ({type(exc).__name__}: {str(exc)[:80]})", fix) from None
             if not isinstance(value, dict):
-                raise HarnessError(f"{path}:{lineno} is not a JSON object",
-                                   "delete that line (what it held is recomputed by `harness run --resume`)")
+                raise HarnessError(f"{path}:{lineno} is not a JSON object", fix)
+            problem = check(value) if check else None
+            if problem:
+                raise HarnessError(f"{path}:{lineno} is not a harness record ({problem})", fix)
             yield value
 
 
@@ -108,6 +113,41 @@ def disk_full(exc: OSError, where: Path | None = None) -> HarnessError | None:
                         "(what was stored is kept)")
 
 
+_RECORD_TEXT = ("model", "task", "id")
+_RECORD_OBJECTS = ("scores", "views", "details")
+
+
+def sample_problem(record: dict[str, Any]) -> str | None:
+    """What makes ``record`` unusable as a samples.jsonl record (the fields every reader relies
+    on), or None. A hand-edited or foreign line is refused here, not met as a traceback later."""
+    for key in _RECORD_TEXT:
+        if not isinstance(record.get(key), str):
+            return f"{key} is {'missing' if key not in record else type(record[key]).__name__}, not a string"
+    index = record.get("index")
+    if isinstance(index, bool) or not isinstance(index, int):
+        return f"index is {'missing' if 'index' not in record else type(index).__name__}, not a whole number"
+    for key in _RECORD_OBJECTS:
+        if key in record and not isinstance(record[key], dict):
+            return f"{key} is {type(record[key]).__name__}, not an object"
+    for name, value in (record.get("scores") or {}).items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"scores.{name} is {type(value).__name__}, not a number"
+    return None
+
+
+UNUSABLE = (errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def unusable_path(exc: OSError) -> HarnessError | None:
+    """The one-line error for a run file the harness cannot open as a file (a folder stands in its
+    place, a read-only disk, no permission), or None: a path the user controls, not a bug."""
+    if exc.errno not in UNUSABLE or not exc.filename:
+        return None
+    return HarnessError(f"cannot use {exc.filename} ({exc.strerror})",
+                        "make it a file this user can write (move aside what stands in its way), then run again "
+                        "or finish the run with `harness run --resume RUN_DIR` (what was stored is kept)")
+
+
 def record_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
     return record.get("model"), record.get("task"), record.get("id")
 
@@ -121,7 +161,7 @@ class SampleStore:
         """Each (model, task, id) once, the first stored record winning."""
         seen: set[tuple[Any, Any, Any]] = set()
         out = []
-        for record in iter_jsonl(self.path):
+        for record in iter_jsonl(self.path, sample_problem):
             key = record_key(record)
             if key not in seen:
                 seen.add(key)
@@ -146,6 +186,13 @@ class SampleStore:
 
     def append(self, record: dict[str, Any]) -> None:
         line = dumps_strict(record) + "\n"
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:    # a lone surrogate (a probe's data, a plugin's text): no UTF-8 file holds it
+            raise HarnessError(f"the record of {record.get('task')!r} item {record.get('id')!r} holds a lone surrogate "
+                               f"(\\u{ord(exc.object[exc.start]):04x}), which no UTF-8 file can hold",
+                               "remove the escape from the data it came from, or fix the model or plugin that "
+                               "produced it") from None
         with naming(self.path):
             self._fh.write(line)
             self._fh.flush()

@@ -281,7 +281,8 @@ def test_a_torn_window_record_is_dropped_before_the_next_is_appended(tmp_path):
 
 def test_a_damaged_window_record_in_the_middle_is_an_error_naming_the_line(tmp_path):
     from harness.errors import HarnessError
-    (tmp_path / "windows.jsonl").write_text('{"path": "run:R"}\n{"path": oops\n{"path": "run:R"}\n')
+    window = '{"path": "run:R", "kind": "run", "duration_s": 1.0, "figures": {}}'
+    (tmp_path / "windows.jsonl").write_text(f'{window}\n{{"path": oops\n{window}\n')
     with pytest.raises(HarnessError, match="windows.jsonl:2"):
         read_windows(tmp_path)
 

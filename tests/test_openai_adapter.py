@@ -163,7 +163,7 @@ def test_an_audit_of_a_remote_model_skips_loglikelihood_with_the_reason_and_ener
                    "--tasks-dir", str(tmp_path / "tasks"), "--tasks", "gen,mc", "--no-probes", "--out",
                    str(tmp_path / "out"), env={"OPENAI_API_KEY": KEY})
     assert proc.returncode == 0, proc.stderr
-    run_dir = next((tmp_path / "out").iterdir())
+    run_dir = next(p for p in (tmp_path / "out").iterdir() if p.is_dir())     # beside history.sqlite
     results = json.loads((run_dir / "results.json").read_text())
     info = results["models"]["toy-model"]
     assert info["tasks"]["gen"]["metrics"]["exact_match"]["value"] == 1.0

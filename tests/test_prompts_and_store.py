@@ -35,11 +35,11 @@ def test_fewshot_draw_is_seeded_and_never_the_example_itself():
 
 def test_store_drops_a_torn_last_line_and_appends_cleanly(tmp_path):
     path = tmp_path / "samples.jsonl"
-    path.write_text('{"model": "m", "task": "t", "id": "1"}\n{"model": "m", "task": "t", "id": "2", "predi')
+    path.write_text('{"model": "m", "task": "t", "id": "1", "index": 0}\n{"model": "m", "task": "t", "id": "2", "predi')
     store = SampleStore(path)
     assert store.done_keys() == {("m", "t", "1")}
     with store:
-        store.append({"model": "m", "task": "t", "id": "3"})
+        store.append({"model": "m", "task": "t", "id": "3", "index": 2})
     assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["1", "3"]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.commands.options import Parser, number
 from harness.errors import HarnessError
+from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
@@ -56,9 +57,10 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                         help="idle GPU baseline measured before the run, for net-of-idle energy (default 2; 0 skips)")
     meters.add_argument("--country", metavar="ISO3",
                         help="country of the electricity grid (e.g. FRA), for CodeCarbon's offline carbon intensity")
-    meters.add_argument("--carbon-intensity", type=number(0), metavar="G_PER_KWH",
+    meters.add_argument("--carbon-intensity", type=number(0, MAX_G_PER_KWH), metavar="G_PER_KWH",
                         help="grid carbon intensity in g CO2e/kWh (wins over --country)")
-    meters.add_argument("--pue", type=number(1.0), default=1.0, help="data-centre power usage effectiveness (default 1.0)")
+    meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
+                        help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
     for module in _after_run_modules():
         module.add_arguments(run)
@@ -91,13 +93,19 @@ def refuse_resume_options(argv: list[str]) -> None:
 
 def _resumable(state) -> tuple[list, list]:
     """What a resume checks before it touches anything: no other process works on the folder, its
-    samples.jsonl reads, and the inputs are those the run started with (a refusal comes at once;
+    samples.jsonl and windows.jsonl read, and the inputs are those the run started with (a refusal comes at once;
     the lock is taken again for the run itself). Returns the prepared tasks and probes."""
     from harness.fingerprint import check_unchanged, fingerprints
     from harness.lock import run_lock
     from harness.store import SampleStore
+    from harness.meters.session import read_windows
     with run_lock(state.dir):
         SampleStore(state.samples_path).records()
+        read_windows(state.dir)
+    for directory in state.spec.tasks_dirs:         # --tasks-dir cannot be given again with --resume
+        if not directory.is_dir():
+            raise HarnessError(f"the tasks directory {directory} run {state.id} was started with is gone",
+                               "put it back at that path (run.json records it), or start a new run")
     from harness.audit import prepare, prepare_probes
     tasks, probes = prepare(state.spec), prepare_probes(state.spec)
     check_unchanged(state.id, state.fingerprints, fingerprints(tasks, probes))
@@ -109,6 +117,9 @@ def execute(args, argv: list[str]) -> int:
 
     if args.resume:
         refuse_resume_options(argv)
+    if args.no_probes and args.probes is not None:
+        raise HarnessError(f"--no-probes and --probes {args.probes} contradict each other",
+                           "keep --probes to run those probes, or --no-probes to run none")
     if args.probe_limit is not None and args.probe_limit < 0:
         raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
     for name in ("limit", "batch_size"):
@@ -151,15 +162,16 @@ def start(args) -> tuple:
         if len(set(names)) != len(names):
             raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
         check_after_run(args, names)
-        spec = RunSpec(models=models, tasks=tuple(t for t in (args.tasks or "").split(",") if t),
+        task_names = () if args.tasks is None else names_option("--tasks", args.tasks, "tasks")
+        probe_names = () if args.no_probes else None if args.probes is None else names_option("--probes", args.probes, "probes")
+        spec = RunSpec(models=models, tasks=task_names,
                        tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
                        runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                                               trust_remote_code=args.trust_remote_code),
                        meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                            idle_s=args.idle_seconds, country=args.country,
                                            carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                       probes=() if args.no_probes else (None if not args.probes else tuple(p for p in args.probes.split(",") if p)),
-                       probe_limit=args.probe_limit)
+                       probes=probe_names, probe_limit=args.probe_limit)
         from harness.audit import prepare, prepare_probes
         from harness.meters.carbon import resolve_intensity
         from harness.preflight import check_models
@@ -171,6 +183,18 @@ def start(args) -> tuple:
         from harness.fingerprint import fingerprints
         state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
     return state, tasks, probes
+
+
+def names_option(flag: str, text: str, what: str) -> tuple[str, ...]:
+    """A comma-separated list of names, each once in the order given. A list that names nothing
+    (`--tasks ""`, `--tasks ,` from an empty shell variable) is refused: read as "every one", it
+    would start the whole audit instead of the subset asked for."""
+    names = tuple(dict.fromkeys(n for n in text.split(",") if n))
+    if not names:
+        raise HarnessError(f"{flag} {text!r} names no {what}",
+                           f"give {flag} a comma-separated list (`harness list {what}` shows them), or leave "
+                           f"{flag} out for all of them")
+    return names
 
 
 def check_after_run(args, model_names: list[str]) -> None:

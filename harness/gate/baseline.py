@@ -70,7 +70,7 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
                            "finished run with every piece evaluated", "finish it (`harness run --resume RUN_DIR`) "
                            "or bless another run")
     target = blessed_path(run_dir.parent, name)
-    if target.exists() and not force:
+    if target.exists() and not force and not (target.is_file() and target.stat().st_size == 0):   # empty: names no run
         try:
             current = json.loads(target.read_text(encoding="utf-8")).get("run_id", "?")
         except (ValueError, UnicodeDecodeError, AttributeError, OSError):

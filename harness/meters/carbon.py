@@ -22,12 +22,22 @@ class CarbonIntensity:
         return {"g_per_kwh": self.g_per_kwh, "source": self.source, "pue": self.pue}
 
 
+# Above these a value is a typo or a unit slip, not a grid: the dirtiest generation (lignite, oil
+# shale) emits about 1,300 g CO2e/kWh, and a data centre's PUE rarely passes 3. Unbounded values
+# also overflow: --pue 1e308 with --carbon-intensity 1e308 made gCO2e infinite, and results.json
+# (strict JSON) could not be written.
+MAX_G_PER_KWH = 5000.0
+MAX_PUE = 10.0
+
+
 def resolve_intensity(country: str | None, g_per_kwh: float | None, pue: float = 1.0) -> CarbonIntensity:
-    if pue < 1.0:
-        raise HarnessError(f"--pue {pue} is below 1", "PUE is facility energy / IT energy, so at least 1.0")
+    if not 1.0 <= pue <= MAX_PUE:
+        raise HarnessError(f"--pue {pue} is outside 1 to {MAX_PUE:g}",
+                           "PUE is facility energy / IT energy: at least 1.0 (typical 1.1-1.6)")
     if g_per_kwh is not None:
-        if g_per_kwh < 0:
-            raise HarnessError(f"--carbon-intensity {g_per_kwh} is negative", "give grams CO2e per kWh, e.g. 56")
+        if not 0 <= g_per_kwh <= MAX_G_PER_KWH:
+            raise HarnessError(f"--carbon-intensity {g_per_kwh} is outside 0 to {MAX_G_PER_KWH:g} g CO2e/kWh",
+                               "give grams CO2e per kWh, e.g. 56 (France) or 370 (the world average)")
         return CarbonIntensity(g_per_kwh, "user", pue)
     if not country:
         return CarbonIntensity(None, "no carbon intensity given: pass --country ISO3 or --carbon-intensity G_PER_KWH", pue)

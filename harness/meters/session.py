@@ -180,5 +180,26 @@ def _finite(value: Any) -> Any:
     return value
 
 
+WINDOW_FIX = "delete that line (the energy of that stretch of work is then not counted), or start a new run"
+
+
+def window_problem(window: dict) -> str | None:
+    """What makes ``window`` unusable as a windows.jsonl record (what the energy sums read), or None."""
+    for key in ("path", "kind"):
+        if not isinstance(window.get(key), str):
+            return f"{key} is {'missing' if key not in window else type(window[key]).__name__}, not a string"
+    duration = window.get("duration_s")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < math.inf:
+        return f"duration_s is {duration!r}, not a number of seconds"
+    figures = window.get("figures")
+    if not isinstance(figures, dict):
+        return f"figures is {'missing' if 'figures' not in window else type(figures).__name__}, not an object"
+    for name in ("examples", "generated_tokens"):
+        value = window.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} is {type(value).__name__}, not a whole number"
+    return None
+
+
 def read_windows(run_dir: Path) -> list[dict]:
-    return list(iter_jsonl(run_dir / "windows.jsonl"))
+    return list(iter_jsonl(run_dir / "windows.jsonl", window_problem, WINDOW_FIX))

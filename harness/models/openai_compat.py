@@ -54,6 +54,11 @@ class RemoteError(RuntimeError):
     """A reply the adapter cannot use; the message names the status and the server's words, never the key."""
 
 
+class Unreachable(RemoteError):
+    """Every retry failed: the server, not one request, is at fault (the runner stops retrying item by item)."""
+    systemic = True
+
+
 class Retryable(RemoteError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -195,7 +200,7 @@ class OpenAICompatible(AnswersOnlyWhatItSupports):
                 break
             except Retryable as exc:
                 if attempt == self.retries:
-                    raise RemoteError(f"{exc} (gave up after {self.retries + 1} attempts)") from None
+                    raise Unreachable(f"{exc} (gave up after {self.retries + 1} attempts)") from None
                 self.retried += 1
                 wait = exc.retry_after if exc.retry_after is not None else delay * (1 + 0.1 * random.random())
                 self._sleep(min(30.0, wait))

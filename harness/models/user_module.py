@@ -27,7 +27,9 @@ def _factory(spec: ModelSpec):
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise HarnessError(f"cannot import {module_name}:{attr}: {exc}", "check the module is on the Python path") from None
-    except Exception as exc:        # the module itself failed while it was imported
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:    # the module itself failed while it was imported (sys.exit() included)
         raise HarnessError(f"importing {module_name} for model {spec.name!r} failed: {type(exc).__name__}: {exc}",
                            "fix the module") from None
 
