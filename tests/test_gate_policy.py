@@ -173,6 +173,7 @@ def _readme_blocks() -> list[str]:
     from conftest import REPO
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text[text.index("## Release gate"):]
+    section = section[:section.index("\n## ", 1)]           # that section only
     return re.findall(r"```yaml\n(.*?)```", section, re.S)
 
 

@@ -41,7 +41,7 @@ def test_accuracy_norm_divides_by_the_choice_text_length_as_lm_eval_does():
     # the same formula as lm-eval on random cases, delimiter or not
     rng = np.random.default_rng(0)
     for _ in range(200):
-        choices = ["x" * int(k) for k in rng.integers(1, 12, size=4)]
+        choices = ["x" * int(k) for k in rng.choice(np.arange(1, 12), size=4, replace=False)]   # distinct choices
         lls = list(-rng.random(4) * 20)
         expected = choices[int(np.argmax(np.array(lls) / np.array([float(len(c)) for c in choices])))]
         assert _mc_pick_norm(choices, lls) == expected
