@@ -115,3 +115,52 @@ def test_main_holds_ctrl_c_back_in_importlib_only_while_it_runs_and_leaves_an_ig
     finally:
         signal.signal(signal.SIGINT, before)
     assert seen == [(cli._raise_interrupted, cli._raise_terminated), (signal.SIG_IGN, cli._raise_terminated)]
+
+
+def gated_meter(idle_s: float = 1.0):
+    """A background-baseline meter whose fake clock moves only once ``gate`` is set."""
+    from harness.meters.nvml import NvmlMeter
+    clock, gate = FakeClock(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        gate.wait()
+        clock.sleep(seconds)
+    meter = NvmlMeter(period_s=0.1, idle_s=idle_s, nvml=FakeNvml(clock, [(0.0, 50.0)]), clock=clock, sleep=sleep,
+                      threaded=True, background_baseline=True, visible=None)
+    return meter, gate
+
+
+def test_a_window_that_ends_before_the_idle_baseline_is_done_says_so(tmp_path):
+    """A model that fails to load (its library is missing) ends its window before the baseline taken on
+    the sampler thread is done: its net energy said "no idle baseline (set --idle-seconds above 0)", with
+    --idle-seconds 2."""
+    import json
+
+    from harness.meters.session import MeterSession
+    meter, gate = gated_meter()
+    with MeterSession([meter], tmp_path) as session:
+        with session.window("run", "r"):
+            with session.window("model", "broken"):
+                pass                                          # failed to load: no ready()
+            gate.set()
+            with session.window("task", "t"):
+                pass
+    windows = {w["path"]: w["figures"] for w in map(json.loads, (tmp_path / "windows.jsonl").read_text().splitlines())}
+    early = windows["run:r/model:broken"]["gpu_energy_net_j"]
+    assert early["value"] is None and "still being taken when this window ended" in early["reason"]
+    assert "--idle-seconds" not in early["reason"]
+    assert windows["run:r/task:t"]["gpu_energy_net_j"]["value"] is not None       # after ready(): net of idle
+    assert windows["run:r"]["gpu_energy_net_j"]["value"] is not None
+
+
+def test_no_idle_baseline_asked_for_still_says_how_to_get_one():
+    from harness.meters.nvml import NvmlMeter
+    clock = FakeClock()
+    meter = NvmlMeter(period_s=0.1, idle_s=0, nvml=FakeNvml(clock, [(0.0, 50.0)]), clock=clock, sleep=clock.sleep,
+                      threaded=False, background_baseline=True, visible=None)
+    meter.start()
+    begin = meter.read()
+    clock.sleep(1.0)
+    meter.sample_once()
+    net = meter.figures(begin, meter.read())["gpu_energy_net_j"]
+    assert net["value"] is None and "set --idle-seconds above 0" in net["reason"]
