@@ -164,3 +164,56 @@ def test_no_idle_baseline_asked_for_still_says_how_to_get_one():
     meter.sample_once()
     net = meter.figures(begin, meter.read())["gpu_energy_net_j"]
     assert net["value"] is None and "set --idle-seconds above 0" in net["reason"]
+
+
+def one_model_registry(monkeypatch, imports, build=lambda spec, options: "adapter"):
+    import harness.plugins
+    import harness.runner as runner
+    from harness.registry import Registry
+
+    def factory(spec, options):
+        return build(spec, options)
+    factory.imports = imports
+    models = Registry("model", "harness.test_models")
+    models.add("lib", factory, origin="test")
+    monkeypatch.setattr(runner, "MODELS", models)
+    monkeypatch.setattr(harness.plugins, "MODELS", models)
+
+
+def load(monkeypatch, imports):
+    from harness.runner import load_model
+    from harness.spec import ModelSpec, RuntimeOptions
+    one_model_registry(monkeypatch, imports)
+    return load_model(ModelSpec(name="lib", adapter="lib"), RuntimeOptions())
+
+
+def test_imports_written_without_its_comma_is_one_module_not_one_per_letter(monkeypatch, tmp_path):
+    """``imports = ("mylib")`` is the str "mylib": the model failed to load with "No module named 'm'"."""
+    (tmp_path / "preload_one_name_lib.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "preload_one_name_lib", raising=False)
+    assert load(monkeypatch, ("preload_one_name_lib")) == "adapter"
+    assert "preload_one_name_lib" in sys.modules
+    from harness import preload
+    from harness.spec import ModelSpec
+    assert preload.declared_imports([ModelSpec(name="lib", adapter="lib")]) == ("preload_one_name_lib",)
+
+
+@pytest.mark.parametrize("imports", [None, 3, ("ok", None), ("",)])
+def test_imports_that_are_not_module_names_are_the_models_failed_load_not_a_crash(monkeypatch, imports):
+    """``imports = None`` crashed `harness run` with a TypeError traceback before the run folder existed."""
+    from harness import preload
+    from harness.errors import ModelFault
+    from harness.spec import ModelSpec
+    one_model_registry(monkeypatch, imports)
+    assert preload.declared_imports([ModelSpec(name="lib", adapter="lib")]) == ()      # preload leaves it out
+    with pytest.raises(ModelFault, match=r"declares imports = .*not a tuple of module names") as caught:
+        load(monkeypatch, imports)
+    assert caught.value.what == "load"
+
+
+def test_a_missing_library_says_to_install_it(monkeypatch):
+    from harness.errors import ModelFault
+    with pytest.raises(ModelFault, match="failed to load: ModuleNotFoundError: No module named 'harness_no_such_lib'") as caught:
+        load(monkeypatch, ("harness_no_such_lib",))
+    assert "install the package that provides 'harness_no_such_lib'" in caught.value.fix
