@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib._bootstrap as _bootstrap
 import importlib._bootstrap_external as _bootstrap_external
 import os
+import queue
 import signal
 import threading
 import time
@@ -31,6 +32,10 @@ IMPORT_MACHINERY = frozenset({_bootstrap._find_and_load.__code__.co_filename,
                               _bootstrap_external.SourceLoader.get_code.__code__.co_filename})
 
 _deferred_since: dict[int, float] = {}
+_resend: "queue.SimpleQueue[tuple[int, object]]" = queue.SimpleQueue()   # put() is safe inside a signal handler
+_pending: set[int] = set()            # signals queued to be sent again: each once (a second Ctrl-C is not meant)
+_resender: threading.Thread | None = None
+_busy = False
 
 
 def in_import_machinery(frame: FrameType | None) -> bool:
@@ -40,17 +45,39 @@ def in_import_machinery(frame: FrameType | None) -> bool:
 
 
 def deferred(signum: int, frame: FrameType | None, handler) -> bool:
-    """True when the signal must not be acted on at ``frame``: it is sent again shortly (while
-    ``handler`` is still the one installed for it)."""
+    """True when the signal must not be acted on at ``frame``: it is sent again RETRY_S later (while
+    ``handler`` is still the one installed for it). A signal that comes while this function or the
+    handler runs (starting the thread that sends it again, returning) is held back too: the frame it
+    sees is theirs, but the code it would interrupt is the one they are deferring from."""
+    global _busy, _resender
+    if _busy or (frame is not None and frame.f_code is getattr(handler, "__code__", None)):
+        _schedule(signum, handler)          # the handler itself was interrupted, on its way back to that code
+        return True
     now = time.monotonic()
     if not in_import_machinery(frame) or now - _deferred_since.setdefault(signum, now) >= DEFER_AT_MOST_S:
         _deferred_since.pop(signum, None)
         return False
+    _busy = True
+    try:
+        _schedule(signum, handler)
+        if _resender is None:
+            _resender = threading.Thread(target=_send_again, name="harness-signal-resend", daemon=True)
+            _resender.start()
+    finally:
+        _busy = False
+    return True
 
-    def again() -> None:
+
+def _schedule(signum: int, handler) -> None:
+    if signum not in _pending:
+        _pending.add(signum)
+        _resend.put((signum, handler))
+
+
+def _send_again() -> None:
+    while True:
+        signum, handler = _resend.get()
+        time.sleep(RETRY_S)
+        _pending.discard(signum)
         if signal.getsignal(signum) is handler:
             os.kill(os.getpid(), signum)
-    timer = threading.Timer(RETRY_S, again)
-    timer.daemon = True
-    timer.start()
-    return True

@@ -42,6 +42,7 @@ def resent(monkeypatch):
     sent: list[int] = []
     monkeypatch.setattr(interrupts.os, "kill", lambda pid, signum: sent.append(signum))
     monkeypatch.setattr(interrupts, "_deferred_since", {})
+    monkeypatch.setattr(interrupts, "_pending", set())
     return sent
 
 
@@ -217,3 +218,17 @@ def test_a_missing_library_says_to_install_it(monkeypatch):
     with pytest.raises(ModelFault, match="failed to load: ModuleNotFoundError: No module named 'harness_no_such_lib'") as caught:
         load(monkeypatch, ("harness_no_such_lib",))
     assert "install the package that provides 'harness_no_such_lib'" in caught.value.fix
+
+
+def test_a_signal_that_interrupts_the_handler_itself_is_held_back_too(resent):
+    """The handler runs Python code; a second signal can come in there, on its way back to importlib's
+    code: raised there, it would land in that code all the same."""
+    def handler(signum=None, frame=None):
+        return sys._getframe()
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        assert interrupts.deferred(signal.SIGTERM, handler(), handler) is True
+        assert wait_for(lambda: resent == [signal.SIGTERM])
+        assert interrupts.deferred(signal.SIGTERM, sys._getframe(), handler) is False
+    finally:
+        signal.signal(signal.SIGTERM, previous)
