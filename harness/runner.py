@@ -272,7 +272,9 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                 parts = {t.name: shard.part(t, model_spec.name, done) for t in tasks}
                 remaining = [t for t in tasks if t.name not in skipped
                              and any((model_spec.name, t.name, ex.id) not in done for ex in parts[t.name].examples)]
-                pending_probes = [p for p in probes if p.name not in previous.get("probes_done", [])
+                # a probe reads the task records: when task items are computed now (a resume retrying the
+                # items a model failed on), a probe done before runs again for the items it lacks
+                pending_probes = [p for p in probes if (remaining or p.name not in previous.get("probes_done", []))
                                   and probe_task_name(p) not in skipped]
                 if not remaining and not pending_probes and previous:
                     continue
