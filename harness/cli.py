@@ -11,7 +11,7 @@ import sys
 import threading
 import traceback
 
-from harness import __version__, commands
+from harness import __version__, commands, interrupts
 from harness.commands.options import Parser
 from harness.errors import HarnessError, Terminated
 from harness.store import disk_full, unusable_path
@@ -53,8 +53,17 @@ def _quiet_libraries() -> None:
 
 
 def _raise_terminated(signum, frame) -> None:
+    if interrupts.deferred(signum, frame, _raise_terminated):      # never inside importlib's own code
+        return
     signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second SIGTERM must not cut the writing of results short
     raise Terminated()
+
+
+def _raise_interrupted(signum, frame) -> None:
+    """Ctrl-C: Python's own KeyboardInterrupt, held back while the main thread is in importlib's code."""
+    if interrupts.deferred(signum, frame, _raise_interrupted):
+        return
+    raise KeyboardInterrupt
 
 
 def _stdout_to_devnull() -> None:
@@ -79,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else False
+    ctrl_c = on_main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler    # not when ignored
+    if ctrl_c:
+        signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
@@ -115,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not False:
             signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+        if ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def entry() -> None:

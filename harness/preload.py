@@ -18,6 +18,8 @@ import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from harness.errors import HarnessError
+
 if TYPE_CHECKING:
     from harness.spec import ModelSpec
 
@@ -33,12 +35,31 @@ def imported(name: str) -> ModuleType | None:
     return module
 
 
+def factory_imports(factory) -> tuple[str, ...]:
+    """A factory's ``imports``: one name given as a str (``imports = ("torch")``, the comma
+    forgotten) is that one module, not a module per letter; anything but module names is a
+    HarnessError (load_model makes it the model's failed load)."""
+    declared = getattr(factory, "imports", ())
+    try:
+        names = (declared,) if isinstance(declared, str) else tuple(declared)
+    except TypeError:                # None, a number: not a collection of names
+        names = (None,)
+    if not all(isinstance(name, str) and name for name in names):
+        raise HarnessError(f"model factory {getattr(factory, '__qualname__', factory)!r} declares imports = "
+                           f"{declared!r}, not a tuple of module names",
+                           'declare imports = ("package.module", ...), or no imports')
+    return names
+
+
 def declared_imports(models: Iterable["ModelSpec"]) -> tuple[str, ...]:
     """The modules the models' factories declare, first model first, each once."""
     from harness.plugins import MODELS
     modules: dict[str, None] = {}
     for spec in models:
-        modules.update(dict.fromkeys(getattr(MODELS.get(spec.adapter), "imports", ())))
+        try:
+            modules.update(dict.fromkeys(factory_imports(MODELS.get(spec.adapter))))
+        except HarnessError:         # that model's load reports it
+            continue
     return tuple(modules)
 
 

@@ -24,6 +24,7 @@ from harness.distributed import WHOLE, Shard
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
 from harness.plugins import MODELS
+from harness.preload import factory_imports
 from harness.prepared import PreparedTask
 from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
                               Response, request_text)
@@ -79,7 +80,7 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions, before_device: Callable
     running on its thread), and only then is the model built and moved to its device."""
     factory = MODELS.get(spec.adapter)
     try:
-        for module in getattr(factory, "imports", ()):
+        for module in factory_imports(factory):
             importlib.import_module(module)
         before_device()
         return factory(spec, runtime)
@@ -93,8 +94,10 @@ def load_model(spec: ModelSpec, runtime: RuntimeOptions, before_device: Callable
         if is_out_of_memory(exc):
             raise ModelFault(f"model {spec.name!r} does not fit in memory", "use --dtype bfloat16 or --device cpu",
                              spec.name, "load") from None
-        raise ModelFault(f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}",
-                         "check the model folder and adapter", spec.name, "load") from None
+        fix = (f"install the package that provides {exc.name!r} into this Python environment"
+               if isinstance(exc, ModuleNotFoundError) and exc.name else "check the model folder and adapter")
+        raise ModelFault(f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}", fix,
+                         spec.name, "load") from None
 
 
 REQUEST_NAMES = {LoglikelihoodRequest: "log-likelihood", LoglikelihoodRollingRequest: "rolling log-likelihood",
@@ -269,7 +272,9 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                 parts = {t.name: shard.part(t, model_spec.name, done) for t in tasks}
                 remaining = [t for t in tasks if t.name not in skipped
                              and any((model_spec.name, t.name, ex.id) not in done for ex in parts[t.name].examples)]
-                pending_probes = [p for p in probes if p.name not in previous.get("probes_done", [])
+                # a probe reads the task records: when task items are computed now (a resume retrying the
+                # items a model failed on), a probe done before runs again for the items it lacks
+                pending_probes = [p for p in probes if (remaining or p.name not in previous.get("probes_done", []))
                                   and probe_task_name(p) not in skipped]
                 if not remaining and not pending_probes and previous:
                     continue

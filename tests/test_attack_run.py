@@ -420,3 +420,27 @@ def test_the_store_refuses_a_record_no_utf8_file_can_hold_and_stays_readable(tmp
         with pytest.raises(HarnessError, match=r"'probe:mine' item 'b' holds a lone surrogate \(\\ud800\)"):
             store.append({**good, "id": "b", "input": "bad \ud800"})
     assert store.records() == [good]
+
+
+def test_a_resume_that_recovers_task_items_runs_the_probes_on_them_too(tmp_path, capsys, tasks):
+    """The probes read the task records: after the first run (q2 failed) robustness covered q0, q1, q3-q5
+    and was done; the resume scored q2 but robustness never perturbed it (complete, exit 0, a hole)."""
+    proc = cli(capsys, "run", "--model", "m=py:attack_models:RaisesOn,on=question 2", "--tasks-dir", str(tasks),
+               "--tasks", "mc", "--probes", "robustness", "--no-meters", "--no-progress", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 3, proc.stderr
+    (folder,) = folders(tmp_path / "out")
+
+    def probed() -> list[str]:
+        records = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+        return sorted({r["id"].rsplit("|", 1)[1] for r in records if r["task"].startswith("probe:")})
+    assert probed() == ["q0", "q1", "q3", "q4", "q5"]
+    before = len((folder / "samples.jsonl").read_text().splitlines())
+    run = json.loads((folder / "run.json").read_text())
+    run["spec"]["models"][0]["options"] = {"on": "no such text"}              # the model, fixed
+    (folder / "run.json").write_text(json.dumps(run))
+    assert cli(capsys, "run", "--resume", str(folder)).returncode == 0
+    assert probed() == [f"q{i}" for i in range(6)]
+    records = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert len({(r["task"], r["id"]) for r in records}) == len(records)          # nothing computed twice
+    per_item = (before - 5) // 5                                               # the probe records of one item
+    assert len(records) == before + 1 + per_item

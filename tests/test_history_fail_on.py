@@ -334,3 +334,25 @@ def test_a_series_the_newest_run_of_its_model_no_longer_has_is_not_judged(tmp_pa
     proc = in_process(capsys, *args)
     assert proc.returncode == 0, proc.stdout
     assert "were not judged" in proc.stdout and "FAIL" not in proc.stdout
+
+
+
+def open_read_only(monkeypatch) -> None:
+    """From now on SQLite opens history.sqlite read-only, as for a file or folder this user cannot write."""
+    import harness.history.index as index_module
+    real = sqlite3.connect
+    monkeypatch.setattr(index_module.sqlite3, "connect", lambda path, **kw: real(f"file:{path}?mode=ro", uri=True, **kw))
+
+
+def test_a_read_only_index_is_said_to_be_read_only_not_damaged(tmp_path, capsys, monkeypatch):
+    """It read "the history index ... is damaged (attempt to write a readonly database); fix: move it
+    aside": advice that throws away the blessed names and the runs whose folders are gone."""
+    _run(tmp_path, "r1", T[0], (0.80, 0.70, 0.90))
+    record(tmp_path / "r1")
+    _run(tmp_path, "r2", T[1], (0.50, 0.40, 0.60))            # not in the index yet: history must add it
+    before = index_path(tmp_path).read_bytes()
+    open_read_only(monkeypatch)
+    proc = in_process(capsys, "history", str(tmp_path), "--fail-on", "worse")
+    assert_one_line_error(proc, "cannot be written", "read-only", "make")
+    assert "damaged" not in proc.stderr and "move it aside" not in proc.stderr
+    assert index_path(tmp_path).read_bytes() == before

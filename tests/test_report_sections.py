@@ -223,3 +223,22 @@ def test_sections_from_an_installed_package_through_entry_points(tmp_path):
     assert "section missing-section failed: ModuleNotFoundError: No module named &#39;harness_parity_missing&#39;" in tail
     order = [tail.index(t) for t in ("Metric definitions", "Parity plugin", "broken-section", "wrong-section", "missing-section")]
     assert order == sorted(order)
+
+
+def test_a_plugin_error_whose_message_cannot_be_read_is_still_a_note(sections):
+    """str() of the plugin's exception raised in its turn: render_html crashed, so the run ended with a
+    traceback (exit 1) and no report.html."""
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message for you")
+
+    @sections.register("test-unprintable")
+    def unprintable(results):
+        raise Unprintable()
+
+    @sections.register("test-after-unprintable")
+    def after(results):
+        return Section("Still here")
+    tail = _plugin_part(render_html(_results(), []))
+    assert "section test-unprintable failed: Unprintable: (its message cannot be read: RuntimeError)" in tail
+    assert "Still here" in tail

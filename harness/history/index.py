@@ -79,6 +79,15 @@ def _damaged(path: Path, exc: Exception) -> HarnessError:
                         f"move it aside (mv {path} {path}.damaged); `harness history` rebuilds it from the run folders")
 
 
+def _read_only(exc: sqlite3.OperationalError) -> bool:
+    """SQLite refused to write (a read-only file) or to open the file for its write-ahead log (a
+    read-only folder): the index is not damaged, and moving it aside would lose what no run folder
+    holds (blessed names, runs whose folders are gone)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or \
+        any(text in str(exc) for text in ("readonly database", "unable to open database file"))
+
+
 class HistoryIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -118,6 +127,11 @@ class HistoryIndex:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise HarnessError(f"the history index {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s ({exc})",
                                    "let the other harness process finish, then `harness history` adds this run") from None
+            if _read_only(exc):
+                raise HarnessError(f"the history index {self.path} cannot be written ({exc}): it or its folder is "
+                                   "read-only", f"make {self.path} and its folder writable (SQLite writes "
+                                   f"{self.path.name}-wal and -shm beside it), or copy the reports folder somewhere "
+                                   "writable") from None
             raise _damaged(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise _damaged(self.path, exc) from None

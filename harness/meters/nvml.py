@@ -351,7 +351,16 @@ class NvmlMeter:
             all_samples = list(self.samples)
         duration = end.t - begin.t
         per_gpu = [self._gpu_window(d, begin, end, samples, all_samples) for d in self.devices]
-        return _sum_gpus(per_gpu, duration)
+        return _sum_gpus(per_gpu, duration, self._no_idle_reason())
+
+    def _no_idle_reason(self) -> str:
+        """Why a window has no idle power to subtract (when it has none)."""
+        if self.idle_s <= 0:
+            return "no idle baseline (set --idle-seconds above 0)"
+        if self._baseline_done is not None and not self._baseline_done.is_set():
+            return ("the idle baseline was still being taken when this window ended (it is taken while the "
+                    "model libraries import; a model that failed to load ends its window that early)")
+        return "no idle baseline: no power reading while it was taken"
 
     def _gpu_window(self, device: _Device, begin: GpuReading, end: GpuReading, window: list[GpuSample],
                     all_samples: list[GpuSample]) -> dict:
@@ -422,7 +431,7 @@ def throttle_seconds(points: list[tuple[float, int]], t_end: float) -> dict[str,
     return out
 
 
-def _sum_gpus(per_gpu: list[dict], duration: float) -> dict:
+def _sum_gpus(per_gpu: list[dict], duration: float, no_idle_reason: str) -> dict:
     counters = [g["counter_j"] for g in per_gpu]
     integrated = [g["integrated_j"] for g in per_gpu]
     has_counter = all(c is not None for c in counters)
@@ -456,7 +465,7 @@ def _sum_gpus(per_gpu: list[dict], duration: float) -> dict:
     elif gross["value"] is None:
         figures["gpu_energy_net_j"] = not_measured("J", gross["reason"])
     else:
-        figures["gpu_energy_net_j"] = not_measured("J", "no idle baseline (set --idle-seconds above 0)")
+        figures["gpu_energy_net_j"] = not_measured("J", no_idle_reason)
     if gross["value"] is not None and covered_s > 0:
         figures["gpu_power_mean_w"] = measured(gross["value"] / covered_s, "W", gross["source"])
     else:

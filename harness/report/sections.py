@@ -208,8 +208,16 @@ def accept(name: str, origin: str, returned: Any, limits: Limits = LIMITS) -> Op
                     cuts=tuple(dict.fromkeys(cuts)))
 
 
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, which is the plugin's code too (an ``__str__`` that raises)."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"(its message cannot be read: {type(inner).__name__})"
+
+
 def failed(name: str, origin: str, exc: BaseException, limits: Limits = LIMITS) -> Rendered:
-    message = f"section {name} failed: {type(exc).__name__}: {exc}"
+    message = f"section {name} failed: {type(exc).__name__}: {_message(exc)}"
     if len(message) > limits.note:
         message = message[:limits.note - 1] + "…"
     return Rendered(name=name, origin=origin, title=name, error=message)
