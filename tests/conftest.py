@@ -86,3 +86,18 @@ def close(a, b) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(map(close, a, b))
     return type(a) is type(b) and a == b
+
+
+def add_command(monkeypatch, name: str, execute) -> None:
+    """Makes `harness NAME` a command that calls ``execute(args, argv)`` (for tests of cli.main)."""
+    import harness.commands as commands
+
+    class Command:
+        @staticmethod
+        def add_parser(sub, epilog):
+            sub.add_parser(name)
+
+    Command.execute = staticmethod(execute)
+    real = commands.load
+    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, name))
+    monkeypatch.setattr(commands, "load", lambda n: Command if n == name else real(n))

@@ -90,21 +90,13 @@ def test_a_signal_held_back_too_long_is_raised_anyway(resent, monkeypatch):
 
 
 def test_main_holds_ctrl_c_back_in_importlib_only_while_it_runs_and_leaves_an_ignored_sigint_alone(monkeypatch):
-    import harness.commands as commands
+    from conftest import add_command
     seen = []
 
-    class Command:
-        @staticmethod
-        def add_parser(sub, epilog):
-            sub.add_parser("peek")
-
-        @staticmethod
-        def execute(args, argv):
-            seen.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
-            return 0
-    real = commands.load
-    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, "peek"))
-    monkeypatch.setattr(commands, "load", lambda name: Command if name == "peek" else real(name))
+    def execute(args, argv):
+        seen.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
+        return 0
+    add_command(monkeypatch, "peek", execute)
     before = signal.getsignal(signal.SIGINT)
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -202,19 +202,11 @@ def test_a_module_that_exits_on_import_is_one_line(tmp_path, capsys, tasks, monk
 
 
 def test_sys_exit_with_a_message_outside_a_model_is_exit_1_with_the_message(capsys, monkeypatch):
-    import harness.commands as commands
+    from conftest import add_command
 
-    class Command:
-        @staticmethod
-        def add_parser(sub, epilog):
-            sub.add_parser("boom")
-
-        @staticmethod
-        def execute(args, argv):
-            raise SystemExit("a plugin said goodbye")
-    real = commands.load
-    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, "boom"))
-    monkeypatch.setattr(commands, "load", lambda name: Command if name == "boom" else real(name))
+    def execute(args, argv):
+        raise SystemExit("a plugin said goodbye")
+    add_command(monkeypatch, "boom", execute)
     proc = cli(capsys, "boom")
     assert proc.returncode == 1 and "a plugin said goodbye" in proc.stderr and "Traceback" not in proc.stderr
 
