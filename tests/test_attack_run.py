@@ -436,3 +436,13 @@ def test_a_resume_that_recovers_task_items_runs_the_probes_on_them_too(tmp_path,
     assert len({(r["task"], r["id"]) for r in records}) == len(records)          # nothing computed twice
     per_item = (before - 5) // 5                                               # the probe records of one item
     assert len(records) == before + 1 + per_item
+
+
+def test_a_resume_preloads_its_models_libraries_too(tmp_path, capsys, tasks, monkeypatch):
+    import harness.preload as preload
+    started = []
+    monkeypatch.setattr(preload, "start", lambda models: started.append([m.name for m in models]))
+    proc = fake_run(capsys, tmp_path, tasks, "m=py:attack_models:RaisesOn,on=question 2")
+    assert proc.returncode == 3 and started == [["m"]]
+    assert cli(capsys, "run", "--resume", str(proc.folder)).returncode == 3      # the same model: the same failure
+    assert started == [["m"], ["m"]]

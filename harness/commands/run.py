@@ -151,11 +151,9 @@ def start(args) -> tuple:
     if args.resume:
         state = RunState.load(args.resume)
         check_after_run(args, [m.name for m in state.spec.models])
+        _preload(state.spec.models, state.spec.meters.enabled)
         tasks, probes = _resumable(state)
     else:
-        if not args.no_meters:
-            from harness.meters.cpu import probe_hardware_early
-            probe_hardware_early()
         from harness.models import DEFAULT_MODELS       # not .embedded: that imports torch for every run
         models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
         names = [m.name for m in models]
@@ -176,8 +174,7 @@ def start(args) -> tuple:
         from harness.meters.carbon import resolve_intensity
         from harness.preflight import check_models
         check_models(spec.models, spec.runtime)               # bad input fails before a run folder exists
-        from harness import preload
-        preload.start(spec.models)                            # torch and transformers, on a thread
+        _preload(spec.models, spec.meters.enabled)
         tasks, probes = prepare(spec), prepare_probes(spec)
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
@@ -195,6 +192,16 @@ def names_option(flag: str, text: str, what: str) -> tuple[str, ...]:
                            f"give {flag} a comma-separated list (`harness list {what}` shows them), or leave "
                            f"{flag} out for all of them")
     return names
+
+
+def _preload(models, meters: bool) -> None:
+    """What takes seconds and needs nothing from the main thread starts now, on threads:
+    CodeCarbon's hardware probe (with the meters on) and the models' libraries (harness.preload)."""
+    if meters:
+        from harness.meters.cpu import probe_hardware_early
+        probe_hardware_early()
+    from harness import preload
+    preload.start(models)
 
 
 def check_after_run(args, model_names: list[str]) -> None:
