@@ -12,20 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import assert_finished_with_errors, assert_one_line_error, write_task
-from run_folders import make_run
 
-from harness.cli import main
+from run_folders import in_process as cli, make_run
 
 TESTS = Path(__file__).resolve().parent
 ROWS = [{"id": f"q{i}", "question": f"question {i}", "choices": ["aaa", "b", "cc"], "answer": 1} for i in range(6)]
 QUICK = ("--no-probes", "--no-meters", "--no-progress")
 
 
-def cli(capsys, *args: str) -> SimpleNamespace:
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def folders(out: Path) -> list[Path]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from sklearn.metrics import f1_score
 from conftest import write_task
 from harness import catalog
 from harness.calls import blamed_on
-from harness.cli import main
 from harness.errors import HarnessError, ModelFault
 from harness.metrics import Bleu, Chrf, F1Macro, Rouge1, Rouge2, RougeL, RougeLsum, bootstrap
 from harness.models.errors import InputTooLong
@@ -25,16 +23,12 @@ from harness.prepared import prepare_task
 from harness.probes.stats import ratio_ci
 from harness.prompts import Template
 from harness.spec import load_task_file
+from run_folders import in_process as cli
 
 ROWS = [{"id": "a", "text": "hello", "answer": "world"}, {"id": "b", "text": "x", "answer": "y"}]
 GEN = "kind: generate\ndata: data.jsonl\n"
 
 
-def cli(capsys, *args: str) -> SimpleNamespace:
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def task_file(tmp_path: Path, yaml_text: str, rows=ROWS) -> Path:

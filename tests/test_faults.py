@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -93,6 +92,7 @@ from conftest import assert_one_line_error, close, run_cli, write_task  # noqa: 
 from harness.cli import main  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.store import SampleStore  # noqa: E402
+from run_folders import in_process  # noqa: E402
 
 
 def harness(*args: str, fault: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -100,12 +100,6 @@ def harness(*args: str, fault: str | None = None, timeout: float = 300) -> subpr
                           env={**os.environ, **({FAULT: fault} if fault else {})})
 
 
-def in_process(capsys, *args: str) -> SimpleNamespace:
-    """`harness ARGS` through cli.main in this process (fast: the libraries are imported once)."""
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def run_folder(out: Path) -> Path:

@@ -7,13 +7,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from conftest import assert_one_line_error, run_cli, write_task
 from harness.calls import guarded
-from harness.cli import main
 from harness.data import DataSource, load_examples
 from harness.errors import HarnessError, ModelFault
 from harness.kinds.multiple_choice import MultipleChoice
@@ -22,16 +20,11 @@ from harness.prompts import Template
 from harness.requests import (Classification, ClassifyRequest, Generation, GenerateRequest, Loglikelihood,
                               LoglikelihoodRequest)
 from harness.spec import TaskConfig, load_task_file, task_from_mapping
+from run_folders import in_process as cli
 
 TESTS = Path(__file__).resolve().parent
 
 
-def cli(capsys, *args: str) -> SimpleNamespace:
-    """`harness ARGS` in this process (fast: the libraries are imported once)."""
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def strict_lines(path: Path) -> list[dict]:
