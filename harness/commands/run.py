@@ -225,20 +225,21 @@ def after_run(args, results: dict, run_dir: Path) -> dict:
     return results
 
 
-def finished(results: dict, run_dir: Path) -> int:
-    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
-    run = results["run"]
-    if run["status"] == "complete":
+def finished(results, run_dir: Path) -> int:
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why.
+    ``results``: the typed results (harness.results.Results)."""
+    from harness.results.reading import as_results
+    run = as_results(results).run
+    if run.status == "complete":
         return 0
-    failures = run.get("failures", [])
+    failures = run.failures
     if failures:
-        from harness.failures import piece
         first, n = failures[0], len(failures)
         more = f"; and {n - 1} more" if n > 1 else ""
-        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({piece(first['model'], first['what'])}: "
-              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
+        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({first.describe()}: "
+              f"{first.error}{more}); fix: {first.fix}; see results.json run.failures, and "
               f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
     else:
-        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
+        print(f"harness: finished with errors: {run.status}; fix: choose tasks and probes the models can answer "
               f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
     return 3

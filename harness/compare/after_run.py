@@ -39,14 +39,17 @@ def _baseline_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-def after_run(args, results: dict, run_dir: Path) -> dict | None:
-    baseline = getattr(args, "baseline", None) or _baseline_from_argv(results["run"].get("argv") or [])
+def after_run(args, results, run_dir: Path):
+    """The results with the comparison added (harness.results.Results), or None without a baseline."""
+    from harness.results.reading import as_results
+    results = as_results(results)
+    baseline = getattr(args, "baseline", None) or _baseline_from_argv(results.run.argv)
     if not baseline:
         return None
-    if baseline not in results["models"]:
+    if baseline not in results.models:
         print(f"harness: no comparison: the baseline {baseline!r} has no results (see run.failures)", file=sys.stderr)
         return None
     from harness.compare import compare_within
     from harness.store import SampleStore
     records = SampleStore(run_dir / "samples.jsonl").records()
-    return {**results, "comparison": compare_within(results, records, baseline)}
+    return results.with_comparison(compare_within(results, records, baseline))
