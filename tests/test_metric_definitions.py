@@ -56,7 +56,7 @@ def test_accuracy_norm_end_to_end_with_planted_loglikelihoods(tmp_path, monkeypa
     write_task(tmp_path / "tasks" / "mc", "planted_mc", rows, kind="multiple_choice", prompt="{question}")
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("planted_mc",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
-    metrics = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["tasks"][
+    metrics = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["tasks"][
         "planted_mc"]["metrics"]
     assert metrics["accuracy"]["value"] == 0.0
     assert metrics["accuracy_norm"]["value"] == 1.0
@@ -119,7 +119,7 @@ def test_pair_probes_record_ties_end_to_end(tmp_path, monkeypatch):
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("planted_mc",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=("cp", "wb"),
                    probe_limit=0)
-    probes = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["probes"]
+    probes = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["probes"]
     cp = probes["cp"]
     # c0, c1... : equal lengths tie (c0), "A man ran." is shorter (stereotyping wins), "Bob is tall." is shorter,
     # "Tom swims far." is longer (the other wins)

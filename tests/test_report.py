@@ -174,7 +174,7 @@ def test_energy_not_measured_is_said_instead_of_plotting_zeros():
 
 
 def test_minimal_results_still_render():
-    results = {"run": {"id": "r", "status": "complete", "started": "s", "finished": "f", "seed": 1, "harness_version": "0",
+    results = {"schema_version": "2.0", "run": {"id": "r", "status": "complete", "started": "s", "finished": "f", "seed": 1, "harness_version": "0",
                        "git_sha": None},
                "environment": {"python": "3", "torch": "2", "transformers": "5", "cpu": "c", "gpus": []},
                "models": {"m": {"kind": "k", "spec": "s", "parameters": 1, "device": "cpu", "dtype": "float32", "skipped": {},

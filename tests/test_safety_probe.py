@@ -64,7 +64,7 @@ def test_flag_rates_examples_and_redaction_end_to_end(tmp_path, monkeypatch, wit
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:EchoAfterMarker"),), tasks=("gen",), tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=("safety_test",))
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_test"]
+    probe = run_audit(state, progress=False).to_json()["models"]["m"]["probes"]["safety_test"]
     m = probe["metrics"]
     assert probe["n"] == 12 and probe["counts"] == {"items": 12, "flagged": 8 if with_classifier else 7}
     for category, k in (("email", 2), ("card", 1), ("iban", 1), ("canary", 1), ("phone", 1), ("profanity", 1)):

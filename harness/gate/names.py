@@ -45,7 +45,8 @@ def vocabulary(results: Iterable) -> Vocabulary:
     probes = set(PROBE_METRICS) | _entry_point_names("harness.probes")
     task_metrics = set(TASK_METRICS) | _entry_point_names("harness.metrics")
     probe_metrics = {m for names in PROBE_METRICS.values() for m in names} | set(EXAMPLE_PATTERN_NAMES)
-    for result in results:                                 # harness.results.Results
+    from harness.results.reading import as_results
+    for result in map(as_results, results):
         for model in result.models.values():
             for task, entry in model.tasks.items():
                 tasks.add(task)

@@ -53,7 +53,7 @@ def to_current(raw: dict) -> dict:
     major = major_of(raw["schema_version"])
     if major > CURRENT_MAJOR:
         raise LayoutError(f"it is of layout {raw['schema_version']}, newer than this harness reads "
-                          f"({CURRENT_MAJOR}.x and older)", "upgrade harness (`pip install -U harness`) to read it")
+                          f"({CURRENT_MAJOR}.x and older)", "read it with the harness version that wrote it (run.harness_version), or a newer one")
     if major == CURRENT_MAJOR:
         return raw
     if major == 1:

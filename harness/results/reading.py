@@ -81,10 +81,14 @@ def _kind(value: Any) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+_UNION_BRANCHES = ("int", "float")        # a Number is int | float: pydantic names the branch it tried
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"] if not str(part).startswith(("function-", "tagged-")))
-    where = where.replace(".int.", ".").replace(".float.", ".")
-    message = error["msg"].removeprefix("Value error, ")
+    parts = [str(part) for part in error["loc"]]
+    number = any(part in _UNION_BRANCHES for part in parts)
+    where = ".".join(p for p in parts if p not in _UNION_BRANCHES and not p.startswith(("function-", "tagged-")))
+    message = "Input should be a number" if number else error["msg"].removeprefix("Value error, ")
     shown = _kind(error.get("input")) if error["type"] not in ("value_error", "assertion_error") else ""
     return f"{where or 'the file'}: {message}" + (f" (it is {shown})" if shown and error["type"] != "missing" else "")
