@@ -35,7 +35,7 @@ def test_a_task_failure_is_recorded_and_the_next_model_still_runs(mc_task_dir, t
     assert_finished_with_errors(proc, "model 'a'", "task 'mc'", "simulated model failure")
     run_dir, results = _results(tmp_path / "out")
     assert results["run"]["status"] == "complete with errors" and results["run"]["finished"]
-    assert results["run"]["failures"] == [{"model": "a", "what": "task 'mc'",
+    assert results["run"]["failures"] == [{"model": "a", "kind": "task", "piece": "mc",
                                            "error": "model 'a' raised ValueError on task 'mc': simulated model failure",
                                            "fix": "fix the model, or leave the task out with --tasks (probes with --probes)"}]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 6            # what was computed before it failed is kept
@@ -55,7 +55,7 @@ def test_a_probe_failure_keeps_the_tasks_and_the_other_model(mc_task_dir, tmp_pa
     a, b = results["models"]["a"], results["models"]["b"]
     assert a["tasks"]["mc"]["complete"] and "robustness" not in a["probes_done"]
     assert b["probes"]["robustness"]["n"] > 0 and b["probes_done"] == ["robustness"]
-    assert [f["what"] for f in results["run"]["failures"]] == ["probe 'robustness'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("probe", "robustness")]
 
 
 def test_a_model_that_fails_to_load_is_recorded_and_the_next_runs(mc_task_dir, tmp_path):
@@ -112,7 +112,7 @@ def test_a_resume_retries_the_failed_piece_and_forgets_the_failure(mc_task_dir, 
                    "--batch-size", "6", "--out", str(out), "--no-probes", "--no-meters", cwd=TESTS)
     assert_finished_with_errors(proc, "model 'a' on task 'mc'", "simulated passing fault", "--resume")
     run_dir, results = _results(out)
-    assert [f["what"] for f in results["run"]["failures"]] == ["task 'mc'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("task", "mc")]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 2           # one batch of 6 requests = 2 examples
     flag.unlink()
     proc = run_cli("run", "--resume", str(run_dir), "--no-progress", cwd=TESTS)

@@ -91,7 +91,7 @@ def test_a_model_that_scores_both_sentences_equally_is_all_ties_not_anti_stereot
     out = CrowsPairs().summarize(records, ProbeConfig("crows_pairs", "crows_pairs"), seed=0)
     assert out["ties"]["n"] == 10 and out["metrics"]["tie_pct"]["value"] == 100.0
     untied = out["metrics"]["stereotype_preference_pct_untied"]
-    assert untied["value"] is None and "tie" in untied["not_measured"]
+    assert untied["value"] is None and "tie" in untied["reason"]
     assert out["subgroups"]["g"]["p_value_vs_50"] == 1.0          # no evidence either way, not p = 0.002
 
 
