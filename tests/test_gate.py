@@ -721,3 +721,13 @@ def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tm
     assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
     assert main(["bless", str(run), "--as", "v1"]) == 0
     assert "warning" in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()
+
+
+def test_a_failed_task_whose_name_holds_a_quote_reads_as_failed(tmp_path, capsys):
+    """The failure is data (kind, piece): no display text is parsed back (`task "it's"` once missed)."""
+    import results_builder as rb
+    data = results(**{"run/status": "complete with errors",
+                      "run/failures": [rb.failure("minilm", "task", "it's").to_json()]})
+    policy = "version: 1\nallow_errors: true\nrules:\n  - {name: q, select: {task: \"it*\"}, metric: accuracy, min: 0.1}\n"
+    code, record, _, _ = gate(tmp_path, data, policy, capsys=capsys)
+    assert code == 1 and "task \"it's\" failed for model 'minilm'" in record["rules"][1]["reason"]

@@ -192,3 +192,16 @@ def test_a_passing_gate_heads_the_page_and_its_absence_says_so():
     del results["gate"]
     html = render_html(results, [])
     assert "Gate:" not in html and "No release gate was applied" in html
+
+
+def test_a_metric_one_model_does_not_report_is_a_dash_not_none():
+    """Two models of one probe with different metrics (robustness on different tasks): the cell of the
+    metric a model lacks read "None"."""
+    import results_builder as rb
+    results = rb.results("r", {
+        "a": rb.model(probes={"robustness": rb.probe("robustness", {"fail_rate": rb.metric(0.2),
+                                                                   "facts_mc.worst_case_accuracy": rb.metric(0.1)})}),
+        "b": rb.model(kind="encoder", probes={"robustness": rb.probe("robustness", {
+            "fail_rate": rb.metric(0.1), "topic.worst_case_accuracy": rb.metric(0.8)})})})
+    html = render_html(results, [])
+    assert ">None<" not in html and html.count('<span title="">—</span>') == 2

@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import StrictBool, model_validator
 
-from harness.results.values import Count, Interval, Number, Value
+from harness.results.values import Count, Interval, Number, Value, schema_extra
 
 _NOT_MEASURED_STAT = {
     "if": {"properties": {"delta": {"type": "null"}}},
@@ -33,7 +33,7 @@ class Discordant(Value):
 class PairedStat(Value):
     """Baseline and other on the same items: the delta (other - baseline) with its paired-bootstrap
     95% interval, the test and its p-value, Holm's p over the whole comparison."""
-    model_config = {"json_schema_extra": _NOT_MEASURED_STAT}
+    model_config = {"json_schema_extra": schema_extra(_NOT_MEASURED_STAT)}
 
     baseline: Optional[Number] = None
     other: Optional[Number] = None

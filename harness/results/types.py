@@ -17,7 +17,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from harness.results.comparison import Comparison
 from harness.results.energy import Energy, RunEnergy
-from harness.results.values import Count, Failure, Figure, MetricValue, Number, Value
+from harness.results.values import Count, Failure, Figure, MetricValue, Number, Value, schema_extra
 from harness.results.verdict import GateVerdict
 
 SCHEMA_VERSION = "2.0"
@@ -52,7 +52,7 @@ _CALIBRATION_NOT_MEASURED = {"anyOf": [{"required": ["metrics"]}, {"required": [
 class Calibration(Value):
     """How sure against how right (harness.calibration): ECE and Brier with intervals and the
     reliability bins; not measured: only the reason."""
-    model_config = {"json_schema_extra": _CALIBRATION_NOT_MEASURED}
+    model_config = {"json_schema_extra": schema_extra(_CALIBRATION_NOT_MEASURED)}
 
     source: Optional[str] = None
     binning: Optional[str] = None

@@ -12,11 +12,12 @@ them, and writes them back unchanged; ``to_json`` writes only what was given (no
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, model_validator
 
 NOT_MEASURED = "not_measured"          # the source of a figure that was not measured
+OLD_KEY = "not_measured"               # layout 1's key for the reason; no layout-2 object has it
 
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 Number = Union[StrictInt, FiniteFloat]            # JSON number: never a string, a boolean, NaN or Infinity
@@ -25,9 +26,24 @@ Interval = tuple[Optional[Number], Optional[Number]]      # ci95: [lower, upper]
 FailureKind = Literal["load", "task", "probe", "summary"]
 
 
+def schema_extra(conditions: dict | None = None) -> Callable[[dict], None]:
+    """JSON Schema additions of a type: its not-measured conditions, and no ``not_measured`` key."""
+    def extra(schema: dict) -> None:
+        schema.update(conditions or {})
+        schema["not"] = {"required": [OLD_KEY]}
+    return extra
+
+
 class Value(BaseModel):
     """The base of every results.json object: frozen, other fields kept as they are."""
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", json_schema_extra=schema_extra())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_old_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict) and OLD_KEY in data:
+            raise ValueError(f"`{OLD_KEY}` is layout 1's spelling: a value that was not measured is null, with `reason`")
+        return data
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -53,7 +69,7 @@ class Figure(Value):
     """A measured quantity: ``{value, unit, source}``; not measured: value null, source
     ``not_measured`` and the reason. ``coverage`` (0..1) and ``covered_s``: the share and seconds
     of a window a partly measured figure covers."""
-    model_config = ConfigDict(json_schema_extra=_NOT_MEASURED_FIGURE)
+    model_config = ConfigDict(json_schema_extra=schema_extra(_NOT_MEASURED_FIGURE))
 
     value: Optional[Number] = None
     unit: str
@@ -91,7 +107,7 @@ _NOT_MEASURED_VALUE = {
 class MetricValue(Value):
     """A metric's value with its bootstrap standard error and 95% interval over ``n`` examples;
     not measured: value null and the reason (stderr and interval null too)."""
-    model_config = ConfigDict(json_schema_extra=_NOT_MEASURED_VALUE)
+    model_config = ConfigDict(json_schema_extra=schema_extra(_NOT_MEASURED_VALUE))
 
     value: Optional[Number]
     stderr: Optional[Number] = None
