@@ -111,8 +111,8 @@ class ModelResult(Value):
     kind: str = ""
     dtype: Optional[str] = None
     device: Optional[str] = None
-    parameters: Optional[Count] = None
-    max_length: Optional[Count] = None
+    parameters: Optional[Number] = None         # as the adapter reports them (ModelInfo; a py: adapter's own count)
+    max_length: Optional[Number] = None
     batch_size: Optional[Count] = None
     remote: Optional[StrictBool] = None
     peak_memory: Optional[Figure] = None
