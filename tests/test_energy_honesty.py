@@ -200,7 +200,8 @@ def test_windows_that_were_not_measured_lower_the_coverage_of_a_total():
 
 def test_the_terminal_summary_shows_the_runs_energy_and_power():
     def summary(run_energy):
-        return summary_table({"models": {}, "run": {"id": "R", "status": "complete"}, "energy": {"run": run_energy}})
+        return summary_table({"schema_version": "2.0", "models": {}, "run": {"id": "R", "status": "complete"},
+                              "energy": {"run": run_energy}})
     e = energy_object(aggregate([_w("run:R", "a", 200.0, seconds=4.0), _w("run:R", "b", 100.0, seconds=2.0)]),
                       CarbonIntensity(None, "not given"))
     line = next(x for x in summary(e).splitlines() if x.startswith("energy: "))

@@ -473,6 +473,6 @@ def test_json_nested_past_the_parser_stack_is_one_line(tmp_path, reader):
             RunState.load(tmp_path)
         else:
             from harness.history import read_entry
-            (tmp_path / "results.json").write_text(json.dumps({"run": {"id": "r"}, "models": {}}))
+            rb.write(tmp_path, rb.results("r"), samples=None)
             (tmp_path / "run.json").write_text(deep)
             read_entry(tmp_path)
