@@ -35,7 +35,7 @@ def test_a_task_failure_is_recorded_and_the_next_model_still_runs(mc_task_dir, t
     assert_finished_with_errors(proc, "model 'a'", "task 'mc'", "simulated model failure")
     run_dir, results = _results(tmp_path / "out")
     assert results["run"]["status"] == "complete with errors" and results["run"]["finished"]
-    assert results["run"]["failures"] == [{"model": "a", "what": "task 'mc'",
+    assert results["run"]["failures"] == [{"model": "a", "kind": "task", "piece": "mc",
                                            "error": "model 'a' raised ValueError on task 'mc': simulated model failure",
                                            "fix": "fix the model, or leave the task out with --tasks (probes with --probes)"}]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 6            # what was computed before it failed is kept
@@ -55,7 +55,7 @@ def test_a_probe_failure_keeps_the_tasks_and_the_other_model(mc_task_dir, tmp_pa
     a, b = results["models"]["a"], results["models"]["b"]
     assert a["tasks"]["mc"]["complete"] and "robustness" not in a["probes_done"]
     assert b["probes"]["robustness"]["n"] > 0 and b["probes_done"] == ["robustness"]
-    assert [f["what"] for f in results["run"]["failures"]] == ["probe 'robustness'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("probe", "robustness")]
 
 
 def test_a_model_that_fails_to_load_is_recorded_and_the_next_runs(mc_task_dir, tmp_path):
@@ -89,17 +89,17 @@ def test_probes_done_never_lists_a_skipped_probe(mc_task_dir, tmp_path):
 
 def test_a_later_success_clears_an_earlier_failure(tmp_path):
     state = RunState.create(tmp_path, RunSpec(models=(ModelSpec("m", "tiny-gpt2"),), tasks=()), argv=[])
-    with isolated(state, "m", "task 'x'") as attempt:
+    with isolated(state, "m", "task", "x") as attempt:
         raise ModelFault("it broke", "fix it", "m", "task 'x'")
     assert attempt.failed and RunState.load(state.dir).failures[0]["error"] == "it broke"
-    with isolated(state, "m", "task 'x'"):
+    with isolated(state, "m", "task", "x"):
         pass
     assert RunState.load(state.dir).failures == []
-    with isolated(state, "m", "probe 'p'") as attempt:    # any HarnessError inside a piece is that piece's failure
+    with isolated(state, "m", "probe", "p") as attempt:    # any HarnessError inside a piece is that piece's failure
         raise HarnessError("bad probe item", "fix the probe file")
-    assert attempt.failed and RunState.load(state.dir).failures[0]["what"] == "probe 'p'"
+    assert attempt.failed and RunState.load(state.dir).failures[0]["kind"] == "probe"
     with pytest.raises(ValueError):                 # anything but a model's fault still stops the run
-        with isolated(state, "m", "task 'y'"):
+        with isolated(state, "m", "task", "y"):
             raise ValueError("a bug")
 
 
@@ -112,7 +112,7 @@ def test_a_resume_retries_the_failed_piece_and_forgets_the_failure(mc_task_dir, 
                    "--batch-size", "6", "--out", str(out), "--no-probes", "--no-meters", cwd=TESTS)
     assert_finished_with_errors(proc, "model 'a' on task 'mc'", "simulated passing fault", "--resume")
     run_dir, results = _results(out)
-    assert [f["what"] for f in results["run"]["failures"]] == ["task 'mc'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("task", "mc")]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 2           # one batch of 6 requests = 2 examples
     flag.unlink()
     proc = run_cli("run", "--resume", str(run_dir), "--no-progress", cwd=TESTS)
