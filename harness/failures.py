@@ -54,7 +54,10 @@ def from_record(raw: Any) -> dict[str, Any]:
         if match is None:
             raise ValueError(f"a failure names an unknown piece {what!r}")
         kind, quoted = match.groups()
-        piece = ast.literal_eval(quoted) if quoted[:1] in ("'", '"') else quoted
+        try:
+            piece = ast.literal_eval(quoted) if quoted[:1] in ("'", '"') else quoted
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            piece = None
         if not isinstance(piece, str):
             raise ValueError(f"a failure names an unknown piece {what!r}")
     return record(str(raw["model"]), kind, piece, str(raw["error"]), str(raw["fix"]))
@@ -89,7 +92,7 @@ def failed_pieces(failures: Any) -> set[tuple[str, str, str]]:
     for raw in failures if isinstance(failures, list) else ():
         try:
             failure = from_record({"error": "", "fix": "", **raw})
-        except (ValueError, KeyError, TypeError, SyntaxError):
+        except (ValueError, KeyError, TypeError):
             continue
         if failure["kind"] in ("task", "probe"):
             out.add(key(failure))
