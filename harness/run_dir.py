@@ -114,11 +114,12 @@ def read_failures(raw: Any) -> list[dict[str, Any]]:
 
 
 def baseline_from_argv(argv: Any) -> str | None:
-    """The --baseline of a stored command line (run folders from before run.json recorded it)."""
+    """The --baseline of a stored command line (run folders from before run.json recorded it; the flag
+    may also be spelt --baseline-model)."""
     argv = [a for a in argv if isinstance(a, str)] if isinstance(argv, list) else []
     for i, arg in enumerate(argv):
-        if arg == "--baseline" and i + 1 < len(argv):
+        if arg in ("--baseline", "--baseline-model") and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--baseline="):
+        if arg.startswith(("--baseline=", "--baseline-model=")):
             return arg.split("=", 1)[1]
     return None

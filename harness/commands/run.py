@@ -15,6 +15,7 @@ from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
 
+
 def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--model", action="append", metavar="SPEC",
                      help="a model to evaluate; repeat for several (default: tiny-gpt2 and minilm)")
