@@ -103,7 +103,7 @@ def test_layout_1_is_migrated_to_the_one_spelling_and_typed_failures():
         '"source": "not_measured"', "")
     results = parse(raw)
     assert [(f.kind, f.piece) for f in results.run.failures] == [
-        ("load", None), ("load", "warm-up"), ("task", "facts_mc"), ("task", "it's"), ("probe", "bbq")]
+        ("load", None), ("load", None), ("task", "facts_mc"), ("task", "it's"), ("probe", "bbq")]
     assert [f.what for f in results.run.failures][3] == 'task "it\'s"'
     bbq = results.models["tiny-gpt2"].probes["bbq"]
     assert bbq.metrics["accuracy_disambiguated"].value is None
@@ -137,7 +137,10 @@ def test_a_failure_names_its_piece_in_words():
     assert Failure(model="a", kind="load", error="e", fix="f").describe() == "loading model 'a'"
     assert Failure(model="a", kind="task", piece="mc", error="e", fix="f").describe() == "model 'a' on task 'mc'"
     summary = Failure(model="a", kind="summary", piece="probe:crows", error="e", fix="f")
-    assert summary.scope == ("probe", "crows") and summary.what == "probe 'crows' (summary)"
+    assert summary.scope == ("probe", "crows") and summary.what == "summary of 'probe:crows'"
+    assert summary.describe() == "model 'a' on the summary of 'probe:crows'"
     assert Failure(model="a", kind="summary", piece="mc", error="e", fix="f").scope == ("task", "mc")
     with pytest.raises(ValidationError, match="names its piece"):
         Failure(model="a", kind="task", error="e", fix="f")
+    with pytest.raises(ValidationError, match="names no piece"):
+        Failure(model="a", kind="load", piece="warm-up", error="e", fix="f")

@@ -99,7 +99,7 @@ def write_events(results: Results | dict, run_dir: Path, log_dir: Path) -> Path:
     """Writes the run's events to ``log_dir/<run-id>/``; returns that folder."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from harness.report.timeline import read_telemetry
+    from harness.meters.session import read_telemetry
     results = as_results(results)             # run.id is a plain folder name (checked by the types)
     run = results.run
     name = run.id

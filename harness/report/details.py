@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.report import charts
-from harness.report.cells import Fig, Notes, detail_cell, fig, metric_cell
+import harness.report.charts as charts
+from harness.report.cells import Cell, Fig, Notes, detail_cell, fig, metric_cell
 from harness.report.numbers import pvalue, sig
-from harness.report.cells import Cell
 from harness.report.reliability import reliability_chart
 from harness.results.types import ModelResult, TaskResult
 

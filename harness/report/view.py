@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.report import charts
+import harness.report.charts as charts
 from harness.report.cells import Cell, Fig, Notes, count, fig, metric_cell, size, stat_cell
 from harness.report.details import details, pick_examples, primary
 from harness.report.environment import caveats, environment, variant

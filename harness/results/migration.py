@@ -11,7 +11,8 @@ it. Layout 1 differs from 2 in two ways, both rewritten here:
   probe's tie fraction). Layout 2 has ``reason`` only: ``{"not_measured": why}`` becomes
   ``{"reason": why}``, and in place of a number ``null`` with the reason beside it.
 * a failure was ``{model, what, error, fix}`` with ``what`` the text "load", "warm-up",
-  "task 'NAME'" or "probe 'NAME'"; layout 2 records ``{model, kind, piece, error, fix}``.
+  "task 'NAME'" or "probe 'NAME'"; layout 2 records ``{model, kind, piece, error, fix}`` (as
+  harness.failures.from_record converts run.json).
 """
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def failure(old: dict) -> dict:
     if "kind" in old:
         return old
     what = old.get("what")
-    if what in ("load", "warm-up"):
-        kind, piece = "load", (None if what == "load" else what)
+    if what in ("load", "warm-up"):               # a failed warm-up: the model never got ready
+        kind, piece = "load", None
     else:
         match = _WHAT.match(what) if isinstance(what, str) else None
         try:

@@ -137,10 +137,10 @@ class MetricValue(Value):
 
 
 class Failure(Value):
-    """A piece of the run that failed: a model's ``load`` (``piece`` null; "warm-up" for the
-    warm-up request after loading), a ``task`` or a ``probe`` (``piece``: its name), or the
-    ``summary`` computed from the stored items at the end (metrics, calibration, a probe's
-    summarize; ``piece``: the task's name, or ``probe:NAME``)."""
+    """A piece of the run that failed: a model's ``load`` (``piece`` null; a failed warm-up too: the
+    model never got ready), a ``task`` or a ``probe`` (``piece``: its name), or the ``summary``
+    computed from the stored items at the end (metrics, calibration, a probe's summarize; ``piece``:
+    the task's name, or ``probe:NAME``). harness.failures records the first three in run.json."""
     model: str
     kind: FailureKind
     piece: Optional[str] = None
@@ -149,7 +149,9 @@ class Failure(Value):
 
     @model_validator(mode="after")
     def _named(self) -> "Failure":
-        if self.kind in ("task", "probe", "summary") and not self.piece:
+        if self.kind == "load" and self.piece is not None:
+            raise ValueError("a load failure names no piece")
+        if self.kind != "load" and not self.piece:
             raise ValueError(f"a {self.kind} failure names its piece")
         return self
 
@@ -165,13 +167,15 @@ class Failure(Value):
 
     @property
     def what(self) -> str:
-        """The piece as the terminal and the report name it: "load", "warm-up", "task 'mc'",
-        "probe 'x'", "probe 'x' (summary)"."""
+        """The piece as the terminal and the report name it: "load", "task 'mc'", "probe 'x'",
+        "summary of 'probe:x'" (the words of harness.failures.what)."""
         if self.kind == "load":
-            return self.piece or "load"
-        kind, name = self.scope or ("", "")
-        return f"{kind} {name!r}" + (" (summary)" if self.kind == "summary" else "")
+            return "load"
+        return f"summary of {self.piece!r}" if self.kind == "summary" else f"{self.kind} {self.piece!r}"
 
     def describe(self) -> str:
-        """In words: "loading model 'a'", "model 'a' on task 'mc'", "model 'a' on probe 'x' (summary)"."""
-        return f"loading model {self.model!r}" if self.what == "load" else f"model {self.model!r} on {self.what}"
+        """In words: "loading model 'a'", "model 'a' on task 'mc'", "model 'a' on the summary of 'x'"."""
+        if self.kind == "load":
+            return f"loading model {self.model!r}"
+        return f"model {self.model!r} on the {self.what}" if self.kind == "summary" else \
+            f"model {self.model!r} on {self.what}"
