@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -94,13 +93,15 @@ def test_compare_reads_layout_1_runs(tmp_path, capsys):
 
 
 def test_run_baseline_compares_a_layout_1_results_on_resume(tmp_path):
-    """`harness run --baseline` reads the run's results through the types (after_run gets them as
-    written, e.g. by a resume of an older run folder)."""
+    """`harness run --baseline` reads the run's results through the types (the consumer is handed
+    them as written, e.g. by a resume of an older run folder)."""
     from harness.compare.after_run import after_run
+    from harness.finish import FinishedRun
+    from harness.spec import ModelSpec, RunSpec
     run = layout_1_run(tmp_path)
     raw = json.loads((run / "results.json").read_text())
-    raw["run"]["argv"] = ["run", "--baseline", "tiny-gpt2"]
-    updated = after_run(SimpleNamespace(baseline=None), raw, run)
+    spec = RunSpec(models=(ModelSpec.parse("tiny-gpt2"), ModelSpec.parse("minilm")), tasks=(), baseline="tiny-gpt2")
+    updated = after_run(None, FinishedRun(run, spec, raw))
     assert updated.comparison.baseline == "tiny-gpt2" and list(updated.comparison.models) == ["minilm"]
     assert updated.to_json()["schema_version"] == "2.0"
 
