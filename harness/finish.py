@@ -22,7 +22,7 @@ DEFAULT_ORDER = 100
 @dataclass(frozen=True)
 class FinishedRun:
     """What a consumer is handed: the run folder, what the run was (run.json's RunSpec) and its results
-    as written to results.json."""
+    as written to results.json (typed: harness.results.Results)."""
     dir: Path
     spec: RunSpec
     results: Any
@@ -77,7 +77,8 @@ def after_run(options: RunOptions, run: FinishedRun) -> Any:
     for name, consumer in consumers():
         updated = consumer.after_run(options.consumers.get(name), FinishedRun(run.dir, run.spec, results))
         if updated is not None:
-            results, changed = updated, True
+            from harness.results.reading import as_results
+            results, changed = as_results(updated), True       # a consumer's dict is checked like a file
     if changed:
         from harness.audit import republish
         republish(run.dir, results)

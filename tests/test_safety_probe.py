@@ -123,6 +123,6 @@ def test_the_classifier_loads_with_the_runs_device_and_dtype(tmp_path, monkeypat
                    tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=("safety_spy",), runtime=runtime)
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_spy"]
+    probe = run_audit(state, progress=False).to_json()["models"]["m"]["probes"]["safety_spy"]
     assert seen == [runtime]
     assert probe["metrics"]["flag_rate_classifier"]["value"] == 0.5          # "she" (the prompt), not "fine"
