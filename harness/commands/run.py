@@ -34,7 +34,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--seed", type=int, default=1234, help="seed for few-shot draws and the bootstrap (default 1234)")
     run.add_argument("--trust-remote-code", action="store_true",
                      help="allow models that ship their own Python code to run it (off by default)")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true", help="no progress output (bars on a terminal; elsewhere, e.g. a CI log, a "
+                                                                   "heartbeat line per task, probe and model load)")
     run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
     run.add_argument("--no-probes", action="store_true", help="run no probes")
     run.add_argument("--probe-limit", type=int, metavar="N",
@@ -153,7 +154,7 @@ def execute(args, argv: list[str]) -> int:
     print(f"run folder: {state.dir}", file=sys.stderr)
     with run_lock(state.dir):
         try:
-            results = run_audit(state, progress=options.progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+            results = run_audit(state, progress=options.progress, tasks=tasks, probes=probes)
         except OSError as exc:
             raise disk_full(exc, state.dir) or exc
     return finish.finish(options, FinishedRun(state.dir, state.spec, results))

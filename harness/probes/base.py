@@ -52,6 +52,8 @@ class Probe(Protocol):
     name: ClassVar[str]
     params: ClassVar[tuple[str, ...]]        # the names its YAML `params:` may hold; any other is refused
     # optionally ``check_params(self, config)``: refuse bad values before the run starts
+    # optionally ``planned(self, ctx) -> int``: how many records run() will yield (progress counts them
+    # against it, with an ETA; without it, progress counts the requests of each ctx.call)
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         """Why this probe cannot run on this model, or None."""
