@@ -52,7 +52,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                         help="grid carbon intensity in g CO2e/kWh (wins over --country)")
     meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
                         help="data-centre power usage effectiveness (default 1.0)")
-    meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
+    run.add_argument("--verbose", action="store_true",
+                     help="print every metric with its interval after the headline (as `harness show` does), and let "
+                          "CodeCarbon log what it does")
     run.add_argument("--baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
