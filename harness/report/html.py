@@ -23,6 +23,7 @@ _ENV.filters["num"] = sig
 _ENV.filters["p"] = pvalue
 _ENV.globals["reveal"] = reveal
 _ENV.globals["duration_text"] = duration_text
+_ENV.globals["zip"] = zip
 
 
 def render_html(results: Results | dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
