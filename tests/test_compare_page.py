@@ -2,7 +2,6 @@
 into a run folder or onto a file it did not write."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,10 @@ TESTS = Path(__file__).resolve().parent
 
 @pytest.fixture
 def two_runs(tmp_path, monkeypatch, capsys):
+    from planted_runs import planted_runs
     monkeypatch.syspath_prepend(str(TESTS))
     monkeypatch.chdir(tmp_path)
-    rows = [{"id": f"q{i}", "text": f"item {i}: label {'a' if i % 2 else 'b'}", "label": "a" if i % 2 else "b"} for i in range(40)]
-    task = tmp_path / "tasks" / "t"
-    task.mkdir(parents=True)
-    (task / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (task / "task.yaml").write_text('name: t\ndata: data.jsonl\nkind: classify\nprompt: "{text}"\nanswer: label\n'
-                                    'labels: [a, b]\nmetrics: [accuracy, f1_macro]\n')
-    runs = []
-    for name, wrong in (("full", "1"), ("small", "2-3-4-5-6-7")):
-        assert main(["run", "--model", f"{name}=py:fake_models:PlantedFlips,wrong={wrong}", "--tasks", "t", "--tasks-dir",
-                     str(tmp_path / "tasks"), "--no-probes", "--no-progress", "--idle-seconds", "0",
-                     "--carbon-intensity", "300", "--out", str(tmp_path / name)]) == 0
-        runs.append(next(p for p in (tmp_path / name).iterdir() if p.is_dir()))
+    runs = planted_runs(tmp_path)
     capsys.readouterr()
     return runs
 

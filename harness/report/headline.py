@@ -3,7 +3,7 @@ metrics (each task's first metric with its 95% CI; the direction said where lowe
 energy, J/example and CO2e with where each comes from. Pure: typed results in, text out."""
 from __future__ import annotations
 
-from harness.report.intervals import interval
+from harness.report.intervals import field, interval
 from harness.report.numbers import sig
 from harness.results.energy import Energy
 from harness.results.types import ModelResult, Results
@@ -69,16 +69,27 @@ def figure_text(f: Figure | None, unit: str) -> str:
 
 
 def carbon_source(results: Results) -> str:
-    """Where the CO2e figures' intensity comes from: "400 g/kWh from --carbon-intensity"."""
+    """Where the CO2e figures' intensity comes from: "400 g/kWh from --carbon-intensity", or the label
+    results.json gives it ("480 g/kWh, world average (Ember, ...), 2023; refine with --country ...")."""
     ci = results.energy.carbon_intensity if results.energy is not None else None
     if ci is None or ci.g_per_kwh is None:
         return ""
-    source = "--carbon-intensity" if ci.source == "user" else ci.source
-    label = ci.extra("label") or ci.extra("name")
-    year = ci.extra("year")
-    named = ", ".join(str(p) for p in (label, year) if p)
     pue = f", PUE {sig(ci.pue)}" if ci.pue not in (None, 1, 1.0) else ""
-    return f"{sig(ci.g_per_kwh)} g/kWh from {source}" + (f" ({named})" if named and named not in source else "") + pue
+    label = field(ci, "label")
+    if isinstance(label, str) and label:
+        return f"{sig(ci.g_per_kwh)} g/kWh, {label}{pue}"
+    source = "--carbon-intensity" if ci.source == "user" else ci.source
+    return f"{sig(ci.g_per_kwh)} g/kWh from {source}{pue}"
+
+
+def co2e_source(f: Figure | None, results: Results) -> str:
+    """A CO2e figure's own intensity and its source where it records them, else the run's."""
+    if f is None or f.value is None:
+        return ""
+    own, rate = f.extra("intensity_source"), f.extra("intensity_g_per_kwh")
+    if isinstance(own, str) and own and isinstance(rate, (int, float)):
+        return f"{sig(rate)} g/kWh, {own}"
+    return carbon_source(results)
 
 
 def energy_text(e: Energy | None, results: Results) -> str:
@@ -92,8 +103,8 @@ def energy_text(e: Energy | None, results: Results) -> str:
     carbon = figure_text(e.gco2e, "g CO2e")
     parts.append(carbon or "CO2e not measured" + (f": {e.gco2e.reason}" if e.gco2e is not None and e.gco2e.reason else ""))
     sources = [f"energy: {source_text(total)}"]
-    if carbon and carbon_source(results):
-        sources.append(f"CO2e at {carbon_source(results)}")
+    if carbon and co2e_source(e.gco2e, results):
+        sources.append(f"CO2e at {co2e_source(e.gco2e, results)}")
     return ", ".join(parts) + f" ({'; '.join(sources)})"
 
 

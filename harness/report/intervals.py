@@ -36,7 +36,8 @@ def _bounds(raw: Any) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _field(f: Any, name: str) -> Any:
+def field(f: Any, name: str) -> Any:
+    """A field of a results value, whether its type names it or it rides along as an extra (a newer minor)."""
     value = getattr(f, name, None) if name in getattr(type(f), "model_fields", {}) else None
     if value is None and hasattr(f, "extra"):
         value = f.extra(name)
@@ -48,9 +49,9 @@ def interval(f: Any) -> Spread | None:
     if f is None or getattr(f, "value", None) is None:
         return None
     for key in INTERVAL_KEYS:
-        lo, hi = _bounds(_field(f, key))
+        lo, hi = _bounds(field(f, key))
         if lo is not None and hi is not None:
-            repeats = _field(f, "repeats")
-            cv = _number(_field(f, "cv"))
+            repeats = field(f, "repeats")
+            cv = _number(field(f, "cv"))
             return Spread(lo, hi, repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else None, cv)
     return None
