@@ -219,3 +219,55 @@ def test_a_policy_path_that_never_ends_is_refused_not_read_forever(tmp_path):
         if path.exists():
             with pytest.raises(HarnessError, match="larger than 1 MiB"):
                 load_policy(path)
+
+
+DUPLICATED = {
+    "a key given twice in one rule": ("""
+        version: 1
+        rules:
+          - name: facts accuracy floor
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.99
+            min: 0.0
+        """, "key 'min' is given twice (first at line 7)", ":8:"),
+    "a second rules list": ("""
+        version: 1
+        rules:
+          - name: facts accuracy floor
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.99
+        rules:
+          - name: anything goes
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.0
+        """, "key 'rules' is given twice (first at line 3)", ":8:"),
+}
+
+
+@pytest.mark.parametrize("case", DUPLICATED)
+def test_a_key_given_twice_in_a_policy_is_refused_not_the_last_one_kept(tmp_path, capsys, case):
+    """Both policies passed a run at accuracy 0.44 (YAML keeps the last value: min 0.0, and the
+    second list alone); the policy is read by harness.yamlfile like every YAML file, which names both lines."""
+    from harness.cli import main
+    from gate_fixtures import metric, write_run
+    text, problem, second_line = DUPLICATED[case]
+    run = write_run(tmp_path / "reports" / "run-a", results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy":
+                                                                metric(0.44)}))
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(textwrap.dedent(text))
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and f"gate.yaml{second_line}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_policy_is_read_through_the_one_yaml_reader(tmp_path, monkeypatch):
+    """No second YAML reader: load_policy goes through harness.yamlfile (size cap, duplicate keys, errors)."""
+    import harness.yamlfile as yamlfile
+    seen = []
+    real = yamlfile.parse_yaml
+    monkeypatch.setattr(yamlfile, "parse_yaml", lambda data, path, what: seen.append(what) or real(data, path, what))
+    _policy(tmp_path, "version: 1\nrules:\n  - {name: r, select: {task: '*'}, metric: accuracy, min: 0.5}\n")
+    assert seen == ["policy"]

@@ -77,10 +77,10 @@ def resolve_baseline(name: str | None, index, run_ids: list[str]) -> str | None:
     blessed = index.baselines()
     if name in blessed:
         return blessed[name]
-    import difflib
-    close = difflib.get_close_matches(name, run_ids + sorted(blessed), n=3, cutoff=0.5)
+    from harness.suggest import did_you_mean
     raise HarnessError(f"--baseline {name!r} is neither a run id in the history nor a blessed name",
-                       f"did you mean {', '.join(map(repr, close))}?" if close else "pass a run id that `harness history` lists")
+                       did_you_mean(name, run_ids + sorted(blessed), "pass a run id that `harness history` lists",
+                                    shown=repr))
 
 
 def execute(args, argv: list[str]) -> int:

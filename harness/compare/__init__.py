@@ -16,7 +16,8 @@ from typing import Sequence
 from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
-from harness.registry import unknown_model_of_run, unknown_name
+from harness.registry import unknown_model_of_run
+from harness.suggest import did_you_mean
 
 __all__ = ["compare_within", "compare_runs", "load_run"]
 
@@ -87,11 +88,10 @@ def _match(baseline_models: dict, other_model: str, run_id: str) -> str:
         return next(iter(baseline_models))
     if other_model in baseline_models:
         return other_model
-    error = unknown_name("model", other_model, baseline_models)
     raise HarnessError(f"model {other_model!r} of run {run_id} has no model of that name in the baseline run, which "
                        f"holds several ({', '.join(baseline_models)})",
-                       error.fix if "did you mean" in error.fix else
-                       "compare against a baseline run with one model, or name the models alike")
+                       did_you_mean(other_model, baseline_models,
+                                    "compare against a baseline run with one model, or name the models alike"))
 
 
 def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection: bool = False,

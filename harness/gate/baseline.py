@@ -120,12 +120,10 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
         raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json or a blessed name")
     record_path = blessed_path(reports, spec)
     if not record_path.is_file():
-        import difflib
+        from harness.suggest import did_you_mean
         known = _known_names(reports)
-        close = difflib.get_close_matches(spec, known, n=3, cutoff=0.5)
-        hint = (f"did you mean {', '.join(close)}?" if close else
-                f"blessed in {reports}: {', '.join(known)}" if known else
-                f"bless one first: `harness bless RUN_DIR --as {spec}`")
+        hint = did_you_mean(spec, known, f"blessed in {reports}: {', '.join(known)}" if known else
+                            f"bless one first: `harness bless RUN_DIR --as {spec}`")
         raise HarnessError(f"no run folder, results.json or blessed baseline named {spec!r} "
                            f"(looked in {reports / BLESSED_DIR})", hint)
     try:
