@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+from harness.probes.stats import binomial_two_sided
+
 CHI2_ABOVE = 25          # discordant pairs above which McNemar uses the continuity-corrected chi-square
 MIN_ITEMS = 30           # fewer paired items than this: "too few items" (intervals and tests are unreliable)
 ALPHA = 0.05
@@ -39,14 +41,6 @@ class McNemar:
     statistic: float | None = None     # the chi-square, when that test was used
 
 
-def binomial_two_sided_half(k: int, n: int) -> float:
-    """Exact two-sided binomial p at probability 1/2: 2 * P(X <= min(k, n - k)), capped at 1."""
-    if n == 0:
-        return 1.0
-    low = min(k, n - k)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(low + 1)) / 2 ** n)
-
-
 def mcnemar(baseline: np.ndarray, other: np.ndarray, chi2_above: int = CHI2_ABOVE) -> McNemar:
     """McNemar's test on paired 0/1 outcomes (1 = right)."""
     baseline, other = np.asarray(baseline) > 0, np.asarray(other) > 0
@@ -55,7 +49,7 @@ def mcnemar(baseline: np.ndarray, other: np.ndarray, chi2_above: int = CHI2_ABOV
     if b + c > chi2_above:
         chi2 = (abs(b - c) - 1) ** 2 / (b + c)
         return McNemar(b, c, "mcnemar_chi2_cc", min(1.0, math.erfc(math.sqrt(chi2 / 2))), chi2)
-    return McNemar(b, c, "mcnemar_exact", binomial_two_sided_half(b, b + c))
+    return McNemar(b, c, "mcnemar_exact", binomial_two_sided(b, b + c))
 
 
 def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
