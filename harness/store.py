@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,10 +83,6 @@ def _reject_constant(name: str) -> Any:
 def dumps_strict(value: Any) -> str:
     """One JSON line; NaN and infinities are refused (they are not JSON)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -7,7 +7,6 @@ incomplete run, one with failed pieces, or one that scored nothing does not pass
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
@@ -15,6 +14,7 @@ from typing import Literal
 
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob, QUALITY_PER_KJ)
+from harness.finite import is_finite_number as _finite
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "skip")
@@ -134,10 +134,6 @@ class Reading:
     n: int | None
     reason: str = ""                 # why value is None
     source: str = ""                 # energy figures: where the number came from
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def metric_names(target: Target, quantity: Metric) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from harness.metrics.bootstrap import bootstrap, replicates
+from harness.metrics.bootstrap import bootstrap, interval, replicates
 
 
 TIE_RTOL = 1e-6     # relative (absolute below 1): float32 rounding noise in summed log-likelihoods
@@ -48,8 +48,8 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transfo
     def value(t):
         return transform(t[0] / t[1]) if t[1] else float("nan")
     stats = np.column_stack([num, den])
-    out = bootstrap(stats, value, resamples, seed).to_json()
     reps = replicates(stats, value, resamples, seed)
+    out = interval(value(stats.sum(axis=0)), reps, len(stats)).to_json()
     reps = reps[~np.isnan(reps)]
     if any(math.isnan(v) for v in (out["stderr"], *out["ci95"])):
         out["stderr"], out["ci95"] = None, [None, None]
