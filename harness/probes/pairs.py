@@ -66,6 +66,7 @@ class SentencePairs:
     """Shared by the pair probes: ``pairs(ctx)`` gives (id, stereotyping, other, subgroup, extra)."""
     name = "pairs"
     params = ()
+    metrics = ("stereotype_preference_pct", "stereotype_preference_pct_untied", "tie_pct", "mean_loglik_gap")
     caveats: tuple[str, ...] = ()
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
