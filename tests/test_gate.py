@@ -509,7 +509,7 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
     with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # one store of blessed names: .blessed/
         assert db.execute("SELECT name FROM baselines").fetchall() == []
     assert json.loads((tmp_path / "a" / ".blessed" / "release.json").read_text())["run"] == blessed.name
-    assert main(["history", str(tmp_path / "a"), "--baseline", "release", "--out", str(tmp_path / "h.html")]) == 0
+    assert main(["history", str(tmp_path / "a"), "--baseline", "release", "--html", str(tmp_path / "h.html")]) == 0
     assert f"baseline: run {blessed.name} where present" in capsys.readouterr().out
 
 
@@ -547,9 +547,9 @@ def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path,
     policy.write_text(PASSING)
     argv = {"gate": ["gate", str(bad), "--policy", str(policy)], "show": ["show", str(bad)],
             "export": ["export", str(bad), "--prometheus-textfile", str(tmp_path / "m.prom")],
-            "compare": ["compare", str(good), str(bad), "--out", str(tmp_path / "c.json")],
+            "compare": ["compare", str(good), str(bad), "--json", str(tmp_path / "c.json")],
             "bless": ["bless", str(bad), "--as", "v1"],
-            "history": ["history", str(reports), "--out", str(tmp_path / "h.html")]}[command]
+            "history": ["history", str(reports), "--html", str(tmp_path / "h.html")]}[command]
     code = main(argv)
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err

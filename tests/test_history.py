@@ -109,7 +109,7 @@ def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path, ca
     assert '<span class="fail">fail</span>' in html and '<span class="pass">pass</span>' in html
 
     # --baseline: the same points compared with the last run instead
-    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--out", str(tmp_path / "h.html"))
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--html", str(tmp_path / "h.html"))
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
     assert "0.5 [0.4, 0.6] ▼ → 0.52 [0.42, 0.62] ▼ → 0.8 [0.72, 0.88]  (3 runs; baseline r3; 2 outside" in line
     assert (tmp_path / "h.html").is_file()

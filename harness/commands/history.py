@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.commands.options import renamed
 from harness.errors import HarnessError
 
 HELP = "trend of every figure across the runs in a reports folder (and history.html)"
@@ -42,7 +43,8 @@ def add_parser(sub, epilog: str) -> None:
                         "or a run folder; default: each series' first run")
     p.add_argument("--rebuild", action="store_true",
                    help="re-read every run folder still in REPORTS_DIR and replace its entry (runs whose folders are gone stay)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+    renamed(p, "--out", "--html FILE", "--out names the folder of run folders in `harness run`: here that is REPORTS_DIR")
     p.add_argument("--fail-on", default="never", metavar="worse|changed",
                    help="exit 1 when the newest measured point of a selected series lies outside its baseline's 95%% CI "
                         "(changed), or does so in the direction results.json records as worse for its metric (worse); "
@@ -145,11 +147,11 @@ def execute(args, argv: list[str]) -> int:
     gated = [r for r in runs if r["gate_verdict"]]
     if gated:
         print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
-    out = args.out or reports / "history.html"
+    out = args.html or reports / "history.html"
     try:
         write_text_atomic(out, render_history(series, runs, baseline, str(reports)))
     except OSError as exc:
-        raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --out FILE") from None
+        raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --html FILE") from None
     print(f"wrote {out}")
     if mode == "never":
         return 0

@@ -4,7 +4,7 @@ for corpus metrics (harness.compare.stats), every probe headline that pairs per 
 (harness.compare.probes), the cost side (harness.compare.cost) and the items whose outcome
 flipped. The result is results.json's "comparison" object (SCHEMAS.md).
 
-``compare_within`` compares the models of one run (``harness run --baseline NAME``);
+``compare_within`` compares the models of one run (``harness run --baseline-model NAME``);
 ``compare_runs`` compares run folders (``harness compare RUN_A RUN_B``; I/O: it reads each run's
 results.json and samples.jsonl).
 """

@@ -1,4 +1,4 @@
-"""`harness run --baseline NAME`: compare every other model of the run with NAME, item by item, into
+"""`harness run --baseline-model NAME`: compare every other model of the run with NAME, item by item, into
 results.json's "comparison" (an AFTER_RUN consumer of harness/commands/run.py)."""
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ OPTIONS = {"baseline"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline", metavar="NAME",
+    from harness.commands.options import renamed
+    parser.add_argument("--baseline-model", dest="baseline", metavar="NAME",
                         help="with several --model: compare each other model with this one, item by item (McNemar, "
                              "paired bootstrap, cost ratios) into results.json's `comparison`")
+    renamed(parser, "--baseline", "--baseline-model NAME", "--baseline names a run in `harness gate` and `harness history`")
 
 
 def check_args(args, model_names: list[str]) -> None:
@@ -25,16 +27,17 @@ def check_args(args, model_names: list[str]) -> None:
     if args.baseline not in model_names:
         raise unknown_model_of_run(args.baseline, model_names)
     if len(model_names) < 2:
-        raise HarnessError(f"--baseline {args.baseline} needs at least one other model to compare with",
-                           "add another --model (e.g. --model other=SPEC), or drop --baseline")
+        raise HarnessError(f"--baseline-model {args.baseline} needs at least one other model to compare with",
+                           "add another --model (e.g. --model other=SPEC), or drop --baseline-model")
 
 
 def _baseline_from_argv(argv: list[str]) -> str | None:
-    """The --baseline the run was started with (a resume repeats it)."""
+    """The --baseline-model the run was started with (a resume repeats it; runs started before the
+    rename stored it as --baseline)."""
     for i, arg in enumerate(argv):
-        if arg == "--baseline" and i + 1 < len(argv):
+        if arg in ("--baseline-model", "--baseline") and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--baseline="):
+        if arg.startswith(("--baseline-model=", "--baseline=")):
             return arg.split("=", 1)[1]
     return None
 
