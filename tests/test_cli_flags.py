@@ -68,7 +68,7 @@ def test_a_negative_seed_is_refused_before_the_run(capsys, tmp_path):
 
 
 def test_run_takes_baseline_model_and_resumes_a_run_started_with_either_spelling():
-    from harness.compare.after_run import _baseline_from_argv
-    assert _baseline_from_argv(["run", "--baseline-model", "small"]) == "small"
-    assert _baseline_from_argv(["run", "--baseline-model=small"]) == "small"
-    assert _baseline_from_argv(["run", "--baseline", "small"]) == "small"          # a run started before the rename
+    from harness.run_dir import baseline_from_argv
+    assert baseline_from_argv(["run", "--baseline-model", "small"]) == "small"
+    assert baseline_from_argv(["run", "--baseline-model=small"]) == "small"
+    assert baseline_from_argv(["run", "--baseline", "small"]) == "small"          # a run started before the rename

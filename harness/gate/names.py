@@ -18,8 +18,6 @@ EXAMPLE_PATTERN_NAMES = ("facts_mc.worst_case_accuracy", "toylang.worst_case_ble
 
 def task_metrics() -> set[str]:
     """Every metric a task can report: the registered metrics and each task kind's names and views."""
-    import harness.kinds  # noqa: F401      (built-ins register on import)
-    import harness.metrics  # noqa: F401
     from harness.plugins import METRICS, TASK_KINDS
     names = set(METRICS.in_order(tolerant=True))
     for kind_name in TASK_KINDS.in_order(tolerant=True):
@@ -30,7 +28,6 @@ def task_metrics() -> set[str]:
 
 def probe_metrics() -> dict[str, tuple[str, ...]]:
     """Each registered probe's declared metric names and patterns (a plugin that declares none: ())."""
-    import harness.probes  # noqa: F401
     from harness.plugins import PROBES
     return {name: tuple(getattr(PROBES.get(name), "metrics", ())) for name in PROBES.in_order(tolerant=True)}
 

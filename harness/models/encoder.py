@@ -17,7 +17,6 @@ from harness.models.heads import check_head
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
 from harness.models import OPTIONS_OF
 from harness.models.hf_loading import check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -86,6 +85,3 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
         embeddings = self.embed([r.text for r in requests])
         return classify_logits(self.head(embeddings), self.labels)
-
-
-MODELS.register("encoder")(SentenceEncoder)
