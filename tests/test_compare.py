@@ -410,9 +410,10 @@ def test_run_json_records_the_baseline_and_a_resume_compares_against_it(capsys, 
 
 def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_argv_gave(capsys, planted):
     """run.json files written before RunSpec.baseline: the loader reads --baseline from their argv once."""
-    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline=small")
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model=small")
     raw = json.loads((run / "run.json").read_text())
     del raw["spec"]["baseline"]
+    raw["argv"] = ["run", "--model", FULL, "--model", SMALL, "--baseline=small"]    # spelt as it was then
     (run / "run.json").write_text(json.dumps(raw))
     (run / "results.json").unlink()
     proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
