@@ -89,8 +89,8 @@ def resolve_baseline(name: str | None, reports: Path, run_ids: list[str]) -> str
         return run_id
     path = Path(name)
     if path.is_dir() or path.is_file():
-        from harness.results_file import read_results
-        run_id = (read_results(path).get("run") or {}).get("id")
+        from harness.results.reading import read_results
+        run_id = read_results(path).run.id
         if run_id not in run_ids:
             raise HarnessError(f"--baseline {name} holds run {run_id}, which is not in the history of {reports}",
                                f"move or copy that run folder into {reports}")

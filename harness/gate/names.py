@@ -37,7 +37,7 @@ def _builtin_tasks() -> set[str]:
     return set(catalog.discover(()))          # the built-in task files and registered task plugins
 
 
-def vocabulary(results: Iterable[dict]) -> Vocabulary:
+def vocabulary(results: Iterable) -> Vocabulary:
     """Known names: built-in, installed plugins, and those in the given results (the gated run and
     its baseline, so a --tasks-dir task or a plugin probe that ran is known)."""
     tasks = _builtin_tasks()
@@ -47,15 +47,16 @@ def vocabulary(results: Iterable[dict]) -> Vocabulary:
     probe_names = {m for names in declared.values() for m in names}
     patterns = tuple(sorted(m for m in probe_names if is_glob(m)))
     probe_metric_names = {m for m in probe_names if not is_glob(m)} | set(EXAMPLE_PATTERN_NAMES)
-    for result in results:
-        for model in (result.get("models") or {}).values():
-            for task, entry in (model.get("tasks") or {}).items():
+    from harness.results.reading import as_results
+    for result in map(as_results, results):
+        for model in result.models.values():
+            for task, entry in model.tasks.items():
                 tasks.add(task)
-                task_metric_names.update(entry.get("metrics") or {})
-            for probe, entry in (model.get("probes") or {}).items():
+                task_metric_names.update(entry.metrics)
+            for probe, entry in model.probes.items():
                 probes.add(probe)
-                probe_metric_names.update(entry.get("metrics") or {})
-            for reason_key in (model.get("skipped") or {}):     # skipped tasks/probes are still known names
+                probe_metric_names.update(entry.metrics)
+            for reason_key in model.skipped:     # skipped tasks/probes are still known names
                 name = str(reason_key).removeprefix("probe:")
                 (probes if str(reason_key).startswith("probe:") else tasks).add(name)
     return Vocabulary(tasks=frozenset(tasks), probes=frozenset(probes), task_metrics=frozenset(task_metric_names),
