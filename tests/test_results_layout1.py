@@ -109,7 +109,7 @@ def test_run_baseline_compares_a_layout_1_results_on_resume(tmp_path):
 def test_history_reads_layout_1(tmp_path, capsys):
     layout_1_run(tmp_path)
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy_disambiguated", "--metric", "accuracy",
-                      "--out", str(tmp_path / "h.html"))
+                      "--html", str(tmp_path / "h.html"))
     assert proc.returncode == 0 and "left out" not in proc.stderr, proc.stderr
     import sqlite3
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
