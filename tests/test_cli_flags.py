@@ -39,23 +39,28 @@ def test_every_count_flag_refuses_what_is_not_a_count_the_same_way(capsys, flag,
     assert f"argument {flag}:" in err and "is not a whole number" in err
 
 
-def test_zero_is_not_all(capsys):
-    """--limit 0 was refused while --probe-limit 0 meant every item: both are refused, naming `all`."""
-    assert "fix: write `--probe-limit all` for every item" in _error(capsys, "run", "--probe-limit", "0")
-    assert "no longer means every item" in _error(capsys, "run", "--probe-limit", "0")
-    assert "fix: write `--limit all` for every item" in _error(capsys, "run", "--limit", "0")
+def test_zero_and_all_mean_every_item_for_both_limits_alike():
+    """--limit 0 was refused while --probe-limit 0 meant every item: both limits now read 0 and `all`
+    alike (every item), and a batch size, which has no "every", refuses 0."""
+    from harness.cli import build_parser
+    for flag, every in (("--limit", None), ("--probe-limit", 0)):
+        for text in ("0", "all"):
+            args = build_parser().parse_args(["run", flag, text])
+            assert getattr(args, flag[2:].replace("-", "_")) == every
+
+
+def test_a_batch_size_of_zero_is_refused(capsys):
     assert "is not a whole number at least 1" in _error(capsys, "run", "--batch-size", "0")
 
 
 def test_all_is_every_item_and_counts_parse():
     assert count("--limit", all_means=None)("all") is None and count("--limit", all_means=None)("ALL") is None
-    assert count("--probe-limit", all_means=0, zero_meant_all=True)("all") == 0     # RunSpec.probe_limit: 0 = every item
+    assert count("--probe-limit", all_means=0)("all") == 0     # RunSpec.probe_limit: 0 = every item
     assert count("--limit", all_means=None)("7") == 7
     assert count("--seed", 0, 2**32 - 1)("0") == 0
     with pytest.raises(argparse.ArgumentTypeError):
         count("--batch-size")("all")                          # no "every" for a batch size
-    with pytest.raises(HarnessError, match="--probe-limit 0 is not a count"):
-        count("--probe-limit", all_means=0, zero_meant_all=True)("0")
+
 
 
 def test_a_negative_seed_is_refused_before_the_run(capsys, tmp_path):

@@ -54,10 +54,10 @@ def test_crows_pairs_summarizes_all_1508_pairs_with_scipys_p_values():
 
 @pytest.mark.slow
 def test_crows_pairs_on_every_pair_completes_with_scipys_p_values(tmp_path):
-    """The issue's command (``--probe-limit 0`` is now spelt ``--probe-limit all``): it ran every model,
+    """The issue's command, as written (``--probe-limit 0``: every item): it ran every model,
     then died with a traceback while summarizing, and no results.json was written. ~50 s on 2 cores."""
     proc = run_cli("run", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "4", "--probes", "crows_pairs",
-                   "--probe-limit", "all", "--out", str(tmp_path), "--no-progress", "--no-meters")
+                   "--probe-limit", "0", "--out", str(tmp_path), "--no-progress", "--no-meters")
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = next(p for p in tmp_path.iterdir() if p.is_dir())
     probe = json.loads((run / "results.json").read_text())["models"]["tiny-gpt2"]["probes"]["crows_pairs"]

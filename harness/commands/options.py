@@ -35,10 +35,10 @@ def number(low: float, high: float = math.inf):
 _NOT_GIVEN = object()
 
 
-def count(flag: str, low: int = 1, high: int | None = None, all_means: Any = _NOT_GIVEN, zero_meant_all: bool = False):
-    """An argparse type: a whole number from ``low`` (to ``high``). With ``all_means``, the word ``all``
-    is also taken and parsed to that value (e.g. None: no limit), and 0 is refused with a hint to write
-    ``all`` (``zero_meant_all``: 0 once meant every item for this flag, as for --probe-limit)."""
+def count(flag: str, low: int = 1, high: int | None = None, all_means: Any = _NOT_GIVEN):
+    """An argparse type: a whole number from ``low`` (to ``high``). With ``all_means`` (a limit), the
+    word ``all`` is also taken, and so is 0, both parsed to that value (e.g. None: no limit): every limit
+    flag reads 0 and ``all`` alike, so no flag refuses 0 while another takes it for every item."""
     takes_all = all_means is not _NOT_GIVEN
 
     def parse(text: str) -> Any:
@@ -49,9 +49,8 @@ def count(flag: str, low: int = 1, high: int | None = None, all_means: Any = _NO
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number" + (" or `all`" if takes_all else "")) \
                 from None
-        if value == 0 and takes_all and low > 0:
-            raise HarnessError(f"{flag} 0 is not a count" + (" (it no longer means every item)" if zero_meant_all else ""),
-                               f"write `{flag} all` for every item, or a number from {low}")
+        if value == 0 and takes_all:
+            return all_means
         if value < low or (high is not None and value > high):
             bounds = f"at least {low}" if high is None else f"from {low} to {high}"
             raise argparse.ArgumentTypeError(f"{value} is not a whole number {bounds}"

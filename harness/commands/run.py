@@ -39,7 +39,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
     run.add_argument("--no-probes", action="store_true", help="run no probes")
-    run.add_argument("--probe-limit", type=count("--probe-limit", all_means=0, zero_meant_all=True), metavar="N|all",
+    run.add_argument("--probe-limit", type=count("--probe-limit", all_means=0), metavar="N|all",
                      help="items per probe (per task, bias type or category; overrides each probe's default; "
                           "`all`: every item)")
     meters = run.add_argument_group("energy and carbon metering")
