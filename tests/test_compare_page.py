@@ -23,7 +23,7 @@ def two_runs(tmp_path, monkeypatch, capsys):
 
 def test_compare_writes_a_page_beside_its_json(two_runs, tmp_path, capsys):
     out = tmp_path / "cmp" / "ab.json"
-    assert main(["compare", *map(str, two_runs), "--out", str(out)]) == 0
+    assert main(["compare", *map(str, two_runs), "--json", str(out)]) == 0
     page = out.with_suffix(".html")
     assert f"wrote {page}" in capsys.readouterr().out
     html = page.read_text(encoding="utf-8")
@@ -31,11 +31,11 @@ def test_compare_writes_a_page_beside_its_json(two_runs, tmp_path, capsys):
     for part in ('id="quality-table"', 'id="comparison"', "small against full", "6 broken", 'class="energy-bars"',
                  "relative to the baseline"):
         assert part in html, part
-    assert main(["compare", *map(str, two_runs), "--out", str(out)]) == 0         # its own page is replaced
+    assert main(["compare", *map(str, two_runs), "--json", str(out)]) == 0         # its own page is replaced
 
 
 def test_the_page_is_never_written_into_a_run_folder(two_runs, capsys):
-    assert main(["compare", *map(str, two_runs), "--out", str(two_runs[1] / "mine.json")]) == 2
+    assert main(["compare", *map(str, two_runs), "--json", str(two_runs[1] / "mine.json")]) == 2
     assert "would be written into the run folder" in capsys.readouterr().err
     assert not (two_runs[1] / "mine.html").exists() and not (two_runs[1] / "mine.json").exists()
 
@@ -43,6 +43,6 @@ def test_the_page_is_never_written_into_a_run_folder(two_runs, capsys):
 def test_a_file_the_harness_did_not_write_is_left_as_it_is(two_runs, tmp_path, capsys):
     mine = tmp_path / "notes.html"
     mine.write_text("<p>my notes</p>")
-    assert main(["compare", *map(str, two_runs), "--out", str(tmp_path / "notes.json")]) == 2
+    assert main(["compare", *map(str, two_runs), "--json", str(tmp_path / "notes.json")]) == 2
     assert "was not written by harness compare" in capsys.readouterr().err
     assert mine.read_text() == "<p>my notes</p>" and not (tmp_path / "notes.json").exists()

@@ -301,7 +301,7 @@ def test_compare_html_opens_clean_in_chromium(browser, tmp_path, monkeypatch, ca
     monkeypatch.syspath_prepend(str(TESTS))
     monkeypatch.chdir(tmp_path)
     runs = planted_runs(tmp_path, VARIANTS)
-    assert main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp" / "compare.json")]) == 0
+    assert main(["compare", *map(str, runs), "--json", str(tmp_path / "cmp" / "compare.json")]) == 0
     capsys.readouterr()
     path = tmp_path / "cmp" / "compare.html"
     page, errors, requests, dialogs = open_report(browser, path, "compare")

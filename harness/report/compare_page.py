@@ -32,17 +32,17 @@ def check_target(path: Path, runs: list[Path]) -> None:
     folder = path.resolve().parent
     if any(folder == Path(run).resolve() for run in runs) or any((folder / m).is_file() for m in RUN_MARKERS):
         raise HarnessError(f"{path} would be written into the run folder {folder}",
-                           "write the comparison elsewhere, e.g. --out compare.json in another folder")
+                           "write the comparison elsewhere, e.g. --json compare.json in another folder")
     if path.is_dir():
-        raise HarnessError(f"{path} is a folder", "pass --out FILE.json; the page goes beside it as FILE.html")
+        raise HarnessError(f"{path} is a folder", "pass --json FILE.json; the page goes beside it as FILE.html")
     if path.exists():
         try:
             head = path.read_text(encoding="utf-8", errors="replace")[:4000]
         except OSError as exc:
-            raise HarnessError(f"cannot read {path} ({exc.strerror})", "pass another --out FILE.json") from None
+            raise HarnessError(f"cannot read {path} ({exc.strerror})", "pass another --json FILE.json") from None
         if GENERATOR not in head:
             raise HarnessError(f"{path} exists and was not written by harness compare; it is left as it is",
-                               "move it away, or pass another --out FILE.json (the page goes beside it as FILE.html)")
+                               "move it away, or pass another --json FILE.json (the page goes beside it as FILE.html)")
 
 
 def _run_rows(comparison: Comparison, results: Mapping[str, Results]) -> list[dict]:
