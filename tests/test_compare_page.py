@@ -31,6 +31,9 @@ def test_compare_writes_a_page_beside_its_json(two_runs, tmp_path, capsys):
     for part in ('id="quality-table"', 'id="comparison"', "small against full", "6 broken", 'class="energy-bars"',
                  "relative to the baseline"):
         assert part in html, part
+    import re
+    for n in re.findall(r'<li value="(\d+)"', html):            # every numbered note is pointed to from the page
+        assert f'<sup class="note">[{n}]</sup>' in html, n
     assert main(["compare", *map(str, two_runs), "--json", str(out)]) == 0         # its own page is replaced
 
 

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import jinja2
 
 from harness.history.trend import Series, fmt, point_text
+from harness.report.numbers import nice_ticks, tick_label
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.history", "templates"),
                           autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -97,11 +98,10 @@ def labels(series: Sequence[Series], recipes: Mapping[str, str]) -> dict[str, st
 def _y_range(values: list[float], zero_based: bool) -> tuple[float, float]:
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if zero_based and lo >= 0:
-        hi = hi if hi > 0 else 1.0
-        return 0.0, hi * 1.08
+        return 0.0, hi if hi > 0 else 1.0
     if hi - lo < 1e-12:
         lo, hi = lo - (abs(lo) * 0.1 or 0.5), hi + (abs(hi) * 0.1 or 0.5)
-    pad = (hi - lo) * 0.08
+    pad = (hi - lo) * 0.05
     return lo - pad, hi + pad
 
 
@@ -111,7 +111,8 @@ def trend_chart(s: Series, run_order: dict[str, int], label: str | None = None) 
     x = lambda run: PAD_LEFT + (run_order[run] / slots if len(run_order) > 1 else 0.5) * plot_w  # noqa: E731
     values = [v for p in s.points for v in (p.value, p.ci_lo if p.has_ci else None, p.ci_hi if p.has_ci else None) if v is not None]
     zero_based = s.scope == "energy"
-    lo, hi = _y_range(values, zero_based)
+    ticks_at = nice_ticks(*_y_range(values, zero_based), 3)         # round steps: 0 / 0.5 / 1, not 0.3942
+    lo, hi = ticks_at[0], ticks_at[-1]
     zero_based = zero_based and lo == 0.0
     y = lambda v: PAD_TOP + plot_h - (v - lo) / (hi - lo) * plot_h  # noqa: E731
     measured = [p for p in s.points if p.value is not None]
@@ -134,7 +135,7 @@ def trend_chart(s: Series, run_order: dict[str, int], label: str | None = None) 
                            p.changed, p.baseline) for p in measured)
     gaps = tuple((x(p.run_id), f"{p.run_id}: {p.reason}") for p in s.points if p.value is None)
     base = next((p for p in s.points if p.baseline), None)
-    ticks = tuple((y(lo + (hi - lo) * k / 2), fmt(lo + (hi - lo) * k / 2)) for k in range(3))
+    ticks = tuple((y(v), tick_label(v, ticks_at)) for v in ticks_at)
     order = sorted(run_order, key=run_order.get)
     step = max(1, len(order) // 6)
     x_ticks = tuple((x(r), r) for r in order[::step])

@@ -63,6 +63,6 @@ def render_compare(comparison: Comparison, results: Mapping[str, Results], creat
     baseline = results[comparison.baseline]
     models = {key: results[key].models[ref.model] for key, ref in comparison.runs.items() if key in results}
     merged = baseline.model_copy(update={"models": models, "comparison": comparison, "gate": None})
-    page = view.build(merged, [], build_timeline([]))
+    page = view.build(merged, [], build_timeline([]), per_model=False)
     return ENV.get_template("compare.html.j2").render(page=page, results=merged, runs=_run_rows(comparison, results),
                                                      created=created, generator=GENERATOR)

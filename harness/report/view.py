@@ -143,7 +143,8 @@ def _probe_rows(results: Results, notes: Notes, compared: dict) -> list[dict]:
     return rows
 
 
-def build(results: Results | dict, records: Sequence[dict], timeline: Timeline) -> Page:
+def build(results: Results | dict, records: Sequence[dict], timeline: Timeline, per_model: bool = True) -> Page:
+    """``per_model`` False (compare.html): no per-model part, so no note is numbered for what the page never shows."""
     results = as_results(results)
     notes = Notes()
     comparison = results.comparison
@@ -155,7 +156,8 @@ def build(results: Results | dict, records: Sequence[dict], timeline: Timeline) 
     return Page(results=results, notes=notes, verdict=verdict, summary=summary, models=list(results.models),
                 quality=quality, probe_rows=probe_rows, comparison=comparison_view(comparison, notes),
                 quality_energy=quality_energy(results, notes), energy_bars=energy_bars(results), timeline=timeline,
-                details=[details(name, info, records, notes, variant(info)) for name, info in results.models.items()],
+                details=[details(name, info, records, notes, variant(info)) for name, info in results.models.items()]
+                if per_model else [],
                 environment=environment(results), caveats=caveats(results), carbon=carbon_source(results))
 
 
