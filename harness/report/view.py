@@ -74,8 +74,9 @@ def _summary(results: Results, notes: Notes, compared: dict, baseline: str | Non
     summary = []
     for name, info in results.models.items():
         e = info.energy
-        headline = [(task, metric, metric_cell(result.metrics.get(metric), notes))
-                    for task, result in info.tasks.items() for metric in [primary(result)] if metric]
+        headline = [(task, metric, metric_cell(m, notes), m is not None and m.higher_is_better is False)
+                    for task, result in info.tasks.items() for metric in [primary(result)] if metric
+                    for m in [result.metrics.get(metric)]]
         summary.append({
             "name": name, "kind": info.kind, "spec": info.spec, "variant": variant(info),
             "parameters": count(info.parameters),
