@@ -58,3 +58,36 @@ def test_a_one_point_series_is_a_table_row_not_a_chart(tmp_path, capsys):
     assert not any("prune=0.9" in t for t in titles)
     rows = html[html.index('id="single-point"'):].count("<tr>") - 1
     assert rows >= 5                      # the pruned model's task, probe and energy series
+
+
+def test_recipe_events_and_failed_points_are_drawn_where_the_points_record_them():
+    """A series that follows a model's name across recipes (points that carry ``events``, ``failed`` and
+    ``recipe_text``): the change is marked on the chart, a run that scored nothing is a red cross, and
+    the label names the newest recipe."""
+    from dataclasses import dataclass
+
+    from harness.history.html import labels, render_history, trend_chart
+    from harness.history.trend import Point, Series
+
+    @dataclass(frozen=True)
+    class EventPoint(Point):
+        failed: bool = False
+        events: tuple = ()
+        recipe_text: str = ""
+
+    points = (EventPoint("r1", T[0], "a", 0.6, 0.5, 0.7, 32, "", "", "", recipe_text="tiny-gpt2 (float32)"),
+              EventPoint("r2", T[1], "b", 0.12, 0.05, 0.2, 32, "", "", "", recipe_text="tiny-gpt2,prune=0.9 (float32)",
+                         events=("recipe changed: tiny-gpt2 → tiny-gpt2,prune=0.9",)),
+              EventPoint("r3", T[2], "c", None, None, None, 0, "not measured: no item scored", "", "", failed=True,
+                         recipe_text="tiny-gpt2,prune=0.9 (float32)"))
+    s = Series("tiny-gpt2/task:facts_mc/accuracy", "tiny-gpt2 task:facts_mc accuracy", "tiny-gpt2", "task", "facts_mc",
+               "accuracy", points, "r1", True)
+    assert labels([s], {})[s.key] == "tiny-gpt2 (tiny-gpt2,prune=0.9 (float32)) · task facts_mc · accuracy"
+    chart = trend_chart(s, {"r1": 0, "r2": 1, "r3": 2})
+    assert [what for _, what in chart.events] == ["r2: recipe changed: tiny-gpt2 → tiny-gpt2,prune=0.9"]
+    assert [m.failed for m in chart.markers] == [False, False, True] and chart.gaps == ()
+    html = render_history([s], [{"run_id": r, "started": t, "git_sha": "", "status": "complete", "models": [],
+                                 "energy_j": None, "energy_reason": "", "j_per_example": None, "energy_source": "",
+                                 "gco2e": None, "carbon_reason": "", "gate_verdict": None, "gate": None}
+                                for r, t in zip(("r1", "r2", "r3"), T)], None, "reports")
+    assert 'class="event"' in html and "⟂ changed" in html and 'class="failed"' in html

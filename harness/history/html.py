@@ -33,6 +33,7 @@ class Marker:
     title: str
     changed: str
     baseline: bool
+    failed: bool = False          # what the point measures scored nothing in that run
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TrendChart:
     summary: str
     zero_based: bool = False      # the y axis starts at 0 (energy)
     code: str = ""                # the label `harness history` prints (with the hashes)
+    events: tuple[tuple[float, str], ...] = ()   # x and what changed there (a recipe, weights, inputs)
     width: int = WIDTH
     height: int = HEIGHT
     pad_left: int = PAD_LEFT
@@ -80,10 +82,16 @@ def series_label(s: Series, recipe: str = "") -> str:
     return f"{who} · {what} · {s.metric}"
 
 
+def _newest_recipe(s: Series) -> str:
+    """The recipe of the series' newest point, where its points record one in words (a series that
+    follows a model's name across recipe changes)."""
+    return next((getattr(p, "recipe_text", "") for p in reversed(s.points) if getattr(p, "recipe_text", "")), "")
+
+
 def labels(series: Sequence[Series], recipes: Mapping[str, str]) -> dict[str, str]:
     """Each series' label (``recipes``: series key -> its recipe in words); series that read alike (other
     inputs, or recipes that read the same) say from which run on they hold."""
-    plain = {s.key: series_label(s, recipes.get(s.key, "")) for s in series}
+    plain = {s.key: series_label(s, _newest_recipe(s) or recipes.get(s.key, "")) for s in series}
     count: dict[str, int] = {}
     for text in plain.values():
         count[text] = count.get(text, 0) + 1
@@ -133,7 +141,13 @@ def trend_chart(s: Series, run_order: dict[str, int], label: str | None = None) 
             run = []
     markers = tuple(Marker(x(p.run_id), y(p.value), f"{p.run_id} ({p.started}, git {p.git_sha[:8] or '?'}): {point_text(p)}",
                            p.changed, p.baseline) for p in measured)
-    gaps = tuple((x(p.run_id), f"{p.run_id}: {p.reason}") for p in s.points if p.value is None)
+    failed = tuple(Marker(x(p.run_id), PAD_TOP + plot_h, f"{p.run_id}: {point_text(p)}", "", False, True)
+                   for p in s.points if getattr(p, "failed", False))
+    markers += failed
+    gaps = tuple((x(p.run_id), f"{p.run_id}: {p.reason}") for p in s.points
+                 if p.value is None and not getattr(p, "failed", False))
+    events = tuple((x(p.run_id), f"{p.run_id}: " + "; ".join(getattr(p, "events", ())))
+                   for p in s.points if getattr(p, "events", ()))
     base = next((p for p in s.points if p.baseline), None)
     ticks = tuple((y(v), tick_label(v, ticks_at)) for v in ticks_at)
     order = sorted(run_order, key=run_order.get)
@@ -141,7 +155,7 @@ def trend_chart(s: Series, run_order: dict[str, int], label: str | None = None) 
     x_ticks = tuple((x(r), r) for r in order[::step])
     summary = " → ".join(point_text(p) for p in s.points)
     return TrendChart(label or s.label, s.key, s.points[0].unit if s.points else "", line, tuple(bands), markers, gaps,
-                      ticks, x_ticks, y(base.value) if base else None, summary, zero_based, s.label)
+                      ticks, x_ticks, y(base.value) if base else None, summary, zero_based, s.label, events)
 
 
 def _single(s: Series, label: str) -> SinglePoint | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.report.intervals import field
 from harness.report.numbers import sig
 from harness.results.verdict import GateRule, GateVerdict
 
@@ -20,37 +21,56 @@ class RuleGroup:
     reason: str
     targets: tuple[str, ...]
     values: tuple[str, ...]
-    notes: tuple[str, ...] = ()      # what a rule says beyond its reason (e.g. a newer layout's power statement)
+    notes: tuple[str, ...] = ()      # what a rule says beyond its reason: its power statement, its Holm family
 
     @property
     def count(self) -> int:
         return len(self.targets)
 
 
-NOTE_FIELDS = ("mde", "minimum_detectable_effect", "power", "family", "note", "notes")
+def _as_dict(value) -> dict:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return dict(value) if isinstance(value, dict) else {}
 
 
-def _notes(rule: GateRule) -> tuple[str, ...]:
+def power_text(power) -> str:
+    """A baseline rule's power statement: "detects a drop of 0.12 or more (80% power, alpha 0.05, n 32)",
+    and when its allowed drop is smaller, that it cannot detect it."""
+    p = _as_dict(power)
+    if not p:
+        return ""
+    if p.get("mde") is None:
+        return f"minimum detectable effect not known: {p.get('reason') or 'no reason recorded'}"
+    text = (f"detects a drop of {sig(p['mde'])} or more ({sig(100 * p.get('power', 0.8))}% power, "
+            f"alpha {sig(p.get('alpha'))}, n {p.get('n')})")
+    if p.get("detectable") is False:
+        text += f"; the allowed drop {sig(p.get('margin'))} is below what it can detect"
+    return text
+
+
+def _notes(rule: GateRule, families: dict) -> tuple[str, ...]:
+    """What a rule says beyond its reason: its power (a metric baseline rule) and its Holm family."""
     out = []
-    for key in NOTE_FIELDS:
-        value = rule.extra(key)
-        if value is None or value == "" or value == []:
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(map(str, value))
-        elif isinstance(value, float):
-            value = sig(value)
-        elif isinstance(value, dict):
-            value = "; ".join(f"{k} {sig(v) if isinstance(v, float) else v}" for k, v in value.items())
-        out.append(f"{key.replace('_', ' ')}: {value}")
+    power = power_text(field(rule, "power"))
+    if power:
+        out.append(power)
+    family = _as_dict(families.get(rule.name))
+    if family:
+        out.append(f"Holm family: {family.get('size')} p-values ({family.get('definition') or 'the statistics the rule selects'})")
+    for key in ("note", "notes"):
+        value = field(rule, key)
+        if value:
+            out.append(", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
     return tuple(out)
 
 
 def rule_groups(gate: GateVerdict) -> list[RuleGroup]:
     """The rules grouped by (name, verdict, threshold, reason, notes), failures first, in policy order within."""
     groups: dict[tuple, list[GateRule]] = {}
+    families = _as_dict(field(gate, "families"))
     for rule in gate.rules:
-        groups.setdefault((rule.name, rule.verdict, rule.threshold, rule.reason, _notes(rule)), []).append(rule)
+        groups.setdefault((rule.name, rule.verdict, rule.threshold, rule.reason, _notes(rule, families)), []).append(rule)
     out = [RuleGroup(name, verdict, threshold, reason, tuple(r.target for r in rules), tuple(sig(r.value) for r in rules),
                      notes)
            for (name, verdict, threshold, reason, notes), rules in groups.items()]
