@@ -27,6 +27,9 @@ REMOTE_ENERGY = "remote model: the energy is spent on the server and cannot be r
 def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
     """Metrics over the scored records; invalid ones (a non-finite model output) are counted apart.
     ``n`` is the number scored, ``complete`` whether every example has a record."""
+    own = getattr(task, "own_result", None)          # a task that scores itself (harness.lmeval)
+    if own is not None:
+        return own(records, seed, resamples)
     stored, invalid = len(records), invalid_summary(records)
     records = sorted((r for r in records if "invalid" not in r), key=lambda r: r["index"])
     references = [r["reference"] for r in records]
@@ -82,7 +85,7 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
         info = state.models.get(model_spec.name)
         if info is None:
             continue
-        per_task = {}
+        per_task, records_of = {}, {}
         for task in tasks:
             ids = {ex.id for ex in task.examples}     # a stray record (an edited line) is no item of this run
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == task.name and r["id"] in ids]
@@ -91,6 +94,15 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
                 result["energy"] = energy("task", result["metrics"], task.kind.name, bool(info.get("remote")),
                                           model=model_spec.name, task=task.name)
                 per_task[task.name] = result
+                records_of[task.name] = mine
+        if any(getattr(t, "selection", None) for t in tasks):     # lm-eval groups: their own aggregates
+            from harness.lmeval.aggregate import group_results
+
+            def group_energy(names: list[str], metrics: dict, model: str = model_spec.name) -> dict:
+                chosen = [w for w in windows if w["kind"] == "task" and w.get("model") == model and w.get("task") in names]
+                return energy_object(aggregate(chosen), intensity, metrics, "lm-eval:group",
+                                     meters_disabled or (REMOTE_ENERGY if info.get("remote") else None))
+            per_task.update(group_results(tasks, per_task, records_of, spec.seed, spec.bootstrap_resamples, group_energy))
         per_probe = {}
         for config in probes:
             mine = [r for r in records if r["model"] == model_spec.name and r["task"] == f"probe:{config.name}"]

@@ -310,11 +310,14 @@ class RunSpec:
     meters: MeterOptions = MeterOptions()
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
+    lm_eval_include: tuple[Path, ...] = ()   # --lm-eval-include: folders of lm-eval YAMLs (harness.lmeval)
+    trust_task_code: bool = False            # --trust-task-code: !function in those folders may run
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["tasks_dirs"] = [str(p) for p in self.tasks_dirs]
         d["probes"] = None if self.probes is None else list(self.probes)
+        d["lm_eval_include"] = [str(p) for p in self.lm_eval_include]
         return d
 
     @classmethod
@@ -323,7 +326,9 @@ class RunSpec:
                    tasks_dirs=tuple(Path(p) for p in d["tasks_dirs"]), limit=d["limit"], seed=d["seed"],
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
-                   probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"))
+                   probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
+                   lm_eval_include=tuple(Path(p) for p in d.get("lm_eval_include", ())),
+                   trust_task_code=bool(d.get("trust_task_code", False)))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

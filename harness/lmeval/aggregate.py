@@ -1,0 +1,216 @@
+"""Metric values of lm-eval tasks and groups, from the stored records (pure: records in, dicts out).
+
+The value of each metric is lm-eval's own aggregation (``task.aggregation()``, mean where the task
+names none, as lm-eval's evaluator does) applied to the per-item values lm-eval's
+``process_results`` returned, read back from samples.jsonl, so a resumed run gives the same numbers.
+A group's value is lm-eval's own ``Group.aggregate`` over its subtasks' values (weighted by size
+where the group says so).
+
+Intervals come from the bootstrap over items, seeded as every harness task (run seed and task name,
+so every model is resampled with the same items): for an aggregation that is a ratio of sums (mean,
+perplexity, weighted_perplexity, bits_per_byte) from the additive per-item statistics, for any other
+(BLEU, chrF, TER, F1, MCC, a task's own function) by recomputing the aggregation on each resample
+of the items. A group's interval resamples each subtask's items and aggregates the replicates as the
+group aggregates its values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from harness.invalid import invalid_summary
+from harness.lmeval import GROUP_KIND, PREFIX
+from harness.lmeval.kind import NO_FILTER, metric_key, parse_key
+from harness.metrics.bootstrap import seed_for
+
+LN2 = math.log(2)
+# aggregation name -> (per-item statistics row, value from the summed rows)
+ADDITIVE: dict[str, tuple[Callable[[Any], list[float]], Callable[[np.ndarray], float]]] = {
+    "mean": (lambda v: [float(v), 1.0], lambda t: t[0] / t[1]),
+    "perplexity": (lambda v: [float(v), 1.0], lambda t: math.exp(-t[0] / t[1])),
+    "weighted_perplexity": (lambda v: [float(v[0]), float(v[1])], lambda t: math.exp(-t[0] / t[1])),
+    "bits_per_byte": (lambda v: [float(v[0]), float(v[1])], lambda t: -t[0] / t[1] / LN2),
+}
+
+
+def aggregation_name(fn: Callable) -> str:
+    from lm_eval.api.registry import AGGREGATION_REGISTRY
+    for name, registered in AGGREGATION_REGISTRY.items():
+        if registered is fn:
+            return name
+    return f"custom:{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def aggregations(lm_task) -> dict[str, tuple[str, Callable]]:
+    from lm_eval.api.metrics import mean
+    return {metric: (aggregation_name(fn), fn) for metric, fn in lm_task.aggregation().items()} | {"": ("mean", mean)}
+
+
+def keys_of(records: Sequence[dict]) -> list[str]:
+    keys: dict[str, None] = {}
+    for r in records:
+        keys.update(dict.fromkeys(((r.get("details") or {}).get("lm_eval") or {}).get("metrics") or ()))
+    return list(keys)
+
+
+def items_of(records: Sequence[dict], key: str) -> list:
+    return [r["scores"][key] if key in r.get("scores", {}) else r["details"]["lm_eval"]["values"][key] for r in records]
+
+
+def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each item is drawn in each resample: the draw harness.metrics.bootstrap makes."""
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
+
+
+def _safe(fn: Callable[[], float]) -> float:
+    try:
+        value = float(fn())
+    except (ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def replicates(items: list, name: str, fn: Callable, resamples: int, seed: int) -> np.ndarray:
+    counts = resample_counts(len(items), resamples, seed)
+    additive = ADDITIVE.get(name)
+    if additive is not None:
+        try:
+            stats = np.asarray([additive[0](v) for v in items], dtype=float)
+        except (TypeError, ValueError, IndexError):
+            stats = None
+        if stats is not None:
+            return np.array([_safe(lambda t=t: additive[1](t)) for t in counts @ stats])
+    index = np.arange(len(items))
+    return np.array([_safe(lambda row=row: fn([items[i] for i in np.repeat(index, row)])) for row in counts])
+
+
+def summarize(value: float, reps: np.ndarray, n: int) -> dict:
+    finite = reps[np.isfinite(reps)]
+    if not math.isfinite(value):
+        return not_measured(f"the aggregation gave {value} on these items", n)
+    if len(finite) == 0:
+        return {"value": value, "stderr": None, "ci95": [None, None], "n": n}
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return {"value": value, "stderr": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
+            "ci95": [float(low), float(high)], "n": n}
+
+
+def not_measured(reason: str, n: int = 0) -> dict:
+    return {"value": None, "stderr": None, "ci95": [None, None], "n": n, "not_measured": reason}
+
+
+def _direction(lm_task, metric: str) -> bool:
+    found = lm_task.higher_is_better().get(metric)
+    return True if found is None else bool(found)
+
+
+def expected_keys(lm_task) -> list[str]:
+    return [metric_key(m, f.name) for f in lm_task._filters for m in lm_task._metric_fn_list]
+
+
+def task_result(task, records: Sequence[dict], seed: int, resamples: int) -> dict:
+    """The results.json entry of one lm-eval task for one model."""
+    from harness.calibration import calibration
+    lm_task, stored = task.kind.task, len(records)
+    invalid = invalid_summary(records)
+    records = sorted((r for r in records if "invalid" not in r), key=lambda r: r["index"])
+    found = aggregations(lm_task)
+    metrics = {}
+    for key in keys_of(records) or expected_keys(lm_task):
+        metric, _ = parse_key(key)
+        name, fn = found.get(metric, found[""])
+        entry = {"higher_is_better": _direction(lm_task, metric), "aggregation": name}
+        if not records:
+            metrics[key] = {**not_measured("no document was scored: every model output was invalid (see invalid)"), **entry}
+            continue
+        items = items_of(records, key)
+        value = _safe(lambda: fn(items))
+        metrics[key] = {**summarize(value, replicates(items, name, fn, resamples, seed_for(seed, task.name)),
+                                    len(items)), **entry}
+    config = task.config
+    result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
+              "complete": stored == len(task.examples), "invalid": invalid, "metrics": metrics,
+              "lm_eval": {"task": config.task, "output_type": config.output_type, "version": str(lm_task.VERSION),
+                          "num_fewshot": config.num_fewshot, "fewshot_seed": config.fewshot_seed, "limit": config.limit,
+                          "lm_eval_version": config.lm_eval_version}}
+    if config.output_type == "multiple_choice":
+        forecasts = [f for f in map(task.kind.forecast, records) if f is not None]
+        result["calibration"] = calibration(forecasts, task.kind.forecast_source,
+                                            seed_for(seed, task.name, "calibration"), resamples)
+    return result
+
+
+def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: dict, records_of: dict,
+                  seed: int, resamples: int) -> dict:
+    """One aggregated metric of a group: lm-eval's value, our interval over resampled subtask items."""
+    key = metric_key(metric, filter_name)
+    config = next(c for c in group.aggregate_metric_list if c.metric == metric)
+    rows, sizes = [], []
+    for leaf in leaves:
+        entry = per_task[leaf]["metrics"].get(key)
+        if entry is None or entry.get("value") is None:
+            continue
+        records = sorted((r for r in records_of[leaf] if "invalid" not in r), key=lambda r: r["index"])
+        from lm_eval.api.registry import get_aggregation
+        name = entry.get("aggregation", "mean")
+        fn = get_aggregation(name) if not name.startswith("custom:") else None
+        items = items_of(records, key)
+        rows.append(replicates(items, name, fn or (lambda xs: math.nan), resamples, seed_for(seed, leaf)))
+        sizes.append(per_task[leaf]["n"])
+    weights = np.asarray(sizes if config.weight_by_size else [1] * len(sizes), dtype=float)
+    reps = (weights @ np.vstack(rows)) / weights.sum() if rows else np.array([])
+    return reps
+
+
+def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, resamples: int,
+                  energy_of: Callable[[list[str], dict], dict]) -> dict:
+    """The results.json entries of the lm-eval groups among ``tasks`` (those with an
+    aggregate_metric_list), for the model whose task entries are ``per_task``."""
+    selections = {id(t.selection): t.selection for t in tasks if getattr(t, "selection", None) is not None}
+    out = {}
+    for selection in selections.values():
+        for name, group in selection.groups.items():
+            if not group.has_aggregation:
+                continue
+            leaves = [PREFIX + t.task_name for t in group.get_all_tasks()]
+            missing = [leaf for leaf in leaves if leaf not in per_task]
+            metrics: dict[str, dict] = {}
+            if missing:
+                reason = f"subtask {missing[0]} has no result for this model (skipped or failed)"
+                metrics = {metric_key(c.metric, f): not_measured(reason)
+                           for c in group.aggregate_metric_list for f in (c.filter_list or [NO_FILTER])}
+            else:
+                lm_metrics = {}
+                for leaf in leaves:
+                    row = {"sample_len": per_task[leaf]["n"]}
+                    for key, entry in per_task[leaf]["metrics"].items():
+                        metric, filter_name = parse_key(key)
+                        if entry.get("value") is not None:
+                            row[f"{metric},{filter_name}"] = entry["value"]
+                            row[f"{metric}_stderr,{filter_name}"] = entry["stderr"]
+                    lm_metrics[leaf.removeprefix(PREFIX)] = row
+                for lm_key, value in group.aggregate(lm_metrics).items():
+                    if "," not in lm_key or "_stderr," in lm_key or not isinstance(value, (int, float)):
+                        continue
+                    metric, filter_name = lm_key.split(",", 1)
+                    reps = _group_metric(group, metric, filter_name, leaves, per_task, records_of, seed, resamples)
+                    config = next(c for c in group.aggregate_metric_list if c.metric == metric)
+                    directions = {per_task[leaf]["metrics"].get(metric_key(metric, filter_name), {}).get("higher_is_better")
+                                  for leaf in leaves} - {None}
+                    metrics[metric_key(metric, filter_name)] = {
+                        **summarize(float(value), reps, sum(per_task[leaf]["n"] for leaf in leaves)),
+                        "higher_is_better": directions.pop() if len(directions) == 1 else True,
+                        "aggregation": "mean over subtasks" + (", weighted by size" if config.weight_by_size else "")}
+            entries = [per_task[leaf] for leaf in leaves if leaf in per_task]
+            out[PREFIX + name] = {
+                "kind": GROUP_KIND, "n": sum(e["n"] for e in entries), "n_expected": sum(e["n_expected"] for e in entries),
+                "complete": not missing and all(e["complete"] for e in entries),
+                "invalid": {"n": sum(e["invalid"]["n"] for e in entries), "reasons": {}},
+                "metrics": metrics, "subtasks": leaves,
+                "lm_eval": {"group": name, "version": group.version,
+                            "aggregate_metric_list": [{"metric": c.metric, "weight_by_size": c.weight_by_size,
+                                                       "filter_list": c.filter_list} for c in group.aggregate_metric_list]},
+                "energy": energy_of([leaf for leaf in leaves if leaf in per_task], metrics)}
+    return out
