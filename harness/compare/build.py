@@ -19,6 +19,8 @@ from harness.compare.measures import Measure, metric_spec
 from harness.compare.pairing import Pairing, TaskPairing, pair
 from harness.compare.probes import rule
 from harness.errors import HarnessError
+from harness.kinds.base import MetricSpec
+from harness.lmeval import GROUP_KIND, is_lm_eval_kind
 from harness.metrics.bootstrap import seed_for
 from harness.plugins import METRICS
 from harness.probes.stats import holm
@@ -151,16 +153,21 @@ def flipped(results: dict, pairing: Pairing, cap: int = FLIPPED_CAP) -> dict:
     for task, p in pairing.tasks.items():
         if task.startswith("probe:") or task not in results.get("tasks", {}):
             continue
-        found = first_binary(results["tasks"][task]["kind"], results["tasks"][task]["metrics"])
-        if found is None:
-            continue
-        name, spec = found
-        metric = METRICS.get(spec.metric)
         base, other, _ = _valid_pairs(p)
+        entry = results["tasks"][task]
+        if is_lm_eval_kind(entry["kind"]):               # its per-item 0/1 values are in the records
+            from harness.lmeval.compare import binary_metric
+            name = binary_metric(entry, base + other)
+            spec, right = MetricSpec(name or "", name or ""), (lambda r, n=name: r["scores"][n] > 0)
+        else:
+            found = first_binary(entry["kind"], entry["metrics"])
+            name, spec = found if found else (None, None)
+            right = (lambda r, s=spec: METRICS.get(s.metric).example_value(_view(r, s.view), r["reference"]) > 0)
+        if name is None:
+            continue
         counts = {"metric": name, "fixed": 0, "broken": 0}
         for b, o in zip(base, other):
-            right_b = metric.example_value(_view(b, spec.view), b["reference"]) > 0
-            right_o = metric.example_value(_view(o, spec.view), o["reference"]) > 0
+            right_b, right_o = right(b), right(o)
             if right_b == right_o:
                 continue
             direction = "fixed" if right_o else "broken"
@@ -201,7 +208,14 @@ def compare_pair(baseline: str, results_b: dict, records_b: Sequence[dict], othe
     for task in sorted(set(results_b.get("tasks", {})) | set(results_o.get("tasks", {}))):
         info = results_b.get("tasks", {}).get(task) or results_o["tasks"][task]
         names = list(dict.fromkeys([*info["metrics"], *((results_o.get("tasks", {}).get(task) or {}).get("metrics", {}))]))
-        if task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {}):
+        if is_lm_eval_kind(info.get("kind")):          # lm-eval's own aggregations (harness.lmeval.compare)
+            from harness.lmeval.compare import task_stats as lm_eval_stats
+            both = task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {})
+            base, oth, _ = _valid_pairs(pairing.tasks[task]) if task in pairing.tasks else ([], [], 0)
+            tasks[task] = lm_eval_stats(info, names, base, oth, seed_for(run_seed, task), resamples, ar_trials) \
+                if both or info.get("kind") == GROUP_KIND else \
+                {n: not_measured(_missing(task, baseline, other, results_b, results_o)) for n in names}
+        elif task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {}):
             tasks[task] = task_stats(info["kind"], names, pairing.tasks[task], seed_for(run_seed, task), resamples, ar_trials,
                                      info.get("tokenize", ""))
         else:

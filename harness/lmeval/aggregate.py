@@ -7,10 +7,11 @@ A group's value is lm-eval's own ``Group.aggregate`` over its subtasks' values (
 where the group says so).
 
 Intervals come from the bootstrap over items, seeded as every harness task (run seed and task name,
-so every model is resampled with the same items): for an aggregation that is a ratio of sums (mean,
-perplexity, weighted_perplexity, bits_per_byte) from the additive per-item statistics, for any other
-(BLEU, chrF, TER, F1, MCC, a task's own function) by recomputing the aggregation on each resample
-of the items. A group's interval resamples each subtask's items and aggregates the replicates as the
+so every model is resampled with the same items): for an aggregation over sums (mean, perplexity,
+weighted_perplexity, bits_per_byte, and BLEU, chrF, chrF++ and TER from sacrebleu's per-sentence
+statistics, as the harness's own BLEU) each resample's value comes from the summed statistics; for
+any other (F1, MCC, a task's own function) the aggregation is recomputed on each resample of the
+items. A group's interval resamples each subtask's items and aggregates the replicates as the
 group aggregates its values.
 """
 from __future__ import annotations
@@ -26,13 +27,48 @@ from harness.lmeval.kind import NO_FILTER, metric_key, parse_key
 from harness.metrics.bootstrap import seed_for
 
 LN2 = math.log(2)
-# aggregation name -> (per-item statistics row, value from the summed rows)
-ADDITIVE: dict[str, tuple[Callable[[Any], list[float]], Callable[[np.ndarray], float]]] = {
-    "mean": (lambda v: [float(v), 1.0], lambda t: t[0] / t[1]),
-    "perplexity": (lambda v: [float(v), 1.0], lambda t: math.exp(-t[0] / t[1])),
-    "weighted_perplexity": (lambda v: [float(v[0]), float(v[1])], lambda t: math.exp(-t[0] / t[1])),
-    "bits_per_byte": (lambda v: [float(v[0]), float(v[1])], lambda t: -t[0] / t[1] / LN2),
+
+
+def _rows(row: Callable[[Any], list[float]]) -> Callable[[list], np.ndarray]:
+    return lambda items: np.asarray([row(v) for v in items], dtype=float).reshape(len(items), -1)
+
+
+def _sacrebleu(name: str) -> tuple[Callable[[list], np.ndarray], Callable[[np.ndarray], float]]:
+    """sacrebleu's per-sentence statistics of lm-eval's (reference, prediction) items, and the corpus
+    score from their sums: what lm-eval's bleu/chrf/chrf++/ter aggregations compute in one call."""
+    def scorer():
+        from sacrebleu.metrics import BLEU, CHRF, TER
+        return {"bleu": BLEU, "chrf": CHRF, "chrf++": lambda: CHRF(word_order=2), "ter": TER}[name]()
+
+    def stats(items: list) -> np.ndarray:
+        from lm_eval.api.metrics import _sacreformat
+        refs, preds = _sacreformat(list(zip(*items))[0], list(zip(*items))[1])
+        return np.asarray(scorer()._extract_corpus_statistics(list(preds), refs), dtype=float)
+
+    def value(totals: np.ndarray) -> float:
+        counts = list(totals) if name == "ter" else [int(round(t)) for t in totals]
+        return float(scorer()._compute_score_from_stats(counts).score)
+    return stats, value
+
+
+# aggregation name -> (per-item statistics, one row per item; the value from the rows' sums)
+ADDITIVE: dict[str, tuple[Callable[[list], np.ndarray], Callable[[np.ndarray], float]]] = {
+    "mean": (_rows(lambda v: [float(v), 1.0]), lambda t: t[0] / t[1]),
+    "perplexity": (_rows(lambda v: [float(v), 1.0]), lambda t: math.exp(-t[0] / t[1])),
+    "weighted_perplexity": (_rows(lambda v: [float(v[0]), float(v[1])]), lambda t: math.exp(-t[0] / t[1])),
+    "bits_per_byte": (_rows(lambda v: [float(v[0]), float(v[1])]), lambda t: -t[0] / t[1] / LN2),
+    **{name: _sacrebleu(name) for name in ("bleu", "chrf", "chrf++", "ter")},
 }
+
+
+def additive_stats(name: str, items: list) -> np.ndarray | None:
+    """The items' statistics when ``name`` is an aggregation over sums, else None."""
+    if name not in ADDITIVE or not items:
+        return None
+    try:
+        return ADDITIVE[name][0](items)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def aggregation_name(fn: Callable) -> str:
@@ -74,14 +110,10 @@ def _safe(fn: Callable[[], float]) -> float:
 
 def replicates(items: list, name: str, fn: Callable, resamples: int, seed: int) -> np.ndarray:
     counts = resample_counts(len(items), resamples, seed)
-    additive = ADDITIVE.get(name)
-    if additive is not None:
-        try:
-            stats = np.asarray([additive[0](v) for v in items], dtype=float)
-        except (TypeError, ValueError, IndexError):
-            stats = None
-        if stats is not None:
-            return np.array([_safe(lambda t=t: additive[1](t)) for t in counts @ stats])
+    stats = additive_stats(name, items)
+    if stats is not None:
+        value = ADDITIVE[name][1]
+        return np.array([_safe(lambda t=t: value(t)) for t in counts @ stats])
     index = np.arange(len(items))
     return np.array([_safe(lambda row=row: fn([items[i] for i in np.repeat(index, row)])) for row in counts])
 
