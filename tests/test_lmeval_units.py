@@ -103,3 +103,17 @@ def test_the_extra_is_pinned_to_the_tested_range_and_the_installed_lm_eval_is_in
     assert version("lm-eval") in requirement.specifier
     assert any(Requirement(r).name == "lm-eval" and Requirement(r).specifier == requirement.specifier
                for r in extras["test"])
+
+
+def test_the_readmes_lm_eval_section_holds_three_commands_and_a_policy_the_gate_reads():
+    import re
+    from harness.gate.policy import parse_policy
+    import yaml
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## lm-eval tasks"):text.index("## Metrics")]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
+    assert len(commands) == 3 and "[lm-eval]" in commands[0]
+    assert "lm-eval:" in commands[1] and "--country" in commands[1] and commands[2].split()[0].endswith("harness")
+    policy = parse_policy(yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1)), "README")
+    assert {r.quantity.name for r in policy.rules} == {"acc", "exact_match[strict-match]", "j_per_example"}
+    assert "Refused" in section and "--trust-task-code" in section

@@ -212,7 +212,8 @@ def compare_pair(baseline: str, results_b: dict, records_b: Sequence[dict], othe
             from harness.lmeval.compare import task_stats as lm_eval_stats
             both = task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {})
             base, oth, _ = _valid_pairs(pairing.tasks[task]) if task in pairing.tasks else ([], [], 0)
-            tasks[task] = lm_eval_stats(info, names, base, oth, seed_for(run_seed, task), resamples, ar_trials) \
+            tasks[task] = lm_eval_stats(info, names, base, oth, seed_for(run_seed, task), resamples, ar_trials,
+                                        paired_stat=paired_stat, not_measured=not_measured, st=st) \
                 if both or info.get("kind") == GROUP_KIND else \
                 {n: not_measured(_missing(task, baseline, other, results_b, results_o)) for n in names}
         elif task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {}):

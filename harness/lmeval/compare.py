@@ -35,9 +35,9 @@ def _binary(values: Sequence) -> bool:
     return all(isinstance(v, (int, float)) and v in (0, 1) for v in values)
 
 
-def paired_items(base: list, other: list, fn: Callable, *, higher_is_better: bool, seed: int, resamples: int) -> dict:
-    """The paired bootstrap of ``fn(other) - fn(baseline)`` over the same resampled items."""
-    from harness.compare import stats as st
+def paired_items(base: list, other: list, fn: Callable, st, *, higher_is_better: bool, seed: int, resamples: int) -> dict:
+    """The paired bootstrap of ``fn(other) - fn(baseline)`` over the same resampled items (``st``:
+    harness.compare.stats, handed in by harness.compare.build, which calls this module)."""
     n = len(base)
     b, o = _safe(lambda: fn(base)), _safe(lambda: fn(other))
     out = {"baseline": None if math.isnan(b) else b, "other": None if math.isnan(o) else o, "n": n, "p_holm": None,
@@ -60,9 +60,9 @@ def paired_items(base: list, other: list, fn: Callable, *, higher_is_better: boo
 
 
 def task_stats(entry: dict, names: Sequence[str], base: list[dict], other: list[dict], seed: int, resamples: int,
-               ar_trials: int) -> dict:
-    """STAT per metric of an lm-eval task (``base``/``other``: the paired valid records)."""
-    from harness.compare.build import not_measured, paired_stat
+               ar_trials: int, *, paired_stat: Callable, not_measured: Callable, st) -> dict:
+    """STAT per metric of an lm-eval task (``base``/``other``: the paired valid records). The
+    comparison's own STAT builders come from harness.compare.build, which calls this."""
     out = {}
     for name in names:
         info = (entry.get("metrics") or {}).get(name) or {}
@@ -90,7 +90,7 @@ def task_stats(entry: dict, names: Sequence[str], base: list[dict], other: list[
             out[name] = not_measured(f"aggregation {aggregation!r} is the task's own code, not known outside its run",
                                      higher)
             continue
-        out[name] = paired_items(items_b, items_o, fn, higher_is_better=higher, seed=seed, resamples=resamples)
+        out[name] = paired_items(items_b, items_o, fn, st, higher_is_better=higher, seed=seed, resamples=resamples)
     return out
 
 
