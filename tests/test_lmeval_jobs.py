@@ -109,3 +109,20 @@ def test_a_gate_judges_lm_eval_metrics_and_a_baseline_rule_pairs_two_runs(includ
     proc = in_process(capsys, "history", str(out), "--out", str(tmp_path / "history.html"))
     assert proc.returncode == 0, proc.stderr
     assert "lm-eval:tl_facts" in (tmp_path / "history.html").read_text()
+
+
+def test_energy_windows_of_lm_eval_tasks_and_groups(include, capsys, tmp_path):
+    out = tmp_path / "out"
+    proc = in_process(capsys, "run", "--model", "tiny-gpt2", "--tasks", "lm-eval:tl_gen,lm-eval:tl_group",
+                      "--lm-eval-include", str(include), "--out", str(out), "--no-probes", "--no-progress",
+                      "--carbon-intensity", "50")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tasks = json.loads((only_run(out) / "results.json").read_text())["models"]["tiny-gpt2"]["tasks"]
+    gen = tasks["lm-eval:tl_gen"]["energy"]
+    assert gen["examples"] == 8 and gen["total_energy_j"]["source"] != "not_measured"
+    assert gen["j_per_generated_token"]["value"] > 0                 # the records' generated_tokens reached the window
+    group = tasks["lm-eval:tl_group"]["energy"]
+    parts = [tasks[f"lm-eval:tl_{n}"]["energy"] for n in ("sounds", "colours")]
+    assert group["examples"] == sum(p["examples"] for p in parts) == 13
+    assert group["total_energy_j"]["value"] == pytest.approx(sum(p["total_energy_j"]["value"] for p in parts), rel=1e-6)
+    assert group["gco2e"]["value"] > 0 and "acc" in group["quality_per_kj"]
