@@ -179,3 +179,26 @@ def test_a_resume_finishes_with_the_same_numbers_and_refuses_changed_task_files(
     data.write_text(data.read_text().replace("What colour", "Which colour"))
     one_line_error(in_process(capsys, "run", "--resume", str(run_dir), "--no-progress"),
                    "task 'lm-eval:tl_colours': data, prompt changed")
+
+
+def test_a_template_naming_a_missing_field_is_exit_2_and_a_raising_process_results_fails_only_its_task(
+        capsys, tmp_path, include):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    text = (include / "tl_sounds.yaml").read_text()
+    (folder / "tl_missing.yaml").write_text(text.replace("task: tl_sounds", "task: tl_missing")
+                                            .replace("{{question}}", "{{no_such_field}}"))
+    one_line_error(run(capsys, tmp_path / "o1", "lm-eval:tl_missing", "--lm-eval-include", str(folder)),
+                   "lm-eval", "tl_missing", "no_such_field")
+    (folder / "boom.py").write_text("def process(doc, results):\n"
+                                    "    if 'crow' in doc['question']:\n        raise ValueError('no crows')\n"
+                                    "    return {'acc': 1.0}\n")
+    (folder / "tl_boom.yaml").write_text(text.replace("task: tl_sounds", "task: tl_boom")
+                                         + "process_results: !function boom.process\n")
+    proc = run(capsys, tmp_path / "o2", "lm-eval:tl_boom,lm-eval:tl_colours", "--lm-eval-include", str(folder),
+               "--lm-eval-include", str(include), "--trust-task-code")
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    results = results_of(tmp_path / "o2")
+    (failure,) = results["run"]["failures"]
+    assert "tl_boom" in failure["error"] and "no crows" in failure["error"] and "ValueError" in failure["error"]
+    assert results["models"]["tiny-gpt2"]["tasks"]["lm-eval:tl_colours"]["complete"]

@@ -85,6 +85,18 @@ class LmEvalKind:
         return self._reference(example.fields, self._choices(example.fields))
 
     def score(self, config, example, responses: Sequence[Response]) -> Scored:
+        """lm-eval's filters and process_results on one document; an error in them (the task's code)
+        fails this task as one piece of the run, naming the document."""
+        try:
+            return self._score(example, responses)
+        except HarnessError:
+            raise
+        except Exception as exc:
+            raise HarnessError(f"lm-eval task {self.task.task_name!r} failed to score {example.describe()}: "
+                               f"{type(exc).__name__}: {str(exc)[:300]}",
+                               "fix the task's filters or process_results, or leave the task out") from None
+
+    def _score(self, example, responses: Sequence[Response]) -> Scored:
         doc = example.fields
         copies = [dataclasses.replace(i, resps=[], filtered_resps={}) for i in self.instances[example.id]]
         for copy, response in zip(copies, responses, strict=True):

@@ -180,6 +180,18 @@ def _settle_imports() -> None:
         importlib.import_module(name)
 
 
+def _prepared(task, spec, selection: Selection, version: str) -> LmEvalTask:
+    """_prepare_one, with lm-eval's own failures (a template naming a missing field, an empty split)
+    as one line naming the task."""
+    try:
+        return _prepare_one(task, spec, selection, version)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise HarnessError(f"lm-eval could not build the requests of {PREFIX}{task.task_name}: {type(exc).__name__}: "
+                           f"{str(exc)[:300]}", "fix the task YAML or its data (lm-eval's own error above)") from None
+
+
 def prepare(names: Sequence[str], spec) -> list[LmEvalTask]:
     """The lm-eval tasks (leaves of every group and tag) that ``names`` select, in lm-eval's order."""
     lm_eval = require()
@@ -193,7 +205,7 @@ def prepare(names: Sequence[str], spec) -> list[LmEvalTask]:
     with _quiet_and_seeded():
         loaded = _load(index, names)
         selection = Selection(groups=dict(loaded.get("groups") or {}))
-        tasks = [_prepare_one(task, spec, selection, version) for task in loaded["tasks"].values()]
+        tasks = [_prepared(task, spec, selection, version) for task in loaded["tasks"].values()]
     if not tasks:
         raise HarnessError(f"{', '.join(PREFIX + n for n in names)} select no lm-eval task", "pick a task, tag or group "
                            "with tasks in it")
