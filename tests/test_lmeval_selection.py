@@ -69,7 +69,8 @@ def test_empty_names_duplicates_and_an_include_without_lm_eval_tasks_are_refused
 def _function_task(folder: Path, include: Path, marker: Path) -> Path:
     folder.mkdir()
     (folder / "utils.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n\n"
-                                     "def shout(dataset):\n    return dataset.map(lambda d: {**d, 'question': d['question'].upper()})\n")
+                                     "def shout(dataset):\n"
+                                     "    return dataset.map(lambda d: {**d, 'question': d['question'].upper()})\n")
     text = (include / "tl_sounds.yaml").read_text().replace("task: tl_sounds", "task: tl_shout")
     (folder / "tl_shout.yaml").write_text(text + "process_docs: !function utils.shout\n")
     return folder

@@ -130,6 +130,7 @@ def summarize(value: float, reps: np.ndarray, n: int) -> dict:
 
 
 def not_measured(reason: str, n: int = 0) -> dict:
+    """A metric without a value, and why (the one spelling here of results.json's "not measured")."""
     return {"value": None, "stderr": None, "ci95": [None, None], "n": n, "not_measured": reason}
 
 

@@ -35,17 +35,17 @@ def _binary(values: Sequence) -> bool:
     return all(isinstance(v, (int, float)) and v in (0, 1) for v in values)
 
 
-def paired_items(base: list, other: list, fn: Callable, st, *, higher_is_better: bool, seed: int, resamples: int) -> dict:
+def paired_items(base: list, other: list, fn: Callable, st, not_measured: Callable, *, higher_is_better: bool,
+                 seed: int, resamples: int) -> dict:
     """The paired bootstrap of ``fn(other) - fn(baseline)`` over the same resampled items (``st``:
-    harness.compare.stats, handed in by harness.compare.build, which calls this module)."""
+    harness.compare.stats, and ``not_measured``, handed in by harness.compare.build, which calls this)."""
     n = len(base)
     b, o = _safe(lambda: fn(base)), _safe(lambda: fn(other))
-    out = {"baseline": None if math.isnan(b) else b, "other": None if math.isnan(o) else o, "n": n, "p_holm": None,
-           "significant": False, "too_few_items": n < st.MIN_ITEMS, "higher_is_better": higher_is_better,
-           "resamples": resamples, "seed": seed, "test": "paired_bootstrap", "discordant": None}
     if math.isnan(b) or math.isnan(o):
-        return {**out, "delta": None, "ci95": [None, None], "p_value": None,
-                "not_measured": "the metric is undefined on the paired items"}
+        return not_measured("the metric is undefined on the paired items", higher_is_better, n)
+    out = {"baseline": b, "other": o, "n": n, "p_holm": None, "significant": False, "too_few_items": n < st.MIN_ITEMS,
+           "higher_is_better": higher_is_better, "resamples": resamples, "seed": seed, "test": "paired_bootstrap",
+           "discordant": None}
     if base == other:
         return {**out, "delta": 0.0, "ci95": [0.0, 0.0], "p_value": 1.0}
     diffs = np.array([_safe(lambda idx=idx: fn([other[i] for i in idx])) - _safe(lambda idx=idx: fn([base[i] for i in idx]))
@@ -90,7 +90,8 @@ def task_stats(entry: dict, names: Sequence[str], base: list[dict], other: list[
             out[name] = not_measured(f"aggregation {aggregation!r} is the task's own code, not known outside its run",
                                      higher)
             continue
-        out[name] = paired_items(items_b, items_o, fn, st, higher_is_better=higher, seed=seed, resamples=resamples)
+        out[name] = paired_items(items_b, items_o, fn, st, not_measured, higher_is_better=higher, seed=seed,
+                                 resamples=resamples)
     return out
 
 
