@@ -7,6 +7,7 @@ the tests of harness.lmeval: one task of each output type and a group with a siz
 | tl_gen           | generate_until         | a regex filter (strip) besides "none"; exact_match, corpus BLEU |
 | tl_ppl           | loglikelihood_rolling  | word/byte perplexity and bits per byte                       |
 | tl_group         | group of tl_sounds and tl_colours (multiple_choice, sizes differ), acc weighted by size |
+| tl_facts_by_relation | a tag on tl_sounds and tl_colours (a tag brings its tasks, no aggregate)   |
 
 The data are the embedded toy world's (tasks/facts_mc, tasks/toylang, tasks/toytext).
 """
@@ -121,6 +122,7 @@ metadata:
     for name, (relation, n) in sizes.items():
         path = _jsonl(data / f"facts_{name}.jsonl", by_relation[relation][:n])
         (folder / f"tl_{name}.yaml").write_text(f"""task: tl_{name}
+tag: tl_facts_by_relation
 dataset_path: json
 dataset_kwargs: {_json_data(test=path)}
 output_type: multiple_choice

@@ -203,3 +203,12 @@ def test_a_template_naming_a_missing_field_is_exit_2_and_a_raising_process_resul
     (failure,) = results["run"]["failures"]
     assert "tl_boom" in failure["error"] and "no crows" in failure["error"] and "ValueError" in failure["error"]
     assert results["models"]["tiny-gpt2"]["tasks"]["lm-eval:tl_colours"]["complete"]
+
+
+def test_a_tag_brings_its_tasks_without_an_aggregate(capsys, tmp_path, include):
+    proc = run(capsys, tmp_path / "out", "lm-eval:tl_facts_by_relation", "--lm-eval-include", str(include),
+               "--limit", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tasks = results_of(tmp_path / "out")["models"]["tiny-gpt2"]["tasks"]
+    assert sorted(tasks) == ["lm-eval:tl_colours", "lm-eval:tl_sounds"]
+    assert all(entry["n"] == 2 and entry["kind"] == "lm-eval:multiple_choice" for entry in tasks.values())

@@ -1,7 +1,7 @@
 """lm-eval's TaskManager: which names it knows, what a name brings in, and which YAML files that reads.
 
-Indexing every YAML lm-eval ships takes seconds, so the manager is built once per process and set
-of include folders. When every requested name, and every member its groups and tags name, is found
+Indexing every YAML lm-eval ships takes seconds, so the manager is built once per process and
+state of the include folders. When every requested name, and every member its groups and tags name, is found
 in the ``--lm-eval-include`` folders alone, lm-eval's built-in tasks are not indexed at all (a name
 an include folder defines overrides a built-in one in lm-eval too). An unknown name is exit 2 with
 the close matches from the whole index.
@@ -29,8 +29,14 @@ class Index:
     entries: dict                     # name -> lm_eval.tasks._index.Entry
 
 
+def _signature(include: tuple[str, ...]) -> tuple:
+    """What the include folders hold now: a YAML added, removed or edited makes another index."""
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                 for folder in include for p in sorted(Path(folder).rglob("*.yaml")))
+
+
 def _manager(include: tuple[str, ...], defaults: bool):
-    key = (include, defaults)
+    key = (include, defaults, _signature(include))
     if key not in _MANAGERS:
         from lm_eval.tasks import TaskManager
         _MANAGERS[key] = TaskManager(include_path=list(include) or None, include_defaults=defaults)
