@@ -53,6 +53,7 @@ def only_run(out):
     return next(p for p in out.iterdir() if p.is_dir())
 
 
+@pytest.mark.slow
 def test_a_variant_comparison_on_lm_eval_tasks_pairs_items_with_lm_evals_metrics(include, capsys, tmp_path):
     out = tmp_path / "out"
     proc = in_process(capsys, "run", "--model", "full=tiny-gpt2", "--model", "int8=tiny-gpt2,quantize=int8-dynamic",
@@ -73,6 +74,7 @@ def test_a_variant_comparison_on_lm_eval_tasks_pairs_items_with_lm_evals_metrics
     assert comparison["flipped"]["by_task"]["lm-eval:tl_facts"]["metric"] == "acc"
 
 
+@pytest.mark.slow
 def test_a_gate_judges_lm_eval_metrics_and_a_baseline_rule_pairs_two_runs(include, capsys, tmp_path):
     runs, out = {}, tmp_path / "reports"
     for name, spec in (("full", "full=tiny-gpt2"), ("int8", "full=tiny-gpt2,quantize=int8-dynamic")):

@@ -155,6 +155,7 @@ def test_a_sampling_task_is_refused_and_a_model_that_cannot_serve_the_output_typ
     assert skipped == {"lm-eval:tl_facts": "encoder models cannot answer log-likelihood requests"}
 
 
+@pytest.mark.slow
 def test_a_resume_finishes_with_the_same_numbers_and_refuses_changed_task_files(capsys, tmp_path_factory):
     include = write(tmp_path_factory.mktemp("lm_eval_tasks"), n_facts=6, n_gen=4, n_ppl=2)
     out = tmp_path_factory.mktemp("out")

@@ -178,6 +178,7 @@ def task_result(task, records: Sequence[dict], seed: int, resamples: int) -> dic
 def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: dict, records_of: dict,
                   seed: int, resamples: int) -> dict:
     """One aggregated metric of a group: lm-eval's value, our interval over resampled subtask items."""
+    from lm_eval.api.registry import get_aggregation
     key = metric_key(metric, filter_name)
     config = next(c for c in group.aggregate_metric_list if c.metric == metric)
     rows, sizes = [], []
@@ -186,7 +187,6 @@ def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: 
         if entry is None or entry.get("value") is None:
             continue
         records = sorted((r for r in records_of[leaf] if "invalid" not in r), key=lambda r: r["index"])
-        from lm_eval.api.registry import get_aggregation
         name = entry.get("aggregation", "mean")
         fn = get_aggregation(name) if not name.startswith("custom:") else None
         items = items_of(records, key)
@@ -195,6 +195,14 @@ def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: 
     weights = np.asarray(sizes if config.weight_by_size else [1] * len(sizes), dtype=float)
     reps = (weights @ np.vstack(rows)) / weights.sum() if rows else np.array([])
     return reps
+
+
+def _invalid(entries: list[dict]) -> dict:
+    reasons: dict[str, int] = {}
+    for entry in entries:
+        for reason, count in (entry.get("invalid") or {}).get("reasons", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return {"n": sum(reasons.values()), "reasons": dict(sorted(reasons.items()))}
 
 
 def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, resamples: int,
@@ -240,7 +248,7 @@ def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, 
             out[PREFIX + name] = {
                 "kind": GROUP_KIND, "n": sum(e["n"] for e in entries), "n_expected": sum(e["n_expected"] for e in entries),
                 "complete": not missing and all(e["complete"] for e in entries),
-                "invalid": {"n": sum(e["invalid"]["n"] for e in entries), "reasons": {}},
+                "invalid": _invalid(entries),
                 "metrics": metrics, "subtasks": leaves,
                 "lm_eval": {"group": name, "version": group.version,
                             "aggregate_metric_list": [{"metric": c.metric, "weight_by_size": c.weight_by_size,

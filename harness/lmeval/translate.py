@@ -8,6 +8,11 @@
 
 (multiple_choice tasks send one loglikelihood request per choice.) As lm-eval's HFLM does
 (``_encode_pair``), whitespace at the end of a context moves to the front of its continuation.
+HFLM then tokenizes context + continuation whole and splits; our adapters tokenize the two apart.
+The tokens are the same wherever the continuation starts a new pre-token (byte-level BPE such as
+GPT-2's or Llama 3's with a space- or punctuation-led continuation, as the tests check); a
+SentencePiece tokenizer (Llama 2, Mistral) or a continuation that glues onto the context's last
+word can differ, as it does for the harness's own multiple-choice tasks.
 Generation settings are read with lm-eval's own ``normalize_gen_kwargs`` (``until``, and
 ``max_gen_toks`` defaulting to HFLM's 256); a task that samples (``do_sample: true`` or a
 temperature above 0) is refused: the harness decodes greedily, and a sampled score would not be
