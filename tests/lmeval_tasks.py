@@ -28,8 +28,20 @@ def _jsonl(path: Path, rows: list[dict]) -> str:
     return str(path)
 
 
-def _json_data(**splits: str) -> str:
-    return json.dumps({"data_files": splits})
+def _task(folder: Path, name: str, output_type: str, splits: dict[str, str], body: str, tag: str = "") -> None:
+    """An lm-eval task YAML on local JSON data: the header every task here shares, then ``body``."""
+    roles = "".join(f"{'training' if split == 'train' else 'test'}_split: {split}\n" for split in splits)
+    (folder / f"{name}.yaml").write_text(
+        f"task: {name}\n" + (f"tag: {tag}\n" if tag else "") + "dataset_path: json\n"
+        f"dataset_kwargs: {json.dumps({'data_files': splits})}\noutput_type: {output_type}\n{roles}{body}"
+        "metadata:\n  version: 1.0\n", encoding="utf-8")
+
+
+MC_PROMPT = '''doc_to_text: "Question: {{question}}\\nAnswer:"
+doc_to_target: answer
+doc_to_choice: "{{choices}}"
+'''
+MEAN = "    aggregation: mean\n    higher_is_better: true\n"
 
 
 def write(folder: Path, n_facts: int = 24, n_gen: int = 16, n_ppl: int = 6) -> Path:
@@ -39,39 +51,14 @@ def write(folder: Path, n_facts: int = 24, n_gen: int = 16, n_ppl: int = 6) -> P
     data.mkdir(exist_ok=True)
     facts = _rows(REPO / "tasks/facts_mc/test.jsonl")
     train = _rows(REPO / "tasks/facts_mc/train.jsonl")
-    test_facts = _jsonl(data / "facts_test.jsonl", facts[:n_facts])
-    train_facts = _jsonl(data / "facts_train.jsonl", train[:40])
-    (folder / "tl_facts.yaml").write_text(f"""task: tl_facts
-dataset_path: json
-dataset_kwargs: {_json_data(train=train_facts, test=test_facts)}
-output_type: multiple_choice
-training_split: train
-test_split: test
-num_fewshot: 3
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_target: answer
-doc_to_choice: "{{{{choices}}}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-  - metric: acc_norm
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1.0
-""", encoding="utf-8")
+    _task(folder, "tl_facts", "multiple_choice",
+          {"train": _jsonl(data / "facts_train.jsonl", train[:40]), "test": _jsonl(data / "facts_test.jsonl", facts[:n_facts])},
+          "num_fewshot: 3\n" + MC_PROMPT + f"metric_list:\n  - metric: acc\n{MEAN}  - metric: acc_norm\n{MEAN}")
     toylang = _rows(REPO / "tasks/toylang/test.jsonl")
     toylang_train = _rows(REPO / "tasks/toylang/train.jsonl")
-    gen_test = _jsonl(data / "toylang_test.jsonl", toylang[:n_gen])
-    gen_train = _jsonl(data / "toylang_train.jsonl", toylang_train[:20])
-    (folder / "tl_gen.yaml").write_text(f"""task: tl_gen
-dataset_path: json
-dataset_kwargs: {_json_data(train=gen_train, test=gen_test)}
-output_type: generate_until
-training_split: train
-test_split: test
-num_fewshot: 2
+    _task(folder, "tl_gen", "generate_until",
+          {"train": _jsonl(data / "toylang_train.jsonl", toylang_train[:20]),
+           "test": _jsonl(data / "toylang_test.jsonl", toylang[:n_gen])}, f"""num_fewshot: 2
 doc_to_text: "English: {{{{english}}}}\\nToylang:"
 doc_to_target: "{{{{toylang}}}}"
 target_delimiter: " "
@@ -90,53 +77,23 @@ filter_list:
       - function: take_first
 metric_list:
   - metric: exact_match
-    aggregation: mean
-    higher_is_better: true
-    ignore_case: true
+{MEAN}    ignore_case: true
     ignore_punctuation: false
   - metric: bleu
     aggregation: bleu
     higher_is_better: true
-metadata:
-  version: 1.0
-""", encoding="utf-8")
-    ppl = _jsonl(data / "toytext.jsonl", _rows(REPO / "tasks/toytext/test.jsonl")[:n_ppl])
-    (folder / "tl_ppl.yaml").write_text(f"""task: tl_ppl
-dataset_path: json
-dataset_kwargs: {_json_data(test=ppl)}
-output_type: loglikelihood_rolling
-test_split: test
-doc_to_text: ""
-doc_to_target: "{{{{text}}}}"
-metric_list:
-  - metric: word_perplexity
-  - metric: byte_perplexity
-  - metric: bits_per_byte
-metadata:
-  version: 1.0
-""", encoding="utf-8")
-    by_relation = {}
+""")
+    _task(folder, "tl_ppl", "loglikelihood_rolling",
+          {"test": _jsonl(data / "toytext.jsonl", _rows(REPO / "tasks/toytext/test.jsonl")[:n_ppl])},
+          'doc_to_text: ""\ndoc_to_target: "{{text}}"\nmetric_list:\n  - metric: word_perplexity\n'
+          "  - metric: byte_perplexity\n  - metric: bits_per_byte\n")
+    by_relation: dict[str, list[dict]] = {}
     for row in facts:
         by_relation.setdefault(row["relation"], []).append(row)
-    sizes = {"sounds": ("sound", 8), "colours": ("colour", 5)}
-    for name, (relation, n) in sizes.items():
-        path = _jsonl(data / f"facts_{name}.jsonl", by_relation[relation][:n])
-        (folder / f"tl_{name}.yaml").write_text(f"""task: tl_{name}
-tag: tl_facts_by_relation
-dataset_path: json
-dataset_kwargs: {_json_data(test=path)}
-output_type: multiple_choice
-test_split: test
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_target: answer
-doc_to_choice: "{{{{choices}}}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1.0
-""", encoding="utf-8")
+    for name, (relation, n) in {"sounds": ("sound", 8), "colours": ("colour", 5)}.items():
+        _task(folder, f"tl_{name}", "multiple_choice",
+              {"test": _jsonl(data / f"facts_{name}.jsonl", by_relation[relation][:n])},
+              MC_PROMPT + f"metric_list:\n  - metric: acc\n{MEAN}", tag="tl_facts_by_relation")
     (folder / "tl_group.yaml").write_text("""group: tl_group
 task:
   - tl_sounds

@@ -41,6 +41,18 @@ def results_of(out: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
 
 
+def variant(folder: Path, include: Path, name: str, *swaps: tuple[str, str], base: str = "tl_sounds",
+            extra: str = "") -> Path:
+    """A copy of an include YAML in ``folder``, renamed ``name``, with text swapped and lines added."""
+    folder.mkdir(exist_ok=True)
+    text = (include / f"{base}.yaml").read_text().replace(f"task: {base}", f"task: {name}")
+    for old, new in swaps:
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / f"{name}.yaml").write_text(text + extra)
+    return folder
+
+
 def test_without_lm_eval_installed_lm_eval_tasks_are_exit_2_with_the_install_line(capsys, tmp_path, include,
                                                                                    monkeypatch):
     monkeypatch.setitem(sys.modules, "lm_eval", None)          # `import lm_eval` now raises ImportError
@@ -67,12 +79,10 @@ def test_empty_names_duplicates_and_an_include_without_lm_eval_tasks_are_refused
 
 
 def _function_task(folder: Path, include: Path, marker: Path) -> Path:
-    folder.mkdir()
+    variant(folder, include, "tl_shout", extra="process_docs: !function utils.shout\n")
     (folder / "utils.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n\n"
                                      "def shout(dataset):\n"
                                      "    return dataset.map(lambda d: {**d, 'question': d['question'].upper()})\n")
-    text = (include / "tl_sounds.yaml").read_text().replace("task: tl_sounds", "task: tl_shout")
-    (folder / "tl_shout.yaml").write_text(text + "process_docs: !function utils.shout\n")
     return folder
 
 
@@ -99,29 +109,21 @@ def test_lm_evals_own_function_tasks_are_library_code():
 
 
 def test_metrics_loaded_by_evaluate_and_jinja_code_are_refused_without_trust(capsys, tmp_path, include):
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    text = (include / "tl_sounds.yaml").read_text()
-    (folder / "tl_metric.yaml").write_text(text.replace("task: tl_sounds", "task: tl_metric")
-                                           .replace("metric: acc", "metric: ./evil_metric.py"))
+    folder = variant(tmp_path / "mine", include, "tl_metric", ("metric: acc", "metric: ./evil_metric.py"))
     one_line_error(run(capsys, tmp_path / "out", "lm-eval:tl_metric", "--lm-eval-include", str(folder)),
                    "tl_metric.yaml", "evaluate.load", "--trust-task-code")
     marker = tmp_path / "jinja.txt"
     evil = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}{{question}}"
-    (folder / "tl_jinja.yaml").write_text(text.replace("task: tl_sounds", "task: tl_jinja")
-                                          .replace('"Question: {{question}}\\nAnswer:"', json.dumps(evil)))
+    variant(folder, include, "tl_jinja", ('"Question: {{question}}\\nAnswer:"', json.dumps(evil)))
     proc = run(capsys, tmp_path / "out", "lm-eval:tl_jinja", "--lm-eval-include", str(folder))
     one_line_error(proc, "lm-eval could not build", "SecurityError")
     assert not marker.exists()
 
 
 def _hub_task(folder: Path, include: Path) -> Path:
-    folder.mkdir()
     text = (include / "tl_sounds.yaml").read_text()
-    start, end = text.index("dataset_path"), text.index("output_type")
-    (folder / "tl_hub.yaml").write_text(text.replace("task: tl_sounds", "task: tl_hub").replace(
-        text[start:end], "dataset_path: harness-test/no-such-dataset\ndataset_name: main\n"))
-    return folder
+    local = text[text.index("dataset_path"):text.index("output_type")]
+    return variant(folder, include, "tl_hub", (local, "dataset_path: harness-test/no-such-dataset\ndataset_name: main\n"))
 
 
 def test_a_hub_dataset_missing_offline_is_exit_2_within_seconds_with_how_to_download_it(capsys, tmp_path, include,
@@ -143,10 +145,8 @@ def test_a_hub_dataset_missing_offline_is_exit_2_within_seconds_with_how_to_down
 
 
 def test_a_sampling_task_is_refused_and_a_model_that_cannot_serve_the_output_type_skips_it(capsys, tmp_path, include):
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    text = (include / "tl_gen.yaml").read_text().replace("task: tl_gen", "task: tl_sampled")
-    (folder / "tl_sampled.yaml").write_text(text.replace("do_sample: false", "do_sample: true\n  temperature: 0.7"))
+    folder = variant(tmp_path / "mine", include, "tl_sampled", ("do_sample: false", "do_sample: true\n  temperature: 0.7"),
+                     base="tl_gen")
     one_line_error(run(capsys, tmp_path / "o1", "lm-eval:tl_sampled", "--lm-eval-include", str(folder)),
                    "samples its generations", "decodes greedily")
     proc = run(capsys, tmp_path / "o2", "lm-eval:tl_facts", "--lm-eval-include", str(include), model="minilm")
@@ -185,18 +185,13 @@ def test_a_resume_finishes_with_the_same_numbers_and_refuses_changed_task_files(
 
 def test_a_template_naming_a_missing_field_is_exit_2_and_a_raising_process_results_fails_only_its_task(
         capsys, tmp_path, include):
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    text = (include / "tl_sounds.yaml").read_text()
-    (folder / "tl_missing.yaml").write_text(text.replace("task: tl_sounds", "task: tl_missing")
-                                            .replace("{{question}}", "{{no_such_field}}"))
+    folder = variant(tmp_path / "mine", include, "tl_missing", ("{{question}}", "{{no_such_field}}"))
     one_line_error(run(capsys, tmp_path / "o1", "lm-eval:tl_missing", "--lm-eval-include", str(folder)),
                    "lm-eval", "tl_missing", "no_such_field")
     (folder / "boom.py").write_text("def process(doc, results):\n"
                                     "    if 'crow' in doc['question']:\n        raise ValueError('no crows')\n"
                                     "    return {'acc': 1.0}\n")
-    (folder / "tl_boom.yaml").write_text(text.replace("task: tl_sounds", "task: tl_boom")
-                                         + "process_results: !function boom.process\n")
+    variant(folder, include, "tl_boom", extra="process_results: !function boom.process\n")
     proc = run(capsys, tmp_path / "o2", "lm-eval:tl_boom,lm-eval:tl_colours", "--lm-eval-include", str(folder),
                "--lm-eval-include", str(include), "--trust-task-code")
     assert proc.returncode == 3, proc.stderr[-2000:]
