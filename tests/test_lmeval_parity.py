@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO
-from lmeval_tasks import write
+from lmeval_tasks import REPO, write
 from run_folders import in_process
 
 pytest.importorskip("lm_eval", reason="lm-eval is in the test extra")

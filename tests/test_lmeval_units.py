@@ -8,7 +8,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from conftest import REPO
+from lmeval_tasks import REPO
 
 pytest.importorskip("lm_eval", reason="lm-eval is in the test extra")
 
