@@ -175,10 +175,10 @@ def task_result(task, records: Sequence[dict], seed: int, resamples: int) -> dic
     return result
 
 
-def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: dict, records_of: dict,
-                  seed: int, resamples: int) -> dict:
-    """One aggregated metric of a group: lm-eval's value, our interval over resampled subtask items."""
-    from lm_eval.api.registry import get_aggregation
+def _group_metric(group, metric: str, filter_name: str, leaves: list, tasks: dict, per_task: dict, records_of: dict,
+                  seed: int, resamples: int) -> np.ndarray:
+    """The bootstrap replicates of one aggregated metric of a group: each subtask's items resampled
+    (with the subtask's own seed and aggregation), the replicates combined as the group combines values."""
     key = metric_key(metric, filter_name)
     config = next(c for c in group.aggregate_metric_list if c.metric == metric)
     rows, sizes = [], []
@@ -187,14 +187,12 @@ def _group_metric(group, metric: str, filter_name: str, leaves: list, per_task: 
         if entry is None or entry.get("value") is None:
             continue
         records = sorted((r for r in records_of[leaf] if "invalid" not in r), key=lambda r: r["index"])
-        name = entry.get("aggregation", "mean")
-        fn = get_aggregation(name) if not name.startswith("custom:") else None
-        items = items_of(records, key)
-        rows.append(replicates(items, name, fn or (lambda xs: math.nan), resamples, seed_for(seed, leaf)))
+        found = aggregations(tasks[leaf].kind.task)
+        name, fn = found.get(metric, found[""])
+        rows.append(replicates(items_of(records, key), name, fn, resamples, seed_for(seed, leaf)))
         sizes.append(per_task[leaf]["n"])
     weights = np.asarray(sizes if config.weight_by_size else [1] * len(sizes), dtype=float)
-    reps = (weights @ np.vstack(rows)) / weights.sum() if rows else np.array([])
-    return reps
+    return (weights @ np.vstack(rows)) / weights.sum() if rows else np.array([])
 
 
 def _invalid(entries: list[dict]) -> dict:
@@ -210,6 +208,7 @@ def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, 
     """The results.json entries of the lm-eval groups among ``tasks`` (those with an
     aggregate_metric_list), for the model whose task entries are ``per_task``."""
     selections = {id(t.selection): t.selection for t in tasks if getattr(t, "selection", None) is not None}
+    by_name = {t.name: t for t in tasks}
     out = {}
     for selection in selections.values():
         for name, group in selection.groups.items():
@@ -236,7 +235,8 @@ def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, 
                     if "," not in lm_key or "_stderr," in lm_key or not isinstance(value, (int, float)):
                         continue
                     metric, filter_name = lm_key.split(",", 1)
-                    reps = _group_metric(group, metric, filter_name, leaves, per_task, records_of, seed, resamples)
+                    reps = _group_metric(group, metric, filter_name, leaves, by_name, per_task, records_of, seed,
+                                         resamples)
                     config = next(c for c in group.aggregate_metric_list if c.metric == metric)
                     directions = {per_task[leaf]["metrics"].get(metric_key(metric, filter_name), {}).get("higher_is_better")
                                   for leaf in leaves} - {None}
