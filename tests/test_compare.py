@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import results_builder as rb
 from conftest import write_task
 from harness.cli import main
 from harness.compare import compare_within
@@ -127,15 +128,16 @@ def _records(model: str, wrong: set[int], n: int = 40, task: str = "t") -> list[
     return out
 
 
-def _results(*models: str, **extra) -> dict:
-    task = {"kind": "classify", "metrics": {"accuracy": {}, "f1_macro": {}}}
-    return {"run": {"id": "r1", "seed": 1234},
-            "models": {m: {"tasks": {"t": task}, "probes": {}, **extra.get(m, {})} for m in models}}
+def _results(*models: str, run_id: str = "r1", seed: int = 1234, tasks=None, probes=None) -> dict:
+    """A run's results.json (typed builder) with task "t" (classify: accuracy, f1_macro) for each model."""
+    tasks = {"t": rb.task({"accuracy": rb.metric(0.5), "f1_macro": rb.metric(0.5)}, kind="classify")} \
+        if tasks is None else tasks
+    return rb.results(run_id, {m: rb.model(tasks=tasks, probes=probes or {}) for m in models}, seed=seed).to_json()
 
 
 def test_a_planted_variant_flipping_one_item_up_and_six_down_gives_p_0125():
     records = _records("full", {0}) + _records("small", {1, 2, 3, 4, 5, 6})
-    comparison = compare_within(_results("full", "small"), records, "full")
+    comparison = compare_within(_results("full", "small"), records, "full").to_json()
     stat = comparison["models"]["small"]["tasks"]["t"]["accuracy"]
     assert stat["discordant"] == {"baseline_only": 6, "other_only": 1}
     assert stat["test"] == "mcnemar_exact" and stat["p_value"] == pytest.approx(_mcnemar_by_hand(1, 6))
@@ -155,7 +157,7 @@ def test_a_planted_variant_flipping_one_item_up_and_six_down_gives_p_0125():
 def test_the_flipped_list_is_capped_but_the_counts_are_complete():
     records_b, records_o = _records("full", set()), _records("small", set(range(10)))
     pairing = pair(records_b, records_o, lambda r: r["reference"])
-    flips = flipped(_results("full")["models"]["full"], pairing, cap=3)
+    flips = flipped(rb.model(tasks={"t": rb.task({"accuracy": rb.metric(0.5)}, kind="classify")}), pairing, cap=3)
     assert flips["broken"] == 10 and len(flips["items"]) == 3 and flips["items_total"] == 10
 
 
@@ -184,32 +186,32 @@ def test_counterfactual_items_pair_on_the_original_input_not_the_models_own_answ
                 "details": {"axis": "gender", "original": f"he said {i}", "task": "t"}}
     base = [rec("full", i, "a", i < 8) for i in range(40)]
     other = [rec("small", i, "b", i < 2) for i in range(40)]           # different own answers: still the same items
-    results = {"run": {"id": "r", "seed": 1},
-               "models": {m: {"tasks": {}, "probes": {"counterfactual": {"probe": "counterfactual", "metrics": {
-                   "flip_rate": {}, "mean_abs_score_shift": {}, "made_up": {}}}}} for m in ("full", "small")}}
-    comparison = compare_within(results, base + other, "full")
+    probe = rb.probe("counterfactual", {"flip_rate": rb.metric(0.1), "mean_abs_score_shift": rb.metric(0.1),
+                                        "made_up": rb.metric(0.1)})
+    results = _results("full", "small", tasks={}, probes={"counterfactual": probe}, run_id="r", seed=1)
+    comparison = compare_within(results, base + other, "full").to_json()
     probe = comparison["models"]["small"]["probes"]["counterfactual"]
     assert probe["flip_rate"]["discordant"] == {"baseline_only": 6, "other_only": 0}
     assert probe["flip_rate"]["p_value"] == pytest.approx(_mcnemar_by_hand(0, 6))
     assert probe["flip_rate"]["higher_is_better"] is False
     assert probe["mean_abs_score_shift"]["test"] == "paired_bootstrap"
     assert probe["mean_abs_score_shift"]["delta"] == pytest.approx(-0.6 / 40)
-    assert "no per-item pairing rule" in probe["made_up"]["not_measured"]
+    assert probe["made_up"]["delta"] is None and "no per-item pairing rule" in probe["made_up"]["reason"]
 
 
 def test_cost_ratios_and_the_reasons_for_missing_figures():
     def model(j, seconds, examples, memory):
-        energy = {"total_energy_j": {"value": j, "unit": "J", "source": "rapl"} if j is not None else
-                  {"value": None, "unit": "J", "source": "not_measured", "reason": "meters were off (--no-meters)"},
-                  "duration_s": {"value": seconds, "unit": "s", "source": "clock"}, "examples": examples}
-        return {"tasks": {"t": {"energy": energy}}, "peak_memory": memory}
+        energy = rb.energy(total_energy_j=rb.figure(j, "J", "rapl", reason="meters were off (--no-meters)"),
+                           duration_s=(seconds, "s", "clock"), examples=examples)
+        return rb.model(tasks={"t": rb.task({}, energy=energy)}, **({"peak_memory": memory} if memory else {}))
     rss = {"value": 2e8, "unit": "bytes", "source": "rss"}
     c = cost(model(10.0, 2.0, 10, rss), model(5.0, 1.0, 10, {**rss, "value": 1e8}), ["t"])
     assert c["j_per_example"]["ratio"] == pytest.approx(0.5) and c["j_per_example"]["baseline"] == 1.0
     assert c["latency_s_per_example"]["ratio"] == pytest.approx(0.5) and c["peak_memory_bytes"]["ratio"] == 0.5
     c = cost(model(None, 2.0, 10, None), model(None, 1.0, 10, {**rss, "source": "cuda"}), ["t"])
-    assert c["j_per_example"]["ratio"] is None and "--no-meters" in c["j_per_example"]["not_measured"]
-    assert "not recorded" in c["peak_memory_bytes"]["not_measured"]
+    assert c["j_per_example"]["baseline"] is None and "--no-meters" in c["j_per_example"]["reason"]
+    assert c["peak_memory_bytes"]["baseline"] is None and "not recorded" in c["peak_memory_bytes"]["reason"]
+    assert "not_measured" not in c["j_per_example"]          # one spelling: a null side and the reason
 
 
 # end to end ------------------------------------------------------------------------------------------
@@ -244,7 +246,7 @@ def _run(capsys, planted, out: str, *args: str) -> tuple[Path, SimpleNamespace]:
 
 
 def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
-    run, proc = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline", "small")
+    run, proc = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model", "small")
     assert "full vs baseline small: 40 paired items" in proc.stdout and "1 broken, 6 fixed" in proc.stdout
     results = json.loads((run / "results.json").read_text())
     comparison = results["comparison"]
@@ -255,7 +257,7 @@ def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
     memory = results["models"]["full"]["peak_memory"]
     assert memory["value"] > 0 and "RSS" in memory["source"]
     cost_ = comparison["models"]["full"]["cost"]
-    assert "--no-meters" in cost_["j_per_example"]["not_measured"]
+    assert cost_["j_per_example"]["baseline"] is None and "--no-meters" in cost_["j_per_example"]["reason"]
     assert cost_["latency_s_per_example"]["baseline"] > 0 and cost_["peak_memory_bytes"]["ratio"] > 0
     assert "peak memory: " in proc.stdout and "J/example: not measured" in proc.stdout
 
@@ -263,7 +265,7 @@ def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
 def test_unknown_baseline_fails_before_a_run_folder_exists(capsys, planted):
     proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
                        "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
-                       "--baseline", "smal")
+                       "--baseline-model", "smal")
     assert proc.returncode == 2 and "did you mean small" in proc.stderr and "Traceback" not in proc.stderr
     assert not (planted / "none").exists() or not any((planted / "none").iterdir())
 
@@ -273,7 +275,7 @@ def test_harness_compare_across_runs_refuses_different_items_and_takes_the_inter
     b, _ = _run(capsys, planted, "b", "--model", SMALL)
     c, _ = _run(capsys, planted, "c", "--model", SMALL, "--limit", "20")
     out = planted / "ab.json"
-    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(out))
+    proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads(out.read_text())["comparison"]
     assert comparison["source"] == "runs" and comparison["baseline"] == "full"
@@ -282,12 +284,12 @@ def test_harness_compare_across_runs_refuses_different_items_and_takes_the_inter
     assert stat["discordant"] == {"baseline_only": 6, "other_only": 1} and stat["p_value"] == pytest.approx(0.125)
     assert "small (run" in proc.stdout and "McNemar exact" in proc.stdout and "6 broken, 1 fixed" in proc.stdout
 
-    proc = _in_process(capsys, "compare", str(a), str(c), "--out", str(planted / "ac.json"))
+    proc = _in_process(capsys, "compare", str(a), str(c), "--json", str(planted / "ac.json"))
     errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "20 only in full" in errors[0] and "--intersection" in errors[0]
     assert not (planted / "ac.json").exists()
 
-    proc = _in_process(capsys, "compare", str(a), str(c), "--intersection", "--out", str(planted / "ac.json"))
+    proc = _in_process(capsys, "compare", str(a), str(c), "--intersection", "--json", str(planted / "ac.json"))
     assert proc.returncode == 0, proc.stderr
     assert "compared on the intersection: 20 paired items, 20 left out" in proc.stdout
     comparison = json.loads((planted / "ac.json").read_text())["comparison"]
@@ -303,7 +305,7 @@ def test_two_runs_of_the_same_embedded_model_under_different_names_compare_as_id
                            "--no-probes", "--no-meters", "--no-progress", "--out", str(tmp_path / name))
         assert proc.returncode == 0, proc.stderr
         runs.append(next(p for p in (tmp_path / name).iterdir() if p.is_dir()))
-    proc = _in_process(capsys, "compare", *map(str, runs), "--out", str(tmp_path / "cmp.json"))
+    proc = _in_process(capsys, "compare", *map(str, runs), "--json", str(tmp_path / "cmp.json"))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads((tmp_path / "cmp.json").read_text())["comparison"]
     tasks = comparison["models"]["renamed"]["tasks"]
@@ -361,14 +363,13 @@ def test_every_built_in_probe_headline_pairs_and_reproduces_the_probes_own_value
     from harness.probes.base import ProbeConfig
     records = _probe_records(probe)
     summary = PROBES.get(probe)().summarize(records, ProbeConfig(name=probe, probe=probe), 3)
-    results = {"run": {"id": "r", "seed": 1}, "models": {
-        m: {"tasks": {}, "probes": {probe: {"probe": probe, "metrics": summary["metrics"]}}} for m in ("full", "copy")}}
+    results = _results("full", "copy", tasks={}, probes={probe: rb.probe(probe, summary["metrics"])}, run_id="r", seed=1)
     tagged = [{**r, "model": m, "task": f"probe:{probe}"} for m in ("full", "copy") for r in records]
-    stats = compare_within(results, tagged, "full")["models"]["copy"]["probes"][probe]
+    stats = compare_within(results, tagged, "full").to_json()["models"]["copy"]["probes"][probe]
     assert set(stats) == set(summary["metrics"]) and summary["metrics"]
     for name, headline in summary["metrics"].items():
         stat = stats[name]
-        assert "not_measured" not in stat, (name, stat)
+        assert "reason" not in stat and stat["delta"] is not None, (name, stat)
         assert stat["baseline"] == pytest.approx(headline["value"], rel=1e-9, abs=1e-12), name
         assert (stat["delta"], stat["ci95"], stat["p_value"]) == (0.0, [0.0, 0.0], 1.0)
 
@@ -385,7 +386,7 @@ def test_the_comparison_uses_the_baseline_the_run_records(tmp_path):
     results = _results("full", "small")
     results["run"]["argv"] = ["run", "--baseline", "full"]            # ignored: the spec says small
     spec = RunSpec(models=(ModelSpec.parse("full=x"), ModelSpec.parse("small=y")), tasks=(), baseline="small")
-    updated = consumer.after_run(None, FinishedRun(tmp_path, spec, results))
+    updated = consumer.after_run(None, FinishedRun(tmp_path, spec, results)).to_json()
     assert updated["comparison"]["baseline"] == "small"
     assert updated["comparison"]["models"]["full"]["tasks"]["t"]["accuracy"]["discordant"] == {
         "baseline_only": 1, "other_only": 6}
@@ -394,25 +395,26 @@ def test_the_comparison_uses_the_baseline_the_run_records(tmp_path):
 
 
 def test_run_json_records_the_baseline_and_a_resume_compares_against_it(capsys, planted):
-    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline", "small")
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model", "small")
     assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "small"
     (run / "results.json").unlink()
     proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "small"
-    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "full")   # replaces it
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline-model", "full")   # replaces it
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "full"
     assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "full"
-    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "smal")
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline-model", "smal")
     assert proc.returncode == 2 and "did you mean small" in proc.stderr
 
 
 def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_argv_gave(capsys, planted):
     """run.json files written before RunSpec.baseline: the loader reads --baseline from their argv once."""
-    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline=small")
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model=small")
     raw = json.loads((run / "run.json").read_text())
     del raw["spec"]["baseline"]
+    raw["argv"] = ["run", "--model", FULL, "--model", SMALL, "--baseline=small"]    # spelt as it was then
     (run / "run.json").write_text(json.dumps(raw))
     (run / "results.json").unlink()
     proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
@@ -427,8 +429,7 @@ def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_ar
 
 def _hand_run(folder: Path, run_id: str, task: str = "t", ids: range = range(40)) -> Path:
     folder.mkdir(parents=True)
-    results = _results("m")
-    results["run"]["id"] = run_id
+    results = _results("m", run_id=run_id)
     results["models"]["m"]["tasks"] = {task: results["models"]["m"]["tasks"]["t"]}
     (folder / "results.json").write_text(json.dumps(results))
     records = [r for r in _records("m", set(), task=task) if int(r["id"][1:]) in ids]
@@ -443,7 +444,7 @@ def test_runs_that_share_no_item_are_refused_not_compared_on_nothing(capsys, tmp
     c = _hand_run(tmp_path / "c", "run-c", task="t", ids=range(40, 80))       # same task, no shared id
     flags = ["--intersection"] if intersection else []
     for other in ((b, c) if intersection else (b,)):
-        proc = _in_process(capsys, "compare", str(a), str(other), *flags, "--out", str(tmp_path / "x.json"))
+        proc = _in_process(capsys, "compare", str(a), str(other), *flags, "--json", str(tmp_path / "x.json"))
         assert proc.returncode == 2 and "share no item" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert not (tmp_path / "x.json").exists()
 
@@ -455,14 +456,14 @@ def test_a_run_compared_with_itself_is_refused(capsys, tmp_path):
     for name in ("results.json", "samples.jsonl"):
         (copy / name).write_bytes((a / name).read_bytes())
     for other in (a, tmp_path / "." / "a", copy):
-        proc = _in_process(capsys, "compare", str(a), str(other), "--out", str(tmp_path / "x.json"))
+        proc = _in_process(capsys, "compare", str(a), str(other), "--json", str(tmp_path / "x.json"))
         assert proc.returncode == 2 and "is the baseline run itself" in proc.stderr, proc.stderr
 
 
 def test_a_baseline_with_no_close_match_lists_the_runs_own_models(capsys, planted):
     proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
                        "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
-                       "--baseline", "zzz")
+                       "--baseline-model", "zzz")
     assert proc.returncode == 2 and "full, small" in proc.stderr and "harness list models" not in proc.stderr
     with pytest.raises(HarnessError, match="not a model of this run") as caught:
         compare_within(_results("a", "b"), [], "zzz")
@@ -474,7 +475,7 @@ def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path)
     b = _hand_run(tmp_path / "b", "run-b")
     for target in (a / "results.json", b / "samples.jsonl", b / "run.json"):
         before = target.read_bytes() if target.exists() else None
-        proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(target))
+        proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(target))
         assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
         assert (target.read_bytes() if target.exists() else None) == before
 
@@ -484,7 +485,7 @@ def test_a_samples_line_nested_past_the_parser_stack_is_one_line(capsys, tmp_pat
     b = _hand_run(tmp_path / "b", "run-b")
     with (b / "samples.jsonl").open("a") as fh:
         fh.write("[" * 100_000 + "]" * 100_000 + "\n")
-    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "x.json"))
+    proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "samples.jsonl:41 is damaged" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -183,6 +183,23 @@ def test_a_resume_finishes_with_the_same_numbers_and_refuses_changed_task_files(
                    "task 'lm-eval:tl_colours': data, prompt changed")
 
 
+def test_a_resume_refuses_the_lm_eval_flags_as_any_other_run_option(capsys, tmp_path, include):
+    """--lm-eval-include and --trust-task-code are run options (RunSpec): the run.json of the run
+    holds them, and a resume that gives them again would change the run half-way."""
+    proc = in_process(capsys, "run", "--resume", str(tmp_path), "--lm-eval-include", str(include),
+                      "--trust-task-code", "--no-progress")
+    one_line_error(proc, "--resume", "--lm-eval-include", "--trust-task-code")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lm_eval_flags_travel_in_the_typed_run_spec():
+    from harness.spec import RunSpec
+    spec = RunSpec.from_json({**RunSpec(models=(), tasks=("lm-eval:x",)).to_json(),
+                              "lm_eval_include": ["/tmp/a", "/tmp/b"], "trust_task_code": True})
+    assert spec.lm_eval_include == (Path("/tmp/a"), Path("/tmp/b")) and spec.trust_task_code is True
+    assert RunSpec.from_json(spec.to_json()) == spec
+
+
 def test_a_template_naming_a_missing_field_is_exit_2_and_a_raising_process_results_fails_only_its_task(
         capsys, tmp_path, include):
     folder = variant(tmp_path / "mine", include, "tl_missing", ("{{question}}", "{{no_such_field}}"))

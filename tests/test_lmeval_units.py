@@ -43,7 +43,8 @@ def test_metric_keys_are_readable_and_round_trip():
 @pytest.mark.parametrize("name", ["bleu", "chrf", "chrf++", "ter"])
 def test_corpus_aggregations_from_summed_sentence_statistics_equal_lm_evals_own(name):
     from lm_eval.api.registry import get_aggregation
-    from harness.lmeval.aggregate import ADDITIVE, replicates, resample_counts
+    from harness.lmeval.aggregate import ADDITIVE, replicates
+    from harness.metrics.bootstrap import resample_counts
     items = [("la rexo kantas .", " la rexo kantas ."), ("the dog sees the owl .", "the dog sees owl"),
              (["a b c d", "a b c e"], "a b c d"), ("x y z", "q r s"), ("one two three four", "one two three four")]
     items = [(r if isinstance(r, str) else r[0], p) for r, p in items]
@@ -57,7 +58,8 @@ def test_corpus_aggregations_from_summed_sentence_statistics_equal_lm_evals_own(
 
 def test_perplexity_aggregations_resample_as_ratios_of_sums():
     from lm_eval.api.metrics import bits_per_byte, weighted_perplexity
-    from harness.lmeval.aggregate import replicates, resample_counts
+    from harness.lmeval.aggregate import replicates
+    from harness.metrics.bootstrap import resample_counts
     items = [(-10.0, 4), (-6.0, 2), (-30.5, 9)]
     counts = resample_counts(3, 4, seed=1)
     for name, fn in (("weighted_perplexity", weighted_perplexity), ("bits_per_byte", bits_per_byte)):
@@ -86,7 +88,8 @@ def test_a_gate_metric_name_with_brackets_reads_that_metric_not_the_glob_it_spel
     must read the metric of that exact name when the task reports one."""
     from harness.gate.policy import Metric
     from harness.gate.rules import Target, metric_names
-    entry = {"metrics": {"exact_match[strip]": {"value": 0.3}, "exact_matchs": {"value": 0.9}}}
+    from results_builder import metric, task
+    entry = task({"exact_match[strip]": metric(0.3), "exact_matchs": metric(0.9)}, kind="lm-eval:generate_until")
     target = Target("m", "task", "lm-eval:t", entry)
     assert metric_names(target, Metric("exact_match[strip]")) == ["exact_match[strip]"]
     assert metric_names(target, Metric("exact_match*")) == ["exact_match[strip]", "exact_matchs"]

@@ -1,11 +1,20 @@
-"""Baselines for the gate: a run folder, a results.json, or a blessed NAME.
+"""Baselines: a run folder, a results.json, a run id, or a blessed NAME; and the one store of blessed names.
 
 ``harness bless RUN_DIR --as NAME`` writes ``<reports>/.blessed/NAME.json`` (``<reports>`` is the run
 folder's parent): the run folder's name (relative, so the reports folder can move, e.g. into a CI
 cache or the repository), its run id, and the sha256 of its samples.jsonl and of the numbers in its
 results.json (``schema_version``, ``run``, ``models``, ``energy``: what `harness run` wrote, so a
-gate verdict or comparison added to it later does not count as a change). A gate that names the
-baseline checks both digests and refuses a baseline that changed since it was blessed.
+gate verdict or comparison added to it later does not count as a change), taken over the file as it
+is on disk (an older layout is read migrated, but digested as written, so its record still
+matches). A gate that names the baseline checks both digests and refuses a baseline that changed
+since it was blessed.
+
+These records are the only store of blessed names: `harness gate --baseline NAME` and `harness history
+--baseline NAME` both read them (``blessed_names``), so the two cannot disagree. The history index
+(history.sqlite) holds no names: it is optional (``--no-history``), binary, needs a writable folder
+even to be read in WAL mode, and is not what a CI job commits or caches beside the blessed run. Names
+an older index kept (its ``baselines`` table) are carried over here once
+(``harness.history.carry_over_blessed``).
 """
 from __future__ import annotations
 
@@ -17,7 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.results_file import read_results
+from harness.results.reading import parse, read_raw, read_results, results_file
+from harness.results.types import Results
+
+__all__ = ["Baseline", "bless", "blessed_names", "resolve", "read_results", "core_digest", "blessed_path", "check_name"]
 
 BLESSED_DIR = ".blessed"
 CORE_KEYS = ("schema_version", "run", "models", "energy")
@@ -27,13 +39,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 @dataclass(frozen=True)
 class Baseline:
     dir: Path              # the baseline's run folder (samples.jsonl for the paired comparison)
-    results: dict
+    results: Results
     label: str             # its run id (the "gate.baseline" field)
     name: str | None = None   # the blessed name, when it was given by name
 
 
-def core_digest(results: dict) -> str:
-    core = {k: results.get(k) for k in CORE_KEYS}
+def core_digest(raw: dict) -> str:
+    """sha256 of what `harness run` wrote to a results.json, as read from the file (``read_raw``)."""
+    core = {k: raw.get(k) for k in CORE_KEYS}
     return hashlib.sha256(json.dumps(core, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -61,12 +74,13 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     """Records ``run_dir`` as the blessed baseline NAME; refuses a run that is not complete."""
     check_name(name)
     run_dir = run_dir.resolve()
-    results = read_results(run_dir) if run_dir.is_dir() else None
-    if results is None:
+    if not run_dir.is_dir():
         raise HarnessError(f"{run_dir} is not a run folder", "pass a folder written by `harness run`")
-    status = results["run"].get("status")
-    if status != "complete" or results["run"].get("failures"):
-        raise HarnessError(f"run {results['run'].get('id')} is not complete (status: {status}); a baseline must be a "
+    raw = read_raw(run_dir)
+    results = parse(raw, results_file(run_dir))
+    status = results.run.status
+    if status != "complete" or results.run.failures:
+        raise HarnessError(f"run {results.run.id} is not complete (status: {status}); a baseline must be a "
                            "finished run with every piece evaluated", "finish it (`harness run --resume RUN_DIR`) "
                            "or bless another run")
     target = blessed_path(run_dir.parent, name)
@@ -80,8 +94,8 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     from harness.store import write_json_atomic
     try:
         target.parent.mkdir(exist_ok=True)
-        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
-                                   "results_sha256": core_digest(results),
+        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results.run.id,
+                                   "results_sha256": core_digest(raw),
                                    "samples_sha256": file_digest(run_dir / "samples.jsonl"),
                                    "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     except OSError as exc:
@@ -90,44 +104,65 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     return target
 
 
+def blessed_names(reports: Path) -> dict[str, dict]:
+    """Every blessed record in ``reports``, by name ({name, run, run_id, ...}); a damaged record is
+    left out (`harness bless --force` rewrites it, and a gate naming it says so)."""
+    out = {}
+    for path in sorted((Path(reports) / BLESSED_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, OSError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("run"), str) and _NAME.match(path.stem):
+            out[path.stem] = record
+    return out
+
+
 def _known_names(reports: Path) -> list[str]:
     return sorted(p.stem for p in (reports / BLESSED_DIR).glob("*.json"))
 
 
+def _run_baseline(path: Path, spec: str, run_dir: Path) -> Baseline:
+    """A run folder or its results.json as the baseline: complete, every piece evaluated, not the gated run."""
+    results = read_results(path)
+    folder = path if path.is_dir() else path.parent
+    gated_id = read_results(run_dir).run.id
+    if folder.resolve() == run_dir.resolve() or (gated_id and results.run.id == gated_id):
+        raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
+                           "pass the blessed baseline run")
+    status = results.run.status
+    if status != "complete":
+        raise HarnessError(f"baseline run {results.run.id} is not complete (status: {status})",
+                           "compare with a finished run (`harness run --resume` finishes one)")
+    if results.run.failures:
+        raise HarnessError(f"baseline run {results.run.id} has {len(results.run.failures)} failed "
+                           "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
+                           "a baseline with every piece evaluated")
+    return Baseline(folder, results, results.run.id)
+
+
 def resolve(spec: str, run_dir: Path) -> Baseline:
-    """``--baseline``: a run folder, a results.json, or a name blessed in the run folder's parent."""
+    """``--baseline``: a run folder, a results.json, a name blessed in the run folder's parent, or the
+    id of a run in that folder (its run folder's name)."""
     if not spec.strip():
-        raise HarnessError("--baseline is empty", "pass a run folder, a results.json or a blessed name, or drop --baseline")
+        raise HarnessError("--baseline is empty", "pass a run folder, a results.json, a run id or a blessed name, "
+                           "or drop --baseline")
     path = Path(spec)
     if path.is_dir() or path.is_file():
-        results = read_results(path)
-        folder = path if path.is_dir() else path.parent
-        gated_id = (read_results(run_dir).get("run") or {}).get("id")
-        if folder.resolve() == run_dir.resolve() or (gated_id and results["run"].get("id") == gated_id):
-            raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
-                               "pass the blessed baseline run")
-        status = results["run"].get("status")
-        if status != "complete":
-            raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
-                               "compare with a finished run (`harness run --resume` finishes one)")
-        if results["run"].get("failures"):
-            raise HarnessError(f"baseline run {results['run'].get('id')} has {len(results['run']['failures'])} failed "
-                               "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
-                               "a baseline with every piece evaluated")
-        return Baseline(folder, results, str(results["run"].get("id", folder.name)))
+        return _run_baseline(path, spec, run_dir)
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):
-        raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json or a blessed name")
+        raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json, a run id or a blessed name")
     record_path = blessed_path(reports, spec)
     if not record_path.is_file():
-        import difflib
+        if (reports / spec / "results.json").is_file():           # a run id: the run folders are named by them
+            return _run_baseline(reports / spec, spec, run_dir)
+        from harness.suggest import did_you_mean
         known = _known_names(reports)
-        close = difflib.get_close_matches(spec, known, n=3, cutoff=0.5)
-        hint = (f"did you mean {', '.join(close)}?" if close else
-                f"blessed in {reports}: {', '.join(known)}" if known else
-                f"bless one first: `harness bless RUN_DIR --as {spec}`")
-        raise HarnessError(f"no run folder, results.json or blessed baseline named {spec!r} "
-                           f"(looked in {reports / BLESSED_DIR})", hint)
+        hint = did_you_mean(spec, known, f"blessed in {reports}: {', '.join(known)}" if known else
+                            f"bless one first: `harness bless RUN_DIR --as {spec}`")
+        raise HarnessError(f"no run folder, results.json, run id or blessed baseline named {spec!r} "
+                           f"(looked in {reports} and {reports / BLESSED_DIR})", hint)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         name = record["run"]
@@ -139,12 +174,13 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
     if not folder.is_dir():
         raise HarnessError(f"blessed baseline {spec!r} points at {folder}, which is gone",
                            "restore that run folder next to the gated run, or bless another run")
-    results = read_results(folder)
-    changed = [what for what, now, then in (("results.json", core_digest(results), record.get("results_sha256")),
+    raw = read_raw(folder)
+    results = parse(raw, results_file(folder))
+    changed = [what for what, now, then in (("results.json", core_digest(raw), record.get("results_sha256")),
                                             ("samples.jsonl", file_digest(folder / "samples.jsonl"), record.get("samples_sha256")))
                if now != then]
     if changed:
         raise HarnessError(f"blessed baseline {spec!r} ({folder}) changed since it was blessed: its "
                            f"{' and '.join(changed)} no longer match{'es' * (len(changed) == 1)} the recorded sha256",
                            f"restore the blessed run, or bless it again on purpose: `harness bless {folder} --as {spec} --force`")
-    return Baseline(folder, results, str(results["run"].get("id", folder.name)), name=spec)
+    return Baseline(folder, results, results.run.id, name=spec)

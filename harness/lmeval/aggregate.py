@@ -1,4 +1,6 @@
-"""Metric values of lm-eval tasks and groups, from the stored records (pure: records in, dicts out).
+"""Metric values of lm-eval tasks and groups, from the stored records (pure: records in, dicts out;
+harness.results.assembly validates each as a ``TaskResult``, whose unnamed fields ``aggregation``,
+``lm_eval`` and ``subtasks`` are kept).
 
 The value of each metric is lm-eval's own aggregation (``task.aggregation()``, mean where the task
 names none, as lm-eval's evaluator does) applied to the per-item values lm-eval's
@@ -12,7 +14,8 @@ weighted_perplexity, bits_per_byte, and BLEU, chrF, chrF++ and TER from sacreble
 statistics, as the harness's own BLEU) each resample's value comes from the summed statistics; for
 any other (F1, MCC, a task's own function) the aggregation is recomputed on each resample of the
 items. A group's interval resamples each subtask's items and aggregates the replicates as the
-group aggregates its values.
+group aggregates its values. The resampler is the harness's own (``harness.metrics.bootstrap``:
+its multinomial draw and percentile interval), so every interval here is drawn as ours are.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ import numpy as np
 from harness.invalid import invalid_summary
 from harness.lmeval import GROUP_KIND, PREFIX
 from harness.lmeval.kind import NO_FILTER, metric_key, parse_key
-from harness.metrics.bootstrap import seed_for
+from harness.metrics.bootstrap import interval, resample_counts, seed_for, values_of
+from harness.results.types import TaskResult
+from harness.results.values import MetricValue
 
 LN2 = math.log(2)
 
@@ -95,11 +100,6 @@ def items_of(records: Sequence[dict], key: str) -> list:
     return [r["scores"][key] if key in r.get("scores", {}) else r["details"]["lm_eval"]["values"][key] for r in records]
 
 
-def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    """How often each item is drawn in each resample: the draw harness.metrics.bootstrap makes."""
-    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
-
-
 def _safe(fn: Callable[[], float]) -> float:
     try:
         value = float(fn())
@@ -113,7 +113,7 @@ def replicates(items: list, name: str, fn: Callable, resamples: int, seed: int) 
     stats = additive_stats(name, items)
     if stats is not None:
         value = ADDITIVE[name][1]
-        return np.array([_safe(lambda t=t: value(t)) for t in counts @ stats])
+        return values_of(counts @ stats, lambda t: _safe(lambda: value(t)))
     index = np.arange(len(items))
     return np.array([_safe(lambda row=row: fn([items[i] for i in np.repeat(index, row)])) for row in counts])
 
@@ -124,14 +124,12 @@ def summarize(value: float, reps: np.ndarray, n: int) -> dict:
         return not_measured(f"the aggregation gave {value} on these items", n)
     if len(finite) == 0:
         return {"value": value, "stderr": None, "ci95": [None, None], "n": n}
-    low, high = np.percentile(finite, [2.5, 97.5])
-    return {"value": value, "stderr": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-            "ci95": [float(low), float(high)], "n": n}
+    return interval(value, finite, n).to_json()
 
 
 def not_measured(reason: str, n: int = 0) -> dict:
-    """A metric without a value, and why (the one spelling here of results.json's "not measured")."""
-    return {"value": None, "stderr": None, "ci95": [None, None], "n": n, "not_measured": reason}
+    """A metric without a value, and why: results.json's one spelling (value null with the reason)."""
+    return MetricValue.not_measured(reason, n).to_json()
 
 
 def _direction(lm_task, metric: str) -> bool:
@@ -175,83 +173,86 @@ def task_result(task, records: Sequence[dict], seed: int, resamples: int) -> dic
     return result
 
 
-def _group_metric(group, metric: str, filter_name: str, leaves: list, tasks: dict, per_task: dict, records_of: dict,
-                  seed: int, resamples: int) -> np.ndarray:
+def _group_metric(group, metric: str, filter_name: str, leaves: list, tasks: dict, per_task: dict[str, TaskResult],
+                  records_of: dict, seed: int, resamples: int) -> np.ndarray:
     """The bootstrap replicates of one aggregated metric of a group: each subtask's items resampled
     (with the subtask's own seed and aggregation), the replicates combined as the group combines values."""
     key = metric_key(metric, filter_name)
     config = next(c for c in group.aggregate_metric_list if c.metric == metric)
     rows, sizes = [], []
     for leaf in leaves:
-        entry = per_task[leaf]["metrics"].get(key)
-        if entry is None or entry.get("value") is None:
+        entry = per_task[leaf].metrics.get(key)
+        if entry is None or entry.value is None:
             continue
         records = sorted((r for r in records_of[leaf] if "invalid" not in r), key=lambda r: r["index"])
         found = aggregations(tasks[leaf].kind.task)
         name, fn = found.get(metric, found[""])
         rows.append(replicates(items_of(records, key), name, fn, resamples, seed_for(seed, leaf)))
-        sizes.append(per_task[leaf]["n"])
+        sizes.append(per_task[leaf].n)
     weights = np.asarray(sizes if config.weight_by_size else [1] * len(sizes), dtype=float)
     return (weights @ np.vstack(rows)) / weights.sum() if rows else np.array([])
 
 
-def _invalid(entries: list[dict]) -> dict:
+def _invalid(entries: list[TaskResult]) -> dict:
     reasons: dict[str, int] = {}
     for entry in entries:
-        for reason, count in (entry.get("invalid") or {}).get("reasons", {}).items():
+        for reason, count in (entry.invalid.reasons if entry.invalid else {}).items():
             reasons[reason] = reasons.get(reason, 0) + count
     return {"n": sum(reasons.values()), "reasons": dict(sorted(reasons.items()))}
 
 
-def group_results(tasks: Sequence, per_task: dict, records_of: dict, seed: int, resamples: int,
-                  energy_of: Callable[[list[str], dict], dict]) -> dict:
-    """The results.json entries of the lm-eval groups among ``tasks`` (those with an
-    aggregate_metric_list), for the model whose task entries are ``per_task``."""
+def groups_of(tasks: Sequence) -> dict[str, Any]:
+    """The lm-eval groups with an aggregate_metric_list among ``tasks``: harness task name -> Group."""
     selections = {id(t.selection): t.selection for t in tasks if getattr(t, "selection", None) is not None}
-    by_name = {t.name: t for t in tasks}
-    out = {}
-    for selection in selections.values():
-        for name, group in selection.groups.items():
-            if not group.has_aggregation:
-                continue
-            leaves = [PREFIX + t.task_name for t in group.get_all_tasks()]
-            missing = [leaf for leaf in leaves if leaf not in per_task]
-            metrics: dict[str, dict] = {}
-            if missing:
-                reason = f"subtask {missing[0]} has no result for this model (skipped or failed)"
-                metrics = {metric_key(c.metric, f): not_measured(reason)
-                           for c in group.aggregate_metric_list for f in (c.filter_list or [NO_FILTER])}
-            else:
-                lm_metrics = {}
-                for leaf in leaves:
-                    row = {"sample_len": per_task[leaf]["n"]}
-                    for key, entry in per_task[leaf]["metrics"].items():
-                        metric, filter_name = parse_key(key)
-                        if entry.get("value") is not None:
-                            row[f"{metric},{filter_name}"] = entry["value"]
-                            row[f"{metric}_stderr,{filter_name}"] = entry["stderr"]
-                    lm_metrics[leaf.removeprefix(PREFIX)] = row
-                for lm_key, value in group.aggregate(lm_metrics).items():
-                    if "," not in lm_key or "_stderr," in lm_key or not isinstance(value, (int, float)):
-                        continue
-                    metric, filter_name = lm_key.split(",", 1)
-                    reps = _group_metric(group, metric, filter_name, leaves, by_name, per_task, records_of, seed,
-                                         resamples)
-                    config = next(c for c in group.aggregate_metric_list if c.metric == metric)
-                    directions = {per_task[leaf]["metrics"].get(metric_key(metric, filter_name), {}).get("higher_is_better")
-                                  for leaf in leaves} - {None}
-                    metrics[metric_key(metric, filter_name)] = {
-                        **summarize(float(value), reps, sum(per_task[leaf]["n"] for leaf in leaves)),
+    return {PREFIX + name: group for selection in selections.values() for name, group in selection.groups.items()
+            if group.has_aggregation}
+
+
+def _group_metrics(group, leaves: list[str], tasks: dict, per_task: dict[str, TaskResult], records_of: dict,
+                   seed: int, resamples: int) -> dict[str, dict]:
+    """lm-eval's own ``Group.aggregate`` over the subtasks' values, each with its bootstrap interval."""
+    lm_metrics = {}
+    for leaf in leaves:
+        row: dict[str, Any] = {"sample_len": per_task[leaf].n}
+        for key, entry in per_task[leaf].metrics.items():
+            metric, filter_name = parse_key(key)
+            if entry.value is not None:
+                row[f"{metric},{filter_name}"] = entry.value
+                row[f"{metric}_stderr,{filter_name}"] = entry.stderr
+        lm_metrics[leaf.removeprefix(PREFIX)] = row
+    metrics = {}
+    for lm_key, value in group.aggregate(lm_metrics).items():
+        if "," not in lm_key or "_stderr," in lm_key or not isinstance(value, (int, float)):
+            continue
+        metric, filter_name = lm_key.split(",", 1)
+        key = metric_key(metric, filter_name)
+        reps = _group_metric(group, metric, filter_name, leaves, tasks, per_task, records_of, seed, resamples)
+        config = next(c for c in group.aggregate_metric_list if c.metric == metric)
+        directions = {per_task[leaf].metrics[key].higher_is_better for leaf in leaves
+                      if key in per_task[leaf].metrics} - {None}
+        metrics[key] = {**summarize(float(value), reps, sum(per_task[leaf].n for leaf in leaves)),
                         "higher_is_better": directions.pop() if len(directions) == 1 else True,
                         "aggregation": "mean over subtasks" + (", weighted by size" if config.weight_by_size else "")}
-            entries = [per_task[leaf] for leaf in leaves if leaf in per_task]
-            out[PREFIX + name] = {
-                "kind": GROUP_KIND, "n": sum(e["n"] for e in entries), "n_expected": sum(e["n_expected"] for e in entries),
-                "complete": not missing and all(e["complete"] for e in entries),
-                "invalid": _invalid(entries),
-                "metrics": metrics, "subtasks": leaves,
-                "lm_eval": {"group": name, "version": group.version,
-                            "aggregate_metric_list": [{"metric": c.metric, "weight_by_size": c.weight_by_size,
-                                                       "filter_list": c.filter_list} for c in group.aggregate_metric_list]},
-                "energy": energy_of([leaf for leaf in leaves if leaf in per_task], metrics)}
-    return out
+    return metrics
+
+
+def group_result(name: str, group, tasks: Sequence, per_task: dict[str, TaskResult], records_of: dict, seed: int,
+                 resamples: int, energy_of: Callable[[list[str], dict], dict]) -> dict:
+    """The results.json entry of the lm-eval group ``name`` (``lm-eval:GROUP``) for the model whose
+    task entries are ``per_task`` (typed) and stored records ``records_of`` (per task)."""
+    leaves = [PREFIX + t.task_name for t in group.get_all_tasks()]
+    missing = [leaf for leaf in leaves if leaf not in per_task]
+    if missing:
+        reason = f"subtask {missing[0]} has no result for this model (skipped or failed)"
+        metrics = {metric_key(c.metric, f): not_measured(reason)
+                   for c in group.aggregate_metric_list for f in (c.filter_list or [NO_FILTER])}
+    else:
+        metrics = _group_metrics(group, leaves, {t.name: t for t in tasks}, per_task, records_of, seed, resamples)
+    entries = [per_task[leaf] for leaf in leaves if leaf in per_task]
+    return {"kind": GROUP_KIND, "n": sum(e.n for e in entries), "n_expected": sum(e.n_expected or 0 for e in entries),
+            "complete": not missing and all(e.complete for e in entries),
+            "invalid": _invalid(entries), "metrics": metrics, "subtasks": leaves,
+            "lm_eval": {"group": name.removeprefix(PREFIX), "version": group.version,
+                        "aggregate_metric_list": [{"metric": c.metric, "weight_by_size": c.weight_by_size,
+                                                   "filter_list": c.filter_list} for c in group.aggregate_metric_list]},
+            "energy": energy_of([leaf for leaf in leaves if leaf in per_task], metrics)}

@@ -1,4 +1,4 @@
-"""Paired statistics of two models on an lm-eval task (pure: results entries and records in).
+"""Paired statistics of two models on an lm-eval task (pure: typed results entries and records in).
 
 Each metric is recomputed from both models' paired records with the aggregation the run recorded
 (``metrics.<m>.aggregation``). An aggregation over sums (mean, perplexity, weighted_perplexity,
@@ -6,7 +6,8 @@ bits_per_byte; BLEU, chrF, TER from sacrebleu's sentence statistics) goes throug
 paired statistics as any of our metrics: McNemar for a mean of 0/1 values (acc, exact_match), the
 paired bootstrap with approximate randomization beside it otherwise. Any other registered
 aggregation (F1, MCC, ...) is recomputed on the same resampled items for both models, as
-sacrebleu's paired bootstrap does. A task's own
+sacrebleu's paired bootstrap does, with the comparison's own draw
+(``harness.metrics.bootstrap``'s ``INDICES``, sacrebleu's indices). A task's own
 aggregation function (``!function``) is not known outside the run's task files: not measured, with
 the reason. A group is compared through its subtasks.
 """
@@ -19,6 +20,8 @@ import numpy as np
 
 from harness.lmeval import GROUP_KIND
 from harness.lmeval.aggregate import ADDITIVE, _safe, additive_stats, items_of
+from harness.metrics.bootstrap import INDICES, resample_counts
+from harness.results.types import TaskResult
 
 
 def _aggregation(name: str) -> Callable | None:
@@ -48,8 +51,10 @@ def paired_items(base: list, other: list, fn: Callable, st, not_measured: Callab
            "discordant": None}
     if base == other:
         return {**out, "delta": 0.0, "ci95": [0.0, 0.0], "p_value": 1.0}
+    index = np.arange(n)
+    drawn = (np.repeat(index, row) for row in resample_counts(n, resamples, seed, draw=INDICES).astype(int))
     diffs = np.array([_safe(lambda idx=idx: fn([other[i] for i in idx])) - _safe(lambda idx=idx: fn([base[i] for i in idx]))
-                      for idx in st.bootstrap_indices(n, resamples, seed)])
+                      for idx in drawn])
     diffs = diffs[np.isfinite(diffs)]
     if len(diffs) == 0:
         return {**out, "delta": o - b, "ci95": [None, None], "p_value": None}
@@ -59,16 +64,16 @@ def paired_items(base: list, other: list, fn: Callable, st, not_measured: Callab
             "p_value": st._exceed_p(absolute - absolute.mean(), abs(o - b))}
 
 
-def task_stats(entry: dict, names: Sequence[str], base: list[dict], other: list[dict], seed: int, resamples: int,
+def task_stats(entry: TaskResult, names: Sequence[str], base: list[dict], other: list[dict], seed: int, resamples: int,
                ar_trials: int, *, paired_stat: Callable, not_measured: Callable, st) -> dict:
     """STAT per metric of an lm-eval task (``base``/``other``: the paired valid records). The
     comparison's own STAT builders come from harness.compare.build, which calls this."""
     out = {}
     for name in names:
-        info = (entry.get("metrics") or {}).get(name) or {}
-        higher = bool(info.get("higher_is_better", True))
-        aggregation = str(info.get("aggregation", "mean"))
-        if entry.get("kind") == GROUP_KIND:
+        info = entry.metrics.get(name)
+        higher = True if info is None or info.higher_is_better is None else info.higher_is_better
+        aggregation = str((info.extra("aggregation") if info is not None else None) or "mean")
+        if entry.kind == GROUP_KIND:
             out[name] = not_measured("an lm-eval group: its subtasks are compared item by item", higher)
             continue
         if not base:
@@ -95,11 +100,11 @@ def task_stats(entry: dict, names: Sequence[str], base: list[dict], other: list[
     return out
 
 
-def binary_metric(entry: dict, records: Sequence[dict]) -> str | None:
+def binary_metric(entry: TaskResult, records: Sequence[dict]) -> str | None:
     """The first metric of an lm-eval task that is a mean of 0/1 values on ``records`` (for the
     comparison's flipped items)."""
-    for name, info in (entry.get("metrics") or {}).items():
-        if info.get("aggregation") == "mean" and records and all(name in r.get("scores", {}) for r in records) \
+    for name, info in entry.metrics.items():
+        if info.extra("aggregation") == "mean" and records and all(name in r.get("scores", {}) for r in records) \
                 and _binary([r["scores"][name] for r in records]):
             return name
     return None

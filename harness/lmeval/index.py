@@ -12,13 +12,13 @@ is what ``harness.lmeval.trust`` checks before any of them is loaded.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from harness.errors import HarnessError
 from harness.lmeval import PREFIX
+from harness.suggest import did_you_mean
 
 _MANAGERS: dict[tuple, Any] = {}
 
@@ -97,12 +97,11 @@ def resolve(names: Sequence[str], include: tuple[str, ...]) -> Index:
     full = _manager(include, defaults=True)
     for name in names:
         if name not in full.task_index:
-            close = difflib.get_close_matches(name, full.all_tasks, n=5, cutoff=0.6)
             where = " or in the --lm-eval-include folders" if include else ""
             raise HarnessError(f"unknown lm-eval task, tag or group {name!r}",
-                               f"did you mean {', '.join(PREFIX + c for c in close)}?" if close else
-                               f"lm-eval knows {len(full.all_tasks):,} names{where} (`python -m lm_eval ls tasks` "
-                               "lists them); add your own YAMLs with --lm-eval-include DIR")
+                               did_you_mean(name, full.all_tasks, f"lm-eval knows {len(full.all_tasks):,} names{where} "
+                                            "(`python -m lm_eval ls tasks` lists them); add your own YAMLs with "
+                                            "--lm-eval-include DIR", n=5, shown=lambda c: PREFIX + c))
     return Index(full, full.task_index)
 
 
