@@ -13,6 +13,8 @@ from harness.report.reliability import reliability_chart
 from harness.results.types import ModelResult, TaskResult
 
 DROPS = 6
+# a subgroup table with more columns than this is split by group prefix, and wraps its cells if still wider
+WIDE_COLUMNS = 7
 # the subgroup figure a probe's forest plot shows, when present (else its first one with a CI)
 EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias_score_ambiguous", "fail_rate")
 
@@ -40,11 +42,30 @@ def perturbation_drops(records: Sequence[dict], n: int = DROPS) -> list[dict]:
     return rows[:n]
 
 
-def subgroup_table(subgroups: dict, notes: Notes) -> dict:
+def _columns(subgroups: dict) -> list[str]:
     columns: list[str] = []
     for figures in subgroups.values():
         if isinstance(figures, dict):
             columns += [k for k in figures if k not in columns]
+    return columns
+
+
+def subgroup_tables(subgroups: dict, notes: Notes) -> dict:
+    """A probe's subgroups as tables that fit the page: one table when its columns are few; else one
+    per group prefix ("facts_mc/typo" and "facts_mc/worst_case" share "facts_mc"), each with only its
+    own columns, so no row carries another task's empty metrics. A table still wider than
+    WIDE_COLUMNS is marked ``wide`` (its cells wrap)."""
+    blocks: dict[str, dict] = {"": subgroups}
+    if len(_columns(subgroups)) > WIDE_COLUMNS:
+        blocks = {}
+        for group, figures in subgroups.items():
+            blocks.setdefault(group.split("/", 1)[0] if "/" in group else "", {})[group] = figures
+    tables = [subgroup_table(block, notes) | {"title": prefix} for prefix, block in blocks.items()]
+    return {"tables": tables, "n": len(subgroups)}
+
+
+def subgroup_table(subgroups: dict, notes: Notes) -> dict:
+    columns = _columns(subgroups) or [""]
     rows = []
     for group, figures in subgroups.items():
         if not isinstance(figures, dict):
@@ -60,7 +81,7 @@ def subgroup_table(subgroups: dict, notes: Notes) -> dict:
             else:
                 cells.append(detail_cell(v, notes))
         rows.append({"group": group, "cells": cells})
-    return {"columns": columns, "rows": rows}
+    return {"columns": columns, "rows": rows, "wide": len(columns) > WIDE_COLUMNS}
 
 
 def subgroup_forest(probe: str, subgroups: dict) -> charts.Forest | None:
@@ -126,7 +147,7 @@ def details(name: str, info: ModelResult, records: Sequence[dict], notes: Notes,
                        "skipped_too_long": p.skipped_too_long,
                        "metrics": [(metric, metric_cell(m, notes)) for metric, m in p.metrics.items()],
                        "energy": fig(p.energy.total_energy_j if p.energy else None, notes),
-                       "subgroups": subgroup_table(p.subgroups, notes), "forest": subgroup_forest(probe, p.subgroups),
+                       "subgroups": subgroup_tables(p.subgroups, notes), "forest": subgroup_forest(probe, p.subgroups),
                        "examples": {"columns": columns, "rows": [[_example_value(ex.get(c)) for c in columns] for ex in examples]},
                        "drops": perturbation_drops(probe_records) if p.probe == "robustness" else [],
                        "notes": p.notes})
