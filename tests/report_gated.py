@@ -19,7 +19,7 @@ def _energy(total: float, n: int):
 def gated(pruned_accuracy: float = 0.125):
     tasks = lambda acc, bleu, j: {  # noqa: E731
         "facts_mc": rb.task({"accuracy": rb.metric(acc, n=32, higher_is_better=True)}, n=32, energy=_energy(j, 32)),
-        "toylang": rb.task({"bleu": rb.metric(bleu, n=40, ci=(bleu - 4, bleu + 4), higher_is_better=True)}, kind="generate",
+        "toylang": rb.task({"bleu": rb.metric(bleu, n=40, ci=(max(0.0, bleu - 4), bleu + 4), higher_is_better=True)}, kind="generate",
                            n=40, energy=_energy(j * 2, 40))}
     models = {"full": rb.model("tiny-gpt2", tasks=tasks(0.594, 54.9, 27.0), energy=_energy(120.0, 72)),
               "pruned": rb.model("tiny-gpt2", tasks=tasks(pruned_accuracy, 0.85, 30.0), energy=_energy(130.0, 72),

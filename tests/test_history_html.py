@@ -91,3 +91,10 @@ def test_recipe_events_and_failed_points_are_drawn_where_the_points_record_them(
                                  "gco2e": None, "carbon_reason": "", "gate_verdict": None, "gate": None}
                                 for r, t in zip(("r1", "r2", "r3"), T)], None, "reports")
     assert 'class="event"' in html and "⟂ changed" in html and 'class="failed"' in html
+
+
+def test_a_point_not_measured_says_so_in_words_with_its_reason():
+    from harness.history.trend import Point, point_text
+    p = Point("r1", "2026-11-01T10:00:00+00:00", "abc", None, None, None, None, "not measured: no disambiguated item fits", "", "")
+    assert point_text(p) == "not measured: no disambiguated item fits"
+    assert point_text(Point("r1", "", "", None, None, None, None, "", "", "")) == "not measured: no reason recorded"

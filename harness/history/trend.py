@@ -116,7 +116,7 @@ def fmt(value: float | None) -> str:
 
 def point_text(p: Point) -> str:
     if p.value is None:
-        return f"n/m ({p.reason.removeprefix('not measured: ')})"
+        return f"not measured: {p.reason.removeprefix('not measured: ') or 'no reason recorded'}"
     ci = f" [{fmt(p.ci_lo)}, {fmt(p.ci_hi)}]" if p.has_ci else ""
     mark = {"up": " ▲", "down": " ▼"}.get(p.changed, "")
     return f"{fmt(p.value)}{ci}{mark}"
