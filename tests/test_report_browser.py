@@ -144,6 +144,7 @@ def test_multi_model_report_in_chromium(browser, tmp_path):
     # the page fits a reader's width: nothing but the wide tables scrolls sideways
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     assert overflowing(page) == []                        # 5 models: no table wider than the page, no side scroll
+    assert visible_none(page) == []
     assert_arrows_follow_directions(page, results)
     assert_one_energy_scale(page)
     page.emulate_media(media="print")
