@@ -8,7 +8,7 @@ every command keeps its old spelling as ``renamed``: refused with a one-line hin
 
 argparse's own errors become one line that names the command once (never "harness: error: harness:
 ..."), and a misspelt option, command or choice gets its close matches (harness.suggest):
-`harness run --modle x` reads "unknown option '--modle' of `harness run`; fix: did you mean --model, ...?".
+`harness run --modle x` names '--modle' and `harness run` and offers --model (tests/test_options.py).
 """
 from __future__ import annotations
 
