@@ -74,12 +74,37 @@ def _aggregate_one(windows: list[dict]) -> dict:
             throttle[reason] = throttle.get(reason, 0.0) + seconds
     out["throttle_s"] = throttle
     out["short_window"] = any(w["figures"].get("short_window", False) for w in windows)
-    discrepancies = [w["figures"]["gpu_energy_discrepancy_pct"] for w in windows if "gpu_energy_discrepancy_pct" in w["figures"]]
-    if discrepancies and is_measured(out.get("gpu_energy_j")) and is_measured(out.get("gpu_energy_integrated_j")):
-        counter, integrated = out["gpu_energy_j"]["value"], out["gpu_energy_integrated_j"]["value"]
-        if counter:
-            out["gpu_energy_discrepancy_pct"] = measured(100 * (integrated - counter) / counter, "%", "nvml_power_integrated")
+    discrepancies = [w for w in windows if "gpu_energy_discrepancy_pct" in w["figures"]]
+    if discrepancies:
+        out["gpu_energy_discrepancy_pct"] = combined_discrepancy(discrepancies, duration)
     return out
+
+
+def combined_discrepancy(windows: list[dict], duration: float) -> dict:
+    """The counter-vs-integrated discrepancy over several windows: each window's two energies over the
+    seconds both cover (``compared_counter_j``, ``compared_integrated_j``) summed, with the coverage
+    of those seconds in all of the windows' time; not measured when no window has one."""
+    counter = integrated = covered = 0.0
+    reasons = set()
+    for w in windows:
+        f = w["figures"]["gpu_energy_discrepancy_pct"]
+        if not is_measured(f):
+            reasons.add(f.get("reason", "not measured"))
+            continue
+        if "compared_counter_j" in f:
+            c, i, s = f["compared_counter_j"], f["compared_integrated_j"], f.get("covered_s", w["duration_s"])
+        else:                       # a window recorded before the compared energies were (a resumed run)
+            c = w["figures"].get("gpu_energy_j", {}).get("value")
+            i = w["figures"].get("gpu_energy_integrated_j", {}).get("value")
+            s = w["duration_s"]
+            if c is None or i is None:
+                continue
+        counter, integrated, covered = counter + c, integrated + i, covered + s
+    if counter <= 0:
+        return not_measured("%", "; ".join(sorted(reasons)) or "no window compared the counter with sampled power")
+    return measured(100 * (integrated - counter) / counter, "%", "nvml_power_integrated",
+                    coverage=min(1.0, covered / duration) if duration > 0 else 0.0, covered_s=covered,
+                    compared_counter_j=counter, compared_integrated_j=integrated)
 
 
 def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = None, kind: str | None = None,
