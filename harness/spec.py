@@ -306,6 +306,16 @@ class MeterOptions:
     gpu: str | None = None                     # the one GPU to meter (a UUID: a torchrun rank's own); None: all visible
 
 
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The measurement protocol (harness.protocol): ``repeats`` measured repeats of each model's
+    tasks and probes after a warm-up pass that also computes quality (1: one pass, measured and
+    scored, as before); windows shorter than ``min_measure_s`` seconds repeat their work until they
+    last that long (0: never)."""
+    repeats: int = 1
+    min_measure_s: float = 0.0
+
+
 # ------------------------------------------------------------------ run
 
 
@@ -322,6 +332,7 @@ class RunSpec:
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
     baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
+    measure: MeasureOptions = MeasureOptions()   # --repeats, --min-measure-s
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -336,7 +347,7 @@ class RunSpec:
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
                    probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
-                   baseline=d.get("baseline"))
+                   baseline=d.get("baseline"), measure=MeasureOptions(**d.get("measure", {})))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

@@ -10,7 +10,7 @@ from harness import finish
 from harness.commands.options import Parser, number
 from harness.errors import HarnessError
 from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
-from harness.spec import MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
+from harness.spec import MeasureOptions, MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
@@ -52,6 +52,12 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
                         help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
+    meters.add_argument("--repeats", type=int, default=1, metavar="N",
+                        help="measure each model's tasks and probes N times after a warm-up pass that also scores "
+                             "them: J/example, J/token and s/example get a 95%% interval across repeats (default 1)")
+    meters.add_argument("--min-measure-s", type=number(0, 3600), default=0.0, metavar="S",
+                        help="repeat the work of a window shorter than S seconds until it lasts S, for meters that "
+                             "update slowly (default 0: never)")
     run.add_argument("--baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
@@ -115,6 +121,9 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                            "keep --probes to run those probes, or --no-probes to run none")
     if args.probe_limit is not None and args.probe_limit < 0:
         raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
+    if args.repeats < 1:
+        raise HarnessError(f"--repeats must be at least 1, got {args.repeats}",
+                           "pass the number of measured repeats, e.g. --repeats 5 (1: one pass, no interval)")
     for name in ("limit", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -137,7 +146,8 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                    meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                        idle_s=args.idle_seconds, country=args.country,
                                        carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline)
+                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline,
+                   measure=MeasureOptions(repeats=args.repeats, min_measure_s=args.min_measure_s))
     return RunOptions(**common, spec=spec)
 
 
@@ -145,6 +155,9 @@ def execute(args, argv: list[str]) -> int:
     options = run_options(args, argv)
     from harness.distributed.run import execute as execute_sharded, wanted
     if wanted(options.resume):          # under torchrun, or finishing a sharded run folder
+        if options.spec is not None and options.spec.measure.repeats > 1:
+            raise HarnessError("--repeats is not supported under torchrun yet",
+                               "measure the repeats in one process (harness run --repeats N without torchrun)")
         return execute_sharded(options, lambda: start(options))
     from harness.audit import run_audit
     from harness.finish import FinishedRun

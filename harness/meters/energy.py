@@ -13,6 +13,7 @@ from typing import Iterable
 from harness.meters.carbon import CarbonIntensity, grams_co2e
 from harness.meters.figures import combine, is_measured, measured, not_measured, scaled
 from harness.meters.ranks import across_ranks
+from harness.meters.repeats import with_repeats
 
 ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_integrated_j", "gpu_energy_net_j", "cpu_energy_j", "ram_energy_j")
 
@@ -108,8 +109,11 @@ def combined_discrepancy(windows: list[dict], duration: float) -> dict:
 
 
 def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = None, kind: str | None = None,
-                  disabled_reason: str | None = None) -> dict:
-    """The ``energy`` object of a model or task in results.json."""
+                  disabled_reason: str | None = None, repeated: Iterable[dict] = (),
+                  min_measure_s: float | None = None) -> dict:
+    """The ``energy`` object of a model or task in results.json. ``repeated``: the task and probe
+    windows whose measured repeats (harness.protocol) give its per-example figures their mean and
+    interval (harness.meters.repeats); a run without repeats has none."""
     duration = agg["duration_s"]
     if disabled_reason:
         return {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "invocations": agg["invocations"],
@@ -140,6 +144,8 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     n = agg["examples"]
     out["examples"] = n
     out["j_per_example"] = scaled(total, 1 / n if n else None, "J/example", "no examples computed in this window")
+    out["s_per_example"] = ({"value": duration / n, "unit": "s/example", "source": "clock"} if n
+                            else not_measured("s/example", "no examples computed in this window"))
     out["examples_per_j"] = (measured(n / total["value"], "examples/J", total["source"])
                              if is_measured(total) and total["value"] > 0 and n else
                              not_measured("examples/J", _reason(total) if not is_measured(total) else "no examples or no energy"))
@@ -154,8 +160,9 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
             for name, m in metrics.items()}
     if intensity.known and is_measured(total):
         grams = grams_co2e(total["value"], intensity)
-        out["gco2e"] = measured(grams, "gCO2e", total["source"], intensity_g_per_kwh=intensity.g_per_kwh, pue=intensity.pue)
-        out["gco2e_per_1000_examples"] = (measured(grams * 1000 / n, "gCO2e/1000 examples", total["source"]) if n
+        priced = {"intensity_g_per_kwh": intensity.g_per_kwh, "intensity_source": intensity.label}
+        out["gco2e"] = measured(grams, "gCO2e", total["source"], **priced, pue=intensity.pue)
+        out["gco2e_per_1000_examples"] = (measured(grams * 1000 / n, "gCO2e/1000 examples", total["source"], **priced) if n
                                           else not_measured("gCO2e/1000 examples", "no examples computed"))
     else:
         reason = intensity.source if not intensity.known else _reason(total)
@@ -164,6 +171,9 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     out["throttle_s"] = {reason: {"value": s, "unit": "s", "source": "nvml_clock_event_reasons"}
                          for reason, s in agg["throttle_s"].items()}
     out["short_window"] = agg["short_window"]
+    repeated = list(repeated)
+    if repeated:
+        out = with_repeats(out, repeated, lambda ws: energy_object(aggregate(ws), intensity, None, kind), min_measure_s)
     return out
 
 
