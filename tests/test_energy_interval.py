@@ -68,3 +68,11 @@ def test_the_terminal_gives_the_interval_and_the_carbon_source():
     assert jpe.startswith("J/example: 2.1 [1.9, 2.3] over 5 measured repeats (95% interval, cv 7.5%; estimated")
     co2 = next(line for line in lines if line.startswith("CO2e: "))
     assert "at 480 g CO2e/kWh, world average (Ember, Global Electricity Review 2024), 2023; refine with --country" in co2
+
+
+def test_the_report_shows_the_interval_and_the_carbon_source_beside_the_figures():
+    from harness.report import render_html
+    html = render_html(_results("r1", "2026-12-01T10:00:00+00:00"), [], [])
+    assert '<span class="ci">[1.9, 2.3], 5 repeats</span>' in html
+    assert '>world average (Ember, Global Electricity Review 2024), 2023</span>' in html
+    assert 'title="world average (Ember, Global Electricity Review 2024), 2023; refine with --country ISO3' in html

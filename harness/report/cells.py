@@ -34,6 +34,9 @@ class Fig:
     source: str = ""
     mark: str = ""
     note: int = 0
+    interval: str = ""          # "[lo, hi], N repeats" for a figure measured over repeats (--repeats N)
+    detail: str = ""            # beside a CO2e figure: the carbon intensity's source and year
+    detail_title: str = ""      # ... and, on hover, how to refine it
 
     @property
     def measured(self) -> bool:
@@ -58,7 +61,11 @@ def fig(f: Figure | None, notes: Notes) -> Fig:
     if f.value is None:
         return Fig(note=notes(f.reason or "no meter"))
     unit = f.unit.replace("gCO2e", "g CO₂e")
-    return Fig(sig(f.value), unit, f.source, SOURCE_MARK.get(f.source, ""))
+    interval = f.interval
+    spread = f"[{sig(interval[0])}, {sig(interval[1])}], {f.repeats} repeats" if interval else ""
+    intensity = f.extra("intensity_source") or ""
+    return Fig(sig(f.value), unit, f.source, SOURCE_MARK.get(f.source, ""), interval=spread,
+               detail=intensity.split(";")[0], detail_title=intensity)
 
 
 def interval_text(ci) -> str:
