@@ -191,6 +191,9 @@ def start(options: RunOptions) -> tuple:
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
         state = RunState.create(options.out, spec, argv=list(options.argv), fingerprints=fingerprints(tasks, probes))
+    from harness.slow_dtypes import warnings as slow_dtypes
+    for line in slow_dtypes(state.spec.models, state.spec.runtime):     # before the run, not after its minutes
+        print(f"harness: warning: {line}", file=sys.stderr)
     return state, tasks, probes
 
 
