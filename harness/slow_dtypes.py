@@ -3,7 +3,7 @@
 float16 on a CPU has no fast matrix kernels in torch: every operation is upcast and written back,
 and a three-variant comparison spent 520 of its 562 s in the fp16 model. bfloat16 on a CPU is fast
 only where the CPU has bf16 instructions (AVX512_BF16 or AMX); elsewhere it is emulated too.
-Measured here (README, "Slow dtypes"): harness run on 2 CPU cores, s/example over 3 repeats.
+Measured here with benchmarks/dtype_speed.py (README, "Slow dtypes").
 
 The check loads nothing: it reads the dtype each model asks for (``dtype=`` in its spec, else
 --dtype) and the device (--device, else cuda when torch sees one); torch is imported only when a
@@ -18,11 +18,12 @@ from harness.spec import ModelSpec, RuntimeOptions
 
 HALF = {"float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-# measured with this harness (README "Slow dtypes"): run time of the same tasks against float32 on a CPU
-FP16_ON_CPU = ("float16 on a CPU runs 8-25x slower than float32 (measured: 8.4x on tiny-gpt2, 23x on a 26M-parameter "
-               "GPT-2); use float32 on a CPU, or bfloat16 where the CPU has bf16 instructions")
-BF16_ON_CPU = ("bfloat16 on this CPU is emulated (no AVX512_BF16 or AMX instructions) and runs several times slower "
-               "than float32; use float32 on a CPU")
+# measured here (benchmarks/dtype_speed.py, README "Slow dtypes"), against float32 on the same CPU
+FP16_ON_CPU = ("float16 on a CPU runs up to ~20x slower than float32 (measured: a 26M-parameter GPT-2's forward pass "
+               "18.6x, its generation 3.3x; tiny-gpt2 3.0x and 1.1x); use float32 on a CPU, or bfloat16 where the "
+               "CPU has bf16 instructions")
+BF16_ON_CPU = ("this CPU has no bf16 instructions (AVX512_BF16 or AMX), so bfloat16 products are converted in software "
+               "and usually run slower than float32; use float32 on a CPU")
 
 
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
