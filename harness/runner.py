@@ -12,9 +12,9 @@ from typing import Callable, Iterator, Sequence
 
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError, ModelFault
-from harness.failures import isolated
+from harness.failures import failed_pieces, isolated
 from harness.meters.memory import PeakMemory
-from harness.meters.session import MeterSession
+from harness.meters.session import MeterSession, read_windows
 from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
 from harness.calls import answer_method, guarded, invalid_response, token_counter
@@ -23,11 +23,12 @@ from harness.plugins import MODELS
 from harness.preload import factory_imports
 from harness.prepared import PreparedTask
 from harness.progress import Reporter
+from harness.protocol import Piece, differs, done_repeats, lengthen, missing, run_repeats, warm_up_attrs
 from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
                               Response, request_text)
 from harness.run_dir import RunState
 from harness.shard import WHOLE, Shard
-from harness.spec import ModelSpec, RuntimeOptions
+from harness.spec import MeasureOptions, ModelSpec, RuntimeOptions
 from harness.store import SampleStore
 
 
@@ -121,29 +122,37 @@ def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], 
             for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
 
 
-def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
-                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: Reporter, session: MeterSession) -> int:
-    examples = {ex.id: ex for ex in task.examples if (model_name, task.name, ex.id) not in done}
-    pending = [Pending((ex.id, pos), request) for ex in examples.values()
+def _requests(task: PreparedTask, examples) -> tuple[list[Pending], dict[str, int]]:
+    """Every request of ``examples`` (keyed (example id, position)) and how many each example has."""
+    pending = [Pending((ex.id, pos), request) for ex in examples
                for pos, request in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
-    if not pending:
-        return 0
     expected: dict[str, int] = {}
     for item in pending:
         expected[item.key[0]] = expected.get(item.key[0], 0) + 1
+    return pending, expected
+
+
+def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
+                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: Reporter, session: MeterSession,
+                  measure: MeasureOptions = MeasureOptions()) -> int:
+    examples = {ex.id: ex for ex in task.examples if (model_name, task.name, ex.id) not in done}
+    pending, expected = _requests(task, examples.values())
+    if not pending:
+        return 0
     answers: dict[str, dict[int, Response]] = {}
+    stored: dict[str, dict] = {}
     count = token_counter(adapter, model_name, f"task {task.name!r}")
     groups = group_requests(pending, lambda r: count(request_text(r)))
     call = answer_method(adapter, task.kind.request_type)
     with progress.piece(f"{model_name} · task {task.name}", len(pending), "req") as bar, \
             session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
-                           examples=0, generated_tokens=0) as window:
+                           examples=0, generated_tokens=0, **warm_up_attrs(measure)) as window:
         def answered(batch: list[Pending], responses: list[Response]) -> None:
             for item, response in zip(batch, responses, strict=True):
                 ex_id, pos = item.key
                 answers.setdefault(ex_id, {})[pos] = response
                 if len(answers[ex_id]) == expected[ex_id]:
-                    record = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
+                    record = stored[ex_id] = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
                     store.append(record)
                     done.add((model_name, task.name, ex_id))
                     window.attrs["examples"] += 1
@@ -154,9 +163,34 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
             fault = answer_isolated(groups, sizer, guarded(call, model_name, f"task {task.name!r}"), answered)
         finally:
             store.sync()
+        if fault is None:        # --min-measure-s: too short for the meters, the same work again
+            lengthen(window, measure.min_measure_s, lambda w: replay_task(model_name, adapter, task, sizer, w, stored))
     if fault is not None:
         raise fault           # the task is a failed piece; every example the model could answer is stored
     return len(examples)
+
+
+def replay_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, sizer: BatchSizer, window,
+                stored: dict[str, dict]) -> int:
+    """One more pass of a task's work, every example of ``stored``, inside ``window``
+    (harness.protocol): answered and scored as the stored pass was, nothing stored. Returns how
+    many outputs differ from the stored ones."""
+    examples = {ex.id: ex for ex in task.examples if ex.id in stored}
+    pending, expected = _requests(task, examples.values())
+    count = token_counter(adapter, model_name, f"task {task.name!r}")
+    call = guarded(answer_method(adapter, task.kind.request_type), model_name, f"task {task.name!r}")
+    answers: dict[str, dict[int, Response]] = {}
+    differing = 0
+    for batch, responses in sizer.run(group_requests(pending, lambda r: count(request_text(r))), call):
+        for item, response in zip(batch, responses, strict=True):
+            ex_id, pos = item.key
+            answers.setdefault(ex_id, {})[pos] = response
+            if len(answers[ex_id]) == expected[ex_id]:
+                record = _record(model_name, task, examples[ex_id], answers.pop(ex_id))
+                window.attrs["examples"] += 1
+                window.attrs["generated_tokens"] += int(record["scores"].get("generated_tokens", 0))
+                differing += differs(stored[ex_id], record)
+    return differing
 
 
 MAX_FAULTS_IN_A_ROW = 3     # calls that fail one after the other: the model, not an item, is at fault
@@ -259,6 +293,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporte
     (harness.shard; harness.distributed); the default is all of them."""
     from harness.probes.run import probe_task_name, run_probes
     spec = state.spec
+    repeated = done_repeats(read_windows(state.dir)) if spec.measure.repeats > 1 else set()
     with shard.store(state.samples_path) as store:
         done = store.done_keys()
         for number, model_spec in enumerate(spec.models, 1):
@@ -272,7 +307,10 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporte
                 # items a model failed on), a probe done before runs again for the items it lacks
                 pending_probes = [p for p in probes if (remaining or p.name not in previous.get("probes_done", []))
                                   and probe_task_name(p) not in skipped]
-                if not remaining and not pending_probes and previous:
+                pieces = [("task", t.name) for t in tasks if t.name not in skipped] + \
+                    [("probe", p.name) for p in probes if probe_task_name(p) not in skipped]
+                if not remaining and not pending_probes and previous and \
+                        not missing(model_spec.name, pieces, spec.measure, repeated):
                     continue
                 with session.window("model", model_spec.name, model=model_spec.name):
                     memory = PeakMemory()
@@ -309,11 +347,36 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporte
                             continue
                         with isolated(state, model_spec.name, "task", task.name):
                             evaluate_task(model_spec.name, adapter, parts[task.name], store, done, sizer, progress,
-                                          session)
+                                          session, spec.measure)
                     tasks_stored()            # the probes read every process's task records
                     run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer,
                                shard, lambda spec: load_model(spec, state.spec.runtime), progress=progress)
+                    if spec.measure.repeats > 1:      # the measured repeats, after the stored pass (harness.protocol)
+                        run_repeats(state, model_spec.name, repeat_pieces(model_spec.name, adapter, parts, probes, store,
+                                                                          state, sizer), spec.measure, session, repeated)
                     state.models[model_spec.name]["batch_size"] = sizer.size
                     state.models[model_spec.name]["peak_memory"] = memory.read(adapter.info.device)
                     state.save()
                     del adapter
+
+
+def repeat_pieces(model_name: str, adapter: ModelAdapter, parts: dict[str, PreparedTask], probes: Sequence,
+                  store: SampleStore, state: RunState, sizer: BatchSizer) -> list[Piece]:
+    """What harness.protocol repeats for a model: each task and probe it stored and did not fail."""
+    from harness.probes.run import replay_probe
+    failed = {(kind, piece) for model, kind, piece in failed_pieces(state.failures) if model == model_name}
+    skipped = state.skipped.get(model_name, {})
+    stored: dict[str, dict[str, dict]] = {}
+    for r in store.records():
+        if r["model"] == model_name:
+            stored.setdefault(r["task"], {})[r["id"]] = r
+    pieces = [Piece("task", name, {"model": model_name, "task": name, "task_kind": task.kind.name},
+                    lambda window, task=task, mine=stored[name]: replay_task(model_name, adapter, task, sizer, window, mine))
+              for name, task in parts.items() if name not in skipped and ("task", name) not in failed and stored.get(name)]
+    done_probes = state.models[model_name].get("probes_done", [])
+    pieces += [Piece("probe", config.name, {"model": model_name, "probe": config.name},
+                     lambda window, config=config: replay_probe(model_name, adapter, config, list(parts.values()), store,
+                                                                state, sizer, window,
+                                                                lambda spec: load_model(spec, state.spec.runtime)))
+               for config in probes if config.name in done_probes and ("probe", config.name) not in failed]
+    return pieces

@@ -305,6 +305,16 @@ class MeterOptions:
     gpu: str | None = None                     # the one GPU to meter (a UUID: a torchrun rank's own); None: all visible
 
 
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The measurement protocol (harness.protocol): ``repeats`` measured repeats of each model's
+    tasks and probes after a warm-up pass that also computes quality (1: one pass, measured and
+    scored, as before); windows shorter than ``min_measure_s`` seconds repeat their work until they
+    last that long (0: never)."""
+    repeats: int = 1
+    min_measure_s: float = 0.0
+
+
 # ------------------------------------------------------------------ run
 
 
@@ -323,6 +333,7 @@ class RunSpec:
     baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
     lm_eval_include: tuple[Path, ...] = ()   # --lm-eval-include: folders of lm-eval YAMLs (harness.lmeval)
     trust_task_code: bool = False            # --trust-task-code: !function in those folders may run
+    measure: MeasureOptions = MeasureOptions()   # --repeats, --min-measure-s
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -340,7 +351,8 @@ class RunSpec:
                    probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
                    baseline=d.get("baseline"),
                    lm_eval_include=tuple(Path(p) for p in d.get("lm_eval_include", ())),
-                   trust_task_code=bool(d.get("trust_task_code", False)))
+                   trust_task_code=bool(d.get("trust_task_code", False)),
+                   measure=MeasureOptions(**d.get("measure", {})))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

@@ -249,3 +249,15 @@ class EchoAfterMarker(AnswersOnlyWhatItSupports):
     def generate(self, requests):
         return [Generation(text=r.context.rsplit("ECHO ", 1)[1].split("\n")[0] if "ECHO " in r.context else "nothing",
                            n_tokens=1) for r in requests]
+
+
+class Drifting(ShortestChoice):
+    """ShortestChoice whose generations change from one call to the next (a model that does not decode
+    deterministically): the measurement protocol's repeats then see outputs that differ."""
+
+    calls = 0
+
+    def generate(self, requests):
+        self._check(requests)
+        Drifting.calls += 1
+        return [Generation(text=f"{r.context.split()[-1]} {Drifting.calls}", n_tokens=2) for r in requests]

@@ -32,7 +32,7 @@ class FakeNvml:
     def __init__(self, clock: FakeClock, power_steps: list[tuple[float, float]], reasons_steps: list[tuple[float, int]] = (),
                  counter_period: float = 0.1, has_energy_counter: bool = True, has_field_values: bool = True,
                  mig: bool = False, init_error: str | None = None, count: int = 1, lost_at: float | None = None,
-                 power_fails_at: float | None = None):
+                 power_fails_at: float | None = None, power_scale: float = 1.0):
         self.clock, self.power_steps, self.reasons_steps = clock, sorted(power_steps), sorted(reasons_steps)
         self.counter_period, self.has_energy_counter, self.has_field_values = counter_period, has_energy_counter, has_field_values
         self.mig, self.init_error, self.count = mig, init_error, count
@@ -40,6 +40,7 @@ class FakeNvml:
         # from lost_at on, every device query fails as NVML does when a GPU falls off the bus;
         # from power_fails_at on, only the power queries fail (the counter goes on)
         self.lost_at, self.power_fails_at = lost_at, power_fails_at
+        self.power_scale = power_scale      # sampled power reads this times the true power (the counter stays exact)
 
     def _alive(self, power: bool = False) -> None:
         t = self.clock()
@@ -110,12 +111,12 @@ class FakeNvml:
         self._alive(power=True)
         if not self.has_field_values:
             raise NVMLError("Not Supported")
-        mw = int(self.power_at(self.clock()) * 1000)
+        mw = int(self.power_at(self.clock()) * self.power_scale * 1000)
         return [SimpleNamespace(nvmlReturn=0, value=SimpleNamespace(uiVal=mw)) for _ in ids]
 
     def nvmlDeviceGetPowerUsage(self, h):
         self._alive(power=True)
-        return int(self.power_at(self.clock()) * 1000)
+        return int(self.power_at(self.clock()) * self.power_scale * 1000)
 
     def nvmlDeviceGetTotalEnergyConsumption(self, h):
         self._alive()

@@ -29,7 +29,7 @@ CEILINGS = {("tiny-gpt2", "toytext", "bits_per_byte"): 1.5, ("tiny-gpt2", "toyte
 def test_default_run_writes_results_samples_and_report(default_run):
     proc, run_dir = default_run
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["schema_version"] == "2.0"
+    assert results["schema_version"] == "2.1"
     assert set(results["run"]) >= {"id", "started", "finished", "seed", "harness_version", "git_sha", "argv"}
     assert set(results["environment"]) >= {"python", "torch", "transformers", "platform", "cpu", "gpus"}
     for model, tasks in EXPECTED_METRICS.items():
@@ -119,8 +119,11 @@ def test_default_run_measures_energy_per_task_with_honest_sources(default_run):
             if not torch.cuda.is_available():
                 assert energy["gpu_energy_j"]["source"] == "not_measured"
                 assert energy["gpu_energy_j"]["reason"].startswith("GPU: ")
-            # no carbon intensity was given, and none is assumed
-            assert energy["gco2e"]["source"] == "not_measured" and "--country" in energy["gco2e"]["reason"]
+            # no carbon intensity was given: the world average, named beside the figure with how to refine it
+            assert energy["gco2e"]["value"] > 0 and energy["gco2e"]["intensity_g_per_kwh"] == 480.0
+            assert energy["gco2e"]["intensity_source"].startswith("world average (Ember, Global Electricity Review 2024), 2023")
+            assert "--country" in energy["gco2e"]["intensity_source"]
+    assert results["energy"]["carbon_intensity"]["refine"].startswith("no --country or --carbon-intensity was given")
     telemetry = (run_dir / "telemetry.csv").read_text().splitlines()
     assert telemetry[0].startswith("unix_time,t_s,event,window")
     for model, tasks in EXPECTED_METRICS.items():

@@ -61,17 +61,22 @@ def test_a_window_the_sampler_covered_in_part_says_so_and_never_extrapolates():
     assert f["gpu_energy_net_j"]["value"] == pytest.approx(93.5 - 50.0 * 0.4)   # idle over the covered time only
 
 
-def test_power_reads_failing_while_the_counter_works_give_no_discrepancy_from_a_partial_integral():
+def test_power_reads_failing_while_the_counter_works_compare_the_counter_over_the_covered_span_only():
     clock, meter = traced(power_fails_at=2.0)
     f = window(clock, meter, 1.5, 2.5)
     assert f["gpu_energy_j"] == {"value": pytest.approx(0.1 * 120 + 0.9 * 250), "unit": "J", "source": "nvml_energy_counter"}
     assert f["gpu_energy_integrated_j"]["coverage"] == pytest.approx(0.4)
-    assert "gpu_energy_discrepancy_pct" not in f
+    # good power samples cover 1.5 ... 1.9 s: integrated 93.5 J (the 120 -> 250 W step at 1.6 s drawn as a
+    # ramp), the counter read at those samples 0.1 x 120 + 0.3 x 250 = 87 J; never the whole window's 237 J
+    d = f["gpu_energy_discrepancy_pct"]
+    assert d["value"] == pytest.approx(100 * (93.5 - 87) / 87)
+    assert d["coverage"] == pytest.approx(0.4) and d["covered_s"] == pytest.approx(0.4)
+    assert d["compared_counter_j"] == pytest.approx(87.0) and d["compared_integrated_j"] == pytest.approx(93.5)
 
 
-def test_a_window_that_ends_after_the_last_sample_is_not_held_at_the_last_power():
-    clock, meter = traced(until=3.0, has_energy_counter=False)
-    f = window(clock, meter, 2.5, 3.5)               # samples end at 3.0
+def test_a_window_that_ends_after_the_last_good_sample_is_not_held_at_the_last_power():
+    clock, meter = traced(until=3.0, has_energy_counter=False, power_fails_at=3.05)
+    f = window(clock, meter, 2.5, 3.5)               # good samples end at 3.0; the edge sample at 3.5 fails
     assert f["gpu_energy_j"]["value"] == pytest.approx(0.5 * 250)
     assert f["gpu_energy_j"]["coverage"] == pytest.approx(0.5)
 

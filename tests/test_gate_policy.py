@@ -100,9 +100,9 @@ def test_the_issue_example_parses_into_typed_rules(tmp_path):
     ("version: 1\nrules:\n  - name: a\n    select: {task: '*'}\n    metric: accuracy\n"
      "    baseline: {max_increase_pct: 5}\n", ["takes one of `max_drop` and `max_drop_pct`"]),
     ("version: 1\nrules:\n  - name: a\n    energy: j_per_example\n    baseline: {max_drop: 0.5}\n",
-     ["takes only `max_increase_pct`"]),
+     ["takes `max_increase_pct` and optionally `alpha`"]),
     ("version: 1\nrules:\n  - name: a\n    energy: examples_per_j\n    baseline: {max_increase_pct: 5}\n",
-     ["takes only `max_drop_pct`"]),
+     ["takes `max_drop_pct` and optionally `alpha`"]),
     ("version: 2\nrules: []\n", ["unsupported version 2"]),
     ("rules: []\n", ["no `version`"]),
     ("version: 1\nrules: []\n", ["`rules` must be a non-empty list"]),

@@ -35,6 +35,7 @@ def test_matmul_load_energy_from_counter_and_integrated_power(tmp_path):
     integrated = figures["gpu_energy_integrated_j"]["value"]
     assert integrated > 0
     assert abs(figures["gpu_energy_discrepancy_pct"]["value"]) < 15
+    assert figures["gpu_energy_discrepancy_pct"]["coverage"] == 1.0      # edge samples: covered to both edges
     assert figures["gpu_power_mean_w"]["value"] > meter.idle_power_w[meter.devices[0].index]
     (gpu,) = [g for g in figures["gpus"] if g["samples"]][:1]
     assert gpu["sm_clock_mhz"]["max"] > 0 and gpu["pstates"]
@@ -51,4 +52,6 @@ def test_default_run_on_the_gpu_reads_the_energy_counter(tmp_path):
         energy = info["tasks"][task]["energy"]
         assert energy["gpu_energy_j"]["source"] == "nvml_energy_counter"
         assert energy["gpu_energy_j"]["value"] > 0
+        discrepancy = energy["gpu_energy_discrepancy_pct"]          # every window covered to its edges
+        assert discrepancy["source"] == "nvml_power_integrated" and discrepancy["coverage"] == pytest.approx(1.0)
     print(json.dumps({t: info["tasks"][t]["energy"] for t in ("toylang", "facts_mc")}, indent=1))

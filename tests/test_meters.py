@@ -98,7 +98,8 @@ def test_without_an_energy_counter_integrated_power_is_the_source():
     f = window(clock, meter, 1.5, 2.5)
     assert f["gpu_energy_j"]["source"] == "nvml_power_integrated"
     assert f["gpu_energy_j"]["value"] == pytest.approx(210.0)
-    assert "gpu_energy_discrepancy_pct" not in f
+    discrepancy = f["gpu_energy_discrepancy_pct"]                  # every window says why it has none
+    assert discrepancy["source"] == "not_measured" and "Not Supported" in discrepancy["reason"]
     assert meter.idle_power_w == {0: pytest.approx(50.0)}            # mean of the idle samples
     assert meter.environment()["gpus"][0]["unsupported_queries"]["total_energy"] == "Not Supported"
 
@@ -187,7 +188,8 @@ def test_nested_windows_are_recorded_with_their_work_and_telemetry(tmp_path):
     assert task["examples"] == 10 and task["completed"]
     assert task["figures"]["gpu_energy_j"]["value"] == pytest.approx(130.0)    # 1.0 s at 100 W + 0.1 s at 300 W
     csv_lines = (tmp_path / "telemetry.csv").read_text().splitlines()
-    assert sum(",sample," in line for line in csv_lines) == 21         # 10 idle + 11 in the window
+    # 10 idle + 11 in the window, and a power sample at each edge: 2 idle blocks and 2 windows, 2 edges each
+    assert sum(",sample," in line for line in csv_lines) == 21 + 8
     assert any(",begin,run:r/task:t," in line for line in csv_lines)
 
 
@@ -219,14 +221,23 @@ def test_derived_figures_by_hand():
     assert e["short_window"] is True
 
 
-def test_carbon_intensity_never_defaults_silently():
-    none = resolve_intensity(None, None)
-    assert not none.known and "--country" in none.source
-    e = energy_object(aggregate([]), none)
-    assert e["gco2e"]["source"] == "not_measured" and "--country" in e["gco2e"]["reason"]
+def test_carbon_intensity_defaults_to_a_world_average_that_names_itself():
+    world = resolve_intensity(None, None)
+    assert world.g_per_kwh == 480.0 and world.year == 2023 and "Ember" in world.source
+    assert "--country" in world.refine and world.reference.startswith("https://ember-climate.org/")
+    windows = [{"kind": "task", "duration_s": 1.0, "examples": 4,
+                "figures": {"cpu_energy_j": {"value": 3600.0, "unit": "J", "source": "estimated"}}}]
+    e = energy_object(aggregate(windows), world)
+    assert e["gco2e"]["value"] == pytest.approx(3600 / 3.6e6 * 480)          # 1 Wh at 480 g/kWh
+    for figure in (e["gco2e"], e["gco2e_per_1000_examples"]):               # beside every CO2e figure
+        assert figure["intensity_g_per_kwh"] == 480.0
+        assert figure["intensity_source"].startswith("world average (Ember, Global Electricity Review 2024), 2023")
+        assert "--country" in figure["intensity_source"] and "--carbon-intensity" in figure["intensity_source"]
+    assert world.to_json()["label"] == e["gco2e"]["intensity_source"]
     assert resolve_intensity(None, 120.0).g_per_kwh == 120.0
     fra = resolve_intensity("fra", None)
     assert 10 < fra.g_per_kwh < 200 and fra.source.startswith("codecarbon energy mix for FRA (France, ")
+    assert fra.refine is None and fra.year in (2022, 2023) and fra.label == fra.source            # nothing assumed
     with pytest.raises(HarnessError, match="no energy-mix data"):
         resolve_intensity("XYZ", None)
     with pytest.raises(HarnessError, match="PUE"):

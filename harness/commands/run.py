@@ -10,7 +10,7 @@ from harness import finish
 from harness.commands.options import Parser, count, number, renamed
 from harness.errors import HarnessError
 from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
-from harness.spec import MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
+from harness.spec import MeasureOptions, MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
@@ -63,6 +63,12 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--verbose", action="store_true",
                      help="print every metric with its interval after the headline (as `harness show` does), and let "
                           "CodeCarbon log what it does")
+    meters.add_argument("--repeats", type=count("--repeats"), default=1, metavar="N",
+                        help="measure each model's tasks and probes N times after a warm-up pass that also scores "
+                             "them: J/example, J/token and s/example get a 95%% interval across repeats (default 1)")
+    meters.add_argument("--min-measure-s", type=number(0, 3600), default=0.0, metavar="S",
+                        help="repeat the work of a window shorter than S seconds until it lasts S, for meters that "
+                             "update slowly (default 0: never)")
     run.add_argument("--baseline-model", dest="baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
@@ -145,7 +151,8 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                                        carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
                    probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline,
                    lm_eval_include=tuple(p.resolve() for p in args.lm_eval_include),
-                   trust_task_code=args.trust_task_code)
+                   trust_task_code=args.trust_task_code,
+                   measure=MeasureOptions(repeats=args.repeats, min_measure_s=args.min_measure_s))
     if spec.lm_eval_include and not any(t.startswith("lm-eval:") for t in spec.tasks):
         raise HarnessError("--lm-eval-include adds lm-eval task files, but --tasks names no lm-eval:NAME task",
                            "select the tasks with --tasks lm-eval:NAME[,lm-eval:NAME...]")
@@ -156,6 +163,9 @@ def execute(args, argv: list[str]) -> int:
     options = run_options(args, argv)
     from harness.distributed.run import execute as execute_sharded, wanted
     if wanted(options.resume):          # under torchrun, or finishing a sharded run folder
+        if options.spec is not None and options.spec.measure.repeats > 1:
+            raise HarnessError("--repeats is not supported under torchrun yet",
+                               "measure the repeats in one process (harness run --repeats N without torchrun)")
         return execute_sharded(options, lambda: start(options))
     from harness.audit import run_audit
     from harness.finish import FinishedRun
@@ -194,6 +204,9 @@ def start(options: RunOptions) -> tuple:
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
         state = RunState.create(options.out, spec, argv=list(options.argv), fingerprints=fingerprints(tasks, probes))
+    from harness.slow_dtypes import warnings as slow_dtypes
+    for line in slow_dtypes(state.spec.models, state.spec.runtime):     # before the run, not after its minutes
+        print(f"harness: warning: {line}", file=sys.stderr)
     return state, tasks, probes
 
 

@@ -10,7 +10,9 @@ Metric families (every one a gauge; labels in braces):
   and the labels of its level (run: none; model: model; task: model,task; probe: model,probe).
   One family per level, so that summing a family never counts a joule twice.
   ``harness_{run,model,task,probe}_device_energy_joules{...,device,source}``: the GPU, CPU and RAM parts
-  (device gpu, cpu, ram).
+  (device gpu, cpu, ram). A figure measured over repeats (``harness run --repeats N``; in practice
+  ``..._energy_joules_per_example``) adds ``<family>_ci95_lower``, ``<family>_ci95_upper`` (the 95%
+  interval across repeats) and ``<family>_repeats`` (N), with the same labels.
 * ``harness_run_duration_seconds``, ``harness_run_examples``, ``harness_run_info{run,status,git_sha,harness_version} 1``,
   ``harness_run_finished_timestamp_seconds``
 * ``harness_gate_pass`` (1 pass, 0 fail) and ``harness_gate_rules{verdict}``, only when results.json has a gate verdict.
@@ -78,6 +80,13 @@ def build_registry(results: Results | dict, models: Iterable[str] | None = None,
                 not_measured(labels.get("model", ""), target, name, fig.reason if fig else energy_reason(obj))
             else:
                 f.set(family, doc, {**labels, **extra, "source": fig.source}, float(fig.value))
+                interval = fig.interval          # measured over repeats (--repeats N): the 95% interval and N
+                if interval is not None:
+                    mine = {**labels, **extra, "source": fig.source}
+                    f.set(f"{family}_ci95_lower", f"{doc}, lower end of the 95% interval across repeats", mine, interval[0])
+                    f.set(f"{family}_ci95_upper", f"{doc}, upper end of the 95% interval across repeats", mine, interval[1])
+                    f.set(f"{family}_repeats", f"{doc}: the number of measured repeats it is the mean of", mine,
+                          fig.repeats or 0)
 
     def metrics(kind: str, labels: dict[str, str], target: str, values: dict[str, MetricValue]) -> None:
         for metric, m in values.items():

@@ -3,7 +3,8 @@ a log folder of many runs shows each as its own TensorBoard run.
 
 * scalars at step 0: ``<model>/task/<task>/<metric>`` with ``.../ci95_lower`` and ``.../ci95_upper``,
   ``<model>/probe/<probe>/<metric>``, energy ``<model>/energy/<task|probe:NAME|model>/<figure>`` and
-  ``run/energy/<figure>`` (figures: total_energy_j, j_per_example, gco2e);
+  ``run/energy/<figure>`` (figures: total_energy_j, j_per_example, gco2e), and for a figure measured
+  over repeats (``--repeats N``) ``.../<figure>/ci95_lower`` and ``.../<figure>/ci95_upper``;
 * timelines from telemetry.csv, step = milliseconds since the run started, wall time = the sample's:
   ``telemetry/gpu<N>/power_w``, ``sm_clock_mhz``, ``gfx_clock_mhz``, ``mem_clock_mhz``, ``temp_c``,
   ``util_gpu_pct``, and ``telemetry/host/cpu_power_w`` (with its source in a text summary). Only
@@ -61,6 +62,8 @@ def scalars(results: Results | dict) -> tuple[dict[str, float], list[str]]:
                 missing.append(f"{prefix}/{key}: {fig.reason if fig else energy_reason(obj)}")
             else:
                 out[f"{prefix}/{key}"] = float(fig.value)
+                if fig.interval is not None:           # measured over repeats: the 95% interval across them
+                    out[f"{prefix}/{key}/ci95_lower"], out[f"{prefix}/{key}/ci95_upper"] = fig.interval
 
     for name, m in results.models.items():
         for task, t in m.tasks.items():

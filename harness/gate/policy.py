@@ -39,7 +39,7 @@ ENERGY_FIGURES: dict[str, bool] = {
     "total_energy_j": False, "gpu_energy_j": False, "gpu_energy_integrated_j": False, "gpu_energy_net_j": False,
     "cpu_energy_j": False, "ram_energy_j": False, "gpu_energy_discrepancy_pct": False,
     "gpu_power_mean_w": False, "gpu_power_peak_w": False, "cpu_power_mean_w": False, "total_power_mean_w": False,
-    "j_per_example": False, "examples_per_j": True, "j_per_generated_token": False,
+    "j_per_example": False, "examples_per_j": True, "j_per_generated_token": False, "s_per_example": False,
     "gco2e": False, "gco2e_per_1000_examples": False, "duration_s": False,
 }
 QUALITY_PER_KJ = "quality_per_kj."
@@ -125,11 +125,13 @@ class BaselineDrop:
 
 @dataclass(frozen=True)
 class BaselineChange:
-    """An energy or carbon figure against the baseline run's same figure (a point comparison:
-    energy has no confidence interval). ``max_increase_pct`` for figures where less is better
-    (J, W, gCO2e), ``max_drop_pct`` for those where more is (examples_per_j, quality_per_kj.*)."""
+    """An energy or carbon figure against the baseline run's same figure. ``max_increase_pct`` for
+    figures where less is better (J, W, gCO2e), ``max_drop_pct`` for those where more is
+    (examples_per_j, quality_per_kj.*). With repeats on both sides the change must also be
+    significant at ``alpha`` to fail (harness.gate.energy)."""
     max_pct: float
     higher_is_better: bool
+    alpha: float = 0.05
 
 
 Check = Union[Bounds, Deviation, BaselineDrop, BaselineChange]
@@ -338,10 +340,11 @@ def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where) -> Check:
     margins = [k for k in ("max_drop", "max_drop_pct", "max_increase_pct") if k in base]
     if isinstance(quantity, Energy):
         want = "max_drop_pct" if quantity.higher_is_better else "max_increase_pct"
-        if margins != [want] or set(base) - {want}:
-            raise sub.error(f"an energy baseline rule on {quantity.name} takes only `{want}` (a point comparison: "
-                            "energy has no confidence interval)", f"write `baseline: {{{want}: 10}}`")
-        return BaselineChange(sub.number(base[want], want, 0), quantity.higher_is_better)
+        if margins != [want] or set(base) - {want, "alpha"}:
+            raise sub.error(f"an energy baseline rule on {quantity.name} takes `{want}` and optionally `alpha` "
+                            "(the level of Welch's test on the repeats)", f"write `baseline: {{{want}: 10}}`")
+        alpha = sub.number(base["alpha"], "alpha", 0, 1) if "alpha" in base else 0.05
+        return BaselineChange(sub.number(base[want], want, 0), quantity.higher_is_better, alpha)
     if len(margins) != 1 or margins[0] == "max_increase_pct":
         raise sub.error(f"a metric baseline rule takes one of `max_drop` and `max_drop_pct`, found "
                         f"{', '.join(margins) or 'none'}",

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, Union
 
+from harness.gate.energy import change_threshold, figure_of, judge_budget, judge_change
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob)
 from harness.finite import is_finite_number as _finite
@@ -274,27 +275,6 @@ def judge_drop(check: BaselineDrop, stat: PairedStat, min_n: int = 0) -> tuple[f
         ("" if ok or not significant else f" larger than {margin:.4g}")
 
 
-def judge_change(check: BaselineChange, base: Reading, other: Reading) -> tuple[float | None, bool | None, str]:
-    """(percent change, passed, reason) for an energy figure against the baseline's; passed None: not measured."""
-    if base.value is None:
-        return None, None, f"the baseline's figure is not measured: {base.reason}"
-    if base.source and other.source and base.source != other.source:
-        return None, None, f"the figures come from different meters (baseline {base.source}, this run {other.source}); " \
-                           "comparing them would measure the meters, not the model"
-    if base.value == 0:
-        return None, None, "the baseline's figure is 0"
-    pct = 100 * (other.value - base.value) / abs(base.value)
-    worse = -pct if check.higher_is_better else pct
-    ok = worse <= check.max_pct
-    word = "drop" if check.higher_is_better else "increase"
-    return pct, ok, f"{_fmt(base.value)} → {_fmt(other.value)} ({pct:+.1f}%): " \
-                    f"{'within' if ok else 'more than'} the allowed {check.max_pct:g}% {word} ({other.source or 'clock'})"
-
-
-def change_threshold(check: BaselineChange) -> str:
-    return f"{'drop' if check.higher_is_better else 'increase'} <= {check.max_pct:g}% over baseline"
-
-
 # --- a rule on its targets ---------------------------------------------------------------------------
 
 def baseline_model(baseline: Results, model: str, n_models: int) -> str | None:
@@ -369,6 +349,9 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: Results, basel
     few = _too_few(rule, reading.n)
     if few:
         return _not_measured(rule, label, threshold, few, reading.value)
+    if isinstance(check, Bounds) and isinstance(rule.quantity, Energy):       # on the interval (harness.gate.energy)
+        verdict, reason = judge_budget(check, figure_of(target.entry, name))
+        return Outcome(rule.name, label, reading.value, threshold, verdict, reason)
     if isinstance(check, Bounds):
         ok, reason = judge_bounds(check, reading.value)
         return Outcome(rule.name, label, reading.value, threshold, "pass" if ok else "fail", reason)
@@ -385,10 +368,11 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: Results, basel
     base_entry = base_info if target.scope == "model" else _pieces(base_info, target.scope).get(target.piece)
     if base_entry is None:
         return _not_measured(rule, label, threshold, f"the baseline's model {paired!r} has no {target.scope} {target.piece!r}")
-    pct, ok, reason = judge_change(check, read_energy(base_entry, name), reading)
-    if ok is None:
+    pct, verdict, reason = judge_change(check, figure_of(base_entry, name), figure_of(target.entry, name),
+                                        read_energy(base_entry, name).reason)
+    if verdict is None:
         return _not_measured(rule, label, threshold, reason)
-    return Outcome(rule.name, label, pct, threshold, "pass" if ok else "fail", reason)
+    return Outcome(rule.name, label, pct, threshold, verdict, reason)
 
 
 def evaluate(policy: Policy, results: Results | dict, baseline: Results | dict | None = None,

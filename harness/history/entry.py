@@ -17,14 +17,14 @@ A run folder without fingerprints (written before they were recorded) gets the h
 shown as such in the label.
 
 A figure's direction (``higher_is_better``) is what results.json records beside the metric (task
-metrics carry it; probe metrics and energy figures do not, so theirs is None: unknown, never guessed)."""
+metrics carry it; probe metrics and energy figures do not, so theirs is None: unknown, never guessed).
+An energy figure measured over repeats keeps its 95% interval across them as its CI."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 from harness.fingerprint import digest
-from harness.report.intervals import interval
 from harness.results.energy import Energy, energy_reason
 from harness.results.reading import as_results
 from harness.results.types import ModelResult, Results
@@ -120,13 +120,16 @@ def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_ha
 
 
 def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, energy: Energy | None) -> list[Figure]:
+    """The energy figures of one scope; a figure measured over repeats (``--repeats N``) keeps its 95%
+    interval across them (ci_lo, ci_hi) and ``n`` = the number of repeats, so history draws its band."""
     out = []
     for name in ENERGY_FIGURES:
         f = energy.figure(name) if energy is not None else None
         value = _num(f.value) if f is not None else None
-        spread = interval(f)                  # over repeats (`harness run --repeats`): history.html draws it as a band
+        interval = f.interval if f is not None and value is not None else None
         out.append(Figure(model, recipe, "energy", subject, subject_hash, name, value,
-                          spread.lo if spread else None, spread.hi if spread else None,
+                          ci_lo=interval[0] if interval else None, ci_hi=interval[1] if interval else None,
+                          n=f.repeats if interval else None,
                           unit=f.unit if f is not None else "", source=f.source if f is not None else NOT_MEASURED,
                           reason="" if value is not None else _reason(f.reason if f is not None else energy_reason(energy))))
     return out

@@ -13,6 +13,7 @@ from typing import Iterable
 from harness.meters.carbon import CarbonIntensity, grams_co2e
 from harness.meters.figures import combine, is_measured, measured, not_measured, scaled
 from harness.meters.ranks import across_ranks
+from harness.meters.repeats import with_repeats
 
 ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_integrated_j", "gpu_energy_net_j", "cpu_energy_j", "ram_energy_j")
 
@@ -74,17 +75,45 @@ def _aggregate_one(windows: list[dict]) -> dict:
             throttle[reason] = throttle.get(reason, 0.0) + seconds
     out["throttle_s"] = throttle
     out["short_window"] = any(w["figures"].get("short_window", False) for w in windows)
-    discrepancies = [w["figures"]["gpu_energy_discrepancy_pct"] for w in windows if "gpu_energy_discrepancy_pct" in w["figures"]]
-    if discrepancies and is_measured(out.get("gpu_energy_j")) and is_measured(out.get("gpu_energy_integrated_j")):
-        counter, integrated = out["gpu_energy_j"]["value"], out["gpu_energy_integrated_j"]["value"]
-        if counter:
-            out["gpu_energy_discrepancy_pct"] = measured(100 * (integrated - counter) / counter, "%", "nvml_power_integrated")
+    discrepancies = [w for w in windows if "gpu_energy_discrepancy_pct" in w["figures"]]
+    if discrepancies:
+        out["gpu_energy_discrepancy_pct"] = combined_discrepancy(discrepancies, duration)
     return out
 
 
+def combined_discrepancy(windows: list[dict], duration: float) -> dict:
+    """The counter-vs-integrated discrepancy over several windows: each window's two energies over the
+    seconds both cover (``compared_counter_j``, ``compared_integrated_j``) summed, with the coverage
+    of those seconds in all of the windows' time; not measured when no window has one."""
+    counter = integrated = covered = 0.0
+    reasons = set()
+    for w in windows:
+        f = w["figures"]["gpu_energy_discrepancy_pct"]
+        if not is_measured(f):
+            reasons.add(f.get("reason", "not measured"))
+            continue
+        if "compared_counter_j" in f:
+            c, i, s = f["compared_counter_j"], f["compared_integrated_j"], f.get("covered_s", w["duration_s"])
+        else:                       # a window recorded before the compared energies were (a resumed run)
+            c = w["figures"].get("gpu_energy_j", {}).get("value")
+            i = w["figures"].get("gpu_energy_integrated_j", {}).get("value")
+            s = w["duration_s"]
+            if c is None or i is None:
+                continue
+        counter, integrated, covered = counter + c, integrated + i, covered + s
+    if counter <= 0:
+        return not_measured("%", "; ".join(sorted(reasons)) or "no window compared the counter with sampled power")
+    return measured(100 * (integrated - counter) / counter, "%", "nvml_power_integrated",
+                    coverage=min(1.0, covered / duration) if duration > 0 else 0.0, covered_s=covered,
+                    compared_counter_j=counter, compared_integrated_j=integrated)
+
+
 def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = None, kind: str | None = None,
-                  disabled_reason: str | None = None) -> dict:
-    """The ``energy`` object of a model or task in results.json."""
+                  disabled_reason: str | None = None, repeated: Iterable[dict] = (),
+                  min_measure_s: float | None = None) -> dict:
+    """The ``energy`` object of a model or task in results.json. ``repeated``: the task and probe
+    windows whose measured repeats (harness.protocol) give its per-example figures their mean and
+    interval (harness.meters.repeats); a run without repeats has none."""
     duration = agg["duration_s"]
     if disabled_reason:
         return {"duration_s": {"value": duration, "unit": "s", "source": "clock"}, "invocations": agg["invocations"],
@@ -115,6 +144,8 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     n = agg["examples"]
     out["examples"] = n
     out["j_per_example"] = scaled(total, 1 / n if n else None, "J/example", "no examples computed in this window")
+    out["s_per_example"] = ({"value": duration / n, "unit": "s/example", "source": "clock"} if n
+                            else not_measured("s/example", "no examples computed in this window"))
     out["examples_per_j"] = (measured(n / total["value"], "examples/J", total["source"])
                              if is_measured(total) and total["value"] > 0 and n else
                              not_measured("examples/J", _reason(total) if not is_measured(total) else "no examples or no energy"))
@@ -129,8 +160,9 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
             for name, m in metrics.items()}
     if intensity.known and is_measured(total):
         grams = grams_co2e(total["value"], intensity)
-        out["gco2e"] = measured(grams, "gCO2e", total["source"], intensity_g_per_kwh=intensity.g_per_kwh, pue=intensity.pue)
-        out["gco2e_per_1000_examples"] = (measured(grams * 1000 / n, "gCO2e/1000 examples", total["source"]) if n
+        priced = {"intensity_g_per_kwh": intensity.g_per_kwh, "intensity_source": intensity.label}
+        out["gco2e"] = measured(grams, "gCO2e", total["source"], **priced, pue=intensity.pue)
+        out["gco2e_per_1000_examples"] = (measured(grams * 1000 / n, "gCO2e/1000 examples", total["source"], **priced) if n
                                           else not_measured("gCO2e/1000 examples", "no examples computed"))
     else:
         reason = intensity.source if not intensity.known else _reason(total)
@@ -139,6 +171,9 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     out["throttle_s"] = {reason: {"value": s, "unit": "s", "source": "nvml_clock_event_reasons"}
                          for reason, s in agg["throttle_s"].items()}
     out["short_window"] = agg["short_window"]
+    repeated = list(repeated)
+    if repeated:
+        out = with_repeats(out, repeated, lambda ws: energy_object(aggregate(ws), intensity, None, kind), min_measure_s)
     return out
 
 

@@ -61,10 +61,19 @@ def across_ranks(windows: Sequence[dict], per_rank: Callable[[list[dict]], dict]
             throttle[reason] = max(throttle.get(reason, 0.0), seconds)
     out["throttle_s"] = throttle
     out["short_window"] = any(p["short_window"] for p in parts.values())
-    counter, integrated = out.get("gpu_energy_j"), out.get("gpu_energy_integrated_j")
-    if (all("gpu_energy_discrepancy_pct" in p for p in parts.values() if "gpu_energy_j" in p)
-            and is_measured(counter) and is_measured(integrated) and counter["value"]
-            and "coverage" not in integrated):
-        out["gpu_energy_discrepancy_pct"] = measured(100 * (integrated["value"] - counter["value"]) / counter["value"],
-                                                     "%", "nvml_power_integrated")
+    discrepancies = {rank: p["gpu_energy_discrepancy_pct"] for rank, p in parts.items() if "gpu_energy_discrepancy_pct" in p}
+    if discrepancies:
+        missing = {rank: f.get("reason", "not measured") for rank, f in discrepancies.items()
+                   if not is_measured(f) or "compared_counter_j" not in f}
+        if missing:
+            out["gpu_energy_discrepancy_pct"] = not_measured(
+                "%", "; ".join(f"rank {rank}: {reason}" for rank, reason in sorted(missing.items(), key=lambda kv: str(kv[0]))))
+        else:
+            counter = sum(f["compared_counter_j"] for f in discrepancies.values())
+            integrated = sum(f["compared_integrated_j"] for f in discrepancies.values())
+            out["gpu_energy_discrepancy_pct"] = measured(
+                100 * (integrated - counter) / counter, "%", "nvml_power_integrated",
+                coverage=min(f.get("coverage", 1.0) for f in discrepancies.values()),
+                compared_counter_j=counter, compared_integrated_j=integrated) if counter > 0 else \
+                not_measured("%", "the energy counters counted 0 J over the covered spans")
     return out

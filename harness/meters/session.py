@@ -42,11 +42,15 @@ def cuda_sync() -> None:
 
 
 class Window:
-    """What the code inside a window adds about its work (examples done, tokens generated)."""
+    """What the code inside a window adds about its work (examples done, tokens generated);
+    ``elapsed()``: seconds since it opened, on the session's clock (harness.protocol lengthens a
+    window that is too short)."""
 
-    def __init__(self, kind: str, name: str, path: str, attrs: dict[str, Any]):
+    def __init__(self, kind: str, name: str, path: str, attrs: dict[str, Any],
+                 elapsed: Callable[[], float] = lambda: 0.0):
         self.kind, self.name, self.path = kind, name, path
         self.attrs = dict(attrs)
+        self.elapsed = elapsed
 
 
 class MeterSession:
@@ -118,6 +122,7 @@ class MeterSession:
             self._sync()
         begin = {m.name: m.read() for m in self.meters}
         t_begin = self._clock()
+        window.elapsed = lambda: self._clock() - t_begin
         self._marker(t_begin, "begin", window.path)
         self._stack.append(window)
         completed = False

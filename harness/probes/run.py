@@ -50,6 +50,45 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str,
     return call
 
 
+def task_records_of(store: SampleStore, model_name: str) -> Callable[[str], list[dict]]:
+    """``ProbeContext.task_records``: a task's scored records of the model, in dataset order (the
+    store is read once, at the first call: the tasks are finished by then)."""
+    records_by_task: dict[str, list[dict]] | None = None
+
+    def task_records(name: str) -> list[dict]:
+        nonlocal records_by_task
+        if records_by_task is None:
+            records_by_task = {}
+            for r in store.records():
+                if r["model"] == model_name and "invalid" not in r:     # probes perturb scored examples only
+                    records_by_task.setdefault(r["task"], []).append(r)
+            for rows in records_by_task.values():
+                rows.sort(key=lambda r: r["index"])
+        return records_by_task.get(name, [])
+    return task_records
+
+
+def replay_probe(model_name: str, adapter: ModelAdapter, config: ProbeConfig, tasks: Sequence[PreparedTask],
+                 store: SampleStore, state: RunState, sizer, window,
+                 load_model: Callable[[ModelSpec], ModelAdapter] | None = None) -> int:
+    """One more pass of a probe's whole work inside ``window`` (harness.protocol): every item
+    computed again, nothing stored. Returns how many outputs differ from the stored ones."""
+    from harness.protocol import differs
+    name = probe_task_name(config)
+    stored = {r["id"]: r for r in store.records() if r["model"] == model_name and r["task"] == name}
+    limit = state.spec.probe_limit if state.spec.probe_limit is not None else config.limit
+    what = f"probe {config.name!r}"
+    ctx = ProbeContext(model=model_name, adapter=GuardedAdapter(adapter, model_name, what), config=config, tasks=tasks,
+                       task_records=task_records_of(store, model_name), call=batched_caller(adapter, sizer, model_name, what),
+                       done=frozenset(), seed=state.spec.seed, limit=limit or None, load_model=load_model)
+    differing = 0
+    for record in PROBES.get(config.probe)().run(ctx):
+        record = checked_record({**record, "model": model_name, "task": name})
+        window.attrs["examples"] += 1
+        differing += record["id"] not in stored or differs(stored[record["id"]], record)
+    return differing
+
+
 def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
                store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
                sizer, shard=None, load_model: Callable[[ModelSpec], ModelAdapter] | None = None,
@@ -58,19 +97,9 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
     safety probe's classifier) with the run's own runtime options (--device, --dtype, ...). Each probe
     is a piece of ``progress``: its items against ``probe.planned(ctx)`` when the probe says how many
     it will store, else its requests as each call makes them known."""
-    records_by_task: dict[str, list[dict]] | None = None
-
-    def task_records(name: str) -> list[dict]:
-        nonlocal records_by_task
-        if records_by_task is None:        # the tasks are finished by now: read the store once
-            records_by_task = {}
-            for r in store.records():
-                if r["model"] == model_name and "invalid" not in r:     # probes perturb scored examples only
-                    records_by_task.setdefault(r["task"], []).append(r)
-            for rows in records_by_task.values():
-                rows.sort(key=lambda r: r["index"])
-        return records_by_task.get(name, [])
-
+    from harness.protocol import lengthen, warm_up_attrs
+    task_records = task_records_of(store, model_name)
+    measure = state.spec.measure
     model_state = state.models[model_name]
     for config in probes:
         probe = PROBES.get(config.probe)()
@@ -91,7 +120,8 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
             total = planned(ctx) if planned is not None and progress.mode != "off" else None
             try:
                 with progress.piece(f"{model_name} · probe {config.name}", total, "items" if total else "req") as piece, \
-                        session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
+                        session.window("probe", config.name, model=model_name, probe=config.name, examples=0,
+                                       **warm_up_attrs(measure)) as window:
                     ctx.call = batched_caller(adapter, sizer, model_name, what, piece)
                     for record in probe.run(ctx):
                         record = checked_record({**record, "model": model_name, "task": name})   # NaN: stored as invalid
@@ -102,6 +132,9 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
                             piece.advance()
                         else:
                             piece.count("items")
+                    store.sync()
+                    lengthen(window, measure.min_measure_s,        # --min-measure-s: the same work again
+                             lambda w: replay_probe(model_name, adapter, config, tasks, store, state, sizer, w, load_model))
             finally:
                 store.sync()
         if attempt.failed:

@@ -53,7 +53,8 @@ def environment(results: Results) -> list[tuple[str, str]]:
                  + f"; harness {run.harness_version or '?'} ({run.git_sha or 'no git commit'})"))
     ci = energy.carbon_intensity if energy is not None else None
     if ci is not None:
-        value = (f"{sig(ci.g_per_kwh)} g CO₂e/kWh from {ci.source}" if ci.g_per_kwh is not None
+        value = (f"{sig(ci.g_per_kwh)} g CO₂e/kWh from {ci.source}" + (f" ({ci.refine})" if ci.refine else "")
+                 if ci.g_per_kwh is not None
                  else "not given, so no carbon figure (see Not measured at the top)")
         rows.append(("carbon intensity", f"{value}; PUE {ci.pue}"))
     host = _meter(meters, "host")

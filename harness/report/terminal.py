@@ -116,6 +116,33 @@ def energy_line(e: Energy) -> str:
     parts = ", ".join(f"{k.split('_')[0].upper()} {_figure(getattr(e, k))}"
                       for k in ("gpu_energy_j", "cpu_energy_j", "ram_energy_j") if getattr(e, k) is not None)
     gpu_power = e.gpu_power_mean_w
-    carbon = f"; {e.gco2e.value:.3g} g CO2e" if e.gco2e is not None and e.gco2e.value is not None else ""
-    return (f"energy: {total.value:.4g} J{where}: {parts}; mean power {_figure(e.total_power_mean_w)}"
-            + (f", GPU {_figure(gpu_power)}" if gpu_power is not None and gpu_power.value is not None else "") + carbon)
+    lines = [f"energy: {total.value:.4g} J{where}: {parts}; mean power {_figure(e.total_power_mean_w)}"
+             + (f", GPU {_figure(gpu_power)}" if gpu_power is not None and gpu_power.value is not None else "")]
+    return "\n".join(lines + per_example_lines(e))
+
+
+def per_example_lines(e: Energy) -> list[str]:
+    """J/example with its interval across repeats (or that it has none), CO2e with the intensity it was
+    priced at and where that comes from, and whether the repeats reproduced the stored outputs."""
+    out = []
+    jpe = e.j_per_example
+    if jpe is not None and jpe.value is not None:
+        interval = jpe.interval
+        spread = (f" [{interval[0]:.4g}, {interval[1]:.4g}] over {jpe.repeats} measured repeats (95% interval, "
+                  f"cv {100 * (jpe.cv or 0):.1f}%; {jpe.source}; loading and the warm-up pass count in the total "
+                  "only)" if interval else
+                  f" ({jpe.source}; one measured pass: --repeats N gives an interval)")
+        out.append(f"J/example: {jpe.value:.4g}{spread}")
+    carbon = e.gco2e
+    if carbon is not None and carbon.value is not None:
+        rate = carbon.extra("intensity_g_per_kwh")
+        priced = f" at {rate:g} g CO2e/kWh" if isinstance(rate, (int, float)) else " (intensity not recorded)"
+        out.append(f"CO2e: {carbon.value:.4g} g ({carbon.source} energy{priced}, "
+                   f"{carbon.extra('intensity_source', 'source not recorded')})")
+    elif carbon is not None:
+        out.append(f"CO2e: not measured: {carbon.reason}")
+    m = e.measurement
+    if m is not None and m.outputs_identical is False:
+        out.append(f"repeats: {m.outputs_differing} outputs differed from the stored pass: decoding was not "
+                   "deterministic here; quality describes the stored pass only")
+    return out

@@ -146,7 +146,11 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             chosen = covering(windows, f"run:{state.id}/model:{match['model']}")
         else:
             chosen = [w for w in windows if w["kind"] == kind and all(w.get(k) == v for k, v in match.items())]
-        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled or (REMOTE_ENERGY if remote else None))
+        # the measured repeats (harness.protocol) of the pieces inside: the per-example figures' mean and interval
+        repeated = chosen if kind in ("task", "probe") else \
+            [w for w in windows if w["kind"] in ("task", "probe") and w.get("model") == match.get("model", w.get("model"))]
+        return energy_object(aggregate(chosen), intensity, metrics, task_kind, meters_disabled or (REMOTE_ENERGY if remote else None),
+                             repeated, spec.measure.min_measure_s or None)
 
     for model_spec in spec.models:
         name = model_spec.name

@@ -12,7 +12,25 @@ QUALITY_PER_KJ = "quality_per_kj."
 FIGURES = ("duration_s", "total_energy_j", "gpu_energy_j", "gpu_energy_integrated_j", "gpu_energy_net_j",
            "gpu_energy_discrepancy_pct", "cpu_energy_j", "ram_energy_j", "gpu_power_mean_w", "gpu_power_peak_w",
            "cpu_power_mean_w", "total_power_mean_w", "j_per_example", "examples_per_j", "j_per_generated_token",
-           "gco2e", "gco2e_per_1000_examples")
+           "s_per_example", "gco2e", "gco2e_per_1000_examples")
+
+
+class Measurement(Value):
+    """How the figures of an energy object were measured (harness.protocol): over ``repeats``
+    measured repeats of the same work after a warm-up pass (``warm_up``); windows that ran shorter
+    than ``min_measure_s`` repeated their work (``lengthened_windows`` of them, up to ``max_passes``
+    passes; ``short_windows``: how many of them stopped at the cap on passes before lasting
+    ``min_measure_s``); and whether every repeat reproduced the stored outputs (``outputs_identical``;
+    ``outputs_differing``: how many outputs of the repeats differed). ``note``: the same in words."""
+    repeats: Count
+    warm_up: Optional[str] = None
+    min_measure_s: Optional[Number] = None
+    lengthened_windows: Optional[Count] = None
+    max_passes: Optional[Count] = None
+    short_windows: Optional[Count] = None
+    outputs_identical: Optional[StrictBool] = None
+    outputs_differing: Optional[Count] = None
+    note: Optional[str] = None
 
 
 class Energy(Value):
@@ -36,11 +54,13 @@ class Energy(Value):
     j_per_example: Optional[Figure] = None
     examples_per_j: Optional[Figure] = None
     j_per_generated_token: Optional[Figure] = None
+    s_per_example: Optional[Figure] = None
     quality_per_kj: Optional[dict[str, Figure]] = None
     gco2e: Optional[Figure] = None
     gco2e_per_1000_examples: Optional[Figure] = None
     throttle_s: Optional[dict[str, Figure]] = None
     short_window: Optional[StrictBool] = None
+    measurement: Optional[Measurement] = None
 
     def figure(self, name: str) -> Figure | None:
         """A figure by name (``quality_per_kj.<metric>`` too), or None when this object has none."""
@@ -68,9 +88,16 @@ def energy_reason(energy: Energy | None) -> str:
 
 
 class CarbonIntensity(Value):
+    """The grid intensity CO2e was priced at: the user's (--carbon-intensity), a country's energy mix
+    (--country), or, with neither, a published world average that says so (``refine``). ``label``:
+    its source and year in a few words, as every CO2e figure repeats it (``intensity_source``)."""
     g_per_kwh: Optional[Number] = None
     source: str = ""
     pue: Optional[Number] = None
+    year: Optional[int] = None
+    reference: Optional[str] = None
+    refine: Optional[str] = None
+    label: Optional[str] = None
 
 
 class RunEnergy(Value):

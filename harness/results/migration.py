@@ -3,7 +3,10 @@ dict out). Imports nothing from harness but the types.
 
 ``schema_version`` is "MAJOR.MINOR" from layout 2 on (layout 1 wrote the number 1). A newer minor
 only adds fields, which the types keep; a newer major is refused, since this reader would misread
-it. Layout 1 differs from 2 in two ways, both rewritten here:
+it. Minors: 2.1 adds, all optional, a figure's spread over repeats (``repeats``, ``per_repeat``,
+``ci95``, ``cv``), an energy object's ``s_per_example`` and ``measurement``, and the carbon
+intensity's ``year``, ``reference``, ``refine`` and ``label`` (CO2e figures name it in
+``intensity_source``); a 2.0 file reads as it is, without them. Layout 1 differs from 2 in two ways, both rewritten here:
 
 * "not measured" was spelt three ways: a ``not_measured`` key beside ``value: null`` (metric values,
   paired statistics, cost entries, meters), both ``not_measured`` and ``reason`` (probe statistics),

@@ -68,7 +68,10 @@ _NOT_MEASURED_FIGURE = {
 class Figure(Value):
     """A measured quantity: ``{value, unit, source}``; not measured: value null, source
     ``not_measured`` and the reason. ``coverage`` (0..1) and ``covered_s``: the share and seconds
-    of a window a partly measured figure covers."""
+    of a window a partly measured figure covers. A figure measured over repeats of the same work
+    (``--repeats N``, harness.protocol) is their mean, with ``repeats`` (N), ``per_repeat`` (each
+    repeat's value, in order), ``ci95`` (the 95% t-interval of the mean) and ``cv`` (the
+    coefficient of variation across repeats: standard deviation / mean)."""
     model_config = ConfigDict(json_schema_extra=schema_extra(_NOT_MEASURED_FIGURE))
 
     value: Optional[Number] = None
@@ -77,6 +80,10 @@ class Figure(Value):
     reason: Optional[str] = None
     coverage: Optional[Annotated[FiniteFloat, Field(ge=0, le=1)]] = None
     covered_s: Optional[Number] = None
+    repeats: Optional[Count] = None
+    per_repeat: Optional[list[Number]] = None
+    ci95: Optional[Interval] = None
+    cv: Optional[Annotated[FiniteFloat, Field(ge=0)]] = None
 
     @model_validator(mode="after")
     def _one_spelling(self) -> "Figure":
@@ -87,7 +94,15 @@ class Figure(Value):
                 raise ValueError("a not-measured figure needs its reason")
         elif self.value is None:
             raise ValueError(f"a measured figure (source {self.source!r}) has no value")
+        if self.per_repeat is not None and self.repeats is not None and len(self.per_repeat) != self.repeats:
+            raise ValueError(f"a figure over {self.repeats} repeats lists {len(self.per_repeat)} per-repeat values")
         return self
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% interval across repeats, or None (one repeat: no spread)."""
+        lo, hi = self.ci95 if self.ci95 is not None else (None, None)
+        return None if lo is None or hi is None else (lo, hi)
 
     @property
     def measured(self) -> bool:
