@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from harness.tune.trial import Settings
+from harness.tune.settings import Settings
 
 __all__ = ["Settings", "tune", "INSTALL"]
 
-INSTALL = "pip install 'harness-audit[tune]' (or: pip install 'optuna>=4')"
+INSTALL = "pip install -e '.[tune]'   (or: pip install 'harness-audit[tune]')"
 
 
 def _trial_json(t) -> dict:
@@ -46,7 +46,7 @@ def summarize(study, settings: Settings, full: dict, found_limits: dict | None =
     """tune.json from the study (every figure comes from the trials' stored attributes)."""
     from harness import __version__
     from harness.run_dir import now
-    from harness.tune import front
+    import harness.tune.front as front
     trials = [_trial_json(t) for t in study.get_trials(deepcopy=False)]
     points = [full, *(t["point"] for t in trials if t["point"])]
     pareto = front.pareto(points, settings.objective)
@@ -84,7 +84,11 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
     """Runs (or resumes) the tune in ``settings.out``; writes and returns tune.json's content."""
     from harness.lock import run_lock
     from harness.store import write_json_atomic, write_text_atomic
-    from harness.tune import front, page, power, study as studies
+    from harness.tune.trial import measure_full
+    import harness.tune.front as front
+    import harness.tune.page as page
+    import harness.tune.power as power
+    import harness.tune.study as studies
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     found_limits = None
@@ -100,7 +104,7 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
         full = study.user_attrs.get("full")
         if full is None:
             print(f"measuring the full model {settings.model} ({settings.repeats} repeats)", flush=True)
-            full = __import__("harness.tune.trial", fromlist=["measure_full"]).measure_full(settings)
+            full = measure_full(settings)
             study.set_user_attr("full", full)
         done = len(studies.finished(study))
         if done:

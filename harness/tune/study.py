@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.tune.trial import Settings
+from harness.tune.settings import Settings
 
 STORAGE = "tune.sqlite"
 NAME = "harness-tune"
@@ -52,8 +52,8 @@ def open_study(settings: Settings):
                                 sampler=_sampler(settings), load_if_exists=True)
     wanted = json.loads(json.dumps(settings.identity()))
     found = study.user_attrs.get("settings")
-    if found is None:
-        study.set_user_attr("settings", wanted)
+    if found is None or (found != wanted and "full" not in study.user_attrs and not study.get_trials(deepcopy=False)):
+        study.set_user_attr("settings", wanted)     # nothing was measured yet (e.g. a task name was wrong): start over
     elif found != wanted:
         differ = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
         raise HarnessError(f"{settings.out} holds a tune with other settings ({', '.join(differ)} differ)",
