@@ -18,7 +18,6 @@ measured trial (recorded in OUT/history.sqlite); prefix screens under OUT/prefix
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Callable
 
 from harness.tune.settings import Settings
