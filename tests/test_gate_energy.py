@@ -1,88 +1,18 @@
 """Energy rules judged with their uncertainty (harness.gate.energy), on repeats measured through the
-real meter stack: the synthetic NVML device (tests/fake_nvml.py) on a fake clock, MeterSession
-windows, the protocol's repeats (harness.protocol.run_repeats), the energy objects of
-harness.meters.energy, the typed results, and the gate's rules.
-
-The workload: a task of 32 examples that keeps the GPU at 300 W (60 W idle) for ~1.2 s. Run-to-run
-noise: each pass's duration varies by a normal factor of 3% (the machine's load), so its energy
-does too. A candidate that uses 10% more energy draws 330 W. Each run: a warm-up pass, then 5
-measured repeats.
+real meter stack (the synthetic runs of tests/gate_energy_runs.py: the synthetic NVML device on a
+fake clock, a task of 32 examples at 300 W for ~1.2 s a pass with 3% run-to-run noise; a candidate
+using 10% more energy draws 330 W; each run a warm-up pass, then 5 measured repeats).
 """
 from __future__ import annotations
-
-import random
-from pathlib import Path
 
 import pytest
 
 import results_builder as rb
-from fake_nvml import FakeClock, FakeNvml
+from gate_energy_runs import BUSY_W, EXAMPLES, PASS_S, measure, rates, verdict
 from harness.gate.energy import judge_budget, welch_p
-from harness.gate.policy import Bounds, parse_policy
-from harness.gate.rules import evaluate
-from harness.meters.carbon import CarbonIntensity
-from harness.meters.energy import aggregate, energy_object
-from harness.meters.nvml import NvmlMeter
-from harness.meters.session import MeterSession, read_windows
-from harness.protocol import Piece, run_repeats
-from harness.results.energy import Energy
-from harness.spec import MeasureOptions
+from harness.gate.policy import Bounds
 
-IDLE_W, BUSY_W, EXAMPLES, PASS_S, NOISE = 60.0, 300.0, 32, 1.2, 0.03
 SEEDS = 40
-POLICY = parse_policy({"version": 1, "rules": [
-    {"name": "energy vs baseline", "select": {"task": "t"}, "energy": "j_per_example",
-     "baseline": {"max_increase_pct": 5}}]})
-
-
-class _State:
-    """What harness.failures.isolated needs of a run's state."""
-    failures: list = []
-
-    def clear_failure(self, *key):
-        pass
-
-    def record_failure(self, failure):
-        self.failures.append(failure)
-
-
-def measure(tmp: Path, seed: int, power_w: float, repeats: int = 5) -> Energy:
-    """One run's task energy: a warm-up pass and ``repeats`` measured repeats on the synthetic GPU."""
-    rng = random.Random(seed)
-    clock = FakeClock()
-    fake = FakeNvml(clock, [(0.0, IDLE_W)], counter_period=0.02)
-    meter = NvmlMeter(period_s=0.1, idle_s=1.0, nvml=fake, clock=clock, sleep=clock.sleep, threaded=False, visible=None)
-
-    def work(window) -> int:                     # one pass: the GPU busy for a noisy time, sampled every 100 ms
-        end_ms = clock.ms + round(1000 * PASS_S * (1 + rng.gauss(0, NOISE)))
-        fake.power_steps += [(clock(), power_w), (end_ms / 1000, IDLE_W)]
-        while clock.ms < end_ms:
-            clock.ms += 1
-            if clock.ms % 100 == 0:
-                meter.sample_once()
-        window.attrs["examples"] += EXAMPLES
-        return 0
-
-    tmp.mkdir(parents=True)
-    with MeterSession([meter], tmp, clock=clock, sync=lambda: None) as session:
-        with session.window("task", "t", model="m", task="t", examples=0, repeat=0) as window:   # the warm-up pass
-            work(window)
-        run_repeats(_State(), "m", [Piece("task", "t", {"model": "m", "task": "t"}, work)],
-                    MeasureOptions(repeats=repeats), session, set())
-    windows = read_windows(tmp)
-    return Energy.model_validate(energy_object(aggregate(windows), CarbonIntensity(None, "none"), repeated=windows))
-
-
-def results(run_id: str, energy: Energy):
-    task = rb.task({"accuracy": rb.metric(0.5, n=EXAMPLES)}, n=EXAMPLES, energy=energy)
-    return rb.results(run_id, {"m": rb.model(tasks={"t": task})})
-
-
-def verdict(tmp: Path, seed: int, planted: float, repeats: int = 5) -> tuple[str, str]:
-    base = measure(tmp / f"base{seed}", seed, BUSY_W, repeats)
-    other = measure(tmp / f"other{seed}", 1000 + seed, BUSY_W * (1 + planted), repeats)
-    outcome = evaluate(POLICY, results("other", other), results("base", base))[1]
-    return outcome.verdict, outcome.reason
 
 
 def test_each_repeat_is_measured_from_the_counter(tmp_path):
@@ -96,8 +26,8 @@ def test_each_repeat_is_measured_from_the_counter(tmp_path):
 
 def test_a_planted_10_percent_increase_is_detected_and_no_change_is_not(tmp_path):
     """The must-show figures (README): detection and false alarms over SEEDS seeds."""
-    detected = sum(verdict(tmp_path, s, 0.10)[0] == "fail" for s in range(SEEDS))
-    false_alarms = sum(verdict(tmp_path, s, 0.0)[0] == "fail" for s in range(SEEDS, 2 * SEEDS))
+    got = rates(tmp_path, SEEDS)
+    detected, false_alarms = got["planted"][0], got["unchanged"][0]
     print(f"\n+10%: {detected}/{SEEDS} detected; 0%: {false_alarms}/{SEEDS} false alarms")
     assert detected >= 0.95 * SEEDS
     assert false_alarms <= 0.05 * SEEDS
