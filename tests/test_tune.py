@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import run_cli   # noqa: F401  (the CLI helper; this module also drives a Popen)
 
 KNOBS = ["--batch-sizes", "8,32", "--dtypes", "float32", "--quantize", "none,int8-dynamic", "--prune", "0,0.1",
@@ -75,6 +77,9 @@ def test_tune_killed_mid_study_resumes_and_writes_its_outputs(tmp_path):
     assert best["j_per_example"]["value"] <= full["j_per_example"]["value"]
     lo, hi = best["j_per_example"]["ci95"]
     assert lo <= best["j_per_example"]["value"] <= hi and best["j_per_example"]["repeats"] == 2
+    per_correct, accuracy = best["j_per_correct"], best["quality"]["facts_mc"]["accuracy"]["value"]
+    assert per_correct["examples"] == 32 and per_correct["correct"] == round(accuracy * 32)
+    assert per_correct["value"] == pytest.approx(best["j_per_example"]["value"] * 32 / per_correct["correct"])
     assert best["spec"].startswith("tiny-gpt2") and best["command"].startswith("harness run --model ")
     assert tune["pareto"] and all(p["feasible"] for p in tune["pareto"])
     for point in tune["pareto"]:

@@ -132,3 +132,18 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     with pytest.raises(HarnessError, match=r"holds a tune with other settings \(margin differ\)"):
         open_study(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path, space=Space(), margin=0.01))
     open_study(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path, space=Space(), margin=0.05, trials=9))
+
+
+def test_both_samplers_read_the_floor_as_a_constraint(tmp_path):
+    import optuna
+    from harness.tune import Settings
+    from harness.tune.space import Space
+    from harness.tune.study import _constraints, open_study
+    for sampler, kind in (("tpe", optuna.samplers.TPESampler), ("nsga2", optuna.samplers.NSGAIISampler)):
+        (tmp_path / sampler).mkdir()
+        study = open_study(Settings(model="tiny-gpt2", tasks=("t",), out=tmp_path / sampler, space=Space(),
+                                    sampler=sampler))
+        assert isinstance(study.sampler, kind)
+    trial = optuna.trial.create_trial(values=[1.0, 0.5], user_attrs={"constraint": [-0.01]},
+                                      distributions={}, params={})
+    assert _constraints(trial) == [-0.01]
