@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from harness.results.types import SCHEMA_VERSION
 from run_folders import in_process
 
 FIXTURE = REPO / "tests" / "fixtures" / "layout1-run"
@@ -59,7 +60,7 @@ def test_gate_and_bless_read_layout_1_and_its_digest_still_matches(tmp_path, cap
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert (baseline / "results.json").read_bytes() == before          # the blessed layout-1 run is left as it was
     written = json.loads((gated / "results.json").read_text())
-    assert written["schema_version"] == "2.0"                          # the gated run is written back in layout 2
+    assert written["schema_version"] == SCHEMA_VERSION                 # the gated run is written back in layout 2
     rules = {r["name"]: r for r in written["gate"]["rules"]}
     assert rules["floor"]["verdict"] == "pass" and rules["floor"]["value"] == 0.59375
     assert rules["bbq"]["verdict"] == "fail" and BBQ_REASON in rules["bbq"]["reason"]
@@ -103,7 +104,7 @@ def test_run_baseline_compares_a_layout_1_results_on_resume(tmp_path):
     spec = RunSpec(models=(ModelSpec.parse("tiny-gpt2"), ModelSpec.parse("minilm")), tasks=(), baseline="tiny-gpt2")
     updated = after_run(None, FinishedRun(run, spec, raw))
     assert updated.comparison.baseline == "tiny-gpt2" and list(updated.comparison.models) == ["minilm"]
-    assert updated.to_json()["schema_version"] == "2.0"
+    assert updated.to_json()["schema_version"] == SCHEMA_VERSION
 
 
 def test_history_reads_layout_1(tmp_path, capsys):

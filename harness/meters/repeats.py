@@ -108,5 +108,9 @@ def measurement(windows: Sequence[dict], repeats: int, lengthened: list[dict], m
             out["min_measure_s"] = min_measure_s
         notes.append(f"{len(lengthened)} window(s) shorter than --min-measure-s repeated their work (up to {passes} "
                      "passes); every pass counts its examples")
+        short = sum(1 for w in lengthened if w.get("short_of_min"))
+        if short:
+            out["short_windows"] = short
+            notes.append(f"{short} of them stopped at the cap on passes before lasting --min-measure-s")
     out["note"] = "; ".join(notes) if notes else "one measured pass"
     return out

@@ -19,13 +19,15 @@ class Measurement(Value):
     """How the figures of an energy object were measured (harness.protocol): over ``repeats``
     measured repeats of the same work after a warm-up pass (``warm_up``); windows that ran shorter
     than ``min_measure_s`` repeated their work (``lengthened_windows`` of them, up to ``max_passes``
-    passes); and whether every repeat reproduced the stored outputs (``outputs_identical``;
+    passes; ``short_windows``: how many of them stopped at the cap on passes before lasting
+    ``min_measure_s``); and whether every repeat reproduced the stored outputs (``outputs_identical``;
     ``outputs_differing``: how many outputs of the repeats differed). ``note``: the same in words."""
     repeats: Count
     warm_up: Optional[str] = None
     min_measure_s: Optional[Number] = None
     lengthened_windows: Optional[Count] = None
     max_passes: Optional[Count] = None
+    short_windows: Optional[Count] = None
     outputs_identical: Optional[StrictBool] = None
     outputs_differing: Optional[Count] = None
     note: Optional[str] = None
