@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-COMMANDS: tuple[str, ...] = ("run", "list", "show", "compare", "gate", "bless", "history", "export")
+COMMANDS: tuple[str, ...] = ("run", "list", "show", "compare", "gate", "bless", "history", "export", "tune")
 
 
 def load(name: str) -> ModuleType:
