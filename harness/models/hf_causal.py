@@ -1,27 +1,32 @@
 """Hugging Face causal language models (GPT-2, Llama, ...): log-likelihoods and greedy generation.
 
 Log-likelihoods: the contexts of a batch are encoded once each (their KV cache is reused for every
-continuation of that context), and a token prefix that every context of the batch shares - the
-same few-shot shots or instructions on every item of a task - is encoded once for the batch and
-kept for the next batches (``PrefixCache``): only each context's own tail runs through the model.
-Only the last context position's logits are computed, and when every continuation is one token
-the choices are scored from that one forward pass over the contexts.
+continuation of that context), and the token prefixes contexts share - the same few-shot shots or
+instructions on every item, or the first shots of items that drew them alike - are encoded once
+as the nodes of a prefix tree (harness.models.prefix_tree), kept across batches
+(harness.models.prefix_kv): only each context's own tail runs through the model on top of its
+deepest node. Only the last context position's logits are computed, and when every continuation
+is one token the choices are scored from that one forward pass over the contexts.
 
-Generation: greedy decoding with the KV cache, rows leaving the batch as soon as they stop (a stop
-sequence, end of text or their own token cap), so a batch costs what its rows need.
+Generation: greedy decoding with continuous batching (harness.models.decoding): at most ``rows``
+requests decode at once and a finished row's slot goes to the next request, so a call costs what
+its rows need and the batch stays full while requests wait.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache, GenerationConfig
+from transformers.cache_utils import DynamicLayer
 
 from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
+from harness.models.decoding import Prefilled, greedy_decode
+from harness.models.prefix_kv import Layers, Prefix, PrefixStore, row_prefix, stack
+from harness.models.prefix_tree import plan, width_groups
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
@@ -31,6 +36,9 @@ from harness.requests import Generation, GenerateRequest, Loglikelihood, Loglike
 from harness.spec import ModelSpec, RuntimeOptions
 
 MIN_PREFIX_TOKENS = 8      # a shorter shared prefix is not worth a forward pass of its own
+# a forward pass of its own costs about this many positions' compute (padding is cut only where it saves more)
+PASS_OVERHEAD_TOKENS = 32
+PREFIX_STORE_BYTES = 2**28  # shared prefixes' KV caches kept across batches, at most (256 MiB)
 
 # generation settings that change greedy decoding's logits; a model that sets one is decoded by
 # transformers' generate(), which applies them
@@ -40,34 +48,17 @@ _LOGITS_SETTINGS = ("repetition_penalty", "no_repeat_ngram_size", "encoder_no_re
                     "remove_invalid_values", "diversity_penalty", "guidance_scale", "watermarking_config")
 
 
+class _NotPlainCache(Exception):
+    """The model's forward returned a cache other than transformers' plain DynamicCache."""
+
+
+def _is_plain(cache) -> bool:
+    return isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
+
+
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     positions = [text.find(s) for s in stops if s and s in text]
     return (text[: min(positions)], True) if positions else (text, False)
-
-
-def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens every row shares."""
-    first, n = rows[0], min(len(r) for r in rows)
-    for row in rows[1:]:
-        k = 0
-        while k < n and row[k] == first[k]:
-            k += 1
-        n = k
-    return n
-
-
-@dataclass
-class PrefixCache:
-    """The KV cache of one token prefix for one row, kept across batches."""
-    ids: tuple[int, ...]
-    layers: list[tuple[torch.Tensor, torch.Tensor]]
-
-    def cropped(self, n: int) -> "PrefixCache":
-        return PrefixCache(self.ids[:n], [(k[..., :n, :], v[..., :n, :]) for k, v in self.layers])
-
-    def for_rows(self, n: int) -> DynamicCache:
-        """A fresh cache holding the prefix for ``n`` rows (the model appends to it; this one stays)."""
-        return DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.layers])
 
 
 class HFCausalLM(AnswersOnlyWhatItSupports):
@@ -77,6 +68,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})
+    refills = frozenset({GenerateRequest})    # continuous batching: calls of several batches, ``rows`` at once
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
         loaded = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
@@ -91,8 +83,10 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         forward = inspect.signature(self.model.forward).parameters
         self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"     # renamed in transformers 5.x
+        # generation: how many requests decode at once (None: a whole call); the runner sets its batch size
+        self.rows: int | None = options.batch_size
         self.prefix_caching = True           # False: every context runs whole (the plain path, for tests)
-        self._prefix: PrefixCache | None = None
+        self.prefix_store = PrefixStore(PREFIX_STORE_BYTES)   # shared prefixes kept across batches
         text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
         # a plain DynamicCache (not a sliding-window, chunked or recurrent one) can be shared and cut
         self._plain_cache = not any(getattr(text, name, None) for name in ("sliding_window", "layer_types",
@@ -125,32 +119,66 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         if self.info.max_length and n_tokens > self.info.max_length:
             raise InputTooLong(position, n_tokens, self.info.max_length, max_new_tokens)
 
-    def _shared_prefix(self, contexts: Sequence[tuple[int, ...]]) -> PrefixCache | None:
-        """The cached prefix every context starts with (each keeping at least one token of its own),
-        reusing or cropping the one kept from earlier batches, or encoding a new one; None when no
-        prefix of MIN_PREFIX_TOKENS is shared."""
+    def _extend(self, prefixes: Sequence[Prefix | None], own: Sequence[Sequence[int]], use_cache: bool):
+        """One forward pass over each row's own tokens on top of its prefix's cache (None: from the
+        first position): prefixes right-aligned, own tokens left-padded after them, so every row's
+        last own token sits in the last column. Returns (output, its cache, the attention mask, the
+        prefixes' width)."""
+        past, lengths = stack(prefixes)
+        skip, width = (past[0][0].shape[2] if past else 0), max(len(ids) for ids in own)
+        pad, device = self.tokenizer.pad_token_id, self.device
+        ids = torch.full((len(own), width), pad, device=device)
+        mask = torch.zeros((len(own), skip + width), dtype=torch.long, device=device)
+        for row, (n, tokens) in enumerate(zip(lengths, own)):
+            ids[row, width - len(tokens):] = torch.tensor(tokens, device=device)
+            mask[row, skip - n:skip] = 1
+            mask[row, skip + width - len(tokens):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+        cache = DynamicCache(ddp_cache_data=past) if past else None
+        out, cache = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions,
+                                   use_cache=use_cache, **self._last_logits_only)
+        return out, cache, mask, skip
+
+    def _prefixes(self, contexts: Sequence[tuple[int, ...]]) -> list[Prefix | None]:
+        """The cached prefix each context's own tokens run on (None: none worth sharing): the nodes
+        of the batch's prefix tree (harness.models.prefix_tree), each encoded once on top of the
+        longest prefix already cached (its parent, or one kept from earlier batches)."""
+        none: list[Prefix | None] = [None] * len(contexts)
         if not self.prefix_caching or not self._plain_cache:
-            return None
-        n = common_prefix_length(contexts)
-        n = min(n, min(len(c) for c in contexts) - 1)
-        kept = self._prefix
-        if kept is not None:
-            shared = common_prefix_length([kept.ids, contexts[0][:n]])
-            if shared == len(kept.ids) and shared >= MIN_PREFIX_TOKENS:
-                return kept
-            if shared >= MIN_PREFIX_TOKENS:
-                self._prefix = kept.cropped(shared)
-                return self._prefix
-        if n < MIN_PREFIX_TOKENS:
-            return None
-        ids = contexts[0][:n]
-        _, cache = self._forward(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                                 **self._last_logits_only)
-        if not isinstance(cache, DynamicCache) or any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
-            self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
-            return None
-        self._prefix = PrefixCache(tuple(ids), [(layer.keys, layer.values) for layer in cache.layers])
-        return self._prefix
+            return none
+        tree = plan(contexts, MIN_PREFIX_TOKENS)
+        made: dict[tuple[int, ...], Layers] = {}
+
+        def source(ids: tuple[int, ...], limit: int, parent) -> Prefix | None:
+            kept = self.prefix_store.match(ids, limit)
+            if parent is not None and (kept is None or kept.length <= len(parent)):
+                return Prefix(made[parent], len(parent))
+            return kept if kept is not None and kept.length >= MIN_PREFIX_TOKENS else None
+
+        waiting = list(tree.nodes)
+        while waiting:
+            level = [n for n in waiting if tree.parent[n] is None or tree.parent[n] in made]
+            waiting = [n for n in waiting if n not in set(level)]
+            sources = [source(node, len(node), tree.parent[node]) for node in level]
+            todo = []
+            for node, src in zip(level, sources):
+                if src is not None and src.length == len(node):
+                    made[node] = src.cropped()
+                else:
+                    todo.append((node, src))
+            if todo:
+                _, cache, _, skip = self._extend([src for _, src in todo], [node[src.length if src else 0:]
+                                                                             for node, src in todo], use_cache=True)
+                if not _is_plain(cache):
+                    self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
+                    return none
+                layers = [(layer.keys, layer.values) for layer in cache.layers]
+                own_width = layers[0][0].shape[2] - skip
+                for row, (node, src) in enumerate(todo):
+                    n = src.length if src else 0
+                    made[node] = row_prefix(layers, row, n, skip, len(node) - n, own_width)
+                    self.prefix_store.put(node, made[node])
+        return [source(ids, len(ids) - 1, deepest) for ids, deepest in zip(contexts, tree.deepest)]
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
@@ -160,23 +188,25 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         for i, (g, cont) in enumerate(zip(row_of, continuations)):
             self._check_length(i, len(contexts[g]) + len(cont))
 
-        prefix = self._shared_prefix(contexts)
-        skip = len(prefix.ids) if prefix else 0
-        pad, device = self.tokenizer.pad_token_id, self.device
-        ctx_len = torch.tensor([len(c) for c in contexts], device=device)
-        width = int(ctx_len.max()) - skip
-        ctx_ids = torch.full((len(contexts), width), pad, device=device)
-        ctx_mask = torch.zeros((len(contexts), skip + width), dtype=torch.long, device=device)
-        ctx_mask[:, :skip] = 1
-        for g, ids in enumerate(contexts):   # left padding: every context ends at the last column
-            own = ids[skip:]
-            ctx_ids[g, width - len(own):] = torch.tensor(own, device=device)
-            ctx_mask[g, skip + width - len(own):] = 1
-        positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+        prefixes = self._prefixes(contexts)
+        own = [ids[p.length if p else 0:] for ids, p in zip(contexts, prefixes)]
+        answers: list[Loglikelihood | None] = [None] * len(requests)
+        for group in width_groups([len(o) for o in own], PASS_OVERHEAD_TOKENS):
+            index = {g: row for row, g in enumerate(group)}
+            mine = [i for i, g in enumerate(row_of) if g in index]
+            got = self._score([prefixes[g] for g in group], [own[g] for g in group], [len(contexts[g]) for g in group],
+                              [index[row_of[i]] for i in mine], [continuations[i] for i in mine])
+            for i, answer in zip(mine, got):
+                answers[i] = answer
+        return answers
+
+    def _score(self, prefixes, own, ctx_lengths: list[int], row_of: list[int],
+               continuations: list[tuple[int, ...]]) -> list[Loglikelihood]:
+        """log P(continuation | context) for each continuation of these contexts (prefix + own tokens)."""
         longest = max(len(c) for c in continuations)
-        out, cache = self._forward(prefix.for_rows(len(contexts)) if prefix else None, input_ids=ctx_ids,
-                                   attention_mask=ctx_mask, position_ids=positions, use_cache=longest > 1,
-                                   **self._last_logits_only)
+        out, cache, ctx_mask, _ = self._extend(prefixes, own, use_cache=longest > 1)
+        device = self.device
+        ctx_len = torch.tensor(ctx_lengths, device=device)
         first_logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
         rows = torch.tensor(row_of, device=device)
         first = torch.tensor([c[0] for c in continuations], device=device)
@@ -185,8 +215,9 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
         if longest > 1:   # feed every continuation token but the last on top of the cached context
             cache.batch_select_indices(rows)
-            cont_in = torch.full((len(requests), longest - 1), pad, device=device)
-            target = torch.zeros((len(requests), longest - 1), dtype=torch.long, device=device)
+            pad = self.tokenizer.pad_token_id
+            cont_in = torch.full((len(continuations), longest - 1), pad, device=device)
+            target = torch.zeros((len(continuations), longest - 1), dtype=torch.long, device=device)
             cont_mask = torch.zeros_like(cont_in)
             for i, ids in enumerate(continuations):
                 cont_in[i, : len(ids) - 1] = torch.tensor(ids[:-1], device=device)
@@ -257,11 +288,24 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """Greedy continuations, at most ``rows`` decoding at once (continuous batching: a finished
+        row's slot goes to the next request, harness.models.decoding); ``rows`` None: all at once."""
         encoded = [self._context_ids(r.context) for r in requests]
         for i, ids in enumerate(encoded):
             self._check_length(i, len(ids) + requests[i].max_tokens, requests[i].max_tokens)
-        input_ids, mask = self._left_padded(encoded)
-        new = self._greedy(input_ids, mask, requests) if self._own_greedy else self._hf_generate(input_ids, mask, requests)
+        rows = max(1, self.rows or len(requests))
+        new = None
+        if self._own_greedy:
+            try:
+                new = greedy_decode(encoded, rows, max(r.max_tokens for r in requests), self._prefill, self._step,
+                                    lambda i, tokens: self._finished(requests[i], tokens))
+            except _NotPlainCache:
+                self._plain_cache = self._own_greedy = False
+        if new is None:
+            new = []
+            for start in range(0, len(requests), rows):
+                input_ids, mask = self._left_padded(encoded[start:start + rows])
+                new += self._hf_generate(input_ids, mask, requests[start:start + rows])
         results = []
         for request, tokens in zip(requests, new):
             tokens = tokens[: request.max_tokens]
@@ -272,38 +316,25 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
             results.append(Generation(text=text, n_tokens=n_tokens))
         return results
 
-    def _greedy(self, input_ids: torch.Tensor, mask: torch.Tensor, requests: Sequence[GenerateRequest]) -> list[list[int]]:
-        """Greedy decoding with the KV cache; a row leaves the batch (its cache rows dropped) once it
-        has produced end of text, one of its stop sequences, or its max_tokens."""
-        eos = self.tokenizer.eos_token_id
-        new: list[list[int]] = [[] for _ in requests]
-        live = list(range(len(requests)))               # the original index of each row still decoding
+    def _finished(self, request: GenerateRequest, tokens: list[int]) -> bool:
+        """End of text, the request's max_tokens, or one of its stop sequences in the decoded text."""
+        return tokens[-1] == self.tokenizer.eos_token_id or len(tokens) >= request.max_tokens or bool(
+            request.stop and any(s in self.tokenizer.decode(tokens, skip_special_tokens=True) for s in request.stop if s))
+
+    def _prefill(self, prompts: list[Sequence[int]]) -> Prefilled:
+        """The prompts encoded together (left-padded), for harness.models.decoding."""
+        input_ids, mask = self._left_padded(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out, cache = self._forward(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                                    **self._last_logits_only)
-        position = positions[:, -1:]
-        while True:
-            step = out.logits[:, -1, :].argmax(-1)
-            keep = []
-            for row, (index, token) in enumerate(zip(live, step.tolist())):
-                new[index].append(token)
-                request = requests[index]
-                done = token == eos or len(new[index]) >= request.max_tokens or (
-                    request.stop and any(s in self.tokenizer.decode(new[index], skip_special_tokens=True)
-                                         for s in request.stop if s))
-                if not done:
-                    keep.append(row)
-            if not keep:
-                return new
-            if len(keep) < len(live):
-                rows = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(rows)
-                mask, step, position = mask[rows], step[rows], position[rows]
-                live = [live[row] for row in keep]
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-            position = position + 1
-            out, cache = self._forward(cache, input_ids=step[:, None], attention_mask=mask, position_ids=position,
-                                       use_cache=True)
+        if not _is_plain(cache):
+            raise _NotPlainCache
+        return Prefilled(out.logits[:, -1, :], [(layer.keys, layer.values) for layer in cache.layers],
+                         [len(p) for p in prompts])
+
+    def _step(self, cache, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        out, _ = self._forward(cache, input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        return out.logits[:, -1, :]
 
     def _hf_generate(self, input_ids: torch.Tensor, mask: torch.Tensor, requests: Sequence[GenerateRequest]
                      ) -> list[list[int]]:
