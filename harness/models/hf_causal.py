@@ -25,8 +25,8 @@ from transformers.cache_utils import DynamicLayer
 from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.decoding import Prefilled, greedy_decode
-from harness.models.prefix_kv import Layers, Prefix, PrefixStore, row_prefix, stack
-from harness.models.prefix_tree import plan, width_groups
+from harness.models.prefix_kv import Prefix, PrefixStore, row_prefix, stack
+from harness.models.prefix_tree import next_wave, path, plan, width_groups
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
@@ -139,46 +139,13 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
                                    use_cache=use_cache, **self._last_logits_only)
         return out, cache, mask, skip
 
-    def _prefixes(self, contexts: Sequence[tuple[int, ...]]) -> list[Prefix | None]:
-        """The cached prefix each context's own tokens run on (None: none worth sharing): the nodes
-        of the batch's prefix tree (harness.models.prefix_tree), each encoded once on top of the
-        longest prefix already cached (its parent, or one kept from earlier batches)."""
-        none: list[Prefix | None] = [None] * len(contexts)
-        if not self.prefix_caching or not self._plain_cache:
-            return none
-        tree = plan(contexts, MIN_PREFIX_TOKENS)
-        made: dict[tuple[int, ...], Layers] = {}
-
-        def source(ids: tuple[int, ...], limit: int, parent) -> Prefix | None:
-            kept = self.prefix_store.match(ids, limit)
-            if parent is not None and (kept is None or kept.length <= len(parent)):
-                return Prefix(made[parent], len(parent))
-            return kept if kept is not None and kept.length >= MIN_PREFIX_TOKENS else None
-
-        waiting = list(tree.nodes)
-        while waiting:
-            level = [n for n in waiting if tree.parent[n] is None or tree.parent[n] in made]
-            waiting = [n for n in waiting if n not in set(level)]
-            sources = [source(node, len(node), tree.parent[node]) for node in level]
-            todo = []
-            for node, src in zip(level, sources):
-                if src is not None and src.length == len(node):
-                    made[node] = src.cropped()
-                else:
-                    todo.append((node, src))
-            if todo:
-                _, cache, _, skip = self._extend([src for _, src in todo], [node[src.length if src else 0:]
-                                                                             for node, src in todo], use_cache=True)
-                if not _is_plain(cache):
-                    self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
-                    return none
-                layers = [(layer.keys, layer.values) for layer in cache.layers]
-                own_width = layers[0][0].shape[2] - skip
-                for row, (node, src) in enumerate(todo):
-                    n = src.length if src else 0
-                    made[node] = row_prefix(layers, row, n, skip, len(node) - n, own_width)
-                    self.prefix_store.put(node, made[node])
-        return [source(ids, len(ids) - 1, deepest) for ids, deepest in zip(contexts, tree.deepest)]
+    def _source(self, ids: tuple[int, ...], nodes: Sequence[tuple[int, ...]], cached: dict) -> Prefix | None:
+        """The longest cached prefix of a context: its deepest cached node, or a kept one that is longer."""
+        node = next((cached[n] for n in reversed(nodes) if n in cached), None)
+        kept = self.prefix_store.match(ids, len(ids) - 1)
+        if kept is not None and kept.length >= MIN_PREFIX_TOKENS and (node is None or kept.length > node.length):
+            return kept
+        return node
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
@@ -187,24 +154,58 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         continuations = [self._encode(r.continuation) for r in requests]
         for i, (g, cont) in enumerate(zip(row_of, continuations)):
             self._check_length(i, len(contexts[g]) + len(cont))
+        asked: dict[int, list[int]] = {}                  # context -> the requests on it
+        for i, g in enumerate(row_of):
+            asked.setdefault(g, []).append(i)
 
-        prefixes = self._prefixes(contexts)
-        own = [ids[p.length if p else 0:] for ids, p in zip(contexts, prefixes)]
+        tree = plan(contexts, MIN_PREFIX_TOKENS) if self._sharing() else None
+        paths = [path(tree, c) if tree else [] for c in range(len(contexts))]
+        cached: dict[tuple[int, ...], Prefix] = {}        # the nodes whose KV cache is at hand
+        for node in tree.nodes if tree else ():
+            kept = self.prefix_store.match(node, len(node))
+            if kept is not None and kept.length == len(node):
+                cached[node] = kept
         answers: list[Loglikelihood | None] = [None] * len(requests)
-        for group in width_groups([len(o) for o in own], PASS_OVERHEAD_TOKENS):
-            index = {g: row for row, g in enumerate(group)}
-            mine = [i for i, g in enumerate(row_of) if g in index]
-            got = self._score([prefixes[g] for g in group], [own[g] for g in group], [len(contexts[g]) for g in group],
-                              [index[row_of[i]] for i in mine], [continuations[i] for i in mine])
-            for i, answer in zip(mine, got):
-                answers[i] = answer
+        waiting = list(range(len(contexts)))
+        while waiting:                                    # each pass caches a level more of the tree
+            if not self._sharing():                       # (a model whose cache cannot be shared: found out in a pass)
+                paths, cached = [[] for _ in contexts], {}
+            wave, carried, waiting = next_wave(waiting, paths, cached)
+            prefixes = [self._source(contexts[c], paths[c], cached) if self._sharing() else None for c in wave]
+            own = [contexts[c][p.length if p else 0:] for c, p in zip(wave, prefixes)]
+            for group in width_groups([len(o) for o in own], PASS_OVERHEAD_TOKENS):
+                row = {wave[k]: r for r, k in enumerate(group)}
+                mine = [i for k in group for i in asked[wave[k]]]
+                carriers = {row[c]: [n for n, by in carried.items() if by == c] for c in row if c in carried.values()}
+                got = self._score([prefixes[k] for k in group], [own[k] for k in group],
+                                  [len(contexts[wave[k]]) for k in group], [row[row_of[i]] for i in mine],
+                                  [continuations[i] for i in mine], carriers, cached)
+                for i, answer in zip(mine, got):
+                    answers[i] = answer
         return answers
 
-    def _score(self, prefixes, own, ctx_lengths: list[int], row_of: list[int],
-               continuations: list[tuple[int, ...]]) -> list[Loglikelihood]:
-        """log P(continuation | context) for each continuation of these contexts (prefix + own tokens)."""
+    def _sharing(self) -> bool:
+        return self.prefix_caching and self._plain_cache
+
+    def _score(self, prefixes, own, ctx_lengths: list[int], row_of: list[int], continuations: list[tuple[int, ...]],
+               carriers: dict[int, list[tuple[int, ...]]], cached: dict) -> list[Loglikelihood]:
+        """log P(continuation | context) for each continuation of these contexts (prefix + own tokens).
+        The caches of the nodes that ``carriers`` (row -> nodes) carry are cut from their rows into
+        ``cached`` and kept in the prefix store."""
         longest = max(len(c) for c in continuations)
-        out, cache, ctx_mask, _ = self._extend(prefixes, own, use_cache=longest > 1)
+        out, cache, ctx_mask, skip = self._extend(prefixes, own, use_cache=longest > 1 or bool(carriers))
+        if carriers and not _is_plain(cache):
+            self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
+        elif carriers:
+            layers = [(layer.keys, layer.values) for layer in cache.layers]
+            width = layers[0][0].shape[2] - skip
+            for r, nodes in carriers.items():
+                past = prefixes[r].length if prefixes[r] else 0
+                whole = row_prefix(layers, r, past, skip, len(own[r]), width)
+                for node in nodes:
+                    cached[node] = Prefix(whole, len(node))
+                    self.prefix_store.put(node, [(k[:, :, :len(node)].clone(), v[:, :, :len(node)].clone())
+                                                 for k, v in whole])
         device = self.device
         ctx_len = torch.tensor(ctx_lengths, device=device)
         first_logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)

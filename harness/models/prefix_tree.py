@@ -1,4 +1,5 @@
-"""Which token prefixes a batch of contexts shares, as a prefix tree: pure functions on token ids.
+"""Which token prefixes a batch of contexts shares, as a prefix tree, and in which forward passes
+to encode them: pure functions on token ids.
 
 A node is a prefix that at least two contexts start with; a child node extends its parent by at
 least ``min_tokens`` tokens (a shorter step is not worth a forward pass of its own). Every context
@@ -7,11 +8,15 @@ reads. Few-shot prompts whose shots are drawn per item still share the first sho
 few) with the items that drew the same ones, and a task's fixed instructions or fixed shots are
 one node every context sits under; the adapter encodes each node once, on top of its parent's
 KV cache, and each context's own tail on top of its deepest node (harness.models.prefix_kv).
+
+No node costs a forward pass of its own: the first context under a node that is not cached yet
+encodes it on the way to its own last token (``next_wave``), and the node's cache is cut from that
+context's; the others under it run in the next pass, on top of it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Container, Iterable, Sequence
 
 Ids = tuple[int, ...]
 MAX_LEVELS = 64          # deeper nesting is not split further (a crafted dataset cannot exhaust the stack)
@@ -71,6 +76,33 @@ def plan(contexts: Sequence[Ids], min_tokens: int) -> Plan:
     visit(0, len(shareable), 0, None, 0)
     nodes = tuple(sorted(parent, key=len))
     return Plan(nodes, parent, tuple(deepest))
+
+
+def path(tree: Plan, i: int) -> list[Ids]:
+    """The nodes context i sits under, the root's child first."""
+    out, node = [], tree.deepest[i]
+    while node is not None:
+        out.append(node)
+        node = tree.parent[node]
+    return out[::-1]
+
+
+def next_wave(pending: Sequence[int], paths: Sequence[Sequence[Ids]], cached: Container[Ids]
+              ) -> tuple[list[int], dict[Ids, int], list[int]]:
+    """The contexts to encode in the next forward pass, the nodes they will cache on the way (node ->
+    the context that carries it), and the contexts that wait. A context whose nodes are all cached
+    runs on its deepest; the first context under a node not yet cached carries it (its KV cache up
+    to the node is the node's), and the other contexts under that node wait for the next pass, so
+    no node is computed twice. Each pass caches at least one level more of the tree."""
+    wave, carried, waiting = [], {}, []
+    for i in pending:
+        missing = [node for node in paths[i] if node not in cached]
+        if any(node in carried for node in missing):
+            waiting.append(i)
+            continue
+        carried.update((node, i) for node in missing)
+        wave.append(i)
+    return wave, carried, waiting
 
 
 def longest_match(ids: Ids, candidates: Iterable[Ids], limit: int) -> tuple[Ids | None, int]:
