@@ -192,3 +192,26 @@ def test_the_runner_hands_a_refilling_adapter_several_batches_per_call(tmp_path,
     monkeypatch.undo()
     _, whole = _generations(tmp_path, 32, monkeypatch)
     assert refilled == whole and len(whole) == 24
+
+
+def test_a_model_whose_generation_config_alters_logits_keeps_transformers_generate(tmp_path):
+    """repetition_penalty changes greedy decoding: generate() runs it, a batch of ``rows`` at a time."""
+    from transformers import GenerationConfig
+    folder = tmp_path / "penalized"
+    adapter = causal_models.random_gpt2(folder)
+    GenerationConfig(repetition_penalty=1.3, eos_token_id=adapter.tokenizer.eos_token_id).save_pretrained(folder)
+    from harness.models.hf_causal import HFCausalLM
+    adapter = HFCausalLM(ModelSpec("penalized", "hf-causal", str(folder)), causal_models.CPU)
+    assert not adapter._own_greedy
+    requests = [GenerateRequest(r.context, stop=(), max_tokens=12) for r in mixed_requests()[:7]]
+    adapter.rows = 3
+    got = adapter.generate(requests)
+    for r, g in zip(requests, got):
+        ids = torch.tensor([adapter._context_ids(r.context)])
+        with torch.inference_mode():
+            alone = adapter.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                           do_sample=False, pad_token_id=adapter.tokenizer.pad_token_id)
+        tokens = alone[0, ids.shape[1]:].tolist()
+        if adapter.tokenizer.eos_token_id in tokens:
+            tokens = tokens[: tokens.index(adapter.tokenizer.eos_token_id)]
+        assert g.text == adapter.tokenizer.decode(tokens, skip_special_tokens=True)
