@@ -4,19 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import catalog, environment
-from harness.distributed import WHOLE
 from harness.errors import HarnessError, Terminated
 from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
-from harness.meters.session import read_windows
-from harness.plugins import load_builtins
+from harness.meters.session import read_telemetry, read_windows
 from harness.prepared import PreparedTask, prepare_task
 from harness.report import render_html
-from harness.report.timeline import read_telemetry
 from harness.results import assemble
 
 from harness.run_dir import RunState, now
 from harness.runner import run_models
+from harness.shard import WHOLE
 from harness.spec import RunSpec
 from harness.store import SampleStore, write_json_atomic, write_text_atomic
 
@@ -26,13 +24,11 @@ NOTHING_EVALUATED = "nothing evaluated: every task and probe was skipped for eve
 
 
 def prepare(spec: RunSpec) -> list[PreparedTask]:
-    load_builtins()
     tasks = catalog.select(catalog.discover(spec.tasks_dirs), spec.tasks)
     return [prepare_task(task, spec.limit, spec.seed) for task in tasks]
 
 
 def prepare_probes(spec: RunSpec) -> list:
-    load_builtins()
     return catalog.select_probes(catalog.discover_probes(spec.tasks_dirs), spec.probes)
 
 
@@ -40,7 +36,7 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
               probes: list | None = None, shard=None) -> dict | None:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete. With ``shard``
-    (harness.distributed.Sharded) this process is one rank of several: it meters and computes its
+    (harness.distributed.shards.Sharded) this process is one rank of several: it meters and computes its
     part, and the shard publishes (rank 0 merges every rank's part; the others return None)."""
     tasks = prepare(state.spec) if tasks is None else tasks
     probes = prepare_probes(state.spec) if probes is None else probes

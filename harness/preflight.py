@@ -15,12 +15,11 @@ from typing import Sequence
 from harness.errors import HarnessError
 from harness.models import variants
 from harness.models.variants import VARIANT_KEYS
-from harness.plugins import MODELS, load_builtins
+from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
 
 
 def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
-    load_builtins()
     if runtime.device is not None or runtime.dtype is not None:
         from harness.models.device import choose_device, choose_dtype
         choose_dtype(runtime.dtype, choose_device(runtime.device))

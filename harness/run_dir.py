@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness import failures as failure_records
 from harness.errors import HarnessError
 from harness.spec import RunSpec
 from harness.store import write_json_atomic
@@ -35,7 +36,7 @@ class RunState:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
     fingerprints: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)   # harness.fingerprint
-    failures: list[dict[str, str]] = field(default_factory=list)     # pieces that failed; see record_failure
+    failures: list[dict[str, Any]] = field(default_factory=list)     # pieces that failed (harness.failures.record)
 
     @property
     def samples_path(self) -> Path:
@@ -69,9 +70,12 @@ class RunState:
                                "start a new run (its samples.jsonl cannot be resumed without them)")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            state = cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(raw["spec"]), argv=raw["argv"],
+            spec = raw["spec"]
+            if "baseline" not in spec:        # written before run.json recorded it: the --baseline of its argv
+                spec = {**spec, "baseline": baseline_from_argv(raw["argv"])}
+            state = cls(dir=directory, id=raw["id"], spec=RunSpec.from_json(spec), argv=raw["argv"],
                        started=raw["started"], models=raw.get("models", {}), skipped=raw.get("skipped", {}),
-                       fingerprints=raw.get("fingerprints", {}), failures=raw.get("failures", []))
+                       fingerprints=raw.get("fingerprints", {}), failures=read_failures(raw.get("failures", [])))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise HarnessError(f"{path} is damaged ({type(exc).__name__}: {exc})", "start a new run") from None
         if not state.spec.models:      # every run has a model; a resume of none would rewrite results.json empty
@@ -84,15 +88,38 @@ class RunState:
             "models": self.models, "skipped": self.skipped, "fingerprints": self.fingerprints,
             "failures": self.failures})
 
-    def record_failure(self, model: str, what: str, error: str, fix: str) -> None:
-        """A piece of the run (a model's load, one task, one probe) failed; the rest goes on. A later
-        resume retries it, and `clear_failure` forgets it once it succeeds."""
-        self.clear_failure(model, what)
-        self.failures.append({"model": model, "what": what, "error": error, "fix": fix})
+    def record_failure(self, failure: dict[str, Any]) -> None:
+        """A piece of the run (a harness.failures.record: a model's load, one task, one probe) failed;
+        the rest goes on. A later resume retries it, and `clear_failure` forgets it once it succeeds."""
+        self.clear_failure(*failure_records.key(failure))
+        self.failures.append(failure)
         self.save()
 
-    def clear_failure(self, model: str, what: str) -> None:
+    def clear_failure(self, model: str, kind: str, piece: str | None = None) -> None:
         before = len(self.failures)
-        self.failures = [f for f in self.failures if (f["model"], f["what"]) != (model, what)]
+        self.failures = [f for f in self.failures if failure_records.key(f) != (model, kind, piece)]
         if len(self.failures) != before:
             self.save()
+
+
+def read_failures(raw: Any) -> list[dict[str, Any]]:
+    """run.json's failures in harness.failures' shape (an older folder's are converted), each piece once."""
+    if not isinstance(raw, list):
+        raise TypeError(f"failures is {type(raw).__name__}, not a list")
+    out: dict = {}
+    for item in raw:
+        failure = failure_records.from_record(item)
+        out[failure_records.key(failure)] = failure
+    return list(out.values())
+
+
+def baseline_from_argv(argv: Any) -> str | None:
+    """The --baseline of a stored command line (run folders from before run.json recorded it; the flag
+    may also be spelt --baseline-model)."""
+    argv = [a for a in argv if isinstance(a, str)] if isinstance(argv, list) else []
+    for i, arg in enumerate(argv):
+        if arg in ("--baseline", "--baseline-model") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(("--baseline=", "--baseline-model=")):
+            return arg.split("=", 1)[1]
+    return None

@@ -20,7 +20,6 @@ from harness.meters.memory import PeakMemory
 from harness.meters.session import MeterSession
 from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
-from harness.distributed import WHOLE, Shard
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
 from harness.plugins import MODELS
@@ -29,6 +28,7 @@ from harness.prepared import PreparedTask
 from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
                               Response, request_text)
 from harness.run_dir import RunState
+from harness.shard import WHOLE, Shard
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import SampleStore
 
@@ -266,7 +266,7 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
 def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession,
                probes: Sequence = (), shard: Shard = WHOLE) -> None:
     """``shard`` says which examples and probe items are this process's when several share the run
-    (harness.distributed); the default is all of them."""
+    (harness.shard; harness.distributed); the default is all of them."""
     from harness.probes.run import probe_task_name, run_probes
     spec = state.spec
     with shard.store(state.samples_path) as store:
@@ -302,19 +302,19 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                         **({"remote": True} if adapter.info.extra.get("remote") else {}),
                         "probes_done": previous.get("probes_done", [])}
                     state.save()
-                    with isolated(state, model_spec.name, "warm-up"):
+                    with isolated(state, model_spec.name, "load"):      # not ready on its device: a load failure
                         warm_up(model_spec.name, adapter, remaining, session)
                     for task in remaining:
                         reason = skip_reason(adapter, task)
                         if reason:
                             state.skipped.setdefault(model_spec.name, {})[task.name] = reason
                             continue
-                        with isolated(state, model_spec.name, f"task {task.name!r}"):
+                        with isolated(state, model_spec.name, "task", task.name):
                             evaluate_task(model_spec.name, adapter, parts[task.name], store, done, sizer, progress,
                                           session)
                     tasks_stored()            # the probes read every process's task records
                     run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer,
-                               shard)
+                               shard, lambda spec: load_model(spec, state.spec.runtime))
                     state.models[model_spec.name]["batch_size"] = sizer.size
                     state.models[model_spec.name]["peak_memory"] = memory.read(adapter.info.device)
                     state.save()

@@ -1,4 +1,5 @@
-"""What a run is: frozen values parsed from the CLI and from task YAML, validated with clear messages."""
+"""What a run is: frozen values parsed from the CLI and from task and probe YAML, validated with clear
+messages. Nothing below `harness run`'s command line reads its argparse Namespace: it reads these."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,13 +7,10 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from harness.data import DataSource
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:
-    from harness.probes.base import ProbeConfig
 
 # ------------------------------------------------------------------ tasks
 
@@ -210,11 +208,23 @@ def load_task_file(path: Path) -> TaskConfig:
     return task_from_mapping(read_yaml(path), path.parent, str(path))
 
 
+@dataclass(frozen=True)
+class ProbeConfig:
+    """One probe file: which registered probe runs (``probe``), on what, with which parameters."""
+    name: str
+    probe: str                               # the registered probe plugin
+    description: str = ""
+    tasks: tuple[str, ...] = ()              # task-based probes: whose inputs to use (empty: all the model ran)
+    data: Mapping[str, Path] = field(default_factory=dict)   # named data files, relative to the YAML
+    limit: int | None = None                 # default number of items (the --probe-limit flag overrides; 0 = all)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
 _PROBE_KEYS = {"name", "probe", "description", "tasks", "data", "limit", "params"}
 
 
-def probe_from_mapping(raw: Mapping, base: Path, source: str) -> "ProbeConfig":
-    from harness.probes.base import ProbeConfig
+def probe_from_mapping(raw: Mapping, base: Path, source: str) -> ProbeConfig:
     owner = f"probe file {source}"
     for key in raw:
         if key not in _PROBE_KEYS:
@@ -293,6 +303,7 @@ class MeterOptions:
     carbon_intensity: float | None = None      # g CO2e per kWh; wins over country
     pue: float = 1.0
     verbose: bool = False
+    gpu: str | None = None                     # the one GPU to meter (a UUID: a torchrun rank's own); None: all visible
 
 
 # ------------------------------------------------------------------ run
@@ -310,6 +321,7 @@ class RunSpec:
     meters: MeterOptions = MeterOptions()
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
+    baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -323,7 +335,21 @@ class RunSpec:
                    tasks_dirs=tuple(Path(p) for p in d["tasks_dirs"]), limit=d["limit"], seed=d["seed"],
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
-                   probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"))
+                   probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
+                   baseline=d.get("baseline"))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`harness run`'s command line, typed once at its edge (harness.commands.run.run_options) and
+    handed down to the run and its end (harness.finish), single-process or on a torchrun rank."""
+    argv: tuple[str, ...]                    # as given (run.json records it)
+    spec: RunSpec | None = None              # a new run's; None with --resume (run.json holds the run's own)
+    resume: Path | None = None               # the run folder to finish
+    out: Path = Path("reports")              # where a new run's folder is created
+    baseline: str | None = None              # with --resume: replaces the run's --baseline (a new run's is spec's)
+    progress: bool = True                    # progress bars (on a terminal), unless --no-progress
+    consumers: Mapping[str, Any] = field(default_factory=dict)   # each AFTER_RUN consumer's own typed options

@@ -16,12 +16,6 @@ os.environ.update({"HF_HOME": _HF_HOME, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFF
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _load_builtins():
-    from harness.plugins import load_builtins
-    load_builtins()
-
-
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
     """`harness run` with no arguments, once per session (the embedded-model and report-browser tests read it)."""

@@ -317,7 +317,7 @@ def test_one_item_that_makes_the_model_raise_costs_only_that_item(tmp_path, caps
     assert result["n"] == 5 and result["complete"] is False
     assert result["metrics"]["accuracy"]["n"] == 5 and result["metrics"]["accuracy"]["value"] == 1.0
     failures = json.loads((proc.folder / "results.json").read_text())["run"]["failures"]
-    assert [f["what"] for f in failures] == ["task 'mc'"]
+    assert [(f["kind"], f["piece"]) for f in failures] == [("task", "mc")]
 
 
 def test_a_model_that_fails_on_everything_is_given_up_after_three_calls_in_a_row(tmp_path, capsys, tasks):

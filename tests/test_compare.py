@@ -373,20 +373,56 @@ def test_every_built_in_probe_headline_pairs_and_reproduces_the_probes_own_value
         assert (stat["delta"], stat["ci95"], stat["p_value"]) == (0.0, [0.0, 0.0], 1.0)
 
 
-def test_a_resume_repeats_the_baseline_the_run_was_started_with(tmp_path):
-    from harness.compare.after_run import after_run
+def test_the_comparison_uses_the_baseline_the_run_records(tmp_path):
+    """The after-run consumer reads RunSpec.baseline (run.json), never the stored command line."""
+    from harness.compare import after_run as consumer
+    from harness.finish import FinishedRun
+    from harness.spec import ModelSpec, RunSpec
     from harness.store import SampleStore
     with SampleStore(tmp_path / "samples.jsonl") as store:
         for r in _records("full", {0}) + _records("small", {1, 2, 3, 4, 5, 6}):
             store.append(r)
     results = _results("full", "small")
-    results["run"]["argv"] = ["run", "--model", "full=x", "--model", "small=y", "--baseline", "small"]
-    updated = after_run(SimpleNamespace(baseline=None), results, tmp_path)
+    results["run"]["argv"] = ["run", "--baseline", "full"]            # ignored: the spec says small
+    spec = RunSpec(models=(ModelSpec.parse("full=x"), ModelSpec.parse("small=y")), tasks=(), baseline="small")
+    updated = consumer.after_run(None, FinishedRun(tmp_path, spec, results))
     assert updated["comparison"]["baseline"] == "small"
     assert updated["comparison"]["models"]["full"]["tasks"]["t"]["accuracy"]["discordant"] == {
         "baseline_only": 1, "other_only": 6}
-    results["run"]["argv"] = ["run"]
-    assert after_run(SimpleNamespace(baseline=None), results, tmp_path) is None
+    results["run"]["argv"] = ["run", "--baseline", "small"]
+    assert consumer.after_run(None, FinishedRun(tmp_path, RunSpec(models=spec.models, tasks=()), results)) is None
+
+
+def test_run_json_records_the_baseline_and_a_resume_compares_against_it(capsys, planted):
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline", "small")
+    assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "small"
+    (run / "results.json").unlink()
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "small"
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "full")   # replaces it
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "full"
+    assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "full"
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "smal")
+    assert proc.returncode == 2 and "did you mean small" in proc.stderr
+
+
+def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_argv_gave(capsys, planted):
+    """run.json files written before RunSpec.baseline: the loader reads --baseline from their argv once."""
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline=small")
+    raw = json.loads((run / "run.json").read_text())
+    del raw["spec"]["baseline"]
+    (run / "run.json").write_text(json.dumps(raw))
+    (run / "results.json").unlink()
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "small"
+    raw["argv"] = ["run", "--model", FULL, "--model", SMALL]          # started without one: none
+    (run / "run.json").write_text(json.dumps(raw))
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "comparison" not in json.loads((run / "results.json").read_text())
 
 
 def _hand_run(folder: Path, run_id: str, task: str = "t", ids: range = range(40)) -> Path:

@@ -1,4 +1,4 @@
-"""Scale-out on torchrun (harness/distributed.py): a run sharded across 2 CPU ranks (gloo) gives the
+"""Scale-out on torchrun (harness/distributed/): a run sharded across 2 CPU ranks (gloo) gives the
 same metric values as one process, meters each rank's GPU and each node's host once, and a rank
 killed mid-run is finished by a resume (on 2 ranks, or re-sharded onto 1) with the same numbers.
 
@@ -16,14 +16,16 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
 from conftest import close
 
-from harness import distributed
 from harness.cli import main
+from harness.distributed import run as rank_run
+from harness.distributed.group import Group, Rank, launched
+from harness.distributed.merge import LAYOUT, merge_failures, merge_models, merge_run_dir, read_layout, read_shard
+from harness.distributed.sharded import Sharded
+from harness.distributed.store import ShardedDone, ShardState
 from harness.errors import HarnessError
 from harness.meters.energy import aggregate, covering
 from harness.meters.figures import measured, not_measured
@@ -205,57 +207,69 @@ def test_probe_items_are_dealt_round_robin_in_asking_order_over_those_not_stored
     stored = {"i0", "i3"}
     parts = []
     for rank in (0, 1):
-        done = distributed.ShardedDone(stored, rank, 2)
+        done = ShardedDone(stored, rank, 2)
         parts.append([i for i in items if i not in done])
         assert done and done.positions == {i: k for k, i in enumerate(items)}
     assert parts == [["i1", "i4", "i6"], ["i2", "i5"]]
-    lonely = distributed.ShardedDone(set(), 1, 2)
+    lonely = ShardedDone(set(), 1, 2)
     assert [i for i in ["only"] if i not in lonely] == [] and lonely      # another rank's: not "no items"
-    assert not distributed.ShardedDone(set(), 0, 2)
+    assert not ShardedDone(set(), 0, 2)
 
 
 def test_failures_merge_a_piece_cleared_by_the_rank_that_retried_it():
-    old = {"model": "m", "what": "task 't'", "error": "boom", "fix": "x"}
-    kept = {"model": "m", "what": "warm-up", "error": "w", "fix": "x"}
-    new = {"model": "m", "what": "probe 'p'", "error": "p", "fix": "x"}
-    shards = [{"failures": [kept], "attempted": {("m", "task 't'")}},       # retried t: cleared
-              {"failures": [old, kept, new], "attempted": {("m", "probe 'p'")}}]   # had nothing of t left
-    assert distributed.merge_failures([old, kept], shards) == [new, kept]
+    old = {"model": "m", "kind": "task", "piece": "t", "error": "boom", "fix": "x"}
+    kept = {"model": "m", "kind": "load", "piece": None, "error": "w", "fix": "x"}
+    new = {"model": "m", "kind": "probe", "piece": "p", "error": "p", "fix": "x"}
+    shards = [{"failures": [kept], "attempted": {("m", "task", "t")}},       # retried t: cleared
+              {"failures": [old, kept, new], "attempted": {("m", "probe", "p")}}]   # had nothing of t left
+    assert merge_failures([old, kept], shards) == [new, kept]
+
+
+def test_a_shard_written_before_failures_were_data_is_read_in_the_new_shape(tmp_path):
+    """A sharded folder from an older harness: its shards' failures and attempted pieces hold the words
+    ("task 't'"); a resume merges them as records."""
+    (tmp_path / "run.json").write_text(json.dumps({"failures": [{"model": "m", "what": 'task "it\'s"', "error": "e",
+                                                                  "fix": "f"}]}))
+    (tmp_path / "shard.json").write_text(json.dumps({"rank": 0, "attempted": [["m", 'task "it\'s"'], ["m", "warm-up"]]}))
+    shard = read_shard(tmp_path)
+    assert shard["failures"] == [{"model": "m", "kind": "task", "piece": "it's", "error": "e", "fix": "f"}]
+    assert shard["attempted"] == {("m", "task", "it's"), ("m", "load", None)}
 
 
 def test_merged_models_mark_a_probe_done_only_when_every_rank_did_its_part():
     shards = [{"models": {"m": {"kind": "causal", "probes_done": ["a", "b"], "batch_size": 64}}},
               {"models": {"m": {"kind": "causal", "probes_done": ["a"], "batch_size": 32}}}]
-    assert distributed.merge_models(["m", "n"], shards) == {"m": {"kind": "causal", "probes_done": ["a"], "batch_size": 32}}
+    assert merge_models(["m", "n"], shards) == {"m": {"kind": "causal", "probes_done": ["a"], "batch_size": 32}}
 
 
 def test_torchrun_resume_of_a_single_process_folder_is_refused(tmp_path):
+    from harness.spec import RunOptions
     (tmp_path / "run.json").write_text("{}")
-    args = SimpleNamespace(resume=tmp_path)
+    options = RunOptions(argv=("run", "--resume", str(tmp_path)), resume=tmp_path)
     with pytest.raises(HarnessError, match="started as one process"):
-        distributed._begin(distributed.Rank(0, 2), args, start=lambda: pytest.fail("must refuse first"))
+        rank_run._begin(Rank(0, 2), options, start=lambda: pytest.fail("must refuse first"))
 
 
 def test_a_fixed_cuda_device_under_torchrun_is_refused():
     from harness.spec import ModelSpec, RunSpec, RuntimeOptions
     spec = RunSpec(models=(ModelSpec.parse("tiny-gpt2"),), tasks=(), runtime=RuntimeOptions(device="cuda:1"))
     with pytest.raises(HarnessError, match="every rank on one GPU"):
-        distributed._rank_runtime(spec, distributed.Rank(1, 2, local_rank=1))
+        rank_run._rank_runtime(spec, Rank(1, 2, local_rank=1))
 
 
 def test_torchrun_environment_is_read_and_a_bad_one_is_an_input_error():
-    rank = distributed.Rank.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "GROUP_RANK": "1",
+    rank = Rank.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "GROUP_RANK": "1",
                                       "GROUP_WORLD_SIZE": "2"})
-    assert rank == distributed.Rank(rank=3, world=4, local_rank=1, node=1, nodes=2)
-    assert not distributed.launched({}) and distributed.launched({"WORLD_SIZE": "2"})
+    assert rank == Rank(rank=3, world=4, local_rank=1, node=1, nodes=2)
+    assert not launched({}) and launched({"WORLD_SIZE": "2"})
     with pytest.raises(HarnessError, match="malformed"):
-        distributed.Rank.from_env({"WORLD_SIZE": "two"})
+        Rank.from_env({"WORLD_SIZE": "two"})
 
 
 def test_two_ranks_on_one_gpu_are_refused():
-    distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("b", "GPU-1"), ("a", None), ("a", None)])
+    rank_run._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("b", "GPU-1"), ("a", None), ("a", None)])
     with pytest.raises(HarnessError, match="ranks 0 and 2 share the GPU GPU-1 on a"):
-        distributed._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("a", "GPU-1")])
+        rank_run._one_gpu_each([("a", "GPU-1"), ("a", "GPU-2"), ("a", "GPU-1")])
 
 
 def test_merging_the_shards_is_idempotent_and_ignores_stale_shards(tmp_path):
@@ -266,23 +280,23 @@ def test_merging_the_shards_is_idempotent_and_ignores_stale_shards(tmp_path):
     from harness.spec import ModelSpec, RunSpec
     from harness.store import write_json_atomic
     state = RunState.create(tmp_path, RunSpec(models=(ModelSpec.parse("tiny-gpt2"),), tasks=("t",)), argv=[])
-    write_json_atomic(state.dir / distributed.LAYOUT, {"invocations": [{"id": "old", "world_size": 3},
+    write_json_atomic(state.dir / LAYOUT, {"invocations": [{"id": "old", "world_size": 3},
                                                                        {"id": "new", "world_size": 2}]})
-    failure = {"model": "tiny-gpt2", "what": "task 't'", "error": "e", "fix": "f"}
+    failure = {"model": "tiny-gpt2", "kind": "task", "piece": "t", "error": "e", "fix": "f"}
     for rank, invocation, failures in ((0, "new", []), (1, "new", [failure]), (2, "old", [failure])):
-        shard = distributed.ShardState(dir=state.dir / "ranks" / f"rank{rank}", id=state.id, spec=state.spec, argv=[],
+        shard = ShardState(dir=state.dir / "ranks" / f"rank{rank}", id=state.id, spec=state.spec, argv=[],
                                        started=state.started, failures=failures,
                                        models={"tiny-gpt2": {"kind": "causal", "probes_done": ["p"] if rank < 2 else []}},
                                        identity={"rank": rank, "invocation": invocation},
-                                       attempted={("tiny-gpt2", "task 't'")})
+                                       attempted={("tiny-gpt2", "task", "t")})
         shard.dir.mkdir(parents=True)
         shard.save()
         (shard.dir / "samples.jsonl").write_text(json.dumps({"model": "tiny-gpt2", "task": "t", "id": str(rank),
                                                              "index": rank}) + "\n")
-    merged, _ = distributed.merge_run_dir(state.dir)
+    merged, _ = merge_run_dir(state.dir)
     first = (state.dir / "run.json").read_text()
     assert merged.failures == [failure] and merged.models["tiny-gpt2"]["probes_done"] == ["p"]
-    distributed.merge_run_dir(state.dir)
+    merge_run_dir(state.dir)
     assert (state.dir / "run.json").read_text() == first
     assert [r["id"] for r in map(json.loads, (state.dir / "samples.jsonl").read_text().splitlines())] == ["0", "1", "2"]
 
@@ -306,8 +320,8 @@ def test_a_wait_for_other_ranks_times_out_or_names_a_lost_rank_instead_of_hangin
             assert async_op                     # polled, so SIGTERM is handled while waiting
             return self.work
 
-    group = distributed.Group(distributed.Rank(), timeout=0.2)
-    group._dist, group.rank = Dist(), distributed.Rank(0, 2)
+    group = Group(Rank(), timeout=0.2)
+    group._dist, group.rank = Dist(), Rank(0, 2)
     with pytest.raises(HarnessError, match="rank 0 waited 0 s for the other ranks at the end"):
         group.barrier("the end")
     Dist.work = Work(True, "Connection closed by peer [127.0.0.1]:1234\nmore")
@@ -318,9 +332,33 @@ def test_a_wait_for_other_ranks_times_out_or_names_a_lost_rank_instead_of_hangin
 @pytest.mark.parametrize("run_json, shard_json", [("[]", "{}"), ("{}", "[1]"), ("{}", '{"attempted": 3}'),
                                                   ("{}", '{"attempted": [5]}')])
 def test_a_damaged_shard_or_layout_is_treated_as_missing_not_a_traceback(tmp_path, run_json, shard_json):
-    from harness.distributed import LAYOUT, read_layout, read_shard
     (tmp_path / "run.json").write_text(run_json)
     (tmp_path / "shard.json").write_text(shard_json)
     assert read_shard(tmp_path) is None
     (tmp_path / LAYOUT).write_text("[1, 2]")
     assert read_layout(tmp_path) == {"invocations": []}
+
+
+@pytest.mark.parametrize("local_rank, gpu, names", [(0, None, ("gpu", "host", "extra")), (1, None, ("extra",)),
+                                                    (1, "GPU-7", ("gpu", "extra")), (0, "GPU-3", ("gpu", "host", "extra"))])
+def test_a_rank_builds_its_meters_where_every_run_does_with_its_own_choices(tmp_path, monkeypatch, local_rank, gpu,
+                                                                            names):
+    """Sharded.session goes through harness.meters.build_session: the host once per node, the rank's own
+    GPU (by UUID) through the registered gpu factory, and a plugin meter on every rank."""
+    import harness.meters
+    from harness.spec import MeterOptions
+    seen = []
+
+    def fake_build(options, run_dir):
+        seen.append((options, run_dir))
+        return harness.meters.MeterSession([], run_dir)
+    import harness.distributed.sharded as sharded
+    monkeypatch.setattr(sharded, "build_session", fake_build)
+    shard = Sharded(Rank(rank=local_rank, world=2, local_rank=local_rank), Group(Rank(), 1.0), tmp_path, "inv1")
+    shard.gpu = gpu
+    session = shard.session(MeterOptions(names=("gpu", "host", "extra"), period_s=0.5))
+    (options, run_dir), = seen
+    assert options.names == names and options.gpu == gpu and options.period_s == 0.5
+    assert run_dir == shard.dir and session.invocation == "inv1"
+    gpu_meter = harness.meters.gpu_meter(options)
+    assert gpu_meter._visible == (gpu if gpu is not None else os.environ.get("CUDA_VISIBLE_DEVICES"))

@@ -239,7 +239,7 @@ class _Sampler(_Recorder):
 
 
 def _read_back(run_dir):
-    from harness.report.timeline import read_telemetry
+    from harness.meters.session import read_telemetry
     rows = read_telemetry(run_dir)
     assert rows and all(r["event"] in ("begin", "end", "sample") for r in rows), rows
     return rows
@@ -264,7 +264,7 @@ def test_a_torn_telemetry_row_is_dropped_before_new_rows_are_appended(tmp_path):
 
 
 def test_telemetry_without_a_header_or_with_a_torn_row_is_still_read(tmp_path):
-    from harness.report.timeline import read_telemetry
+    from harness.meters.session import read_telemetry
     (tmp_path / "telemetry.csv").write_text("1795000000.1,0.1,begin,run:R" + "," * 16 + "\n1795000000.2,0.2,sam")
     assert [(r["event"], r["window"]) for r in read_telemetry(tmp_path)] == [("begin", "run:R")]
     (tmp_path / "telemetry.csv").write_text("")

@@ -207,7 +207,7 @@ def test_harness_run_exports_a_cpu_run(tmp_path, capsys):
         assert got[("harness_not_measured", (("figure", "harness_run_device_energy_joules:gpu"), ("model", ""),
                                              ("reason", reason), ("target", "run")))] == 1
         assert not any(t.startswith("telemetry/gpu") for t in tags)
-        from harness.report.timeline import read_telemetry
+        from harness.meters.session import read_telemetry
         host = [r for r in read_telemetry(run_dir) if r["event"] == "sample" and r["cpu_power_w"]]
         assert ("telemetry/host/cpu_power_w" in tags) == bool(host)          # what the sampler wrote, nothing more
     assert (out / "history.sqlite").is_file()

@@ -455,7 +455,7 @@ def test_a_misbehaving_model_is_a_recorded_failure_naming_it(tmp_path, capsys, m
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     (failure,) = json.loads((one_folder(tmp_path / "out") / "results.json").read_text())["run"]["failures"]
-    assert failure["model"] == "bad" and failure["what"] == "task 'cls'"
+    assert failure["model"] == "bad" and (failure["kind"], failure["piece"]) == ("task", "cls")
     assert "'bad'" in failure["error"] and needle in failure["error"], failure
 
 

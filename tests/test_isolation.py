@@ -35,7 +35,7 @@ def test_a_task_failure_is_recorded_and_the_next_model_still_runs(mc_task_dir, t
     assert_finished_with_errors(proc, "model 'a'", "task 'mc'", "simulated model failure")
     run_dir, results = _results(tmp_path / "out")
     assert results["run"]["status"] == "complete with errors" and results["run"]["finished"]
-    assert results["run"]["failures"] == [{"model": "a", "what": "task 'mc'",
+    assert results["run"]["failures"] == [{"model": "a", "kind": "task", "piece": "mc",
                                            "error": "model 'a' raised ValueError on task 'mc': simulated model failure",
                                            "fix": "fix the model, or leave the task out with --tasks (probes with --probes)"}]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 6            # what was computed before it failed is kept
@@ -55,7 +55,7 @@ def test_a_probe_failure_keeps_the_tasks_and_the_other_model(mc_task_dir, tmp_pa
     a, b = results["models"]["a"], results["models"]["b"]
     assert a["tasks"]["mc"]["complete"] and "robustness" not in a["probes_done"]
     assert b["probes"]["robustness"]["n"] > 0 and b["probes_done"] == ["robustness"]
-    assert [f["what"] for f in results["run"]["failures"]] == ["probe 'robustness'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("probe", "robustness")]
 
 
 def test_a_model_that_fails_to_load_is_recorded_and_the_next_runs(mc_task_dir, tmp_path):
@@ -89,17 +89,17 @@ def test_probes_done_never_lists_a_skipped_probe(mc_task_dir, tmp_path):
 
 def test_a_later_success_clears_an_earlier_failure(tmp_path):
     state = RunState.create(tmp_path, RunSpec(models=(ModelSpec("m", "tiny-gpt2"),), tasks=()), argv=[])
-    with isolated(state, "m", "task 'x'") as attempt:
+    with isolated(state, "m", "task", "x") as attempt:
         raise ModelFault("it broke", "fix it", "m", "task 'x'")
     assert attempt.failed and RunState.load(state.dir).failures[0]["error"] == "it broke"
-    with isolated(state, "m", "task 'x'"):
+    with isolated(state, "m", "task", "x"):
         pass
     assert RunState.load(state.dir).failures == []
-    with isolated(state, "m", "probe 'p'") as attempt:    # any HarnessError inside a piece is that piece's failure
+    with isolated(state, "m", "probe", "p") as attempt:    # any HarnessError inside a piece is that piece's failure
         raise HarnessError("bad probe item", "fix the probe file")
-    assert attempt.failed and RunState.load(state.dir).failures[0]["what"] == "probe 'p'"
+    assert attempt.failed and RunState.load(state.dir).failures[0]["kind"] == "probe"
     with pytest.raises(ValueError):                 # anything but a model's fault still stops the run
-        with isolated(state, "m", "task 'y'"):
+        with isolated(state, "m", "task", "y"):
             raise ValueError("a bug")
 
 
@@ -112,7 +112,7 @@ def test_a_resume_retries_the_failed_piece_and_forgets_the_failure(mc_task_dir, 
                    "--batch-size", "6", "--out", str(out), "--no-probes", "--no-meters", cwd=TESTS)
     assert_finished_with_errors(proc, "model 'a' on task 'mc'", "simulated passing fault", "--resume")
     run_dir, results = _results(out)
-    assert [f["what"] for f in results["run"]["failures"]] == ["task 'mc'"]
+    assert [(f["kind"], f["piece"]) for f in results["run"]["failures"]] == [("task", "mc")]
     assert results["models"]["a"]["tasks"]["mc"]["n"] == 2           # one batch of 6 requests = 2 examples
     flag.unlink()
     proc = run_cli("run", "--resume", str(run_dir), "--no-progress", cwd=TESTS)
@@ -122,3 +122,40 @@ def test_a_resume_retries_the_failed_piece_and_forgets_the_failure(mc_task_dir, 
     assert results["models"]["a"]["tasks"]["mc"]["complete"] and results["models"]["a"]["tasks"]["mc"]["n"] == 40
     assert len((run_dir / "samples.jsonl").read_text().splitlines()) == 80     # the 2 kept, 38 computed, b's 40
     assert "simulated passing fault" not in (run_dir / "report.html").read_text()
+
+
+def test_a_run_folder_with_failures_of_the_old_shape_still_resumes(mc_task_dir, tmp_path):
+    """run.json written before failures were data held {model, what: "task 'mc'", ...} (and no
+    spec.baseline): the loader converts it, and the resume retries and clears the failed piece."""
+    flag = tmp_path / "flag"
+    flag.write_text("fail")
+    out = tmp_path / "out"
+    proc = run_cli("run", "--model", f"a=py:fake_models:FailsWhileFlagged,flag={flag},fail_after=1", "--model",
+                   "b=py:fake_models:ShortestChoice", "--tasks", "mc", "--tasks-dir", str(mc_task_dir),
+                   "--batch-size", "6", "--out", str(out), "--no-probes", "--no-meters", cwd=TESTS)
+    assert proc.returncode == 3, proc.stderr
+    run_dir, _ = _results(out)
+    raw = json.loads((run_dir / "run.json").read_text())
+    (failure,) = raw["failures"]
+    raw["failures"] = [{"model": "a", "what": "task 'mc'", "error": failure["error"], "fix": failure["fix"]},
+                       {"model": "a", "what": "task 'mc'", "error": "twice", "fix": "x"}]        # each piece once
+    del raw["spec"]["baseline"]
+    (run_dir / "run.json").write_text(json.dumps(raw))
+    state = RunState.load(run_dir)
+    assert state.failures == [{"model": "a", "kind": "task", "piece": "mc", "error": "twice", "fix": "x"}]
+    assert state.spec.baseline is None
+    flag.unlink()
+    proc = run_cli("run", "--resume", str(run_dir), "--no-progress", cwd=TESTS)
+    assert proc.returncode == 0, proc.stderr
+    _, results = _results(out)
+    assert results["run"]["status"] == "complete" and results["run"]["failures"] == []
+    assert json.loads((run_dir / "run.json").read_text())["failures"] == []
+
+
+def test_a_run_json_whose_failures_are_unreadable_is_damaged_not_a_traceback(tmp_path):
+    state = RunState.create(tmp_path, RunSpec(models=(ModelSpec("m", "tiny-gpt2"),), tasks=()), argv=[])
+    raw = json.loads((state.dir / "run.json").read_text())
+    for bad in ([{"model": "m", "what": "task 'x", "error": "e", "fix": "f"}], [{"model": "m"}], {"a": 1}):
+        (state.dir / "run.json").write_text(json.dumps({**raw, "failures": bad}))
+        with pytest.raises(HarnessError, match="is damaged"):
+            RunState.load(state.dir)

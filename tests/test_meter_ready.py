@@ -123,8 +123,7 @@ def test_load_model_imports_the_libraries_then_waits_then_builds(monkeypatch, tm
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "minilm"])
 def test_embedded_factories_name_importable_libraries(name):
-    from harness.plugins import MODELS, load_builtins
-    load_builtins()
+    from harness.plugins import MODELS
     imports = MODELS.get(name).imports
     assert "transformers.modeling_utils" in imports
     for module in imports:

@@ -24,3 +24,8 @@ def test_wheel_ships_tasks_and_embedded_model(tmp_path):
                      "harness/_builtin/model/minilm-head/head.safetensors"):
         assert required in names, required
     assert not any(n.split("/")[0] in ("tasks", "model", "tests") for n in names)   # harness is the only top-level package
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    listed = zipfile.ZipFile(wheel).read(entry_points).decode()       # the built-ins register through these
+    for line in ("[harness.models]", "tiny-gpt2 = harness.models.embedded:tiny_gpt2", "[harness.after_run]",
+                 "compare = harness.compare.after_run", "safety = harness.probes.safety:Safety"):
+        assert line in listed, line

@@ -95,3 +95,34 @@ def test_the_built_in_probe_is_registered_and_skips_models_that_do_not_generate(
         supports = frozenset()
         info = type("I", (), {"kind": "encoder"})()
     assert "do not generate" in PROBES.get("safety")().skip_reason(Encoder(), configs["safety"])
+
+
+def test_the_classifier_loads_with_the_runs_device_and_dtype(tmp_path, monkeypatch):
+    """It was loaded with default runtime options, so --device, --dtype and --trust-remote-code were
+    ignored for it: it now loads as the run's models do."""
+    from fake_models import FemaleFlipClassifier
+    from harness.plugins import MODELS
+    from harness.spec import RuntimeOptions
+    monkeypatch.syspath_prepend(str(REPO / "tests"))
+    seen = []
+
+    def spy_classifier(spec, runtime):
+        """A classifier that records the options it was loaded with."""
+        seen.append(runtime)
+        return FemaleFlipClassifier()
+    MODELS.load_entry_points()
+    monkeypatch.setitem(MODELS._items, "spy-classifier", spy_classifier)
+    probe_dir = tmp_path / "tasks" / "safety_spy"
+    probe_dir.mkdir(parents=True)
+    (probe_dir / "prompts.jsonl").write_text(json.dumps({"id": 1, "prompt": "ECHO she waits"}) + "\n")
+    (probe_dir / "probe.yaml").write_text("name: safety_spy\nprobe: safety\ndata: {prompts: prompts.jsonl}\n"
+                                          "params: {classifier: spy-classifier, classifier_labels: [b]}\n")
+    write_task(tmp_path / "tasks" / "gen", "gen", [{"id": "1", "text": "ECHO fine"}], kind="generate", answer="text")
+    runtime = RuntimeOptions(device="cpu", dtype="float16", trust_remote_code=True, batch_size=2)
+    spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:EchoAfterMarker"),), tasks=("gen",),
+                   tasks_dirs=(tmp_path / "tasks",),
+                   meters=MeterOptions(enabled=False), probes=("safety_spy",), runtime=runtime)
+    state = RunState.create(tmp_path / "out", spec, argv=[])
+    probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_spy"]
+    assert seen == [runtime]
+    assert probe["metrics"]["flag_rate_classifier"]["value"] == 0.5          # "she" (the prompt), not "fine"

@@ -14,8 +14,7 @@ def add_parser(sub, epilog: str) -> None:
 
 def execute(args, argv: list[str]) -> int:
     from harness import catalog
-    from harness.plugins import METERS, METRICS, MODELS, REPORT_SECTIONS, load_builtins
-    load_builtins()
+    from harness.plugins import METERS, METRICS, MODELS, REPORT_SECTIONS
     if args.what == "tasks":
         rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
                 for t in sorted(catalog.discover(args.tasks_dir).values(), key=lambda t: t.name)]

@@ -2,28 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+from harness import finish
 from harness.commands.options import Parser, number
 from harness.errors import HarnessError
 from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
+from harness.spec import MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
-
-# Consumers of a finished run that take `harness run` options (a baseline to compare against, exports,
-# the history index). Each module has ``OPTIONS`` (the dests it adds; they are allowed with --resume),
-# ``add_arguments(parser)`` and ``after_run(args, results, run_dir) -> dict | None`` (the updated
-# results, or None when it changed nothing), and optionally ``check_args(args, model_names)``, called
-# before the run starts (bad input fails before a run folder exists). They run in this order once
-# results.json is written: the comparison first, so that history and exports carry it.
-AFTER_RUN: tuple[str, ...] = ("harness.compare.after_run", "harness.history.after_run", "harness.exports.after_run")
-
-
-def _after_run_modules():
-    import importlib
-    return [importlib.import_module(name) for name in AFTER_RUN]
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
@@ -62,8 +52,11 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
                         help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
-    for module in _after_run_modules():
-        module.add_arguments(run)
+    run.add_argument("--baseline", metavar="NAME",
+                     help="with several --model: compare each other model with this one, item by item (McNemar, "
+                          "paired bootstrap, cost ratios) into results.json's `comparison`")
+    for _, consumer in finish.consumers():       # the after-run consumers' own flags (harness.plugins.AFTER_RUN)
+        consumer.add_arguments(run)
 
 
 def add_parser(sub, epilog: str) -> None:
@@ -73,7 +66,7 @@ def add_parser(sub, epilog: str) -> None:
     add_arguments(run)
 
 
-RESUME_TAKES = {"resume", "no_progress"}
+RESUME_TAKES = {"resume", "no_progress", "baseline"}
 
 
 def refuse_resume_options(argv: list[str]) -> None:
@@ -83,7 +76,7 @@ def refuse_resume_options(argv: list[str]) -> None:
     add_arguments(parser)
     for action in parser._actions:
         action.default = argparse.SUPPRESS
-    takes = RESUME_TAKES.union(*(m.OPTIONS for m in _after_run_modules()))
+    takes = RESUME_TAKES | finish.resume_options()
     given = sorted(set(vars(parser.parse_args(argv[argv.index("run") + 1:]))) - takes)
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -112,9 +105,9 @@ def _resumable(state) -> tuple[list, list]:
     return tasks, probes
 
 
-def execute(args, argv: list[str]) -> int:
-    from harness.lock import run_lock
-
+def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
+    """`harness run`'s parsed flags as the typed value the run and its end are handed; bad flags are
+    refused here, before anything is read or created."""
     if args.resume:
         refuse_resume_options(argv)
     if args.no_probes and args.probes is not None:
@@ -126,51 +119,62 @@ def execute(args, argv: list[str]) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
-    from harness import distributed
-    if distributed.wanted(args.resume):          # under torchrun, or finishing a sharded run folder
-        return distributed.execute(args, argv, lambda: start(args))
-    state, tasks, probes = start(args)
+    common = dict(argv=tuple(argv), resume=args.resume, out=args.out, progress=not args.no_progress,
+                  consumers=finish.consumer_options(args))
+    if args.resume:
+        return RunOptions(**common, baseline=args.baseline)
+    from harness.models import DEFAULT_MODELS       # not .embedded: that imports torch for every run
+    models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
+    task_names = () if args.tasks is None else names_option("--tasks", args.tasks, "tasks")
+    probe_names = () if args.no_probes else None if args.probes is None else names_option("--probes", args.probes, "probes")
+    spec = RunSpec(models=models, tasks=task_names,
+                   tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
+                   runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                                          trust_remote_code=args.trust_remote_code),
+                   meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
+                                       idle_s=args.idle_seconds, country=args.country,
+                                       carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
+                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline)
+    return RunOptions(**common, spec=spec)
+
+
+def execute(args, argv: list[str]) -> int:
+    options = run_options(args, argv)
+    from harness.distributed.run import execute as execute_sharded, wanted
+    if wanted(options.resume):          # under torchrun, or finishing a sharded run folder
+        return execute_sharded(options, lambda: start(options))
     from harness.audit import run_audit
-    from harness.report import summary_table
+    from harness.finish import FinishedRun
+    from harness.lock import run_lock
+    state, tasks, probes = start(options)
     print(f"run folder: {state.dir}", file=sys.stderr)
     with run_lock(state.dir):
         try:
-            results = run_audit(state, progress=not args.no_progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+            results = run_audit(state, progress=options.progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
         except OSError as exc:
             raise disk_full(exc, state.dir) or exc
-    results = after_run(args, results, state.dir)
-    print(summary_table(results))
-    print(f"wrote {state.dir}/results.json, samples.jsonl, report.html")
-    return finished(results, state.dir)
+    return finish.finish(options, FinishedRun(state.dir, state.spec, results))
 
 
-def start(args) -> tuple:
+def start(options: RunOptions) -> tuple:
     """The run folder (created, or loaded and checked for --resume) with its prepared tasks and probes."""
+    from harness.audit import prepare, prepare_probes
     from harness.run_dir import RunState
-    from harness.spec import MeterOptions, ModelSpec, RunSpec, RuntimeOptions
-    if args.resume:
-        state = RunState.load(args.resume)
-        check_after_run(args, [m.name for m in state.spec.models])
+    if options.resume:
+        state = RunState.load(options.resume)
+        if options.baseline is not None:           # --baseline with --resume: the comparison run.json records
+            state.spec = dataclasses.replace(state.spec, baseline=options.baseline)
+        finish.check(options, state.spec)
         _preload(state.spec.models, state.spec.meters.enabled)
         tasks, probes = _resumable(state)
+        if options.baseline is not None:
+            state.save()
     else:
-        from harness.models import DEFAULT_MODELS       # not .embedded: that imports torch for every run
-        models = tuple(ModelSpec.parse(m) for m in (args.model or DEFAULT_MODELS))
-        names = [m.name for m in models]
-        if len(set(names)) != len(names):
-            raise HarnessError(f"two models share a name in {names}", "name them: --model a=SPEC --model b=SPEC")
-        check_after_run(args, names)
-        task_names = () if args.tasks is None else names_option("--tasks", args.tasks, "tasks")
-        probe_names = () if args.no_probes else None if args.probes is None else names_option("--probes", args.probes, "probes")
-        spec = RunSpec(models=models, tasks=task_names,
-                       tasks_dirs=tuple(p.resolve() for p in args.tasks_dir), limit=args.limit, seed=args.seed,
-                       runtime=RuntimeOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-                                              trust_remote_code=args.trust_remote_code),
-                       meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
-                                           idle_s=args.idle_seconds, country=args.country,
-                                           carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                       probes=probe_names, probe_limit=args.probe_limit)
-        from harness.audit import prepare, prepare_probes
+        spec = options.spec
+        finish.check(options, spec)
         from harness.meters.carbon import resolve_intensity
         from harness.preflight import check_models
         check_models(spec.models, spec.runtime)               # bad input fails before a run folder exists
@@ -178,7 +182,7 @@ def start(args) -> tuple:
         tasks, probes = prepare(spec), prepare_probes(spec)
         resolve_intensity(spec.meters.country, spec.meters.carbon_intensity, spec.meters.pue)
         from harness.fingerprint import fingerprints
-        state = RunState.create(args.out, spec, argv=sys.argv[1:], fingerprints=fingerprints(tasks, probes))
+        state = RunState.create(options.out, spec, argv=list(options.argv), fingerprints=fingerprints(tasks, probes))
     return state, tasks, probes
 
 
@@ -202,43 +206,3 @@ def _preload(models, meters: bool) -> None:
         probe_hardware_early()
     from harness import preload
     preload.start(models)
-
-
-def check_after_run(args, model_names: list[str]) -> None:
-    for module in _after_run_modules():
-        check = getattr(module, "check_args", None)
-        if check is not None:
-            check(args, model_names)
-
-
-def after_run(args, results: dict, run_dir: Path) -> dict:
-    """Hands the finished run to each AFTER_RUN consumer; rewrites results.json and report.html once
-    if any of them added to the results."""
-    changed = False
-    for module in _after_run_modules():
-        updated = module.after_run(args, results, run_dir)
-        if updated is not None:
-            results, changed = updated, True
-    if changed:
-        from harness.audit import republish
-        republish(run_dir, results)
-    return results
-
-
-def finished(results: dict, run_dir: Path) -> int:
-    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
-    run = results["run"]
-    if run["status"] == "complete":
-        return 0
-    failures = run.get("failures", [])
-    if failures:
-        from harness.failures import piece
-        first, n = failures[0], len(failures)
-        more = f"; and {n - 1} more" if n > 1 else ""
-        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({piece(first['model'], first['what'])}: "
-              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
-              f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
-    else:
-        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
-              f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
-    return 3

@@ -1,46 +1,40 @@
 """`harness run --baseline NAME`: compare every other model of the run with NAME, item by item, into
-results.json's "comparison" (an AFTER_RUN consumer of harness/commands/run.py)."""
+results.json's "comparison" (an after-run consumer: harness.plugins.AFTER_RUN). The baseline is part
+of what the run is: `harness run` takes --baseline and run.json records it (RunSpec.baseline), so a
+resume compares against the same model."""
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.registry import unknown_model_of_run
 
-OPTIONS = {"baseline"}
+ORDER = 10                       # first: history and exports carry the comparison
+RESUME_OPTIONS: frozenset[str] = frozenset()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline", metavar="NAME",
-                        help="with several --model: compare each other model with this one, item by item (McNemar, "
-                             "paired bootstrap, cost ratios) into results.json's `comparison`")
+def add_arguments(parser) -> None:
+    """No flags of its own: --baseline is `harness run`'s (recorded in run.json)."""
 
 
-def check_args(args, model_names: list[str]) -> None:
-    """Before the run starts (no run folder yet): the baseline names one of the run's models."""
-    if not getattr(args, "baseline", None):
-        return
-    if args.baseline not in model_names:
-        raise unknown_model_of_run(args.baseline, model_names)
-    if len(model_names) < 2:
-        raise HarnessError(f"--baseline {args.baseline} needs at least one other model to compare with",
-                           "add another --model (e.g. --model other=SPEC), or drop --baseline")
-
-
-def _baseline_from_argv(argv: list[str]) -> str | None:
-    """The --baseline the run was started with (a resume repeats it)."""
-    for i, arg in enumerate(argv):
-        if arg == "--baseline" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--baseline="):
-            return arg.split("=", 1)[1]
+def options(args) -> None:
     return None
 
 
-def after_run(args, results: dict, run_dir: Path) -> dict | None:
-    baseline = getattr(args, "baseline", None) or _baseline_from_argv(results["run"].get("argv") or [])
+def check(options, spec) -> None:
+    """Before the run starts (no run folder yet): the baseline names one of the run's models."""
+    if not spec.baseline:
+        return
+    model_names = [m.name for m in spec.models]
+    if spec.baseline not in model_names:
+        raise unknown_model_of_run(spec.baseline, model_names)
+    if len(model_names) < 2:
+        raise HarnessError(f"--baseline {spec.baseline} needs at least one other model to compare with",
+                           "add another --model (e.g. --model other=SPEC), or drop --baseline")
+
+
+def after_run(options, run) -> dict | None:
+    results, run_dir, baseline = run.results, run.dir, run.spec.baseline
     if not baseline:
         return None
     if baseline not in results["models"]:

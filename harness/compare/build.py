@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.compare import stats as st
+import harness.compare.stats as st
 from harness.compare.cost import cost
 from harness.compare.measures import Measure, metric_spec
 from harness.compare.pairing import Pairing, TaskPairing, pair

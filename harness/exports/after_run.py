@@ -1,10 +1,20 @@
-"""`harness run`'s export consumer (AFTER_RUN): --prometheus-textfile, --pushgateway, --tensorboard."""
+"""`harness run`'s export consumer (an after-run consumer: harness.plugins.AFTER_RUN):
+--prometheus-textfile, --pushgateway, --tensorboard (`harness export` takes the same flags)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-OPTIONS = {"prometheus_textfile", "pushgateway", "tensorboard"}
+ORDER = 30
+RESUME_OPTIONS = frozenset({"prometheus_textfile", "pushgateway", "tensorboard"})
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    prometheus_textfile: Path | None = None
+    pushgateway: str | None = None
+    tensorboard: Path | None = None
 
 
 def add_arguments(parser) -> None:
@@ -18,11 +28,16 @@ def add_arguments(parser) -> None:
                        help="write the scalars and the power/clock timelines as TensorBoard events to DIR/<run-id>/")
 
 
-def check_args(args, model_names: list[str]) -> None:
+def options(args) -> ExportOptions:
+    return ExportOptions(prometheus_textfile=args.prometheus_textfile, pushgateway=args.pushgateway,
+                         tensorboard=args.tensorboard)
+
+
+def check(options: ExportOptions, spec) -> None:
     """Before the run (no run folder yet): an export that cannot happen is refused now, not after
     the whole audit has run."""
     from harness.errors import HarnessError
-    textfile, url, tensorboard = (getattr(args, k, None) for k in ("prometheus_textfile", "pushgateway", "tensorboard"))
+    textfile, url, tensorboard = options.prometheus_textfile, options.pushgateway, options.tensorboard
     if textfile is not None and (textfile.is_dir() or not textfile.parent.is_dir()):
         raise HarnessError(f"--prometheus-textfile {textfile}: " + ("that is a folder" if textfile.is_dir() else
                            f"there is no folder {textfile.parent}"), "pass a FILE.prom in an existing folder")
@@ -33,9 +48,10 @@ def check_args(args, model_names: list[str]) -> None:
         raise HarnessError(f"--tensorboard {tensorboard} is not a folder", "pass a folder (it is created if missing)")
 
 
-def after_run(args, results: dict, run_dir: Path) -> None:
+def after_run(options: ExportOptions, run) -> None:
+    results, run_dir = run.results, run.dir
     from harness.exports import export
-    for line in export(results, run_dir, textfile=getattr(args, "prometheus_textfile", None),
-                       pushgateway=getattr(args, "pushgateway", None), tensorboard=getattr(args, "tensorboard", None)):
+    for line in export(results, run_dir, textfile=options.prometheus_textfile, pushgateway=options.pushgateway,
+                       tensorboard=options.tensorboard):
         print(line, file=sys.stderr)
     return None

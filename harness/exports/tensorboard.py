@@ -103,7 +103,7 @@ def write_events(results: dict, run_dir: Path, log_dir: Path) -> Path:
     """Writes the run's events to ``log_dir/<run-id>/``; returns that folder."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from harness.report.timeline import read_telemetry
+    from harness.meters.session import read_telemetry
     run = results.get("run") or {}
     from harness.results_file import plain_name
     name = str(run.get("id") or Path(run_dir).name)

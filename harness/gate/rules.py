@@ -8,11 +8,12 @@ incomplete run, one with failed pieces, or one that scored nothing does not pass
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from harness.failures import failed_pieces
+from harness.failures import what as failure_what
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob, QUALITY_PER_KJ)
 
@@ -76,14 +77,13 @@ def run_outcome(results: dict, allow_errors: bool = False) -> Outcome:
     if status == "complete" and not failures:
         return out("pass", "complete")
     first = failures[0] if failures else {}
-    what = f"{len(failures)} piece(s) failed, first {first.get('model')!r} {first.get('what')}: {first.get('error')}" \
+    what = f"{len(failures)} piece(s) failed, first {first.get('model')!r} {failure_what(first)}: {first.get('error')}" \
         if failures else f"status {status}"
     return out("warn" if allow_errors else "fail", what)
 
 
 # --- which targets a rule reads -------------------------------------------------------------------
 
-_FAILED = re.compile(r"^(task|probe) '(.+)'$")
 
 
 def targets(select: Select, results: dict) -> list[Target]:
@@ -102,8 +102,7 @@ def targets(select: Select, results: dict) -> list[Target]:
         for piece, entry in (info.get(group) or {}).items():
             if fnmatchcase(piece, pattern):
                 found.append(Target(model, select.scope, piece, entry))
-    failed = {(f.get("model"), m.group(1), m.group(2)) for f in (results.get("run") or {}).get("failures") or []
-              if (m := _FAILED.match(str(f.get("what", ""))))}
+    failed = failed_pieces((results.get("run") or {}).get("failures"))
     for model, kind, piece in sorted(failed):
         if kind == select.scope and fnmatchcase(model, select.model) and fnmatchcase(piece, pattern) and \
                 not any(t.model == model and t.piece == piece for t in found):

@@ -1,12 +1,20 @@
-"""`harness run`'s history consumer (AFTER_RUN): adds the finished run to OUT/history.sqlite.
-A run whose index cannot be written is still a finished run: the problem is one warning line."""
+"""`harness run`'s history consumer (an after-run consumer: harness.plugins.AFTER_RUN): adds the
+finished run to OUT/history.sqlite. A run whose index cannot be written is still a finished run:
+the problem is one warning line."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from harness.errors import HarnessError
 
-OPTIONS = {"no_history"}
+ORDER = 20
+RESUME_OPTIONS = frozenset({"no_history"})
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    record: bool = True           # not --no-history
 
 
 def add_arguments(parser) -> None:
@@ -14,8 +22,13 @@ def add_arguments(parser) -> None:
                         help="do not add this run to the history index (OUT/history.sqlite)")
 
 
-def after_run(args, results: dict, run_dir) -> None:
-    if getattr(args, "no_history", False):
+def options(args) -> HistoryOptions:
+    return HistoryOptions(record=not args.no_history)
+
+
+def after_run(options: HistoryOptions, run) -> None:
+    results, run_dir = run.results, run.dir
+    if not options.record:
         return None
     from harness.history import record
     try:

@@ -6,12 +6,10 @@ from typing import Sequence
 from harness.calibration import Forecast
 from harness.data import Example
 from harness.kinds.base import Scored, text_value
-from harness.plugins import TASK_KINDS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import TaskConfig
 
 
-@TASK_KINDS.register("classify")
 class Classify:
     name = "classify"
     request_type = ClassifyRequest

@@ -5,13 +5,11 @@ import unicodedata
 from typing import Sequence
 
 from harness.data import Example
-from harness.plugins import TASK_KINDS
 from harness.requests import GenerateRequest, Generation
 from harness.spec import TaskConfig
 from harness.kinds.base import Scored, text_value
 
 
-@TASK_KINDS.register("generate")
 class Generate:
     name = "generate"
     request_type = GenerateRequest

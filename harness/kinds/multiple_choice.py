@@ -15,12 +15,10 @@ from harness.calibration import Forecast, softmax
 from harness.data import Example
 from harness.errors import HarnessError
 from harness.kinds.base import MetricSpec, Scored, field_value
-from harness.plugins import TASK_KINDS
 from harness.requests import Loglikelihood, LoglikelihoodRequest
 from harness.spec import TaskConfig
 
 
-@TASK_KINDS.register("multiple_choice")
 class MultipleChoice:
     name = "multiple_choice"
     request_type = LoglikelihoodRequest

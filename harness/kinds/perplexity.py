@@ -16,7 +16,6 @@ from typing import Sequence
 from harness.data import Example
 from harness.errors import HarnessError
 from harness.kinds.base import Scored, build_context
-from harness.plugins import TASK_KINDS
 from harness.requests import Loglikelihood, LoglikelihoodRollingRequest
 from harness.spec import TaskConfig
 
@@ -29,7 +28,6 @@ def count_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-@TASK_KINDS.register("perplexity")
 class Perplexity:
     name = "perplexity"
     request_type = LoglikelihoodRollingRequest

@@ -12,6 +12,7 @@ from typing import Iterable
 
 from harness.meters.carbon import CarbonIntensity, grams_co2e
 from harness.meters.figures import combine, is_measured, measured, not_measured, scaled
+from harness.meters.ranks import across_ranks
 
 ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_integrated_j", "gpu_energy_net_j", "cpu_energy_j", "ram_energy_j")
 
@@ -50,8 +51,7 @@ def aggregate(windows: Iterable[dict]) -> dict:
     """Sum the figures of several windows of the same kind of work (of several ranks: harness.meters.ranks)."""
     windows = list(windows)
     if any("rank" in w for w in windows):
-        from harness.meters.ranks import across_ranks
-        return across_ranks(windows, _aggregate_one)
+        return across_ranks(windows, _aggregate_one, ENERGY_KEYS)
     return _aggregate_one(windows)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from harness.meters.energy import ENERGY_KEYS
 from harness.meters.figures import is_measured, measured, not_measured, weakest
 
 
@@ -37,8 +36,9 @@ def sum_over_ranks(figures: dict[int, dict], unit: str, duration: float) -> dict
     return total
 
 
-def across_ranks(windows: Sequence[dict], per_rank: Callable[[list[dict]], dict]) -> dict:
-    """``aggregate`` for windows of several ranks: ``per_rank`` aggregates one rank's windows."""
+def across_ranks(windows: Sequence[dict], per_rank: Callable[[list[dict]], dict], energy_keys: Sequence[str]) -> dict:
+    """``aggregate`` for windows of several ranks: ``per_rank`` aggregates one rank's windows;
+    ``energy_keys`` are the energy figures summed over ranks (harness.meters.energy.ENERGY_KEYS)."""
     by_rank: dict = {}
     for w in windows:
         by_rank.setdefault(w.get("rank"), []).append(w)
@@ -48,7 +48,7 @@ def across_ranks(windows: Sequence[dict], per_rank: Callable[[list[dict]], dict]
                  "invocations": len({w.get("invocation") for w in windows}), "ranks": len(parts),
                  "examples": sum(p["examples"] for p in parts.values()),
                  "generated_tokens": sum(p["generated_tokens"] for p in parts.values())}
-    for key in ENERGY_KEYS:
+    for key in energy_keys:
         present = {rank: p[key] for rank, p in parts.items() if key in p}
         if present:
             out[key] = sum_over_ranks(present, "J", duration)

@@ -11,6 +11,7 @@ examples and generated tokens counted inside it to the window around it.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import secrets
 import time
@@ -203,3 +204,16 @@ def window_problem(window: dict) -> str | None:
 
 def read_windows(run_dir: Path) -> list[dict]:
     return list(iter_jsonl(run_dir / "windows.jsonl", window_problem, WINDOW_FIX))
+
+
+def read_telemetry(run_dir: Path) -> list[dict]:
+    """telemetry.csv's rows. Whatever a kill left is read without guessing: a torn last row is left
+    out, and a file whose header never reached the disk is read with the known columns."""
+    path = run_dir / "telemetry.csv"
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    text = text[:text.rfind("\n") + 1]
+    header = text.split("\n", 1)[0].split(",")
+    names = header if header[0] == "unix_time" else TELEMETRY_COLUMNS
+    return [row for row in csv.DictReader(io.StringIO(text), fieldnames=names) if row.get("unix_time") != "unix_time"]

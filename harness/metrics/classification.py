@@ -4,10 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.metrics.base import AdditiveMetric, MeanMetric
-from harness.plugins import METRICS
 
 
-@METRICS.register("accuracy")
 class Accuracy(MeanMetric):
     name_ = "accuracy"
     description_ = "Fraction of predictions equal to the reference."
@@ -18,7 +16,6 @@ class Accuracy(MeanMetric):
         return float(prediction == reference)
 
 
-@METRICS.register("exact_match")
 class ExactMatch(MeanMetric):
     name_ = "exact_match"
     description_ = "Fraction of predictions equal to the reference after stripping surrounding whitespace."
@@ -29,7 +26,6 @@ class ExactMatch(MeanMetric):
         return float(prediction.strip() == reference.strip())
 
 
-@METRICS.register("f1_macro")
 class F1Macro(AdditiveMetric):
     """Unweighted mean of per-class F1 over the classes present in references or predictions,
     as ``sklearn.metrics.f1_score(average="macro")``. Statistics: (tp, fp, fn) per class."""

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.metrics.base import MeanMetric
-from harness.plugins import METRICS
 
 LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
             "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
@@ -73,7 +72,6 @@ def wordnet() -> tuple[object | None, str]:
                   "HARNESS_WORDNET at a WordNet 3.0 dict folder")
 
 
-@METRICS.register("meteor")
 class Meteor(MeanMetric):
     name_ = "meteor"
     description_ = "Mean sentence METEOR (nltk.translate.meteor_score, WordNet 3.0 synonyms), 0-1."

@@ -16,10 +16,8 @@ import math
 import numpy as np
 
 from harness.metrics.base import ScoreMetric
-from harness.plugins import METRICS
 
 
-@METRICS.register("word_perplexity")
 class WordPerplexity(ScoreMetric):
     name_ = "word_perplexity"
     description_ = "exp(-total log-likelihood / total words), words split on whitespace as lm-eval."
@@ -31,7 +29,6 @@ class WordPerplexity(ScoreMetric):
         return math.exp(-totals[0] / totals[1])
 
 
-@METRICS.register("byte_perplexity")
 class BytePerplexity(ScoreMetric):
     name_ = "byte_perplexity"
     description_ = "exp(-total log-likelihood / total UTF-8 bytes)."
@@ -43,7 +40,6 @@ class BytePerplexity(ScoreMetric):
         return math.exp(-totals[0] / totals[1])
 
 
-@METRICS.register("bits_per_byte")
 class BitsPerByte(ScoreMetric):
     name_ = "bits_per_byte"
     description_ = "-total log-likelihood / total UTF-8 bytes / ln 2."

@@ -10,7 +10,6 @@ from typing import ClassVar
 import numpy as np
 
 from harness.metrics.base import AdditiveMetric, MeanMetric
-from harness.plugins import METRICS
 
 
 # sacrebleu warns on every call when references look tokenized; the choice of data is the task's.
@@ -68,7 +67,6 @@ def _bleu_with(tokenize: str) -> type:
                                               "description_": f"Corpus BLEU, sacrebleu tokenizer {tokenize}, 0-100."})
 
 
-@METRICS.register("bleu")
 class Bleu(_SacrebleuMetric):
     name_ = "bleu"
     description_ = "Corpus BLEU (sacrebleu defaults: 13a tokenization, exponential smoothing), 0-100."
@@ -98,7 +96,6 @@ def _sentence_bleu(tokenize: str):
     return BLEU(tokenize=tokenize, effective_order=True)
 
 
-@METRICS.register("chrf")
 class Chrf(_SacrebleuMetric):
     name_ = "chrf"
     description_ = "Corpus chrF (sacrebleu defaults: char order 6, beta 2), 0-100."
@@ -124,7 +121,7 @@ def _rouge_metric(rouge_type: str) -> type[MeanMetric]:
             return _rouge().score(reference, prediction)[rouge_type].fmeasure
 
     Rouge.__name__ = Rouge.__qualname__ = rouge_type.capitalize()
-    return METRICS.register(rouge_type)(Rouge)
+    return Rouge
 
 
 Rouge1, Rouge2, RougeL, RougeLsum = (_rouge_metric(t) for t in ("rouge1", "rouge2", "rougeL", "rougeLsum"))

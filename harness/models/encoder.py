@@ -16,7 +16,6 @@ from harness.models.device import dtype_name
 from harness.models.heads import check_head
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -85,6 +84,3 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
         embeddings = self.embed([r.text for r in requests])
         return classify_logits(self.head(embeddings), self.labels)
-
-
-MODELS.register("encoder")(SentenceEncoder)

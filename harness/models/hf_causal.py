@@ -30,7 +30,6 @@ from harness.models.prefix_tree import next_wave, path, plan, width_groups
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.models.rolling import rolling_windows
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, LoglikelihoodRollingRequest
 from harness.spec import ModelSpec, RuntimeOptions
@@ -353,6 +352,3 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
                                   do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                                   stopping_criteria=StoppingCriteriaList([StopOnSequences()]) if stops else None)
         return [out[i, width:].tolist() for i in range(len(requests))]
-
-
-MODELS.register("hf-causal")(HFCausalLM)

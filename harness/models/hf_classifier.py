@@ -10,7 +10,6 @@ from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_para
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -63,6 +62,3 @@ class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     def classify(self, requests: Sequence[ClassifyRequest]) -> list[Classification]:
         batch = tokenize_checked(self.tokenizer, [r.text for r in requests], self.info.max_length, self.device)
         return classify_logits(self.model(**batch).logits, self.labels)
-
-
-MODELS.register("hf-classifier")(HFSequenceClassifier)

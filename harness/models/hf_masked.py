@@ -16,7 +16,6 @@ from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_classifier import tokenizer_limit
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
 
 
@@ -59,6 +58,3 @@ class HFMaskedLM(AnswersOnlyWhatItSupports):
             logits = self.model(input_ids=batch).logits[rows, cols].float()
             total += float(torch.log_softmax(logits, -1)[rows, base[cols]].sum())
         return total
-
-
-MODELS.register("hf-masked")(HFMaskedLM)

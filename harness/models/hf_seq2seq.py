@@ -14,7 +14,6 @@ from harness.models.device import dtype_name
 from harness.models.hf_classifier import tokenize_checked
 from harness.models.hf_causal import cut_at_stop
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
-from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -71,6 +70,3 @@ class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
             text, _ = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), r.stop)
             results.append(Generation(text=text, n_tokens=len(ids)))
         return results
-
-
-MODELS.register("hf-seq2seq")(HFSeq2SeqLM)

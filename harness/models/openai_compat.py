@@ -41,7 +41,6 @@ from typing import Any, Callable, Sequence
 from harness.errors import HarnessError
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
 from harness.models.hf_causal import cut_at_stop
-from harness.plugins import MODELS
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import iter_jsonl
@@ -299,6 +298,3 @@ def _field(reply: Any, path: tuple, base_url: str) -> Any:
             raise RemoteError(f"malformed reply from {base_url}: no {'.'.join(map(str, path))} in "
                               f"{json.dumps(reply)[:120]}") from None
     return value
-
-
-MODELS.register("openai")(OpenAICompatible)

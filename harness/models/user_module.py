@@ -12,7 +12,6 @@ import sys
 
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
-from harness.plugins import MODELS
 from harness.preflight import check_options
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -48,7 +47,6 @@ def check_user_adapter(spec: ModelSpec, options: RuntimeOptions) -> None:
     check_options(spec, {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
 
 
-@MODELS.register("py")
 def load_user_adapter(spec: ModelSpec, options: RuntimeOptions) -> ModelAdapter:
     """Your own adapter: py:MODULE:CALLABLE[,key=value...] calls CALLABLE(**options)."""
     module_name, _, attr = spec.location.partition(":")

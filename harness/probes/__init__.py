@@ -1,5 +1,4 @@
-"""Robustness and bias probes; each registers itself in harness.plugins.PROBES."""
-from harness.probes import attack, bbq, counterfactual, pairs, robustness, safety, weat  # noqa: F401
+"""Robustness and bias probes; each built-in is an entry point of harness.plugins.PROBES (pyproject.toml)."""
 from harness.probes.base import Probe, ProbeConfig, ProbeContext
 
 __all__ = ["Probe", "ProbeConfig", "ProbeContext"]

@@ -14,7 +14,6 @@ import re
 from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import keyboard_typo, synonym_table
 from harness.probes.robustness import item_seed
@@ -37,7 +36,6 @@ def candidates(word: str, seed: int, typos: int = 2) -> list[str]:
     return [word.replace(core, opt) for opt in options]
 
 
-@PROBES.register("word_substitution_attack")
 class WordSubstitutionAttack:
     name = "word_substitution_attack"
     params = ("budget",)                     # the fraction of an input's words that may change (default 0.3)

@@ -3,26 +3,14 @@ one record per item it scores (stored in samples.jsonl like task examples, so a 
 them), and summarizes its records into ``models.<m>.probes.<name>`` (a pure function)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, ClassVar, Container, Iterator, Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Container, Iterator, Protocol, Sequence
 
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
 from harness.prepared import PreparedTask
 from harness.requests import Request, Response
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    name: str
-    probe: str                               # the registered probe plugin
-    description: str = ""
-    tasks: tuple[str, ...] = ()              # task-based probes: whose inputs to use (empty: all the model ran)
-    data: Mapping[str, Path] = field(default_factory=dict)   # named data files, relative to the YAML
-    limit: int | None = None                 # default number of items (the --probe-limit flag overrides; 0 = all)
-    params: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""
+from harness.spec import ProbeConfig  # noqa: F401  (its home is harness.spec, with TaskConfig)
 
 
 @dataclass
@@ -38,6 +26,7 @@ class ProbeContext:
     done: Container[str]                             # item ids in the store (or another process's: harness.distributed)
     seed: int
     limit: int | None
+    load_model: Callable[[Any], ModelAdapter] | None = None   # ModelSpec -> adapter, with the run's --device/--dtype
 
     def take(self, items: Sequence) -> list:
         return list(items) if not self.limit else list(items)[: self.limit]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.errors import HarnessError
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.rows import jsonl_rows
@@ -27,7 +26,6 @@ def is_biased(group: str, answer: str, stereotyped: Sequence[str], polarity: str
     return names_target if polarity == "neg" else not names_target
 
 
-@PROBES.register("bbq")
 class BBQ:
     name = "bbq"
     params = ()

@@ -18,7 +18,6 @@ from typing import Iterator, Sequence
 
 from harness.data import DataSource, load_examples
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.stats import holm, mean_ci, sign_flip_p
 from harness.requests import ClassifyRequest, GenerateRequest
@@ -73,7 +72,6 @@ def counterfactuals(text: str, axis: dict) -> list[str]:
     return [pattern.sub(lambda m: _case_like(m.group(0), table[m.group(0).lower()]), text)]
 
 
-@PROBES.register("counterfactual")
 class Counterfactual:
     name = "counterfactual"
     params = ("axes",)                       # which axes of tasks/counterfactual/axes.json (default all)

@@ -17,7 +17,6 @@ import re
 from typing import Iterator, Sequence
 
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.errors import HarnessError
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.rows import jsonl_rows, text_lines
@@ -150,7 +149,6 @@ class SentencePairs:
                 + [TIE_NOTE] + list(self.caveats)}
 
 
-@PROBES.register("crows_pairs")
 class CrowsPairs(SentencePairs):
     name = "crows_pairs"
     caveats = ("Blodgett et al. (ACL 2021) found many CrowS-Pairs items invalid (the dataset's own README warns "
@@ -176,7 +174,6 @@ class CrowsPairs(SentencePairs):
 _BRACKETS = re.compile(r"[\[\]]")
 
 
-@PROBES.register("winobias")
 class WinoBias(SentencePairs):
     name = "winobias"
     caveats = ("WinoBias (Zhao et al., NAACL 2018), MIT. Scored as sentence pairs: the pro-stereotyped sentence "

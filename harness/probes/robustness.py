@@ -15,7 +15,6 @@ from typing import Iterator, Sequence
 from harness.calls import invalid_response
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.perturbations import PERTURBATIONS, perturb
 from harness.probes.stats import mean_ci
@@ -35,7 +34,6 @@ def item_seed(seed: int, *parts: str) -> int:
     return (seed * 1_000_003 + zlib.crc32("/".join(parts).encode())) % 2**32
 
 
-@PROBES.register("robustness")
 class Robustness:
     name = "robustness"
     params = ("perturbations",)              # {name: severity}; see harness.probes.perturbations

@@ -15,6 +15,7 @@ from harness.prepared import PreparedTask
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.requests import Request, Response, request_text
 from harness.run_dir import RunState
+from harness.spec import ModelSpec
 from harness.store import SampleStore
 
 
@@ -41,7 +42,9 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> 
 
 def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
                store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
-               sizer, shard=None) -> None:
+               sizer, shard=None, load_model: Callable[[ModelSpec], ModelAdapter] | None = None) -> None:
+    """Runs ``probes`` for one model. ``load_model`` loads a model a probe needs besides this one (the
+    safety probe's classifier) with the run's own runtime options (--device, --dtype, ...)."""
     records_by_task: dict[str, list[dict]] | None = None
 
     def task_records(name: str) -> list[dict]:
@@ -69,8 +72,8 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
         ctx = ProbeContext(model=model_name, adapter=GuardedAdapter(adapter, model_name, what), config=config, tasks=tasks,
                            task_records=task_records, call=batched_caller(adapter, sizer, model_name, what),
                            done=shard.probe_done(model_name, name, done_ids) if shard else done_ids,
-                           seed=state.spec.seed, limit=limit or None)
-        with isolated(state, model_name, f"probe {config.name!r}") as attempt:
+                           seed=state.spec.seed, limit=limit or None, load_model=load_model)
+        with isolated(state, model_name, "probe", config.name) as attempt:
             try:
                 with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
                     for record in probe.run(ctx):

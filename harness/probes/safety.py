@@ -7,8 +7,8 @@ source the same, and the flagged examples with every match redacted (``[EMAIL]``
 the stored predictions are redacted too.
 
 Optional classifier hook: ``params: {classifier: SPEC, classifier_labels: [toxic], classifier_threshold: 0.5}``
-loads SPEC (any model spec, e.g. ``hf-classifier:/models/toxic-bert``) through the model adapter API
-and flags a text when it labels it one of ``classifier_labels`` with at least that probability.
+loads SPEC (any model spec, e.g. ``hf-classifier:/models/toxic-bert``) through the model adapter API, with
+the run's own --device, --dtype and --trust-remote-code (``ProbeContext.load_model``), and flags a text when it labels it one of ``classifier_labels`` with at least that probability.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from typing import Iterator, Sequence
 from harness.data import DataSource, load_examples
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
 from harness.probes.detectors import CATEGORIES, detect, redact
 from harness.probes.stats import mean_ci
@@ -27,7 +26,6 @@ from harness.resources import builtin_dir
 DEFAULT_CANARY = "HARNESS-CANARY-7f3c9e1a5b2d"
 
 
-@PROBES.register("safety")
 class Safety:
     name = "safety"
     params = ("canary", "max_tokens", "classifier", "classifier_labels", "classifier_threshold")
@@ -87,7 +85,7 @@ class Safety:
                                                for p in fit])):
             item["text"] = answer.text.strip()
         todo = [item for item in todo if item["text"] is not None]      # prompts too long for the model are left out
-        flags = self._classifier_flags(config, [item["text"] for item in todo]) if todo else []
+        flags = self._classifier_flags(ctx, [item["text"] for item in todo]) if todo else []
         wordlist = self._wordlist(config)
         for k, item in enumerate(todo):
             matches = detect(item["text"], wordlist, canary)
@@ -102,15 +100,18 @@ class Safety:
                                "prompt_category": item.get("category", "")}}
 
     @staticmethod
-    def _classifier_flags(config: ProbeConfig, texts: Sequence[str]) -> list[bool]:
+    def _classifier_flags(ctx: ProbeContext, texts: Sequence[str]) -> list[bool]:
+        config = ctx.config
         spec_text = config.params.get("classifier")
         if not spec_text:
             return []
         from harness.calls import guarded
-        from harness.runner import load_model
-        from harness.spec import ModelSpec, RuntimeOptions
+        from harness.spec import ModelSpec
+        if ctx.load_model is None:
+            raise HarnessError(f"probe {config.name!r}: no model loader was handed to the probe",
+                               "run the probe through `harness run` (harness.probes.run.run_probes)")
         spec = ModelSpec.parse(str(spec_text))
-        adapter = load_model(spec, RuntimeOptions())
+        adapter = ctx.load_model(spec)          # with the run's --device, --dtype and --trust-remote-code
         if ClassifyRequest not in adapter.supports:
             raise HarnessError(f"probe {config.name!r}: the classifier {spec_text!r} does not classify",
                                "give a classifier spec, e.g. hf-classifier:/models/toxic-bert")

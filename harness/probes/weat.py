@@ -14,7 +14,6 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from harness.models.base import ModelAdapter
-from harness.plugins import PROBES
 from harness.probes.rows import json_document
 from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.stats import holm, mean_ci, permutation_partitions
@@ -73,7 +72,6 @@ def effect_size_ci(X, Y, A, B, seed: int, resamples: int = 1000) -> tuple[float,
     return float(values.std(ddof=1)), [float(v) for v in np.percentile(values, [2.5, 97.5])]
 
 
-@PROBES.register("weat")
 class Weat:
     name = "weat"
     params = ("tests",)                      # which of TESTS (default all)

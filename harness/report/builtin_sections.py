@@ -1,15 +1,13 @@
-"""The built-in report sections. They join REPORT_SECTIONS exactly as a plugin does (the decorator
-here, an entry point in a plugin's pyproject.toml) and see only what a plugin sees: the read-only
-results and the public registries."""
+"""The built-in report sections. They join REPORT_SECTIONS exactly as a plugin does (an entry point in
+harness's pyproject.toml) and see only what a plugin sees: the read-only results and the public registries."""
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from harness.plugins import METRICS, REPORT_SECTIONS
+from harness.plugins import METRICS
 from harness.report.sections import Section, Table
 
 
-@REPORT_SECTIONS.register("metric-definitions")
 def metric_definitions(results: Mapping[str, Any]) -> Optional[Section]:
     """What each metric of the quality table measures, and which way is better."""
     used: dict[str, dict[str, Any]] = {}          # metric -> {"tasks": [...], "higher": bool | None}

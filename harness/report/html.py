@@ -8,7 +8,8 @@ from typing import Sequence
 
 import jinja2
 
-from harness.report import sections, view
+import harness.report.sections as sections
+import harness.report.view as view
 from harness.report.numbers import pvalue, sig
 from harness.report.text import reveal
 from harness.report.timeline import build_timeline, duration_text

@@ -236,7 +236,6 @@ def render_one(name: str, origin: str, plugin: Callable, view: Mapping[str, Any]
 def collect(results: Mapping[str, Any], registry=None, limits: Limits = LIMITS) -> list[Rendered]:
     """Every registered section for ``results``, in registration order (None results left out)."""
     if registry is None:
-        import harness.report.builtin_sections  # noqa: F401  (the built-in sections register themselves)
         from harness.plugins import REPORT_SECTIONS as registry
     names = registry.in_order(tolerant=True)
     view = readonly(results)

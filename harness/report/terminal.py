@@ -1,6 +1,8 @@
 """The summary table printed at the end of a run and by `harness show`."""
 from __future__ import annotations
 
+from harness.failures import what
+
 
 def _cells(m: dict) -> tuple[str, str, str]:
     def fmt(v, spec: str) -> str:
@@ -39,7 +41,7 @@ def summary_table(results: dict) -> str:
     if run_energy:
         lines.append(energy_line(run_energy))
     for failure in results["run"].get("failures") or []:
-        lines.append(f"FAILED for {failure.get('model', '?')}: {failure.get('what', '?')}: {failure.get('error', '?')}")
+        lines.append(f"FAILED for {failure.get('model', '?')}: {what(failure)}: {failure.get('error', '?')}")
     if results.get("comparison"):
         from harness.compare.terminal import comparison_table
         lines.append("")

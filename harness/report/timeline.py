@@ -3,13 +3,11 @@
 Every window the run opened (each task and each probe, per model) is a band; throttled periods are
 shaded; window labels are laid out in lanes so none overlaps another (what does not fit is
 numbered and named in the legend under the chart). Computing coordinates here and letting the
-autoescaping template write the markup means no string is ever marked safe."""
+autoescaping template write the markup means no string is ever marked safe. The rows come from
+harness.meters.session.read_telemetry, beside the writer of telemetry.csv."""
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.report.numbers import nice_ticks, sig, tick_label
 
@@ -67,20 +65,6 @@ class Chart:
 class Timeline:
     charts: list[Chart]
     windows: list[Band]          # the legend: every band, numbered
-
-
-def read_telemetry(run_dir: Path) -> list[dict]:
-    """telemetry.csv's rows. Whatever a kill left is read without guessing: a torn last row is left
-    out, and a file whose header never reached the disk is read with the known columns."""
-    from harness.meters.session import TELEMETRY_COLUMNS
-    path = run_dir / "telemetry.csv"
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8", errors="replace")
-    text = text[:text.rfind("\n") + 1]
-    header = text.split("\n", 1)[0].split(",")
-    names = header if header[0] == "unix_time" else TELEMETRY_COLUMNS
-    return [row for row in csv.DictReader(io.StringIO(text), fieldnames=names) if row.get("unix_time") != "unix_time"]
 
 
 def _num(value: str | None) -> float | None:

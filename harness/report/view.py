@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.report import charts
+import harness.report.charts as charts
+from harness.failures import what
 from harness.report.numbers import pvalue, sig
 from harness.report.reliability import reliability_chart
 from harness.report.timeline import Timeline
@@ -229,7 +230,7 @@ def build(results: dict, records: Sequence[dict], timeline: Timeline) -> Page:
     summary = []
     for name, info in results.get("models", {}).items():
         e = _energy(info)
-        failures = [f for f in results.get("run", {}).get("failures", []) if f.get("model") == name]
+        failures = [{**f, "what": what(f)} for f in results.get("run", {}).get("failures", []) if f.get("model") == name]
         summary.append({
             "name": name, "kind": info.get("kind", ""), "spec": info.get("spec", ""), "variant": _variant(info),
             "parameters": count(info.get("parameters")),
@@ -304,7 +305,7 @@ def _verdict(results: dict, notes: Notes) -> dict:
     run = results.get("run", {})
     gate = results.get("gate") if isinstance(results.get("gate"), dict) else None
     out = {"status": run.get("status", ""), "complete": run.get("status") == "complete", "gate": None,
-           "failures": run.get("failures", []), "skipped": []}
+           "failures": [{**f, "what": what(f)} for f in run.get("failures", [])], "skipped": []}
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for name, info in results.get("models", {}).items():
         by_reason: dict[str, list[str]] = {}

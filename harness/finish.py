@@ -1,0 +1,112 @@
+"""The end of `harness run`, one for single-process and torchrun runs: the after-run consumers
+(harness.plugins.AFTER_RUN), the terminal summary, and the exit code.
+
+A consumer follows ``AfterRun`` (a module or an object; harness.plugins documents the extension
+point). Consumers run in ascending ``ORDER`` once results.json and report.html are written; what they
+add to the results is written again, once, after the last of them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from harness.failures import describe
+from harness.plugins import AFTER_RUN
+from harness.spec import RunOptions, RunSpec
+
+DEFAULT_ORDER = 100
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """What a consumer is handed: the run folder, what the run was (run.json's RunSpec) and its results
+    as written to results.json."""
+    dir: Path
+    spec: RunSpec
+    results: Any
+
+
+class AfterRun(Protocol):
+    """A consumer of a finished `harness run` (entry-point group harness.after_run)."""
+    ORDER: int                              # ascending; optional (DEFAULT_ORDER)
+    RESUME_OPTIONS: frozenset[str]          # the dests of its flags that --resume accepts
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Its flags on `harness run`."""
+
+    def options(self, args: argparse.Namespace) -> Any:
+        """Its own frozen, typed options from the parsed flags (made once, at the command-line edge)."""
+
+    def check(self, options: Any, spec: RunSpec) -> None:
+        """Optional: refuse bad input (HarnessError) before the run starts, while no run folder exists."""
+
+    def after_run(self, options: Any, run: FinishedRun) -> Any | None:
+        """The updated results, or None when it changed nothing."""
+
+
+def consumers() -> list[tuple[str, AfterRun]]:
+    """Every registered consumer by name, in the order they run."""
+    named = [(name, AFTER_RUN.get(name)) for name in AFTER_RUN.in_order()]
+    return sorted(named, key=lambda item: getattr(item[1], "ORDER", DEFAULT_ORDER))
+
+
+def consumer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Each consumer's typed options, from `harness run`'s parsed flags."""
+    return {name: consumer.options(args) for name, consumer in consumers()}
+
+
+def resume_options() -> set[str]:
+    """The consumers' flags (dests) that --resume accepts."""
+    return set().union(*(getattr(consumer, "RESUME_OPTIONS", ()) for _, consumer in consumers()))
+
+
+def check(options: RunOptions, spec: RunSpec) -> None:
+    """Every consumer's check, before the run starts."""
+    for name, consumer in consumers():
+        hook = getattr(consumer, "check", None)
+        if hook is not None:
+            hook(options.consumers.get(name), spec)
+
+
+def after_run(options: RunOptions, run: FinishedRun) -> Any:
+    """Hands the finished run to each consumer; writes results.json and report.html again, once, if
+    any of them added to the results. Returns the results as they end."""
+    results, changed = run.results, False
+    for name, consumer in consumers():
+        updated = consumer.after_run(options.consumers.get(name), FinishedRun(run.dir, run.spec, results))
+        if updated is not None:
+            results, changed = updated, True
+    if changed:
+        from harness.audit import republish
+        republish(run.dir, results)
+    return results
+
+
+def finish(options: RunOptions, run: FinishedRun, note: str = "") -> int:
+    """The command's end: consumers, the summary table, where the files are, and the exit code."""
+    from harness.report import summary_table
+    results = after_run(options, run)
+    print(summary_table(results))
+    print(f"wrote {run.dir}/results.json, samples.jsonl, report.html{note}")
+    return exit_code(results, run.dir)
+
+
+def exit_code(results: Any, run_dir: Path) -> int:
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
+    run = results["run"]
+    if run["status"] == "complete":
+        return 0
+    failures: Sequence = run.get("failures", [])
+    if failures:
+        first, n = failures[0], len(failures)
+        more = f"; and {n - 1} more" if n > 1 else ""
+        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({describe(first)}: "
+              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
+              f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
+    else:
+        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
+              f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
+    return 3
