@@ -24,7 +24,7 @@ from harness.requests import LoglikelihoodRequest, Request
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 MIN_SHARED_CHARS = 32     # about 8 tokens: contexts sharing fewer leading characters are not kept together
-REFILL_CALLS = 8          # generation calls to a refilling adapter hold up to this many batches' worth
+REFILL_CALLS = 4          # generation calls to a refilling adapter hold up to this many batches' worth (stored on return)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ are those of today's shrinking-batch loop and of transformers' generate() on the
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 import torch
@@ -42,6 +43,12 @@ def mixed_requests() -> list[GenerateRequest]:
     return [GenerateRequest(p, stop=stops[i % len(stops)], max_tokens=caps[i % len(caps)]) for i, p in enumerate(prompts)]
 
 
+def todays_finished(adapter, request, tokens) -> bool:
+    """The stop check as it was: the whole text decoded at every step."""
+    return tokens[-1] == adapter.tokenizer.eos_token_id or len(tokens) >= request.max_tokens or bool(
+        request.stop and any(s in adapter.tokenizer.decode(tokens, skip_special_tokens=True) for s in request.stop if s))
+
+
 def todays_loop(adapter, requests) -> list[list[int]]:
     """The shrinking-batch greedy loop as it was before continuous batching (HFCausalLM._greedy):
     one batch, a row leaves when it finishes, nothing refills its slot."""
@@ -57,7 +64,7 @@ def todays_loop(adapter, requests) -> list[list[int]]:
         keep = []
         for row, (index, token) in enumerate(zip(live, step.tolist())):
             new[index].append(token)
-            if not adapter._finished(requests[index], new[index]):
+            if not todays_finished(adapter, requests[index], new[index]):
                 keep.append(row)
         if not keep:
             return new
@@ -188,7 +195,7 @@ def _generations(tmp_path, batch_size: int | None, monkeypatch) -> tuple[list[tu
 
 def test_the_runner_hands_a_refilling_adapter_several_batches_per_call(tmp_path, monkeypatch):
     calls, refilled = _generations(tmp_path, 4, monkeypatch)
-    assert calls == [(24, 4)]                       # 24 requests in one call (up to REFILL_CALLS x 4), 4 at once
+    assert calls == [(16, 4), (8, 4)]               # REFILL_CALLS x 4 requests a call, 4 of them decoding at once
     monkeypatch.undo()
     _, whole = _generations(tmp_path, 32, monkeypatch)
     assert refilled == whole and len(whole) == 24
@@ -215,3 +222,19 @@ def test_a_model_whose_generation_config_alters_logits_keeps_transformers_genera
         if adapter.tokenizer.eos_token_id in tokens:
             tokens = tokens[: tokens.index(adapter.tokenizer.eos_token_id)]
         assert g.text == adapter.tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+def test_the_stop_check_on_the_last_tokens_stops_where_the_whole_text_does(tiny):
+    """Random token streams (partial UTF-8 characters included) and texts with stops placed at
+    every distance: the first step at which each check says done is the same."""
+    rng = random.Random(0)
+    vocab = len(tiny.tokenizer)
+    texts = ["Some words first, then a stop: STOP and more.", "汉字 and émojis 🙂🙂 then \n the end",
+             "x" * 90 + "Question" + "y" * 20, "a.b.c.d." * 10]
+    streams = [list(tiny._encode(t)) for t in texts] + [[rng.randrange(vocab) for _ in range(120)] for _ in range(30)]
+    for stop in [("STOP",), ("\n",), ("Question", "."), ("🙂",), ("é", "zz"), ("\ufffd",)]:
+        request = GenerateRequest("", stop=stop, max_tokens=10_000)
+        for tokens in streams:
+            ours = next((k for k in range(1, len(tokens) + 1) if tiny._finished(request, tokens[:k])), None)
+            theirs = next((k for k in range(1, len(tokens) + 1) if todays_finished(tiny, request, tokens[:k])), None)
+            assert ours == theirs, (stop, tiny.tokenizer.decode(tokens))

@@ -317,9 +317,23 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         return results
 
     def _finished(self, request: GenerateRequest, tokens: list[int]) -> bool:
-        """End of text, the request's max_tokens, or one of its stop sequences in the decoded text."""
-        return tokens[-1] == self.tokenizer.eos_token_id or len(tokens) >= request.max_tokens or bool(
-            request.stop and any(s in self.tokenizer.decode(tokens, skip_special_tokens=True) for s in request.stop if s))
+        """End of text, the request's max_tokens, or one of its stop sequences in the decoded text.
+        Only the last tokens are decoded at each step (a stop that just appeared ends in them: a
+        token is at least one byte, a character at most four); a stop seen there is confirmed on
+        the whole text, so the answer is the whole text's."""
+        if tokens[-1] == self.tokenizer.eos_token_id or len(tokens) >= request.max_tokens:
+            return True
+        stops = [s for s in request.stop if s]
+        if not stops:
+            return False
+        longest = max(len(s) for s in stops)
+        window = tokens[-(4 * longest + 8):]
+        if len(window) < len(tokens):
+            tail = self.tokenizer.decode(window, skip_special_tokens=True)
+            if len(tail) >= longest + 8 and not any(s in tail for s in stops):
+                return False                     # none ends in the last tokens, so none has just appeared
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return any(s in text for s in stops)
 
     def _prefill(self, prompts: list[Sequence[int]]) -> Prefilled:
         """The prompts encoded together (left-padded), for harness.models.decoding."""
