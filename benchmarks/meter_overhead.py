@@ -31,7 +31,7 @@ def one_run(spec: RunSpec, out: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     state = RunState.create(out, spec, argv=["benchmark"])
     results = run_audit(state, progress=False)
-    return time.perf_counter() - start, results
+    return time.perf_counter() - start, results.to_json()
 
 
 def main() -> None:
@@ -65,7 +65,7 @@ def main() -> None:
     steady = statistics.median([t - s for t, s in zip(times["on"], startup)])
     paired = statistics.median([on / off for on, off in zip(times["on"], times["off"])])
     fastest = min(times["on"]) / min(times["off"])
-    print(json.dumps({"gpu": results["energy"]["meters"].get("gpu", {}).get("not_measured", "measured"),
+    print(json.dumps({"gpu": results["energy"]["meters"].get("gpu", {}).get("reason", "measured"),
                       "host": results["energy"]["meters"].get("host", {}).get("source")}))
     print("\n| meters off s | meters on s | on / off (medians) | median of paired on/off | on / off (fastest) | "
           "on without start-up / off | start-up s | sampler CPU s |")

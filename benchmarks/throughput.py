@@ -108,9 +108,9 @@ def time_harness(spec: RunSpec, out: Path) -> tuple[float, float, dict[str, floa
     state = RunState.create(out, spec, argv=["benchmark"])
     results = run_audit(state, progress=False)
     elapsed = time.perf_counter() - start
-    (task,) = results["models"]["tiny-gpt2"]["tasks"].values()
+    (task,) = results.models["tiny-gpt2"].tasks.values()
     (loop,) = [w["duration_s"] for w in read_windows(state.dir) if w["kind"] == "task"]
-    return elapsed, loop, {k: m["value"] for k, m in task["metrics"].items()}
+    return elapsed, loop, {k: m.value for k, m in task.metrics.items()}
 
 
 def time_lm_eval(lm, name: str, task_manager) -> tuple[float, dict[str, float]]:

@@ -10,7 +10,8 @@ from harness.meters.carbon import CarbonIntensity, resolve_intensity
 from harness.meters.session import read_telemetry, read_windows
 from harness.prepared import PreparedTask, prepare_task
 from harness.report import render_html
-from harness.results import assemble
+from harness.results.assembly import assemble
+from harness.results.types import COMPLETE_WITH_ERRORS, Results
 
 from harness.run_dir import RunState, now
 from harness.runner import run_models
@@ -19,7 +20,6 @@ from harness.spec import RunSpec
 from harness.store import SampleStore, write_json_atomic, write_text_atomic
 
 
-COMPLETE_WITH_ERRORS = "complete with errors"      # some pieces failed (run.failures); exit 3
 NOTHING_EVALUATED = "nothing evaluated: every task and probe was skipped for every model"   # exit 3
 
 
@@ -33,7 +33,7 @@ def prepare_probes(spec: RunSpec) -> list:
 
 
 def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] | None = None,
-              probes: list | None = None, shard=None) -> dict | None:
+              probes: list | None = None, shard=None) -> Results | None:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete. With ``shard``
     (harness.distributed.shards.Sharded) this process is one rank of several: it meters and computes its
@@ -66,7 +66,7 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
 
 def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
                   meters_environment: dict, meters_disabled: str | None = None, probes: list = (),
-                  run_extra: dict | None = None) -> dict:
+                  run_extra: dict | None = None) -> Results:
     records = SampleStore(state.samples_path).records()
     if status == "complete" and state.failures:
         status = COMPLETE_WITH_ERRORS
@@ -76,16 +76,15 @@ def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, inten
     finished = None if status.startswith("incomplete") else now()
     results = assemble(state, tasks, records, env, finished=finished, status=status,
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
-                       meters_disabled=meters_disabled, probes=probes)
-    results["run"].update(run_extra or {})
-    write_json_atomic(state.dir / "results.json", results)
+                       meters_disabled=meters_disabled, probes=probes, run_extra=run_extra)
+    write_json_atomic(state.dir / "results.json", results.to_json())
     write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
     return results
 
 
-def republish(run_dir: Path, results: dict) -> None:
+def republish(run_dir: Path, results: Results) -> None:
     """Writes results.json again, with what a consumer of the finished run added to it (a
     comparison, a gate verdict), and renders report.html from it."""
-    write_json_atomic(run_dir / "results.json", results)
+    write_json_atomic(run_dir / "results.json", results.to_json())
     records = SampleStore(run_dir / "samples.jsonl").records()
     write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir)))

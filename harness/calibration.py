@@ -20,7 +20,7 @@ bootstrap intervals come from the same resampling as every metric. The result is
      "reliability": [{"bin": 0, "lower": 0.0, "upper": 0.1, "count": c,
                       "confidence": mean or None, "accuracy": mean or None}, ...]}   # None: empty bin
 
-or ``{"not_measured": "<reason>"}`` when no scored example carries probabilities.
+or ``{"reason": "<why>"}`` (no metrics) when no scored example carries probabilities.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def reliability(stats: np.ndarray, bins: int = BINS) -> list[dict]:
 def calibration(forecasts: Sequence[Forecast], source: str, seed: int, resamples: int = 1000,
                 bins: int = BINS) -> dict:
     if not forecasts:
-        return {"not_measured": "no scored example carries probabilities (the model gave none, or every output "
+        return {"reason": "no scored example carries probabilities (the model gave none, or every output "
                                 "was invalid)"}
     stats = example_stats(forecasts, bins)
     metrics = {}

@@ -11,9 +11,8 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
-from harness.failures import describe
 from harness.plugins import AFTER_RUN
 from harness.spec import RunOptions, RunSpec
 
@@ -23,7 +22,7 @@ DEFAULT_ORDER = 100
 @dataclass(frozen=True)
 class FinishedRun:
     """What a consumer is handed: the run folder, what the run was (run.json's RunSpec) and its results
-    as written to results.json."""
+    as written to results.json (typed: harness.results.Results)."""
     dir: Path
     spec: RunSpec
     results: Any
@@ -78,7 +77,8 @@ def after_run(options: RunOptions, run: FinishedRun) -> Any:
     for name, consumer in consumers():
         updated = consumer.after_run(options.consumers.get(name), FinishedRun(run.dir, run.spec, results))
         if updated is not None:
-            results, changed = updated, True
+            from harness.results.reading import as_results
+            results, changed = as_results(updated), True       # a consumer's dict is checked like a file
     if changed:
         from harness.audit import republish
         republish(run.dir, results)
@@ -95,18 +95,20 @@ def finish(options: RunOptions, run: FinishedRun, note: str = "") -> int:
 
 
 def exit_code(results: Any, run_dir: Path) -> int:
-    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why."""
-    run = results["run"]
-    if run["status"] == "complete":
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why.
+    ``results``: the typed results (harness.results.Results)."""
+    from harness.results.reading import as_results
+    run = as_results(results).run
+    if run.status == "complete":
         return 0
-    failures: Sequence = run.get("failures", [])
+    failures = run.failures
     if failures:
         first, n = failures[0], len(failures)
         more = f"; and {n - 1} more" if n > 1 else ""
-        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({describe(first)}: "
-              f"{first['error']}{more}); fix: {first['fix']}; see results.json run.failures, and "
+        print(f"harness: finished with errors: {n} piece{'s' * (n > 1)} failed ({first.describe()}: "
+              f"{first.error}{more}); fix: {first.fix}; see results.json run.failures, and "
               f"`harness run --resume {run_dir}` retries what failed", file=sys.stderr)
     else:
-        print(f"harness: finished with errors: {run['status']}; fix: choose tasks and probes the models can answer "
+        print(f"harness: finished with errors: {run.status}; fix: choose tasks and probes the models can answer "
               f"(each skip's reason is under models.*.skipped in results.json)", file=sys.stderr)
     return 3

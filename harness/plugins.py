@@ -49,8 +49,9 @@ item-by-item comparison with --baseline; ``harness.history.after_run``, the hist
 * ``check(options, spec) -> None`` - optional, before the run starts (``spec``: the RunSpec to run):
   bad input raises HarnessError while no run folder exists;
 * ``after_run(options, run) -> results | None`` - ``run`` is a ``harness.finish.FinishedRun`` (its
-  folder, its RunSpec and its results, already written); returns the updated results (written
-  again with report.html, once, after every consumer ran) or None when it changed nothing.
+  folder, its RunSpec and its results, already written, typed: ``harness.results.Results``); returns
+  the updated results (``Results``, e.g. ``run.results.with_comparison(...)``, or results.json's
+  dict; written again with report.html, once, after every consumer ran) or None when it changed nothing.
 """
 from __future__ import annotations
 

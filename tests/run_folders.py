@@ -1,52 +1,43 @@
-"""Hand-built run folders (results.json + run.json + telemetry.csv) for the history and export tests:
-the shapes `harness run` writes, with the numbers a test chooses."""
+"""Run folders (results.json + run.json + telemetry.csv) for the history and export tests: results
+made by the typed builder (results_builder.py), with the numbers a test chooses."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import results_builder as rb
+from harness.results.verdict import GateVerdict
+
 TASK_PRINT = {"data": "d" * 64, "prompt": "p" * 64, "config": "c" * 64}
 PROBE_PRINT = {"data": "e" * 64, "config": "f" * 64}
 
 
 def figure(value, unit="J", source="estimated"):
-    if value is None:
-        return {"value": None, "unit": unit, "source": "not_measured", "reason": "GPU: NVML Shared Library Not Found"}
-    return {"value": value, "unit": unit, "source": source}
+    return rb.figure(value, unit, source)
 
 
 def energy(total, per_example, gco2e, examples=8):
-    return {"duration_s": {"value": 2.5, "unit": "s", "source": "clock"}, "invocations": 1, "examples": examples,
-            "total_energy_j": figure(total), "j_per_example": figure(per_example, "J/example"),
-            "gco2e": figure(gco2e, "gCO2e"), "gpu_energy_j": figure(None), "cpu_energy_j": figure(total * 0.25),
-            "ram_energy_j": figure(total * 0.75)}
+    return rb.energy(duration_s=(2.5, "s", "clock"), invocations=1, examples=examples, total_energy_j=figure(total),
+                     j_per_example=figure(per_example, "J/example"), gco2e=figure(gco2e, "gCO2e"),
+                     gpu_energy_j=figure(None), cpu_energy_j=figure(None if total is None else total * 0.25),
+                     ram_energy_j=figure(None if total is None else total * 0.75))
 
 
 def results(run_id: str, started: str, accuracy=(0.5, 0.25, 0.75), model: str = "tiny-gpt2", task: str = "facts_mc",
             j_per_example=1.5, gate: dict | None = None) -> dict:
     value, lo, hi = accuracy
-    out = {
-        "schema_version": 1,
-        "run": {"id": run_id, "started": started, "finished": started, "status": "complete", "seed": 1234,
-                "harness_version": "0.1.0", "git_sha": "abc123" + run_id[-4:], "argv": [], "failures": []},
-        "models": {model: {
-            "spec": "tiny-gpt2", "kind": "hf-causal", "dtype": "float32", "device": "cpu",
-            "tasks": {task: {"kind": "multiple_choice", "n": 8, "metrics": {
-                "accuracy": {"value": value, "stderr": 0.1, "ci95": [lo, hi], "n": 8, "higher_is_better": True}},
-                "energy": energy(12.0, j_per_example, 0.001)}},
-            "probes": {"bbq": {"metrics": {
-                "accuracy_ambiguous": {"value": 0.45, "stderr": 0.03, "ci95": [0.39, 0.51], "n": 40},
-                "s_dis": {"value": None, "stderr": None, "ci95": [None, None], "n": 0,
-                          "reason": "no disambiguated item fits", "not_measured": "no disambiguated item fits"}},
-                "energy": energy(20.0, 0.5, 0.002, examples=40)}},
-            "energy": energy(33.0, 0.7, 0.003, examples=48)}},
-        "energy": {"run": energy(35.0, 0.73, 0.0031, examples=48),
-                   "carbon_intensity": {"g_per_kwh": 300.0, "source": "user", "pue": 1.0}, "meters": {}},
-    }
-    if gate is not None:
-        out["gate"] = gate
-    return out
+    models = {model: rb.model(
+        "tiny-gpt2", "hf-causal",
+        tasks={task: rb.task({"accuracy": rb.metric(value, n=8, ci=(lo, hi), stderr=0.1, higher_is_better=True)},
+                             n=8, energy=energy(12.0, j_per_example, 0.001))},
+        probes={"bbq": rb.probe("bbq", {"accuracy_ambiguous": rb.metric(0.45, ci=(0.39, 0.51), stderr=0.03),
+                                        "s_dis": rb.metric(None, n=0, reason="no disambiguated item fits")},
+                                energy=energy(20.0, 0.5, 0.002, examples=40))},
+        energy=energy(33.0, 0.7, 0.003, examples=48))}
+    return rb.results(run_id, models, started=started, git_sha="abc123" + run_id[-4:], argv=(), carbon=300.0,
+                      run_energy=energy(35.0, 0.73, 0.0031, examples=48),
+                      gate=None if gate is None else GateVerdict.model_validate(gate)).to_json()
 
 
 def run_json(run_id: str, started: str, model: str = "tiny-gpt2", task: str = "facts_mc", task_print=None) -> dict:

@@ -13,6 +13,7 @@ import sacrebleu
 from rouge_score import rouge_scorer
 from sklearn.metrics import f1_score
 
+import results_builder as rb
 from conftest import write_task
 from harness import catalog
 from harness.calls import blamed_on
@@ -165,7 +166,7 @@ def test_bad_probe_data_is_exit_2_with_no_traceback(tmp_path, capsys):
 
 def test_a_denominator_of_zero_reads_not_measured_with_its_reason():
     out = ratio_ci([0.0, 0.0], [0.0, 0.0], lambda x: 2 * x - 1, seed=0)
-    assert out["value"] is None and out["not_measured"].startswith("no items in the denominator")
+    assert out["value"] is None and out["reason"].startswith("no items in the denominator") and "not_measured" not in out
 
 
 # ------------------------------------------------------------------ templates
@@ -264,9 +265,9 @@ def test_the_embedded_model_says_max_tokens_when_that_is_what_overflows(tmp_path
 def test_the_terminal_summary_says_why_a_metric_has_no_value():
     from harness.report.terminal import summary_table
     reason = "no items (none applied, or all were too long for the model)"
-    results = {"run": {"id": "R", "status": "complete"}, "models": {"m": {"probes": {"bbq": {"n": 3, "metrics": {
-        "accuracy_ambiguous": {"value": 0.5, "stderr": 0.1, "ci95": [0.3, 0.7], "n": 3},
-        "accuracy_disambiguated": {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "not_measured": reason}}}}}}}
+    results = rb.results("R", {"m": rb.model(probes={"bbq": rb.probe("bbq", {
+        "accuracy_ambiguous": rb.metric(0.5, n=3, ci=(0.3, 0.7), stderr=0.1),
+        "accuracy_disambiguated": rb.metric(None, n=0, reason=reason)}, n=3)})})
     text = summary_table(results)
     assert f"not measured for m: probe:bbq accuracy_disambiguated: {reason}" in text
     assert "accuracy_ambiguous:" not in text

@@ -6,11 +6,13 @@ import math
 import numpy as np
 import pytest
 
+import results_builder as rb
 from conftest import REPO, write_task
 from harness.audit import run_audit
 from harness.calibration import Forecast, bin_of, calibration, softmax
 from harness.kinds.classify import Classify
 from harness.kinds.multiple_choice import MultipleChoice
+from harness.results.types import Calibration
 from harness.run_dir import RunState
 from harness.spec import MeterOptions, ModelSpec, RunSpec
 
@@ -80,7 +82,7 @@ def test_calibration_lands_in_results_for_multiple_choice_and_not_for_a_model_wi
                answer="label")
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("mc", "cl"),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
-    tasks = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["tasks"]
+    tasks = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["tasks"]
     cal = tasks["mc"]["calibration"]
     p = 1 / (1 + math.exp(-2))
     assert cal["source"].startswith("softmax") and cal["n"] == 4
@@ -88,7 +90,7 @@ def test_calibration_lands_in_results_for_multiple_choice_and_not_for_a_model_wi
     assert cal["metrics"]["ece"]["value"] == pytest.approx(abs(0.5 - p))
     assert cal["metrics"]["brier"]["value"] == pytest.approx(((1 - p) ** 2 * 2 + p ** 2 * 2) / 2)
     assert [r["count"] for r in cal["reliability"]][bin_of(p)] == 4
-    assert "not_measured" in tasks["cl"]["calibration"] and "metrics" not in tasks["cl"]["calibration"]
+    assert set(tasks["cl"]["calibration"]) == {"reason"}          # not measured: only the reason, no metrics
 
 
 def test_the_reliability_diagram_draws_the_non_empty_bins_and_the_page_escapes_its_text():
@@ -96,12 +98,12 @@ def test_the_reliability_diagram_draws_the_non_empty_bins_and_the_page_escapes_i
     from harness.report.reliability import reliability_chart
     forecasts = [Forecast((0.9, 0.1), 0, 0), Forecast((0.8, 0.2), 0, 1), Forecast((0.35, 0.65), 1, 1)]
     cal = calibration(forecasts, "t", 0, 10)
-    chart = reliability_chart("<b>mc</b>", cal)
+    chart = reliability_chart("<b>mc</b>", Calibration.model_validate(cal))
     assert len(chart.bins) == 3 and chart.caption.startswith("ECE 0.417")   # (0.1 + 0.8 + 0.35) / 3 = 1.25 / 3
-    assert reliability_chart("t", {"not_measured": "no probs"}).not_measured == "no probs"
-    results = {"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"<b>mc</b>": {
-        "kind": "multiple_choice", "n": 3, "metrics": {}, "calibration": cal},
-        "cl": {"kind": "classify", "n": 1, "metrics": {}, "calibration": {"not_measured": "no <probs>"}}}}}}
+    assert reliability_chart("t", Calibration(reason="no probs")).reason == "no probs"
+    results = rb.results("r", {"m": rb.model(tasks={
+        "<b>mc</b>": rb.task({}, n=3, calibration=cal),
+        "cl": rb.task({}, kind="classify", n=1, calibration={"reason": "no <probs>"})})})
     html = render_html(results, [])
     assert html.count('class="reliability"') == 1 and "ECE 0.417" in html
     assert "&lt;b&gt;mc&lt;/b&gt;" in html and "<b>mc</b>" not in html

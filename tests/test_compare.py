@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import results_builder as rb
 from conftest import write_task
 from harness.cli import main
 from harness.compare import compare_within
@@ -127,15 +128,16 @@ def _records(model: str, wrong: set[int], n: int = 40, task: str = "t") -> list[
     return out
 
 
-def _results(*models: str, **extra) -> dict:
-    task = {"kind": "classify", "metrics": {"accuracy": {}, "f1_macro": {}}}
-    return {"run": {"id": "r1", "seed": 1234},
-            "models": {m: {"tasks": {"t": task}, "probes": {}, **extra.get(m, {})} for m in models}}
+def _results(*models: str, run_id: str = "r1", seed: int = 1234, tasks=None, probes=None) -> dict:
+    """A run's results.json (typed builder) with task "t" (classify: accuracy, f1_macro) for each model."""
+    tasks = {"t": rb.task({"accuracy": rb.metric(0.5), "f1_macro": rb.metric(0.5)}, kind="classify")} \
+        if tasks is None else tasks
+    return rb.results(run_id, {m: rb.model(tasks=tasks, probes=probes or {}) for m in models}, seed=seed).to_json()
 
 
 def test_a_planted_variant_flipping_one_item_up_and_six_down_gives_p_0125():
     records = _records("full", {0}) + _records("small", {1, 2, 3, 4, 5, 6})
-    comparison = compare_within(_results("full", "small"), records, "full")
+    comparison = compare_within(_results("full", "small"), records, "full").to_json()
     stat = comparison["models"]["small"]["tasks"]["t"]["accuracy"]
     assert stat["discordant"] == {"baseline_only": 6, "other_only": 1}
     assert stat["test"] == "mcnemar_exact" and stat["p_value"] == pytest.approx(_mcnemar_by_hand(1, 6))
@@ -155,7 +157,7 @@ def test_a_planted_variant_flipping_one_item_up_and_six_down_gives_p_0125():
 def test_the_flipped_list_is_capped_but_the_counts_are_complete():
     records_b, records_o = _records("full", set()), _records("small", set(range(10)))
     pairing = pair(records_b, records_o, lambda r: r["reference"])
-    flips = flipped(_results("full")["models"]["full"], pairing, cap=3)
+    flips = flipped(rb.model(tasks={"t": rb.task({"accuracy": rb.metric(0.5)}, kind="classify")}), pairing, cap=3)
     assert flips["broken"] == 10 and len(flips["items"]) == 3 and flips["items_total"] == 10
 
 
@@ -184,32 +186,32 @@ def test_counterfactual_items_pair_on_the_original_input_not_the_models_own_answ
                 "details": {"axis": "gender", "original": f"he said {i}", "task": "t"}}
     base = [rec("full", i, "a", i < 8) for i in range(40)]
     other = [rec("small", i, "b", i < 2) for i in range(40)]           # different own answers: still the same items
-    results = {"run": {"id": "r", "seed": 1},
-               "models": {m: {"tasks": {}, "probes": {"counterfactual": {"probe": "counterfactual", "metrics": {
-                   "flip_rate": {}, "mean_abs_score_shift": {}, "made_up": {}}}}} for m in ("full", "small")}}
-    comparison = compare_within(results, base + other, "full")
+    probe = rb.probe("counterfactual", {"flip_rate": rb.metric(0.1), "mean_abs_score_shift": rb.metric(0.1),
+                                        "made_up": rb.metric(0.1)})
+    results = _results("full", "small", tasks={}, probes={"counterfactual": probe}, run_id="r", seed=1)
+    comparison = compare_within(results, base + other, "full").to_json()
     probe = comparison["models"]["small"]["probes"]["counterfactual"]
     assert probe["flip_rate"]["discordant"] == {"baseline_only": 6, "other_only": 0}
     assert probe["flip_rate"]["p_value"] == pytest.approx(_mcnemar_by_hand(0, 6))
     assert probe["flip_rate"]["higher_is_better"] is False
     assert probe["mean_abs_score_shift"]["test"] == "paired_bootstrap"
     assert probe["mean_abs_score_shift"]["delta"] == pytest.approx(-0.6 / 40)
-    assert "no per-item pairing rule" in probe["made_up"]["not_measured"]
+    assert probe["made_up"]["delta"] is None and "no per-item pairing rule" in probe["made_up"]["reason"]
 
 
 def test_cost_ratios_and_the_reasons_for_missing_figures():
     def model(j, seconds, examples, memory):
-        energy = {"total_energy_j": {"value": j, "unit": "J", "source": "rapl"} if j is not None else
-                  {"value": None, "unit": "J", "source": "not_measured", "reason": "meters were off (--no-meters)"},
-                  "duration_s": {"value": seconds, "unit": "s", "source": "clock"}, "examples": examples}
-        return {"tasks": {"t": {"energy": energy}}, "peak_memory": memory}
+        energy = rb.energy(total_energy_j=rb.figure(j, "J", "rapl", reason="meters were off (--no-meters)"),
+                           duration_s=(seconds, "s", "clock"), examples=examples)
+        return rb.model(tasks={"t": rb.task({}, energy=energy)}, **({"peak_memory": memory} if memory else {}))
     rss = {"value": 2e8, "unit": "bytes", "source": "rss"}
     c = cost(model(10.0, 2.0, 10, rss), model(5.0, 1.0, 10, {**rss, "value": 1e8}), ["t"])
     assert c["j_per_example"]["ratio"] == pytest.approx(0.5) and c["j_per_example"]["baseline"] == 1.0
     assert c["latency_s_per_example"]["ratio"] == pytest.approx(0.5) and c["peak_memory_bytes"]["ratio"] == 0.5
     c = cost(model(None, 2.0, 10, None), model(None, 1.0, 10, {**rss, "source": "cuda"}), ["t"])
-    assert c["j_per_example"]["ratio"] is None and "--no-meters" in c["j_per_example"]["not_measured"]
-    assert "not recorded" in c["peak_memory_bytes"]["not_measured"]
+    assert c["j_per_example"]["baseline"] is None and "--no-meters" in c["j_per_example"]["reason"]
+    assert c["peak_memory_bytes"]["baseline"] is None and "not recorded" in c["peak_memory_bytes"]["reason"]
+    assert "not_measured" not in c["j_per_example"]          # one spelling: a null side and the reason
 
 
 # end to end ------------------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
     memory = results["models"]["full"]["peak_memory"]
     assert memory["value"] > 0 and "RSS" in memory["source"]
     cost_ = comparison["models"]["full"]["cost"]
-    assert "--no-meters" in cost_["j_per_example"]["not_measured"]
+    assert cost_["j_per_example"]["baseline"] is None and "--no-meters" in cost_["j_per_example"]["reason"]
     assert cost_["latency_s_per_example"]["baseline"] > 0 and cost_["peak_memory_bytes"]["ratio"] > 0
     assert "peak memory: " in proc.stdout and "J/example: not measured" in proc.stdout
 
@@ -361,14 +363,13 @@ def test_every_built_in_probe_headline_pairs_and_reproduces_the_probes_own_value
     from harness.probes.base import ProbeConfig
     records = _probe_records(probe)
     summary = PROBES.get(probe)().summarize(records, ProbeConfig(name=probe, probe=probe), 3)
-    results = {"run": {"id": "r", "seed": 1}, "models": {
-        m: {"tasks": {}, "probes": {probe: {"probe": probe, "metrics": summary["metrics"]}}} for m in ("full", "copy")}}
+    results = _results("full", "copy", tasks={}, probes={probe: rb.probe(probe, summary["metrics"])}, run_id="r", seed=1)
     tagged = [{**r, "model": m, "task": f"probe:{probe}"} for m in ("full", "copy") for r in records]
-    stats = compare_within(results, tagged, "full")["models"]["copy"]["probes"][probe]
+    stats = compare_within(results, tagged, "full").to_json()["models"]["copy"]["probes"][probe]
     assert set(stats) == set(summary["metrics"]) and summary["metrics"]
     for name, headline in summary["metrics"].items():
         stat = stats[name]
-        assert "not_measured" not in stat, (name, stat)
+        assert "reason" not in stat and stat["delta"] is not None, (name, stat)
         assert stat["baseline"] == pytest.approx(headline["value"], rel=1e-9, abs=1e-12), name
         assert (stat["delta"], stat["ci95"], stat["p_value"]) == (0.0, [0.0, 0.0], 1.0)
 
@@ -385,7 +386,7 @@ def test_the_comparison_uses_the_baseline_the_run_records(tmp_path):
     results = _results("full", "small")
     results["run"]["argv"] = ["run", "--baseline", "full"]            # ignored: the spec says small
     spec = RunSpec(models=(ModelSpec.parse("full=x"), ModelSpec.parse("small=y")), tasks=(), baseline="small")
-    updated = consumer.after_run(None, FinishedRun(tmp_path, spec, results))
+    updated = consumer.after_run(None, FinishedRun(tmp_path, spec, results)).to_json()
     assert updated["comparison"]["baseline"] == "small"
     assert updated["comparison"]["models"]["full"]["tasks"]["t"]["accuracy"]["discordant"] == {
         "baseline_only": 1, "other_only": 6}
@@ -427,8 +428,7 @@ def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_ar
 
 def _hand_run(folder: Path, run_id: str, task: str = "t", ids: range = range(40)) -> Path:
     folder.mkdir(parents=True)
-    results = _results("m")
-    results["run"]["id"] = run_id
+    results = _results("m", run_id=run_id)
     results["models"]["m"]["tasks"] = {task: results["models"]["m"]["tasks"]["t"]}
     (folder / "results.json").write_text(json.dumps(results))
     records = [r for r in _records("m", set(), task=task) if int(r["id"][1:]) in ids]

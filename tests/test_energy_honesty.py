@@ -200,7 +200,8 @@ def test_windows_that_were_not_measured_lower_the_coverage_of_a_total():
 
 def test_the_terminal_summary_shows_the_runs_energy_and_power():
     def summary(run_energy):
-        return summary_table({"models": {}, "run": {"id": "R", "status": "complete"}, "energy": {"run": run_energy}})
+        return summary_table({"schema_version": "2.0", "models": {}, "run": {"id": "R", "status": "complete"},
+                              "energy": {"run": run_energy}})
     e = energy_object(aggregate([_w("run:R", "a", 200.0, seconds=4.0), _w("run:R", "b", 100.0, seconds=2.0)]),
                       CarbonIntensity(None, "not given"))
     line = next(x for x in summary(e).splitlines() if x.startswith("energy: "))
@@ -308,3 +309,25 @@ def test_a_resume_after_a_kill_damaged_telemetry_and_windows_works_and_adds_both
     assert [w["kind"] for w in read_windows(run_dir)] == ["task", "model", "run", "run"]
     results = json.loads((run_dir / "results.json").read_text())
     assert results["energy"]["run"]["invocations"] == 2
+
+
+@pytest.mark.parametrize("fake, span", [({}, (1.2, 1.8)), ({"lost_at": 2.0}, (2.5, 3.5)), ({"lost_at": 2.0}, (1.5, 2.5)),
+                                        ({"power_fails_at": 2.0}, (1.5, 2.5)),
+                                        ({"has_energy_counter": False, "until": 3.0}, (2.5, 3.5))])
+def test_every_nvml_window_gives_an_energy_object_the_results_types_accept(fake, span):
+    """What a GPU writes (counter, integral, partial coverage, a lost GPU, throttling) reads back as
+    a typed energy object: the types refuse nothing the meters write."""
+    from harness.results.energy import Energy
+    fake = dict(fake)
+    clock, meter = traced(until=fake.pop("until", 4.0), **fake)
+    figures = window(clock, meter, *span)
+    figures["throttle_s"] = {"sw_thermal_slowdown": 0.25}
+    host = {"cpu_energy_j": {"value": 3.0, "unit": "J", "source": "estimated"},
+            "ram_energy_j": {"value": None, "unit": "J", "source": "not_measured", "reason": "no RAPL DRAM"}}
+    windows = [{**_w("run:R/model:m/task:t", "a", 0.0, seconds=span[1] - span[0], examples=4, generated_tokens=9),
+                "figures": {**figures, **host}}]
+    for intensity in (CarbonIntensity(None, "not given"), CarbonIntensity(400.0, "user")):
+        e = energy_object(aggregate(windows), intensity, {"bleu": {"value": 20.0}, "chrf": {"value": None}}, "generate")
+        typed = Energy.model_validate(e)
+        assert typed.to_json() == e
+        assert typed.gpu_energy_j.measured == (figures["gpu_energy_j"]["source"] != "not_measured")

@@ -71,7 +71,7 @@ CONSUMER = '''
     def after_run(options, run):
         if options.text is not None:
             (run.dir / "stamp.json").write_text(__import__("json").dumps({
-                "text": options.text, "models": [m.name for m in run.spec.models], "status": run.results["run"]["status"],
+                "text": options.text, "models": [m.name for m in run.spec.models], "status": run.results.run.status,
                 "type": type(options).__name__}))
         return None
 '''

@@ -223,7 +223,7 @@ def test_judge_drop_on_hand_built_stats():
     # cannot be judged: None, with the reason
     assert judge_drop(test, stat(0.6, 0.5, (-0.2, 0.0), too_few_items=True))[2] is None
     assert judge_drop(ci, stat(0.6, 0.5, (None, None)))[2] is None
-    assert judge_drop(ci, {**stat(0.6, None, (None, None)), "not_measured": "no paired items"})[3] == "no paired items"
+    assert judge_drop(ci, stat(0.6, None, (None, None), reason="no paired items"))[3] == "no paired items"
     assert judge_drop(ci, stat(0.6, 0.6, (-0.01, 0.01), n=8), min_n=20)[2] is None
 
 
@@ -291,7 +291,7 @@ def test_meters_off_reads_not_measured_with_the_reason():
      "nothing evaluated"),
     ({"run/status": "incomplete: interrupted"}, "incomplete: interrupted"),
     ({"run/status": "complete with errors",
-      "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": "boom", "fix": "x"}]}, "1 piece(s) failed"),
+      "run/failures": [{"model": "minilm", "kind": "task", "piece": "topic", "error": "boom", "fix": "x"}]}, "1 piece(s) failed"),
 ])
 def test_an_empty_or_unfinished_run_fails_the_gate(tmp_path, capsys, change, needle):
     policy = "version: 1\nrules:\n  - {name: r, select: {task: '*'}, metric: accuracy, min: 0.0, not_measured: skip}\n"
@@ -306,7 +306,7 @@ def test_errors_can_be_allowed_and_a_failed_piece_reads_not_measured(tmp_path, c
     policy = ("version: 1\nallow_errors: true\nrules:\n"
               "  - {name: r, select: {model: 'mini*', task: '*'}, metric: accuracy, min: 0.5, not_measured: warn}\n")
     data = results(**{"run/status": "complete with errors", "models/minilm/tasks": {},
-                      "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": "boom", "fix": "x"}]})
+                      "run/failures": [{"model": "minilm", "kind": "task", "piece": "topic", "error": "boom", "fix": "x"}]})
     code, record, _, _ = gate(tmp_path, data, policy, capsys=capsys)
     assert code == 0
     assert [(r["target"], r["verdict"]) for r in record["rules"]] == [("run:run-a/status", "warn"),
@@ -461,16 +461,18 @@ def test_a_real_run_gated_end_to_end(tmp_path, capsys):
 
 
 def test_the_comparison_entry_is_found_by_name_by_the_runs_map_or_as_the_only_one():
-    from harness.gate.rules import comparison_entry
-    entry = {"tasks": {}}
-    run = {"id": "run-a"}
-    assert comparison_entry({"models": {"tiny-gpt2": entry}}, "tiny-gpt2", run, 2) is entry
-    keyed = {"models": {"run-a:tiny-gpt2": entry}, "runs": {"run-a:tiny-gpt2": {"run_id": "run-a", "model": "tiny-gpt2"}}}
-    assert comparison_entry(keyed, "tiny-gpt2", run, 2) is entry
-    assert comparison_entry(keyed, "minilm", run, 2) is None
-    assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 1) is entry     # one model each side
-    assert comparison_entry({"models": {"other": entry}}, "tiny-gpt2", run, 2) is None
-    assert comparison_entry(None, "tiny-gpt2", run, 1) is None
+    from harness.results.comparison import Comparison
+
+    def comparison(**fields) -> Comparison:
+        return Comparison.model_validate({"baseline": "b", "source": "runs", **fields})
+    by_name = comparison(models={"tiny-gpt2": {}})
+    assert by_name.entry_for("tiny-gpt2", "run-a", 2) is by_name.models["tiny-gpt2"]
+    keyed = comparison(models={"run-a:tiny-gpt2": {}}, runs={"run-a:tiny-gpt2": {"run_id": "run-a", "model": "tiny-gpt2"}})
+    assert keyed.entry_for("tiny-gpt2", "run-a", 2) is keyed.models["run-a:tiny-gpt2"]
+    assert keyed.entry_for("minilm", "run-a", 2) is None
+    only = comparison(models={"other": {}})
+    assert only.entry_for("tiny-gpt2", "run-a", 1) is only.models["other"]     # one model each side
+    assert only.entry_for("tiny-gpt2", "run-a", 2) is None
 
 
 def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_paired_comparison(tmp_path, monkeypatch, capsys):
@@ -515,21 +517,29 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
 BROKEN_RESULTS = {
     "not an object": "[1, 2]",
     "null": "null",
-    "NaN": '{"run": {"id": NaN, "status": "complete"}, "models": {}}',
-    "run a list": '{"run": [1], "models": {}}',
-    "a model a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": [1]}}',
-    "tasks a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": [1]}}}',
-    "a task a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": "x"}}}}',
-    "metrics a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
-                      '{"n": 3, "metrics": [1]}}}}}',
-    "a metric a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
-                         '{"n": 3, "metrics": {"accuracy": "high"}}}}}}',
-    "n a string": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
-                  '{"n": "3", "metrics": {"accuracy": {"value": 0.5}}}}}}}',
-    "failures a mapping": '{"run": {"id": "r", "status": "complete", "failures": {"a": 1}}, "models": {}}',
-    "failures strings": '{"run": {"id": "r", "status": "complete with errors", "failures": ["x"]}, "models": {}}',
-    "energy a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"energy": [1]}}}',
-    "skipped a list": '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"skipped": [1]}}}',
+    "NaN": '{"schema_version": "2.0", "run": {"id": NaN, "status": "complete"}, "models": {}}',
+    "run a list": '{"schema_version": "2.0", "run": [1], "models": {}}',
+    "a model a list": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": [1]}}',
+    "tasks a list": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": [1]}}}',
+    "a task a string": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": "x"}}}}',
+    "metrics a list": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                      '{"kind": "k", "n": 3, "metrics": [1]}}}}}',
+    "a metric a string": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                         '{"kind": "k", "n": 3, "metrics": {"accuracy": "high"}}}}}}',
+    "n a string": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"facts_mc": '
+                  '{"kind": "k", "n": "3", "metrics": {"accuracy": {"value": 0.5}}}}}}}',
+    "failures a mapping": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete", "failures": {"a": 1}}, "models": {}}',
+    "failures strings": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete with errors", "failures": ["x"]}, "models": {}}',
+    "energy a list": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"energy": [1]}}}',
+    "a newer major layout": '{"schema_version": "3.0", "run": {"id": "r", "status": "complete"}, "models": {}}',
+    "a layout that never was": '{"schema_version": "two", "run": {"id": "r", "status": "complete"}, "models": {}}',
+    "no layout": '{"run": {"id": "r", "status": "complete"}, "models": {}}',
+    "a metric value a string": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": '
+                               '{"tasks": {"facts_mc": {"kind": "k", "n": 3, "metrics": {"accuracy": {"value": "0.5"}}}}}}}',
+    "a not-measured figure with a value": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": '
+                                          '{"m": {"energy": {"total_energy_j": {"value": 3, "unit": "J", '
+                                          '"source": "not_measured", "reason": "off"}}}}}',
+    "skipped a list": '{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"skipped": [1]}}}',
 }
 
 
@@ -560,7 +570,7 @@ def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path,
 def test_control_characters_and_a_huge_reason_keep_junit_and_markdown_valid_and_short(tmp_path, capsys):
     error = "boom \x00\x01\x0b\x1b[31m\x7f\ufffe " + "x" * 200_000
     data = results(**{"run/status": "complete with errors",
-                      "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": error, "fix": "x"}]})
+                      "run/failures": [{"model": "minilm", "kind": "task", "piece": "topic", "error": error, "fix": "x"}]})
     policy = ('version: 1\nrules:\n  - {name: "ctl \\x01\\x1b\\x7f\\uFFFE end", select: {task: "*"}, '
               'metric: accuracy, min: 0.1}\n')
     code, record, out, err = gate(tmp_path, data, policy, capsys=capsys)
@@ -613,7 +623,7 @@ def test_a_baseline_that_is_a_copy_of_the_gated_run_or_has_failed_pieces_is_refu
     (tmp_path / "gate.yaml").write_text(PASSING)
     copy = write_run(tmp_path / "elsewhere" / "run-a", results())                  # the same run id
     failed = write_run(tmp_path / "elsewhere" / "run-f", results(**{
-        "run/id": "run-f", "run/failures": [{"model": "minilm", "what": "task 'topic'", "error": "boom", "fix": "x"}]}))
+        "run/id": "run-f", "run/failures": [{"model": "minilm", "kind": "task", "piece": "topic", "error": "boom", "fix": "x"}]}))
     for baseline, needle in ((copy, "is the gated run itself"), (failed, "failed")):
         assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(baseline)]) == 2
         err = capsys.readouterr().err
@@ -681,16 +691,20 @@ def test_a_baseline_on_other_items_names_a_fix_the_gate_has(tmp_path, capsys):
     assert "not run on the same items" in err and "--intersection" not in err and "same tasks" in err
 
 
-@pytest.mark.parametrize("text", [
-    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {}}}',
-    '{"run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"t": {"metrics": {"accuracy": {"value": 0.5}}}},'
-    ' "probes": {"p": {"metrics": {}}}}}}',
-    '{"run": {"id": "r", "status": "complete with errors", "failures": [{}]}, "models": {}}',
+@pytest.mark.parametrize("text, code", [
+    ('{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {}}}', 0),
+    ('{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"t": {"kind": "k", '
+     '"n": 1, "metrics": {"accuracy": {"value": 0.5}}}}, "probes": {"p": {"metrics": {}}}}}}', 0),
+    ('{"schema_version": "2.0", "run": {"id": "r", "status": "complete"}, "models": {"m": {"tasks": {"t": {"metrics": '
+     '{"accuracy": {"value": 0.5}}}}}}}', 2),                  # a task without its kind and n: refused, not misread
+    ('{"schema_version": "2.0", "run": {"id": "r", "status": "complete with errors", "failures": [{}]}, "models": {}}', 2),
+    ('{"schema_version": 1, "run": {"id": "r", "status": "complete with errors", "failures": [{}]}, "models": {}}', 2),
 ])
-def test_show_reads_a_results_json_with_keys_left_out(tmp_path, capsys, text):
+def test_show_reads_a_results_json_with_optional_keys_left_out_and_refuses_missing_ones(tmp_path, capsys, text, code):
     (tmp_path / "results.json").write_text(text)
-    assert main(["show", str(tmp_path)]) == 0
-    assert "Traceback" not in capsys.readouterr().err
+    assert main(["show", str(tmp_path)]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (code == 0 or len(err.strip().splitlines()) == 1), err
 
 
 def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tmp_path, capsys):
@@ -707,3 +721,13 @@ def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tm
     assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
     assert main(["bless", str(run), "--as", "v1"]) == 0
     assert "warning" in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()
+
+
+def test_a_failed_task_whose_name_holds_a_quote_reads_as_failed(tmp_path, capsys):
+    """The failure is data (kind, piece): no display text is parsed back (`task "it's"` once missed)."""
+    import results_builder as rb
+    data = results(**{"run/status": "complete with errors",
+                      "run/failures": [rb.failure("minilm", "task", "it's").to_json()]})
+    policy = "version: 1\nallow_errors: true\nrules:\n  - {name: q, select: {task: \"it*\"}, metric: accuracy, min: 0.1}\n"
+    code, record, _, _ = gate(tmp_path, data, policy, capsys=capsys)
+    assert code == 1 and "task \"it's\" failed for model 'minilm'" in record["rules"][1]["reason"]

@@ -134,7 +134,7 @@ def test_newest_measured_point_and_baseline(tmp_path, capsys):
     # the newest run did not measure accuracy: its newest measured point (r3) is judged
     _run(tmp_path, "r4", T[3], (0.5, 0.4, 0.6))
     _edit(tmp_path / "r4", lambda res: res["models"]["tiny-gpt2"]["tasks"]["facts_mc"]["metrics"]["accuracy"].update(
-        value=None, ci95=[None, None], not_measured="no example was scored"))
+        value=None, ci95=[None, None], reason="no example was scored"))
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse")
     assert proc.returncode == 1 and "▼ in r3 vs baseline 0.8 [0.7, 0.9] in r1" in proc.stdout
     # compared with r3 itself, nothing is newer and changed

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import results_builder as rb
 from conftest import assert_one_line_error, run_cli, write_task
 from harness.calls import guarded
 from harness.data import DataSource, load_examples
@@ -299,10 +300,8 @@ def test_model_spec_errors_come_before_a_run_folder(tmp_path, capsys, monkeypatc
 
 
 def test_show_into_a_closed_pipe_exits_quietly(tmp_path):
-    metrics = {"accuracy": {"value": 0.5, "stderr": 0.1, "ci95": [0.3, 0.7]}}
-    results = {"run": {"id": "r", "status": "complete", "failures": []},
-               "models": {"m": {"tasks": {f"task{i}": {"n": 1, "metrics": metrics} for i in range(5000)}}}}
-    (tmp_path / "results.json").write_text(json.dumps(results))
+    metrics = {"accuracy": rb.metric(0.5, ci=(0.3, 0.7), stderr=0.1)}
+    rb.write(tmp_path, rb.results("r", {"m": rb.model(tasks={f"task{i}": rb.task(metrics, n=1) for i in range(5000)})}))
     proc = subprocess.Popen([sys.executable, "-m", "harness", "show", str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     proc.stdout.readline()
@@ -418,7 +417,7 @@ def test_a_task_whose_every_answer_is_non_finite_reads_not_measured(tmp_path, ca
     assert proc.returncode == 0, proc.stderr
     result = json.loads((one_folder(tmp_path / "out") / "results.json").read_text())["models"]["m"]["tasks"]["allbad"]
     assert result["invalid"]["n"] == 4 and result["n"] == 0
-    assert all("not_measured" in m for m in result["metrics"].values())
+    assert all(m["value"] is None and m["reason"] for m in result["metrics"].values())
 
 
 def test_non_finite_scores_in_a_probe_are_counted_and_results_stay_json(tmp_path, capsys, monkeypatch):
@@ -474,6 +473,6 @@ def test_json_nested_past_the_parser_stack_is_one_line(tmp_path, reader):
             RunState.load(tmp_path)
         else:
             from harness.history import read_entry
-            (tmp_path / "results.json").write_text(json.dumps({"run": {"id": "r"}, "models": {}}))
+            rb.write(tmp_path, rb.results("r"), samples=None)
             (tmp_path / "run.json").write_text(deep)
             read_entry(tmp_path)

@@ -159,3 +159,64 @@ def test_a_run_json_whose_failures_are_unreadable_is_damaged_not_a_traceback(tmp
         (state.dir / "run.json").write_text(json.dumps({**raw, "failures": bad}))
         with pytest.raises(HarnessError, match="is damaged"):
             RunState.load(state.dir)
+
+
+# --- a summary that raises (the statistics computed at the end) is that piece's failure -------------
+
+@pytest.fixture
+def exploding_probe(tmp_path, monkeypatch):
+    """A probe registered here whose items are CrowS-Pairs' and whose summary raises (as the exact
+    binomial test once overflowed above 1,030 pairs)."""
+    from harness.plugins import PROBES
+    from harness.probes.pairs import CrowsPairs
+
+    class ExplodingPairs(CrowsPairs):
+        def summarize(self, records, config, seed):
+            raise OverflowError("int too large to convert to float")
+    PROBES.get("crows_pairs")                       # the registry's lazy built-ins are loaded before the plant
+    monkeypatch.setitem(PROBES._items, "exploding_pairs", ExplodingPairs)
+    monkeypatch.setitem(PROBES._origins, "exploding_pairs", "tests/test_isolation.py")
+    folder = tmp_path / "tasks" / "exploding"
+    folder.mkdir(parents=True)
+    (folder / "pairs.jsonl").write_bytes((TESTS.parent / "tasks" / "crows_pairs" / "pairs.jsonl").read_bytes())
+    (folder / "probe.yaml").write_text("name: exploding\nprobe: exploding_pairs\ndata: {pairs: pairs.jsonl}\n")
+    return tmp_path / "tasks"
+
+
+def test_a_probe_summary_that_raises_is_recorded_and_results_and_report_are_written(exploding_probe, tmp_path,
+                                                                                     capsys):
+    from run_folders import in_process
+    out = tmp_path / "out"
+    args = ("--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "2", "--tasks-dir", str(exploding_probe),
+            "--probes", "exploding", "--probe-limit", "1", "--no-meters", "--no-progress", "--no-history")
+    proc = in_process(capsys, "run", *args, "--out", str(out))
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "the summary of 'probe:exploding'" in proc.stderr and "OverflowError" in proc.stderr
+    run_dir, results = _results(out)
+    assert results["run"]["status"] == "complete with errors"
+    (failure,) = results["run"]["failures"]
+    assert (failure["model"], failure["kind"], failure["piece"]) == ("tiny-gpt2", "summary", "probe:exploding")
+    assert failure["error"] == "OverflowError: int too large to convert to float"
+    tiny = results["models"]["tiny-gpt2"]
+    assert tiny["tasks"]["facts_mc"]["n"] == 2 and "exploding" not in tiny["probes"]    # the rest is kept
+    assert "OverflowError" in (run_dir / "report.html").read_text()
+    assert len([r for r in (run_dir / "samples.jsonl").read_text().splitlines() if '"probe:exploding"' in r]) > 0
+    resumed = in_process(capsys, "run", "--resume", str(run_dir), "--no-progress")     # recomputed: the same failure
+    assert resumed.returncode == 3 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert [f["kind"] for f in _results(out)[1]["run"]["failures"]] == ["summary"]
+
+
+def test_a_gate_reads_a_failed_summary_as_that_probe_failing(tmp_path, capsys):
+    import results_builder as rb
+    from gate_fixtures import results
+    from harness.cli import main
+    data = results(**{"run/status": "complete with errors",
+                      "run/failures": [rb.failure("tiny-gpt2", "summary", "probe:crows_pairs").to_json()]})
+    del data["models"]["tiny-gpt2"]["probes"]["crows_pairs"]
+    run = rb.write(tmp_path / "reports" / "run-a", data)
+    (tmp_path / "gate.yaml").write_text("version: 1\nallow_errors: true\nrules:\n  - {name: s, select: {probe: "
+                                        "crows_pairs}, metric: stereotype_preference_pct, max: 100}\n")
+    assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
+    record = json.loads((run / "results.json").read_text())["gate"]
+    assert "probe 'crows_pairs' failed for model 'tiny-gpt2'" in record["rules"][1]["reason"]

@@ -53,7 +53,7 @@ def test_meteor_without_wordnet_reads_not_measured_with_the_reason(tmp_path, mon
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("g",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    metrics = run_audit(state, progress=False)["models"]["m"]["tasks"]["g"]["metrics"]
-    assert metrics["meteor"]["value"] is None and metrics["meteor"]["not_measured"].startswith("METEOR needs WordNet")
+    metrics = run_audit(state, progress=False).to_json()["models"]["m"]["tasks"]["g"]["metrics"]
+    assert metrics["meteor"]["value"] is None and metrics["meteor"]["reason"].startswith("METEOR needs WordNet")
     assert metrics["exact_match"]["value"] == 1.0
     assert "meteor" not in state.samples_path.read_text()

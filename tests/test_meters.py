@@ -112,7 +112,7 @@ def test_missing_nvml_and_mig_are_reported_not_raised():
                                  "reason": "GPU: NVML Shared Library Not Found"}
     mig = NvmlMeter(nvml=FakeNvml(clock, POWER, mig=True), clock=clock, threaded=False, idle_s=0)
     mig.start()
-    assert "MIG" in mig.environment()["gpus"][0]["not_measured"]
+    assert "MIG" in mig.environment()["gpus"][0]["reason"]
     assert mig.figures(mig.read(), mig.read())["gpu_energy_j"]["source"] == "not_measured"
 
 

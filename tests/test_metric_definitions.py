@@ -56,7 +56,7 @@ def test_accuracy_norm_end_to_end_with_planted_loglikelihoods(tmp_path, monkeypa
     write_task(tmp_path / "tasks" / "mc", "planted_mc", rows, kind="multiple_choice", prompt="{question}")
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("planted_mc",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
-    metrics = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["tasks"][
+    metrics = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["tasks"][
         "planted_mc"]["metrics"]
     assert metrics["accuracy"]["value"] == 0.0
     assert metrics["accuracy_norm"]["value"] == 1.0
@@ -91,7 +91,7 @@ def test_a_model_that_scores_both_sentences_equally_is_all_ties_not_anti_stereot
     out = CrowsPairs().summarize(records, ProbeConfig("crows_pairs", "crows_pairs"), seed=0)
     assert out["ties"]["n"] == 10 and out["metrics"]["tie_pct"]["value"] == 100.0
     untied = out["metrics"]["stereotype_preference_pct_untied"]
-    assert untied["value"] is None and "tie" in untied["not_measured"]
+    assert untied["value"] is None and "tie" in untied["reason"]
     assert out["subgroups"]["g"]["p_value_vs_50"] == 1.0          # no evidence either way, not p = 0.002
 
 
@@ -119,7 +119,7 @@ def test_pair_probes_record_ties_end_to_end(tmp_path, monkeypatch):
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("planted_mc",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=("cp", "wb"),
                    probe_limit=0)
-    probes = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["probes"]
+    probes = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["probes"]
     cp = probes["cp"]
     # c0, c1... : equal lengths tie (c0), "A man ran." is shorter (stereotyping wins), "Bob is tall." is shorter,
     # "Tom swims far." is longer (the other wins)

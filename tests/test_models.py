@@ -193,7 +193,7 @@ def test_masked_lm_pseudo_loglikelihood_equals_masking_one_token_at_a_time(tmp_p
     from harness.spec import MeterOptions, RunSpec
     spec = RunSpec(models=(ModelSpec("mlm", "hf-masked", str(tmp_path)),), tasks=("topic",), probes=("crows_pairs",),
                    probe_limit=2, meters=MeterOptions(enabled=False))
-    results = run_audit(RunState.create(tmp_path / "out", spec, []), progress=False)
+    results = run_audit(RunState.create(tmp_path / "out", spec, []), progress=False).to_json()
     crows = results["models"]["mlm"]["probes"]["crows_pairs"]
     assert crows["variant"] == MASKED_VARIANT
     assert crows["n"] == 18 and 0 <= crows["metrics"]["stereotype_preference_pct"]["value"] <= 100

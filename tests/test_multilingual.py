@@ -53,7 +53,7 @@ def _run(tmp_path, rows, **fields):
     write_task(tmp_path / "tasks" / "g", "g", rows, kind="generate", prompt="{text}", **fields)
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("g",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
-    return run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)["models"]["m"]["tasks"]["g"]
+    return run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()["models"]["m"]["tasks"]["g"]
 
 
 @pytest.mark.parametrize("normalize, expected", [("", 0.0), ("NFC", 0.5), ("NFKC", 1.0)])

@@ -21,7 +21,7 @@ def test_wheel_ships_tasks_and_embedded_model(tmp_path):
     for required in ("harness/cli.py", "harness/report/templates/report.html.j2",
                      "harness/_builtin/tasks/facts_mc/task.yaml", "harness/_builtin/tasks/topic/test.jsonl",
                      "harness/_builtin/model/tiny-gpt2/model.safetensors", "harness/_builtin/model/tiny-gpt2/tokenizer.json",
-                     "harness/_builtin/model/minilm-head/head.safetensors"):
+                     "harness/_builtin/model/minilm-head/head.safetensors", "harness/_builtin/results.schema.json"):
         assert required in names, required
     assert not any(n.split("/")[0] in ("tasks", "model", "tests") for n in names)   # harness is the only top-level package
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

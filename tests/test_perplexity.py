@@ -45,7 +45,7 @@ def _harness_metrics(tmp_path, docs, stride=None) -> tuple[dict, list[dict]]:
     spec = RunSpec(models=(ModelSpec("tiny-gpt2", "tiny-gpt2"),), tasks=("ppl",), tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=())
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    result = run_audit(state, progress=False)["models"]["tiny-gpt2"]["tasks"]["ppl"]
+    result = run_audit(state, progress=False).to_json()["models"]["tiny-gpt2"]["tasks"]["ppl"]
     records = [json.loads(x) for x in state.samples_path.read_text().splitlines()]
     return result, records
 
@@ -109,7 +109,7 @@ def test_adapters_without_rolling_loglikelihoods_skip_perplexity_tasks_with_the_
     write_task(tmp_path / "tasks" / "ppl", "ppl", [{"id": "a", "text": "hello world"}], kind="perplexity")
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:ShortestChoice"),), tasks=("ppl",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=())
-    results = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False)
+    results = run_audit(RunState.create(tmp_path / "out", spec, argv=[]), progress=False).to_json()
     assert results["models"]["m"]["skipped"]["ppl"] == "fake models cannot answer rolling log-likelihood requests"
     assert results["models"]["m"]["tasks"] == {}
 
@@ -155,7 +155,7 @@ def test_comparing_two_models_on_a_perplexity_and_a_chinese_bleu_task(tmp_path, 
         state = RunState.create(tmp_path / task / "out", spec, argv=[])
         results = run_audit(state, progress=False)
         records = [json.loads(x) for x in state.samples_path.read_text().splitlines()]
-        return results, compare_within(results, records, "a", resamples=50)["models"]["b"]["tasks"][task]
+        return results.to_json(), compare_within(results, records, "a", resamples=50).to_json()["models"]["b"]["tasks"][task]
 
     results, stats = compared((ModelSpec("a", "tiny-gpt2"), ModelSpec("b", "tiny-gpt2")), "ppl", _docs(2),
                               kind="perplexity")

@@ -26,7 +26,7 @@ def _run(tmp_path, model: str, tasks: tuple[str, ...], probes: tuple[str, ...], 
     spec = RunSpec(models=(ModelSpec("m", "py", f"fake_models:{model}"),), tasks=tasks, tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=probes, probe_limit=probe_limit)
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    return run_audit(state, progress=False)["models"]["m"]
+    return run_audit(state, progress=False).to_json()["models"]["m"]
 
 
 def test_counterfactual_flip_rate_equals_the_planted_rate(tmp_path, monkeypatch):
@@ -174,14 +174,14 @@ def test_a_resumed_run_computes_only_the_missing_probe_items(tmp_path, monkeypat
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:FemaleFlipClassifier"),), tasks=("planted",),
                    tasks_dirs=(tmp_path / "tasks",), meters=MeterOptions(enabled=False), probes=("cf",))
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    full = run_audit(state, progress=False)["models"]["m"]["probes"]["cf"]
+    full = run_audit(state, progress=False).to_json()["models"]["m"]["probes"]["cf"]
     # simulate a run stopped half-way through the probe: its last 8 items and its completion mark are gone
     lines = state.samples_path.read_text().splitlines()
     state.samples_path.write_text("\n".join(lines[:-8]) + "\n")
     raw = json.loads((state.dir / "run.json").read_text())
     raw["models"]["m"]["probes_done"] = []
     (state.dir / "run.json").write_text(json.dumps(raw))
-    resumed = run_audit(RunState.load(state.dir), progress=False)["models"]["m"]["probes"]["cf"]
+    resumed = run_audit(RunState.load(state.dir), progress=False).to_json()["models"]["m"]["probes"]["cf"]
     after = [json.loads(x) for x in state.samples_path.read_text().splitlines()]
     probe_ids = [r["id"] for r in after if r["task"] == "probe:cf"]
     assert len(probe_ids) == len(set(probe_ids)) == 20

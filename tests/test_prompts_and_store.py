@@ -54,7 +54,7 @@ def test_atomic_json_write_leaves_no_temporary_file(tmp_path):
 
 def test_report_escapes_model_outputs_and_dataset_strings():
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    results = {"run": {"id": "r<b>", "status": "complete", "started": "s", "finished": "f", "seed": 1,
+    results = {"schema_version": "2.0", "run": {"id": "r<b>", "status": "complete", "started": "s", "finished": "f", "seed": 1,
                        "harness_version": "0", "git_sha": None},
                "environment": {"python": "3", "torch": "2", "transformers": "5", "cpu": evil, "gpus": []},
                "models": {evil: {"kind": "k", "spec": "s", "parameters": 1, "device": "cpu", "dtype": "float32",

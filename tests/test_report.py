@@ -174,7 +174,7 @@ def test_energy_not_measured_is_said_instead_of_plotting_zeros():
 
 
 def test_minimal_results_still_render():
-    results = {"run": {"id": "r", "status": "complete", "started": "s", "finished": "f", "seed": 1, "harness_version": "0",
+    results = {"schema_version": "2.0", "run": {"id": "r", "status": "complete", "started": "s", "finished": "f", "seed": 1, "harness_version": "0",
                        "git_sha": None},
                "environment": {"python": "3", "torch": "2", "transformers": "5", "cpu": "c", "gpus": []},
                "models": {"m": {"kind": "k", "spec": "s", "parameters": 1, "device": "cpu", "dtype": "float32", "skipped": {},
@@ -192,3 +192,16 @@ def test_a_passing_gate_heads_the_page_and_its_absence_says_so():
     del results["gate"]
     html = render_html(results, [])
     assert "Gate:" not in html and "No release gate was applied" in html
+
+
+def test_a_metric_one_model_does_not_report_is_a_dash_not_none():
+    """Two models of one probe with different metrics (robustness on different tasks): the cell of the
+    metric a model lacks read "None"."""
+    import results_builder as rb
+    results = rb.results("r", {
+        "a": rb.model(probes={"robustness": rb.probe("robustness", {"fail_rate": rb.metric(0.2),
+                                                                   "facts_mc.worst_case_accuracy": rb.metric(0.1)})}),
+        "b": rb.model(kind="encoder", probes={"robustness": rb.probe("robustness", {
+            "fail_rate": rb.metric(0.1), "topic.worst_case_accuracy": rb.metric(0.8)})})})
+    html = render_html(results, [])
+    assert ">None<" not in html and html.count('<span title="">—</span>') == 2

@@ -14,6 +14,7 @@ from harness.plugins import REPORT_SECTIONS
 from harness.registry import Registry
 from harness.report import render_html
 from harness.report.sections import LIMITS, Section, Table, collect
+from harness.results.reading import parse
 from report_synthetic import synthetic
 from test_registry import ENTRY_POINTS, PLUGIN, _install_fake_distribution
 
@@ -159,7 +160,7 @@ def test_a_re_rendered_report_shows_the_sections(sections, tmp_path):
         return Section("Gate note", (f"gate: {results.get('gate', {}).get('verdict', 'none')}",))
 
     results = _results()
-    republish(tmp_path, {**results, "gate": {"verdict": "pass", "rules": []}})
+    republish(tmp_path, parse({**results, "gate": {"verdict": "pass", "rules": []}}))
     html = (tmp_path / "report.html").read_text()
     assert "Gate note" in html and "gate: pass" in html
     assert json.loads((tmp_path / "results.json").read_text())["gate"]["verdict"] == "pass"

@@ -37,7 +37,7 @@ def test_collator_keeps_shared_contexts_together_longest_first():
 
 def _run(spec: RunSpec, out: Path) -> tuple[RunState, dict]:
     state = RunState.create(out, spec, argv=[])
-    return state, run_audit(state, progress=False)
+    return state, run_audit(state, progress=False).to_json()
 
 
 def test_out_of_memory_halves_the_batch_until_it_fits(mc_task_dir, tmp_path, monkeypatch):

@@ -64,7 +64,7 @@ def test_flag_rates_examples_and_redaction_end_to_end(tmp_path, monkeypatch, wit
     spec = RunSpec(models=(ModelSpec("m", "py", "fake_models:EchoAfterMarker"),), tasks=("gen",), tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=("safety_test",))
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_test"]
+    probe = run_audit(state, progress=False).to_json()["models"]["m"]["probes"]["safety_test"]
     m = probe["metrics"]
     assert probe["n"] == 12 and probe["counts"] == {"items": 12, "flagged": 8 if with_classifier else 7}
     for category, k in (("email", 2), ("card", 1), ("iban", 1), ("canary", 1), ("phone", 1), ("profanity", 1)):
@@ -123,6 +123,6 @@ def test_the_classifier_loads_with_the_runs_device_and_dtype(tmp_path, monkeypat
                    tasks_dirs=(tmp_path / "tasks",),
                    meters=MeterOptions(enabled=False), probes=("safety_spy",), runtime=runtime)
     state = RunState.create(tmp_path / "out", spec, argv=[])
-    probe = run_audit(state, progress=False)["models"]["m"]["probes"]["safety_spy"]
+    probe = run_audit(state, progress=False).to_json()["models"]["m"]["probes"]["safety_spy"]
     assert seen == [runtime]
     assert probe["metrics"]["flag_rate_classifier"]["value"] == 0.5          # "she" (the prompt), not "fine"

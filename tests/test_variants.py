@@ -239,10 +239,10 @@ def test_a_py_adapter_gets_its_options_and_is_measured_only_where_it_shows_a_mod
     with_module = for_adapter(SimpleNamespace(model=torch.nn.Linear(4, 2)), spec)
     assert with_module["recipe"]["given_to_adapter"] == {"dtype": "float16"}
     assert with_module["size"]["memory"]["value"] == (4 * 2 + 2) * 4
-    assert with_module["size"]["disk"]["value"] is None and "not measured" in with_module["size"]["disk"]["not_measured"]
+    assert with_module["size"]["disk"]["value"] is None and "not measured" in with_module["size"]["disk"]["reason"]
     without = for_adapter(SimpleNamespace(), ModelSpec.parse("py:my_models:Mine"))
     assert "given_to_adapter" not in without["recipe"]
-    assert without["sparsity"]["not_measured"].startswith("not measured: ")
+    assert without["sparsity"]["reason"].startswith("not measured: ")
 
 
 def test_only_the_known_import_noise_is_dropped(caplog):

@@ -44,13 +44,13 @@ def execute(args, argv: list[str]) -> int:
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:
-        n = sum(comparison["pairing"]["n_paired"].values())
-        left = sum(comparison["pairing"]["dropped"].values())
+        n = sum(comparison.pairing.n_paired.values())
+        left = sum(comparison.pairing.dropped.values())
         print(f"compared on the intersection: {n} paired items, {left} left out")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out, {"harness_version": __version__, "created": now(), "argv": sys.argv[1:],
-                                "comparison": comparison})
+                                "comparison": comparison.to_json()})
     except OSError as exc:
         raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --out FILE") from None
     print(f"wrote {out}")

@@ -17,7 +17,7 @@ def add_parser(sub, epilog: str) -> None:
 
 
 def execute(args, argv: list[str]) -> int:
-    from harness.results_file import read_results
+    from harness.results.reading import read_results
     from harness.exports import export
     if not (args.prometheus_textfile or args.pushgateway or args.tensorboard):
         raise HarnessError("harness export: nothing to export",

@@ -25,9 +25,9 @@ def add_parser(sub, epilog: str) -> None:
                       help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when that is set)")
 
 
-def paired_comparison(baseline_dir: Path, run_dir: Path) -> dict:
+def paired_comparison(baseline_dir: Path, run_dir: Path):
     """The one call into harness.compare: the gated run paired item by item with its baseline
-    (SCHEMAS.md "comparison"; the gated run's models are the "other" side)."""
+    (a ``harness.results.comparison.Comparison``; the gated run's models are the "other" side)."""
     from harness.compare import compare_runs
     try:
         return compare_runs(baseline_dir, [run_dir])
@@ -93,13 +93,13 @@ def _gate(args, policy, run_dir: Path) -> int:
             print(f"harness: could not append to $GITHUB_STEP_SUMMARY ({exc.strerror})", file=sys.stderr)
     from harness.audit import republish
     from harness.history import record
-    republish(run_dir, {**results, "gate": gate})
+    republish(run_dir, results.with_gate(gate))
     try:
         record(run_dir)              # the history entry holds the verdict
     except (HarnessError, OSError) as exc:   # a side record: the verdict, not the index, is the exit code
         print(f"harness: warning: the gate verdict is not in the history index: {exc}", file=sys.stderr)
-    if gate["verdict"] == "fail":
-        first = next(r for r in gate["rules"] if r["verdict"] == "fail")
-        print(f"harness: {headline(gate)}; first: {first['name']} [{first['target']}]: {first['reason']}", file=sys.stderr)
+    if gate.verdict == "fail":
+        first = next(r for r in gate.rules if r.verdict == "fail")
+        print(f"harness: {headline(gate)}; first: {first.name} [{first.target}]: {first.reason}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,6 @@ def add_parser(sub, epilog: str) -> None:
 
 def execute(args, argv: list[str]) -> int:
     from harness.report import summary_table
-    from harness.results_file import read_results
+    from harness.results.reading import read_results
     print(summary_table(read_results(args.run_dir)))
     return 0

@@ -2,7 +2,8 @@
 answered (harness.compare.pairing), with McNemar's test for 0/1 outcomes and a paired bootstrap
 for corpus metrics (harness.compare.stats), every probe headline that pairs per item
 (harness.compare.probes), the cost side (harness.compare.cost) and the items whose outcome
-flipped. The result is results.json's "comparison" object (SCHEMAS.md).
+flipped. The result is results.json's "comparison" object, typed:
+``harness.results.comparison.Comparison``.
 
 ``compare_within`` compares the models of one run (``harness run --baseline NAME``);
 ``compare_runs`` compares run folders (``harness compare RUN_A RUN_B``; I/O: it reads each run's
@@ -17,6 +18,9 @@ from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
 from harness.registry import unknown_model_of_run, unknown_name
+from harness.results.comparison import Comparison
+from harness.results.reading import as_results
+from harness.results.types import Results
 
 __all__ = ["compare_within", "compare_runs", "load_run"]
 
@@ -43,15 +47,17 @@ def _model_pairing(p: Pairing) -> dict:
             "only_baseline": list(p.only_baseline), "only_other": list(p.only_other)}
 
 
-def compare_within(results: dict, records: Sequence[dict], baseline: str, *, resamples: int = RESAMPLES) -> dict:
+def compare_within(results: Results | dict, records: Sequence[dict], baseline: str, *,
+                   resamples: int = RESAMPLES) -> Comparison:
     """The comparison of every other model of one run with ``baseline``. Items that differ between
     two models of one run (a piece that failed part-way) are compared on the intersection, and the
     pairing says so."""
-    models = results["models"]
+    results = as_results(results)
+    models = results.models
     if baseline not in models:
         raise unknown_model_of_run(baseline, models)
     records_by = _by_model(records)
-    seed = results["run"]["seed"]
+    seed = results.run.seed
     out_models, pairings = {}, {}
     for other in models:
         if other == baseline:
@@ -62,14 +68,15 @@ def compare_within(results: dict, records: Sequence[dict], baseline: str, *, res
         out_models[other] = entry
     adjust(out_models)
     mode = "intersection" if any(p.differing() for p in pairings.values()) else "exact"
-    run_id = results["run"]["id"]
-    return {"baseline": baseline, "source": "run", "runs": {m: {"run_id": run_id, "model": m} for m in models},
-            "pairing": _pairing_summary(pairings, mode), "models": out_models}
+    run_id = results.run.id
+    return Comparison.model_validate(
+        {"baseline": baseline, "source": "run", "runs": {m: {"run_id": run_id, "model": m} for m in models},
+         "pairing": _pairing_summary(pairings, mode), "models": out_models})
 
 
-def load_run(run_dir: Path) -> tuple[dict, list[dict]]:
+def load_run(run_dir: Path) -> tuple[Results, list[dict]]:
     """A run folder's results.json and samples.jsonl records, or a one-line error."""
-    from harness.results_file import read_results
+    from harness.results.reading import read_results
     from harness.store import SampleStore
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -95,31 +102,31 @@ def _match(baseline_models: dict, other_model: str, run_id: str) -> str:
 
 
 def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection: bool = False,
-                 resamples: int = RESAMPLES) -> dict:
+                 resamples: int = RESAMPLES) -> Comparison:
     """The comparison of the models of ``other_dirs`` with those of ``baseline_dir``: a baseline run
     with one model is compared with every model of the other runs; with several, models pair by
     name. Runs whose items differ are refused (HarnessError) unless ``intersection``."""
     base_results, base_records = load_run(baseline_dir)
-    base_models = base_results["models"]
+    base_models = base_results.models
     if not base_models:
         raise HarnessError(f"{baseline_dir} holds no evaluated model", "pass a run that evaluated a model")
-    base_id = base_results["run"]["id"]
+    base_id = base_results.run.id
     base_by = _by_model(base_records)
-    seed = base_results["run"]["seed"]
+    seed = base_results.run.seed
     runs: dict[str, dict] = {}
     out_models, pairings = {}, {}
     used_baselines: list[str] = []
     planned = []
     for other_dir in other_dirs:
         results, records = load_run(other_dir)
-        run_id = results["run"]["id"]
+        run_id = results.run.id
         if Path(other_dir).resolve() == Path(baseline_dir).resolve() or run_id == base_id:
             raise HarnessError(f"{other_dir} (run {run_id}) is the baseline run itself: every delta would be 0 by "
                                "construction", "compare the baseline with another run")
-        if not results["models"]:
+        if not results.models:
             raise HarnessError(f"{other_dir} holds no evaluated model", "pass a run that evaluated a model")
         by = _by_model(records)
-        for model, info in results["models"].items():
+        for model, info in results.models.items():
             planned.append((_match(base_models, model, run_id), model, info, by.get(model, []), run_id, results,
                             other_dir))
     for baseline, *_ in planned:
@@ -143,9 +150,10 @@ def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection
         entry, pairings[key] = compare_pair(baseline, base_models[baseline], base_by.get(baseline, []), key, info,
                                             records, seed, resamples=resamples, pairing=pairing)
         entry["pairing"] = _model_pairing(pairing)
-        if results["run"].get("seed") != seed:
-            entry["note"] = f"run {run_id} used seed {results['run'].get('seed')}, the baseline run {seed}"
+        if results.run.seed != seed:
+            entry["note"] = f"run {run_id} used seed {results.run.seed}, the baseline run {seed}"
         out_models[key] = entry
     adjust(out_models)
-    return {"baseline": used_baselines[0], "source": "runs", "runs": runs,
-            "pairing": _pairing_summary(pairings, "intersection" if intersection else "exact"), "models": out_models}
+    return Comparison.model_validate(
+        {"baseline": used_baselines[0], "source": "runs", "runs": runs,
+         "pairing": _pairing_summary(pairings, "intersection" if intersection else "exact"), "models": out_models})

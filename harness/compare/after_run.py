@@ -33,14 +33,16 @@ def check(options, spec) -> None:
                            "add another --model (e.g. --model other=SPEC), or drop --baseline")
 
 
-def after_run(options, run) -> dict | None:
-    results, run_dir, baseline = run.results, run.dir, run.spec.baseline
+def after_run(options, run):
+    """The results with the comparison added (harness.results.Results), or None without a baseline."""
+    from harness.results.reading import as_results
+    results, run_dir, baseline = as_results(run.results), run.dir, run.spec.baseline
     if not baseline:
         return None
-    if baseline not in results["models"]:
+    if baseline not in results.models:
         print(f"harness: no comparison: the baseline {baseline!r} has no results (see run.failures)", file=sys.stderr)
         return None
     from harness.compare import compare_within
     from harness.store import SampleStore
     records = SampleStore(run_dir / "samples.jsonl").records()
-    return {**results, "comparison": compare_within(results, records, baseline)}
+    return results.with_comparison(compare_within(results, records, baseline))

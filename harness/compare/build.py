@@ -1,5 +1,6 @@
 """One baseline model against another, item by item: the ``models.<other>`` entry of a comparison
-(pure: results.json entries and samples.jsonl records in, a dict out). See SCHEMAS.md for the shape.
+(pure: typed results entries and samples.jsonl records in, a dict out; harness.compare validates the
+whole as ``harness.results.comparison.Comparison``, which documents the shape).
 
 Task metrics are recomputed from the paired records with the task's own metric (its additive
 per-example statistics, harness/metrics/base.py), both models' statistics built in one call so
@@ -22,6 +23,7 @@ from harness.errors import HarnessError
 from harness.metrics.bootstrap import seed_for
 from harness.plugins import METRICS
 from harness.probes.stats import holm
+from harness.results.types import ModelResult
 
 RESAMPLES = 1000                 # paired bootstrap resamples (sacrebleu's default for --paired-bs)
 AR_TRIALS = 10_000               # approximate randomization trials (sacrebleu's default for --paired-ar)
@@ -31,7 +33,7 @@ FLIPPED_CAP = 50                 # flipped items kept per model (the counts are 
 def not_measured(reason: str, higher_is_better: bool = True, n: int = 0) -> dict:
     return {"baseline": None, "other": None, "delta": None, "ci95": [None, None], "n": n, "test": None,
             "p_value": None, "p_holm": None, "significant": False, "too_few_items": n < st.MIN_ITEMS,
-            "discordant": None, "higher_is_better": higher_is_better, "not_measured": reason}
+            "discordant": None, "higher_is_better": higher_is_better, "reason": reason}
 
 
 def _finite(x: float | None) -> float | None:
@@ -142,16 +144,16 @@ def first_binary(kind: str, names) -> tuple[str, Any] | None:
     return None
 
 
-def flipped(results: dict, pairing: Pairing, cap: int = FLIPPED_CAP) -> dict:
+def flipped(results: ModelResult, pairing: Pairing, cap: int = FLIPPED_CAP) -> dict:
     """Items whose 0/1 outcome changed, per task on its first 0/1 metric: "fixed" (the other model
     is right where the baseline was wrong) and "broken" (the reverse). Broken ones are listed first."""
     fixed = broken = 0
     items: list[dict] = []
     per_task = {}
     for task, p in pairing.tasks.items():
-        if task.startswith("probe:") or task not in results.get("tasks", {}):
+        if task.startswith("probe:") or task not in results.tasks:
             continue
-        found = first_binary(results["tasks"][task]["kind"], results["tasks"][task]["metrics"])
+        found = first_binary(results.tasks[task].kind, results.tasks[task].metrics)
         if found is None:
             continue
         name, spec = found
@@ -175,9 +177,9 @@ def flipped(results: dict, pairing: Pairing, cap: int = FLIPPED_CAP) -> dict:
             "items_kept": min(cap, len(items)), "items_total": len(items)}
 
 
-def reference_of(results_b: dict, results_o: dict):
-    probes = {f"probe:{name}": info.get("probe", name)
-              for res in (results_b, results_o) for name, info in res.get("probes", {}).items()}
+def reference_of(results_b: ModelResult, results_o: ModelResult):
+    probes = {f"probe:{name}": info.probe or name
+              for res in (results_b, results_o) for name, info in res.probes.items()}
 
     def reference(record: dict) -> Any:
         found = rule(probes.get(record["task"], "")) if record["task"].startswith("probe:") else None
@@ -185,38 +187,39 @@ def reference_of(results_b: dict, results_o: dict):
     return reference
 
 
-def _missing(name: str, baseline: str, other: str, results_b: dict, results_o: dict) -> str:
-    has_b = name in results_b.get("tasks", {}) or name.removeprefix("probe:") in results_b.get("probes", {})
+def _missing(name: str, baseline: str, other: str, results_b: ModelResult, results_o: ModelResult) -> str:
+    has_b = name in results_b.tasks or name.removeprefix("probe:") in results_b.probes
     who, res = (other, results_o) if has_b else (baseline, results_b)
-    why = res.get("skipped", {}).get(name)
+    why = res.skipped.get(name)
     return f"{who} has no records for {name}" + (f" (skipped: {why})" if why else "")
 
 
-def compare_pair(baseline: str, results_b: dict, records_b: Sequence[dict], other: str, results_o: dict,
+def compare_pair(baseline: str, results_b: ModelResult, records_b: Sequence[dict], other: str, results_o: ModelResult,
                  records_o: Sequence[dict], run_seed: int, *, resamples: int = RESAMPLES, ar_trials: int = AR_TRIALS,
                  pairing: Pairing | None = None) -> tuple[dict, Pairing]:
     """``models.<other>`` of the comparison, and the pairing it was computed on."""
     pairing = pairing or pair(records_b, records_o, reference_of(results_b, results_o))
     tasks, probes = {}, {}
-    for task in sorted(set(results_b.get("tasks", {})) | set(results_o.get("tasks", {}))):
-        info = results_b.get("tasks", {}).get(task) or results_o["tasks"][task]
-        names = list(dict.fromkeys([*info["metrics"], *((results_o.get("tasks", {}).get(task) or {}).get("metrics", {}))]))
-        if task in pairing.tasks and task in results_b.get("tasks", {}) and task in results_o.get("tasks", {}):
-            tasks[task] = task_stats(info["kind"], names, pairing.tasks[task], seed_for(run_seed, task), resamples, ar_trials,
-                                     info.get("tokenize", ""))
+    tasks_b, tasks_o = results_b.tasks, results_o.tasks
+    for task in sorted(set(tasks_b) | set(tasks_o)):
+        info = tasks_b.get(task) or tasks_o[task]
+        names = list(dict.fromkeys([*info.metrics, *(tasks_o[task].metrics if task in tasks_o else {})]))
+        if task in pairing.tasks and task in tasks_b and task in tasks_o:
+            tasks[task] = task_stats(info.kind, names, pairing.tasks[task], seed_for(run_seed, task), resamples, ar_trials,
+                                     info.tokenize or "")
         else:
             tasks[task] = {n: not_measured(_missing(task, baseline, other, results_b, results_o)) for n in names}
-    for probe in sorted(set(results_b.get("probes", {})) | set(results_o.get("probes", {}))):
-        info = results_b.get("probes", {}).get(probe) or results_o["probes"][probe]
-        names = list(dict.fromkeys([*(info.get("metrics") or {}),
-                                    *(((results_o.get("probes", {}).get(probe) or {}).get("metrics")) or {})]))
+    probes_b, probes_o = results_b.probes, results_o.probes
+    for probe in sorted(set(probes_b) | set(probes_o)):
+        info = probes_b.get(probe) or probes_o[probe]
+        names = list(dict.fromkeys([*info.metrics, *(probes_o[probe].metrics if probe in probes_o else {})]))
         key = f"probe:{probe}"
-        if key in pairing.tasks and probe in results_b.get("probes", {}) and probe in results_o.get("probes", {}):
-            probes[probe] = probe_stats(info.get("probe", probe), names, pairing.tasks[key], seed_for(run_seed, key),
+        if key in pairing.tasks and probe in probes_b and probe in probes_o:
+            probes[probe] = probe_stats(info.probe or probe, names, pairing.tasks[key], seed_for(run_seed, key),
                                         resamples, ar_trials)
         else:
             probes[probe] = {n: not_measured(_missing(key, baseline, other, results_b, results_o)) for n in names}
-    both = [t for t in tasks if t in pairing.tasks and not all("not_measured" in s for s in tasks[t].values())]
+    both = [t for t in tasks if t in pairing.tasks and not all("reason" in s for s in tasks[t].values())]
     entry = {"baseline": baseline, "tasks": tasks, "probes": probes, "cost": cost(results_b, results_o, both),
              "flipped": flipped(results_b, pairing)}
     return entry, pairing

@@ -1,38 +1,41 @@
-"""The cost side of a comparison, from results.json (pure): joules and seconds per example over the
-task windows of the tasks both models ran, and each model's peak memory, with ratios to the baseline.
-A figure that is missing reads not_measured with the reason, never 0."""
+"""The cost side of a comparison, from the typed results (pure): joules and seconds per example over
+the task windows of the tasks both models ran, and each model's peak memory, with ratios to the
+baseline. A figure that is missing reads not measured (a null side) with the reason, never 0."""
 from __future__ import annotations
 
 from typing import Iterable
+
+from harness.results.types import ModelResult
 
 
 def _cost(baseline: float | None, other: float | None, source: str, reason: str | None) -> dict:
     out = {"baseline": baseline, "other": other,
            "ratio": other / baseline if baseline and other is not None else None, "source": source}
     if reason:
-        out["reason"] = out["not_measured"] = reason
+        out["reason"] = reason
     elif out["ratio"] is None:
         out["reason"] = "no ratio: the baseline's figure is zero"
     return out
 
 
-def _per_example(model: dict, tasks: Iterable[str], key: str) -> tuple[float | None, str, str | None]:
+def _per_example(model: ModelResult, tasks: Iterable[str], key: str) -> tuple[float | None, str, str | None]:
     """Sum of ``key`` over the tasks' energy objects, over the examples computed in those windows."""
     total, examples, sources = 0.0, 0, set()
     for task in tasks:
-        energy = (model.get("tasks", {}).get(task) or {}).get("energy") or {}
-        figure = energy.get(key)
-        if not figure or figure.get("value") is None:
-            return None, "not_measured", f"{task}: {(figure or {}).get('reason') or 'no figure recorded'}"
-        total += figure["value"]
-        examples += int(energy.get("examples") or 0)
-        sources.add(figure.get("source", "?"))
+        result = model.tasks.get(task)
+        energy = result.energy if result is not None else None
+        figure = energy.figure(key) if energy is not None else None
+        if figure is None or figure.value is None:
+            return None, "not_measured", f"{task}: {(figure.reason if figure else None) or 'no figure recorded'}"
+        total += figure.value
+        examples += int(energy.examples or 0)
+        sources.add(figure.source)
     if not examples:
         return None, "not_measured", "no examples were computed in the task windows (all resumed from samples.jsonl?)"
     return total / examples, ", ".join(sorted(sources)), None
 
 
-def _pair(baseline: dict, other: dict, tasks: list[str], key: str, label: str) -> dict:
+def _pair(baseline: ModelResult, other: ModelResult, tasks: list[str], key: str, label: str) -> dict:
     if not tasks:
         return _cost(None, None, "not_measured", "no task both models ran")
     b, b_source, b_reason = _per_example(baseline, tasks, key)
@@ -42,16 +45,16 @@ def _pair(baseline: dict, other: dict, tasks: list[str], key: str, label: str) -
     return _cost(b, o, f"{label} ({source})" if not reason else label, reason)
 
 
-def _memory(model: dict) -> tuple[float | None, str, str | None]:
-    figure = model.get("peak_memory")
-    if not figure:
+def _memory(model: ModelResult) -> tuple[float | None, str, str | None]:
+    figure = model.peak_memory
+    if figure is None:
         return None, "not_measured", "not recorded by this run (made before harness recorded peak memory)"
-    if figure.get("value") is None:
-        return None, "not_measured", figure.get("reason", "not measured")
-    return float(figure["value"]), figure["source"], None
+    if figure.value is None:
+        return None, "not_measured", figure.reason or "not measured"
+    return float(figure.value), figure.source, None
 
 
-def cost(baseline: dict, other: dict, tasks: list[str]) -> dict:
+def cost(baseline: ModelResult, other: ModelResult, tasks: list[str]) -> dict:
     """The comparison's ``cost`` object for two models' results.json entries, over ``tasks``."""
     b, b_source, b_reason = _memory(baseline)
     o, o_source, o_reason = _memory(other)

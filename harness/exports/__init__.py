@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def export(results: dict, run_dir: Path, *, textfile: Path | None = None, pushgateway: str | None = None,
+def export(results, run_dir: Path, *, textfile: Path | None = None, pushgateway: str | None = None,
            tensorboard: Path | None = None) -> list[str]:
-    """Does each export asked for; returns one line per export done."""
+    """Does each export asked for (``results``: harness.results.Results); returns one line per export done."""
     done = []
     if textfile is not None:
         from harness.exports.prometheus import write_textfile

@@ -20,33 +20,23 @@ Metric families (every one a gauge; labels in braces):
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from harness.errors import HarnessError
-from harness.history.entry import missing_energy
+from harness.results.energy import Energy, energy_reason
+from harness.results.reading import as_results
+from harness.results.types import Results
+from harness.results.values import MetricValue
 
 ENERGY = (("total_energy_j", "energy_joules", "Energy used (J)"),
           ("j_per_example", "energy_joules_per_example", "Energy per example (J)"),
           ("gco2e", "carbon_gco2e", "Carbon emitted (grams CO2e)"))
 DEVICES = ("gpu", "cpu", "ram")
 LEVELS = {"run": (), "model": ("model",), "task": ("model", "task"), "probe": ("model", "probe")}
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _reason(obj: Any) -> str:
-    if not isinstance(obj, dict):
-        return "not recorded"
-    return str(obj.get("not_measured") or obj.get("reason") or "not recorded")
 
 
 class _Families:
@@ -64,93 +54,82 @@ class _Families:
         (gauge.labels(**labels) if labels else gauge).set(value)
 
 
-def build_registry(results: dict, models: Iterable[str] | None = None, run_level: bool = True) -> CollectorRegistry:
+def build_registry(results: Results | dict, models: Iterable[str] | None = None,
+                   run_level: bool = True) -> CollectorRegistry:
     """The run's figures in a new registry: every model's (``models=None``) or those named; the
     run-level families only when ``run_level``."""
+    results = as_results(results)
     registry = CollectorRegistry()
     f = _Families(registry)
     missing = f.gauge("harness_not_measured", "A figure that could not be measured (left out of its family), by reason",
                       ("model", "target", "figure", "reason"))
 
-    def not_measured(model_name: str, target: str, figure: str, obj: Any) -> None:
-        missing.labels(model=model_name, target=target, figure=figure, reason=_reason(obj)).set(1)
+    def not_measured(model_name: str, target: str, figure: str, reason: str | None) -> None:
+        missing.labels(model=model_name, target=target, figure=figure, reason=reason or "not recorded").set(1)
 
-    def energy(level: str, labels: dict[str, str], target: str, obj: Any) -> None:
-        obj = obj if isinstance(obj, dict) else {}
-        for key, suffix, doc in ENERGY:
-            fig = obj.get(key)
-            value = _num(fig.get("value")) if isinstance(fig, dict) else None
-            if value is None:
-                not_measured(labels.get("model", ""), target, f"harness_{level}_{suffix}",
-                             fig if isinstance(fig, dict) else {"not_measured": missing_energy(obj)})
+    def energy(level: str, labels: dict[str, str], target: str, obj: Energy | None) -> None:
+        figures = [(key, f"harness_{level}_{suffix}", doc, {}) for key, suffix, doc in ENERGY]
+        figures += [(f"{device}_energy_j", f"harness_{level}_device_energy_joules", "Energy used by one device (J)",
+                     {"device": device}) for device in DEVICES]
+        for key, family, doc, extra in figures:
+            fig = obj.figure(key) if obj is not None else None
+            if fig is None or fig.value is None:
+                name = family + (f":{extra['device']}" if extra else "")
+                not_measured(labels.get("model", ""), target, name, fig.reason if fig else energy_reason(obj))
             else:
-                f.set(f"harness_{level}_{suffix}", doc, {**labels, "source": str(fig.get("source", ""))}, value)
-        for device in DEVICES:
-            fig = obj.get(f"{device}_energy_j")
-            value = _num(fig.get("value")) if isinstance(fig, dict) else None
-            if value is None:
-                not_measured(labels.get("model", ""), target, f"harness_{level}_device_energy_joules:{device}",
-                             fig if isinstance(fig, dict) else {"not_measured": missing_energy(obj)})
-            else:
-                f.set(f"harness_{level}_device_energy_joules", "Energy used by one device (J)",
-                      {**labels, "device": device, "source": str(fig.get("source", ""))}, value)
+                f.set(family, doc, {**labels, **extra, "source": fig.source}, float(fig.value))
 
-    def metrics(kind: str, name_label: str, labels: dict[str, str], target: str, values: dict) -> None:
-        for metric, m in (values or {}).items():
-            m = m if isinstance(m, dict) else {"value": m}
-            value = _num(m.get("value"))
+    def metrics(kind: str, labels: dict[str, str], target: str, values: dict[str, MetricValue]) -> None:
+        for metric, m in values.items():
             mine = {**labels, "metric": metric}
-            if value is None:
-                not_measured(labels["model"], target, f"harness_{kind}_metric:{metric}", m)
+            if m.value is None:
+                not_measured(labels["model"], target, f"harness_{kind}_metric:{metric}", m.reason)
                 continue
-            f.set(f"harness_{kind}_metric", f"{kind.capitalize()} metric value", mine, value)
-            ci = m.get("ci95") if isinstance(m.get("ci95"), (list, tuple)) and len(m.get("ci95")) == 2 else (None, None)
-            lo, hi = _num(ci[0]), _num(ci[1])
+            f.set(f"harness_{kind}_metric", f"{kind.capitalize()} metric value", mine, float(m.value))
+            lo, hi = m.ci95
             if lo is not None and hi is not None:
                 f.set(f"harness_{kind}_metric_ci95_lower", f"{kind.capitalize()} metric, lower end of the 95% CI", mine, lo)
                 f.set(f"harness_{kind}_metric_ci95_upper", f"{kind.capitalize()} metric, upper end of the 95% CI", mine, hi)
 
-    run = results.get("run") or {}
-    for name, m in (results.get("models") or {}).items():
-        if models is not None and name not in models or not isinstance(m, dict):
+    run = results.run
+    for name, m in results.models.items():
+        if models is not None and name not in models:
             continue
-        for task, t in (m.get("tasks") or {}).items():
+        for task, t in m.tasks.items():
             labels = {"model": name, "task": task}
-            metrics("task", "task", labels, f"task:{task}", t.get("metrics"))
-            if isinstance(t.get("n"), int):
-                f.set("harness_task_examples", "Examples evaluated", labels, t["n"])
-            energy("task", labels, f"task:{task}", t.get("energy"))
-        for probe, p in (m.get("probes") or {}).items():
+            metrics("task", labels, f"task:{task}", t.metrics)
+            f.set("harness_task_examples", "Examples evaluated", labels, t.n)
+            energy("task", labels, f"task:{task}", t.energy)
+        for probe, p in m.probes.items():
             labels = {"model": name, "probe": probe}
-            metrics("probe", "probe", labels, f"probe:{probe}", (p or {}).get("metrics"))
-            energy("probe", labels, f"probe:{probe}", (p or {}).get("energy"))
-        energy("model", {"model": name}, "model", m.get("energy"))
+            metrics("probe", labels, f"probe:{probe}", p.metrics)
+            energy("probe", labels, f"probe:{probe}", p.energy)
+        energy("model", {"model": name}, "model", m.energy)
     if run_level:
-        e = (results.get("energy") or {}).get("run") or {}
+        e = results.energy.run if results.energy is not None else None
         energy("run", {}, "run", e)
-        duration = _num((e.get("duration_s") or {}).get("value")) if isinstance(e.get("duration_s"), dict) else None
+        duration = e.duration_s.value if e is not None and e.duration_s is not None else None
         if duration is not None:
-            f.set("harness_run_duration_seconds", "Wall time of the run (s)", {}, duration)
-        if isinstance(e.get("examples"), int):
-            f.set("harness_run_examples", "Examples computed in the run", {}, e["examples"])
+            f.set("harness_run_duration_seconds", "Wall time of the run (s)", {}, float(duration))
+        if e is not None and e.examples is not None:
+            f.set("harness_run_examples", "Examples computed in the run", {}, e.examples)
         f.set("harness_run_info", "The run this export describes", {
-            "run": str(run.get("id", "")), "status": str(run.get("status", "")), "git_sha": str(run.get("git_sha") or ""),
-            "harness_version": str(run.get("harness_version", ""))}, 1)
+            "run": run.id, "status": run.status, "git_sha": run.git_sha or "",
+            "harness_version": str(run.harness_version if run.harness_version is not None else "")}, 1)
         try:
             f.set("harness_run_finished_timestamp_seconds", "When the run finished (Unix time)", {},
-                  datetime.fromisoformat(str(run.get("finished"))).timestamp())
+                  datetime.fromisoformat(str(run.finished)).timestamp())
         except ValueError:
             pass
-        gate = results.get("gate")
-        if isinstance(gate, dict) and gate.get("verdict") in ("pass", "fail"):
-            f.set("harness_gate_pass", "Release gate verdict: 1 pass, 0 fail", {}, 1 if gate["verdict"] == "pass" else 0)
-            for verdict, count in (gate.get("counts") or {}).items():
-                if _num(count) is not None:
-                    f.set("harness_gate_rules", "Gate rules by verdict", {"verdict": str(verdict)}, count)
+        gate = results.gate
+        if gate is not None:
+            f.set("harness_gate_pass", "Release gate verdict: 1 pass, 0 fail", {}, 1 if gate.verdict == "pass" else 0)
+            for verdict, count in gate.counts.items():
+                f.set("harness_gate_rules", "Gate rules by verdict", {"verdict": verdict}, count)
     return registry
 
 
-def write_textfile(results: dict, path: Path) -> None:
+def write_textfile(results: Results | dict, path: Path) -> None:
     from prometheus_client import write_to_textfile
     try:
         write_to_textfile(str(path), build_registry(results))     # writes a temporary file, then renames it
@@ -167,16 +146,17 @@ def check_url(url: str) -> None:
         raise HarnessError(f"--pushgateway {url!r} is not an http(s) URL", "pass e.g. --pushgateway http://localhost:9091")
 
 
-def push(results: dict, url: str, timeout: float = 10.0) -> list[dict[str, str]]:
+def push(results: Results | dict, url: str, timeout: float = 10.0) -> list[dict[str, str]]:
     """PUTs the run-level families under grouping key {run} and each model's under {run, model}
     (job "harness"); a second push of the same run replaces its groups. Returns the grouping keys."""
     from http.client import HTTPException
 
     from prometheus_client import push_to_gateway
     check_url(url)
-    run_id = str((results.get("run") or {}).get("id", ""))
+    results = as_results(results)
+    run_id = results.run.id
     groups = [({"run": run_id}, build_registry(results, models=(), run_level=True))]
-    for name in (results.get("models") or {}):
+    for name in results.models:
         groups.append(({"run": run_id, "model": name}, build_registry(results, models=(name,), run_level=False)))
     for key, registry in groups:
         try:

@@ -17,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.exports.prometheus import ENERGY, missing_energy
+from harness.exports.prometheus import ENERGY
+from harness.results.energy import Energy, energy_reason
+from harness.results.reading import as_results
+from harness.results.types import Results
+from harness.results.values import MetricValue
 
 GPU_COLUMNS = ("power_w", "sm_clock_mhz", "gfx_clock_mhz", "mem_clock_mhz", "temp_c", "util_gpu_pct")
 
 
 def _num(value: Any) -> float | None:
+    """A telemetry.csv cell as a number (empty or garbage: None)."""
     if isinstance(value, str):
         try:
             value = float(value) if value else None
@@ -33,48 +38,39 @@ def _num(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _reason(obj: Any) -> str:
-    return str(obj.get("not_measured") or obj.get("reason") or "not recorded") if isinstance(obj, dict) else "not recorded"
-
-
-def scalars(results: dict) -> tuple[dict[str, float], list[str]]:
+def scalars(results: Results | dict) -> tuple[dict[str, float], list[str]]:
     """(tag -> value, ["tag: reason"] for the figures not measured)."""
+    results = as_results(results)
     out: dict[str, float] = {}
     missing: list[str] = []
 
-    def metrics(prefix: str, values: dict) -> None:
-        for metric, m in (values or {}).items():
-            m = m if isinstance(m, dict) else {"value": m}
-            value = _num(m.get("value"))
-            if value is None:
-                missing.append(f"{prefix}/{metric}: {_reason(m)}")
+    def metrics(prefix: str, values: dict[str, MetricValue]) -> None:
+        for metric, m in values.items():
+            if m.value is None:
+                missing.append(f"{prefix}/{metric}: {m.reason}")
                 continue
-            out[f"{prefix}/{metric}"] = value
-            ci = m.get("ci95") if isinstance(m.get("ci95"), (list, tuple)) and len(m.get("ci95")) == 2 else (None, None)
-            if _num(ci[0]) is not None and _num(ci[1]) is not None:
-                out[f"{prefix}/{metric}/ci95_lower"], out[f"{prefix}/{metric}/ci95_upper"] = _num(ci[0]), _num(ci[1])
+            out[f"{prefix}/{metric}"] = float(m.value)
+            lo, hi = m.ci95
+            if lo is not None and hi is not None:
+                out[f"{prefix}/{metric}/ci95_lower"], out[f"{prefix}/{metric}/ci95_upper"] = float(lo), float(hi)
 
-    def energy(prefix: str, obj: Any) -> None:
-        obj = obj if isinstance(obj, dict) else {}
+    def energy(prefix: str, obj: Energy | None) -> None:
         for key, _, _ in ENERGY:
-            fig = obj.get(key)
-            value = _num(fig.get("value")) if isinstance(fig, dict) else None
-            if value is None:
-                missing.append(f"{prefix}/{key}: {_reason(fig) if isinstance(fig, dict) else missing_energy(obj)}")
+            fig = obj.figure(key) if obj is not None else None
+            if fig is None or fig.value is None:
+                missing.append(f"{prefix}/{key}: {fig.reason if fig else energy_reason(obj)}")
             else:
-                out[f"{prefix}/{key}"] = value
+                out[f"{prefix}/{key}"] = float(fig.value)
 
-    for name, m in (results.get("models") or {}).items():
-        if not isinstance(m, dict):
-            continue
-        for task, t in (m.get("tasks") or {}).items():
-            metrics(f"{name}/task/{task}", t.get("metrics"))
-            energy(f"{name}/energy/{task}", t.get("energy"))
-        for probe, p in (m.get("probes") or {}).items():
-            metrics(f"{name}/probe/{probe}", (p or {}).get("metrics"))
-            energy(f"{name}/energy/probe:{probe}", (p or {}).get("energy"))
-        energy(f"{name}/energy/model", m.get("energy"))
-    energy("run/energy", (results.get("energy") or {}).get("run"))
+    for name, m in results.models.items():
+        for task, t in m.tasks.items():
+            metrics(f"{name}/task/{task}", t.metrics)
+            energy(f"{name}/energy/{task}", t.energy)
+        for probe, p in m.probes.items():
+            metrics(f"{name}/probe/{probe}", p.metrics)
+            energy(f"{name}/energy/probe:{probe}", p.energy)
+        energy(f"{name}/energy/model", m.energy)
+    energy("run/energy", results.energy.run if results.energy is not None else None)
     return out, missing
 
 
@@ -99,16 +95,14 @@ def timelines(rows: list[dict]) -> dict[str, list[tuple[int, float, float]]]:
     return out
 
 
-def write_events(results: dict, run_dir: Path, log_dir: Path) -> Path:
+def write_events(results: Results | dict, run_dir: Path, log_dir: Path) -> Path:
     """Writes the run's events to ``log_dir/<run-id>/``; returns that folder."""
     from torch.utils.tensorboard import SummaryWriter
 
     from harness.meters.session import read_telemetry
-    run = results.get("run") or {}
-    from harness.results_file import plain_name
-    name = str(run.get("id") or Path(run_dir).name)
-    if not plain_name(name):
-        raise HarnessError(f"run.id {name!r} is not a plain folder name", "export a run folder written by `harness run`")
+    results = as_results(results)             # run.id is a plain folder name (checked by the types)
+    run = results.run
+    name = run.id
     target = Path(log_dir) / name
     rows = read_telemetry(Path(run_dir))
     values, missing = scalars(results)
@@ -128,7 +122,7 @@ def write_events(results: dict, run_dir: Path, log_dir: Path) -> Path:
                 writer.add_text("not_measured", "\n".join(f"* {line}" for line in missing), global_step=0)
             if sources:
                 writer.add_text("telemetry/host/source", ", ".join(sources), global_step=0)
-            writer.add_text("run", f"run {run.get('id')} ({run.get('status')}), git {run.get('git_sha')}", global_step=0)
+            writer.add_text("run", f"run {run.id} ({run.status}), git {run.git_sha}", global_step=0)
         finally:
             writer.close()
     except OSError as exc:

@@ -4,8 +4,10 @@
 folder's parent): the run folder's name (relative, so the reports folder can move, e.g. into a CI
 cache or the repository), its run id, and the sha256 of its samples.jsonl and of the numbers in its
 results.json (``schema_version``, ``run``, ``models``, ``energy``: what `harness run` wrote, so a
-gate verdict or comparison added to it later does not count as a change). A gate that names the
-baseline checks both digests and refuses a baseline that changed since it was blessed.
+gate verdict or comparison added to it later does not count as a change), taken over the file as it
+is on disk (an older layout is read migrated, but digested as written, so its record still
+matches). A gate that names the baseline checks both digests and refuses a baseline that changed
+since it was blessed.
 """
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.results_file import read_results
+from harness.results.reading import parse, read_raw, read_results, results_file
+from harness.results.types import Results
+
+__all__ = ["Baseline", "bless", "resolve", "read_results", "core_digest", "blessed_path", "check_name"]
 
 BLESSED_DIR = ".blessed"
 CORE_KEYS = ("schema_version", "run", "models", "energy")
@@ -27,13 +32,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 @dataclass(frozen=True)
 class Baseline:
     dir: Path              # the baseline's run folder (samples.jsonl for the paired comparison)
-    results: dict
+    results: Results
     label: str             # its run id (the "gate.baseline" field)
     name: str | None = None   # the blessed name, when it was given by name
 
 
-def core_digest(results: dict) -> str:
-    core = {k: results.get(k) for k in CORE_KEYS}
+def core_digest(raw: dict) -> str:
+    """sha256 of what `harness run` wrote to a results.json, as read from the file (``read_raw``)."""
+    core = {k: raw.get(k) for k in CORE_KEYS}
     return hashlib.sha256(json.dumps(core, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -61,12 +67,13 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     """Records ``run_dir`` as the blessed baseline NAME; refuses a run that is not complete."""
     check_name(name)
     run_dir = run_dir.resolve()
-    results = read_results(run_dir) if run_dir.is_dir() else None
-    if results is None:
+    if not run_dir.is_dir():
         raise HarnessError(f"{run_dir} is not a run folder", "pass a folder written by `harness run`")
-    status = results["run"].get("status")
-    if status != "complete" or results["run"].get("failures"):
-        raise HarnessError(f"run {results['run'].get('id')} is not complete (status: {status}); a baseline must be a "
+    raw = read_raw(run_dir)
+    results = parse(raw, results_file(run_dir))
+    status = results.run.status
+    if status != "complete" or results.run.failures:
+        raise HarnessError(f"run {results.run.id} is not complete (status: {status}); a baseline must be a "
                            "finished run with every piece evaluated", "finish it (`harness run --resume RUN_DIR`) "
                            "or bless another run")
     target = blessed_path(run_dir.parent, name)
@@ -80,8 +87,8 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     from harness.store import write_json_atomic
     try:
         target.parent.mkdir(exist_ok=True)
-        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results["run"].get("id"),
-                                   "results_sha256": core_digest(results),
+        write_json_atomic(target, {"name": name, "run": run_dir.name, "run_id": results.run.id,
+                                   "results_sha256": core_digest(raw),
                                    "samples_sha256": file_digest(run_dir / "samples.jsonl"),
                                    "blessed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     except OSError as exc:
@@ -102,19 +109,19 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
     if path.is_dir() or path.is_file():
         results = read_results(path)
         folder = path if path.is_dir() else path.parent
-        gated_id = (read_results(run_dir).get("run") or {}).get("id")
-        if folder.resolve() == run_dir.resolve() or (gated_id and results["run"].get("id") == gated_id):
+        gated_id = read_results(run_dir).run.id
+        if folder.resolve() == run_dir.resolve() or (gated_id and results.run.id == gated_id):
             raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
                                "pass the blessed baseline run")
-        status = results["run"].get("status")
+        status = results.run.status
         if status != "complete":
-            raise HarnessError(f"baseline run {results['run'].get('id')} is not complete (status: {status})",
+            raise HarnessError(f"baseline run {results.run.id} is not complete (status: {status})",
                                "compare with a finished run (`harness run --resume` finishes one)")
-        if results["run"].get("failures"):
-            raise HarnessError(f"baseline run {results['run'].get('id')} has {len(results['run']['failures'])} failed "
+        if results.run.failures:
+            raise HarnessError(f"baseline run {results.run.id} has {len(results.run.failures)} failed "
                                "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
                                "a baseline with every piece evaluated")
-        return Baseline(folder, results, str(results["run"].get("id", folder.name)))
+        return Baseline(folder, results, results.run.id)
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):
         raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json or a blessed name")
@@ -139,12 +146,13 @@ def resolve(spec: str, run_dir: Path) -> Baseline:
     if not folder.is_dir():
         raise HarnessError(f"blessed baseline {spec!r} points at {folder}, which is gone",
                            "restore that run folder next to the gated run, or bless another run")
-    results = read_results(folder)
-    changed = [what for what, now, then in (("results.json", core_digest(results), record.get("results_sha256")),
+    raw = read_raw(folder)
+    results = parse(raw, results_file(folder))
+    changed = [what for what, now, then in (("results.json", core_digest(raw), record.get("results_sha256")),
                                             ("samples.jsonl", file_digest(folder / "samples.jsonl"), record.get("samples_sha256")))
                if now != then]
     if changed:
         raise HarnessError(f"blessed baseline {spec!r} ({folder}) changed since it was blessed: its "
                            f"{' and '.join(changed)} no longer match{'es' * (len(changed) == 1)} the recorded sha256",
                            f"restore the blessed run, or bless it again on purpose: `harness bless {folder} --as {spec} --force`")
-    return Baseline(folder, results, str(results["run"].get("id", folder.name)), name=spec)
+    return Baseline(folder, results, results.run.id, name=spec)

@@ -38,22 +38,23 @@ def _builtin_tasks() -> set[str]:
     return set(catalog.discover(()))          # the built-in task files and registered task plugins
 
 
-def vocabulary(results: Iterable[dict]) -> Vocabulary:
+def vocabulary(results: Iterable) -> Vocabulary:
     """Known names: built-in, installed plugins, and those in the given results (the gated run and
     its baseline, so a --tasks-dir task or a plugin probe that ran is known)."""
     tasks = _builtin_tasks()
     probes = set(PROBE_METRICS) | _entry_point_names("harness.probes")
     task_metrics = set(TASK_METRICS) | _entry_point_names("harness.metrics")
     probe_metrics = {m for names in PROBE_METRICS.values() for m in names} | set(EXAMPLE_PATTERN_NAMES)
-    for result in results:
-        for model in (result.get("models") or {}).values():
-            for task, entry in (model.get("tasks") or {}).items():
+    from harness.results.reading import as_results
+    for result in map(as_results, results):
+        for model in result.models.values():
+            for task, entry in model.tasks.items():
                 tasks.add(task)
-                task_metrics.update(entry.get("metrics") or {})
-            for probe, entry in (model.get("probes") or {}).items():
+                task_metrics.update(entry.metrics)
+            for probe, entry in model.probes.items():
                 probes.add(probe)
-                probe_metrics.update(entry.get("metrics") or {})
-            for reason_key in (model.get("skipped") or {}):     # skipped tasks/probes are still known names
+                probe_metrics.update(entry.metrics)
+            for reason_key in model.skipped:     # skipped tasks/probes are still known names
                 name = str(reason_key).removeprefix("probe:")
                 (probes if str(reason_key).startswith("probe:") else tasks).add(name)
     return Vocabulary(tasks=frozenset(tasks), probes=frozenset(probes), task_metrics=frozenset(task_metrics),

@@ -1,9 +1,12 @@
 """What a gate verdict looks like outside results.json: a terminal table, JUnit XML (one test case
-per rule and target) and a Markdown summary (for $GITHUB_STEP_SUMMARY). Pure: gate dict in, text out."""
+per rule and target) and a Markdown summary (for $GITHUB_STEP_SUMMARY). Pure: a typed verdict
+(harness.results.verdict.GateVerdict) in, text out."""
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+
+from harness.results.verdict import GateVerdict
 
 _ICON = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️"}
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")     # not allowed in XML 1.0
@@ -13,18 +16,21 @@ def _value(v) -> str:
     return "—" if v is None else f"{v:.4g}"
 
 
-def headline(gate: dict) -> str:
-    c = gate["counts"]
-    against = f" against baseline {gate['baseline']}" if gate.get("baseline") else ""
-    return (f"gate: {gate['verdict'].upper()}{against}: {c['fail']} failed, {c['warn']} warned, {c['pass']} passed, "
+def _counts(gate: GateVerdict) -> dict[str, int]:
+    return {v: gate.counts.get(v, 0) for v in ("pass", "fail", "warn", "skip")}
+
+
+def headline(gate: GateVerdict) -> str:
+    c = _counts(gate)
+    against = f" against baseline {gate.baseline}" if gate.baseline else ""
+    return (f"gate: {gate.verdict.upper()}{against}: {c['fail']} failed, {c['warn']} warned, {c['pass']} passed, "
             f"{c['skip']} skipped")
 
 
-def table(gate: dict) -> str:
+def table(gate: GateVerdict) -> str:
     """One line per rule and target: rule, target, value, threshold, verdict, reason."""
     rows = [("rule", "target", "value", "threshold", "verdict", "reason")]
-    rows += [(r["name"], r["target"], _value(r["value"]), r["threshold"], r["verdict"].upper(), r["reason"])
-             for r in gate["rules"]]
+    rows += [(r.name, r.target, _value(r.value), r.threshold, r.verdict.upper(), r.reason) for r in gate.rules]
     rows = [tuple(" ".join(str(cell).split()) for cell in row) for row in rows]     # one line per row
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:5], widths)), row[5]]).rstrip() for row in rows]
@@ -36,28 +42,28 @@ def _xml(text) -> str:
     return _XML_BAD.sub("\ufffd", str(text))
 
 
-def junit(gate: dict, suite: str = "harness gate") -> bytes:
+def junit(gate: GateVerdict, suite: str = "harness gate") -> bytes:
     """JUnit XML: one <testcase> per rule and target; a failed rule is a <failure>, a skipped one
     <skipped>, a warning a passing case with the warning in <system-out>."""
-    c = gate["counts"]
-    root = ET.Element("testsuites", name=suite, tests=str(len(gate["rules"])), failures=str(c["fail"]),
+    c = _counts(gate)
+    root = ET.Element("testsuites", name=suite, tests=str(len(gate.rules)), failures=str(c["fail"]),
                       errors="0", skipped=str(c["skip"]))
-    testsuite = ET.SubElement(root, "testsuite", name=suite, tests=str(len(gate["rules"])), failures=str(c["fail"]),
-                              errors="0", skipped=str(c["skip"]), timestamp=_xml(gate.get("evaluated", "")))
+    testsuite = ET.SubElement(root, "testsuite", name=suite, tests=str(len(gate.rules)), failures=str(c["fail"]),
+                              errors="0", skipped=str(c["skip"]), timestamp=_xml(gate.evaluated))
     props = ET.SubElement(testsuite, "properties")
     for key in ("verdict", "policy", "policy_sha256", "baseline"):
-        ET.SubElement(props, "property", name=key, value=_xml(gate.get(key) or ""))
-    for r in gate["rules"]:
-        model = r["target"].split("/", 1)[0]
+        ET.SubElement(props, "property", name=key, value=_xml(getattr(gate, key) or ""))
+    for r in gate.rules:
+        model = r.target.split("/", 1)[0]
         case = ET.SubElement(testsuite, "testcase", classname=_xml(f"gate.{model}"),
-                             name=_xml(f"{r['name']} [{r['target']}]"), time="0")
-        detail = _xml(f"value {_value(r['value'])}; threshold {r['threshold']}; {r['reason']}")
-        if r["verdict"] == "fail":
-            ET.SubElement(case, "failure", message=_xml(r["reason"]), type="gate").text = detail
-        elif r["verdict"] == "skip":
-            ET.SubElement(case, "skipped", message=_xml(r["reason"]))
+                             name=_xml(f"{r.name} [{r.target}]"), time="0")
+        detail = _xml(f"value {_value(r.value)}; threshold {r.threshold}; {r.reason}")
+        if r.verdict == "fail":
+            ET.SubElement(case, "failure", message=_xml(r.reason), type="gate").text = detail
+        elif r.verdict == "skip":
+            ET.SubElement(case, "skipped", message=_xml(r.reason))
         else:
-            ET.SubElement(case, "system-out").text = ("WARN: " if r["verdict"] == "warn" else "") + detail
+            ET.SubElement(case, "system-out").text = ("WARN: " if r.verdict == "warn" else "") + detail
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -69,15 +75,15 @@ def _md(text) -> str:
             .replace(">", "&gt;").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]"))
 
 
-def markdown(gate: dict) -> str:
-    c = gate["counts"]
-    verdict = gate["verdict"]
+def markdown(gate: GateVerdict) -> str:
+    c = _counts(gate)
+    verdict = gate.verdict
     lines = [f"## harness gate: {_ICON[verdict]} {verdict.upper()}", "",
              f"{c['fail']} failed, {c['warn']} warned, {c['pass']} passed, {c['skip']} skipped · policy "
-             f"{_md(gate.get('policy', ''))} · baseline {_md(gate.get('baseline') or 'none')}", "",
+             f"{_md(gate.policy)} · baseline {_md(gate.baseline or 'none')}", "",
              "| | rule | target | value | threshold | reason |", "|---|---|---|---|---|---|"]
     order = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
-    for r in sorted(gate["rules"], key=lambda r: order[r["verdict"]]):
-        lines.append(f"| {_ICON[r['verdict']]} | {_md(r['name'])} | {_md(r['target'])} | {_value(r['value'])} | "
-                     f"{_md(r['threshold'])} | {_md(r['reason'])} |")
+    for r in sorted(gate.rules, key=lambda r: order[r.verdict]):
+        lines.append(f"| {_ICON[r.verdict]} | {_md(r.name)} | {_md(r.target)} | {_value(r.value)} | "
+                     f"{_md(r.threshold)} | {_md(r.reason)} |")
     return "\n".join(lines) + "\n"

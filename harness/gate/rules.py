@@ -1,4 +1,5 @@
-"""Evaluating a gate policy on a run's results (pure functions: dicts and dataclasses in, outcomes out).
+"""Evaluating a gate policy on a run's results (pure functions: the typed results of harness.results
+and the policy's dataclasses in, outcomes out; the verdict is a ``GateVerdict``).
 
 Each rule is evaluated on every target its select matches (one outcome per rule and target); a
 figure that cannot be judged (absent, not measured, too few examples, no baseline) gets the rule's
@@ -10,12 +11,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Literal, Union
 
-from harness.failures import failed_pieces
-from harness.failures import what as failure_what
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
-                                 Rule, Select, is_glob, QUALITY_PER_KJ)
+                                 Rule, Select, is_glob)
+from harness.results.comparison import Comparison, PairedStat
+from harness.results.reading import as_results
+from harness.results.types import ModelResult, ProbeResult, Results, TaskResult
+from harness.results.verdict import GateVerdict
+
+Entry = Union[TaskResult, ProbeResult, ModelResult]
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "skip")
@@ -38,12 +43,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """One place a rule reads: a model's task, probe or own energy. ``entry`` is that dict in
-    results.json, or None with ``missing`` saying why it is not there."""
+    """One place a rule reads: a model's task, probe or own energy. ``entry`` is its typed result,
+    or None with ``missing`` saying why it is not there."""
     model: str
     scope: Literal["task", "probe", "model"]
     piece: str | None
-    entry: dict | None
+    entry: Entry | None
     missing: str = ""
 
     def label(self, quantity: Quantity, name: str | None = None) -> str:
@@ -56,15 +61,14 @@ class Target:
 
 # --- the run itself ---------------------------------------------------------------------------------
 
-def scored_anything(results: dict) -> bool:
-    return any(entry.get("n", 0) for model in (results.get("models") or {}).values()
-               for group in ("tasks", "probes") for entry in (model.get(group) or {}).values())
+def scored_anything(results: Results) -> bool:
+    return results.scored_anything()
 
 
-def run_outcome(results: dict, allow_errors: bool = False) -> Outcome:
-    run = results.get("run") or {}
-    status = str(run.get("status", "unknown"))
-    target = f"run:{run.get('id', '?')}/status"
+def run_outcome(results: Results, allow_errors: bool = False) -> Outcome:
+    run = results.run
+    status = run.status
+    target = f"run:{run.id}/status"
     threshold = "complete" + (" (errors allowed)" if allow_errors else "")
 
     def out(verdict: Verdict, reason: str) -> Outcome:
@@ -73,36 +77,36 @@ def run_outcome(results: dict, allow_errors: bool = False) -> Outcome:
         return out("fail", f"nothing evaluated: the run scored no task or probe example (status: {status})")
     if status.startswith("incomplete"):
         return out("fail", f"the run is {status}; finish it with `harness run --resume RUN_DIR`")
-    failures = run.get("failures") or []
+    failures = run.failures
     if status == "complete" and not failures:
         return out("pass", "complete")
-    first = failures[0] if failures else {}
-    what = f"{len(failures)} piece(s) failed, first {first.get('model')!r} {failure_what(first)}: {first.get('error')}" \
+    what = f"{len(failures)} piece(s) failed, first {failures[0].model!r} {failures[0].what}: {failures[0].error}" \
         if failures else f"status {status}"
     return out("warn" if allow_errors else "fail", what)
 
 
 # --- which targets a rule reads -------------------------------------------------------------------
 
+def _pieces(info: ModelResult, scope: str) -> dict[str, Entry]:
+    return info.tasks if scope == "task" else info.probes
 
 
-def targets(select: Select, results: dict) -> list[Target]:
+def targets(select: Select, results: Results) -> list[Target]:
     """The targets in the run that ``select`` matches, and for a selection with no glob that is not
     in the run, one missing target saying why (skipped, failed, or absent)."""
-    models = results.get("models") or {}
+    models = results.models
     found = []
-    group = {"task": "tasks", "probe": "probes"}.get(select.scope)
     pattern = select.task if select.scope == "task" else select.probe
     for model, info in models.items():
         if not fnmatchcase(model, select.model):
             continue
-        if group is None:
+        if select.scope not in ("task", "probe"):
             found.append(Target(model, "model", None, info))
             continue
-        for piece, entry in (info.get(group) or {}).items():
+        for piece, entry in _pieces(info, select.scope).items():
             if fnmatchcase(piece, pattern):
                 found.append(Target(model, select.scope, piece, entry))
-    failed = failed_pieces((results.get("run") or {}).get("failures"))
+    failed = {(f.model, *f.scope) for f in results.run.failures if f.scope is not None}
     for model, kind, piece in sorted(failed):
         if kind == select.scope and fnmatchcase(model, select.model) and fnmatchcase(piece, pattern) and \
                 not any(t.model == model and t.piece == piece for t in found):
@@ -113,7 +117,7 @@ def targets(select: Select, results: dict) -> list[Target]:
     literal = not is_glob(select.model) and (pattern is None or not is_glob(pattern))
     if literal:
         info = models.get(select.model)
-        skipped = (info or {}).get("skipped") or {}
+        skipped = info.skipped if info is not None else {}
         key = f"probe:{pattern}" if select.scope == "probe" else pattern
         if info is None:
             why = f"model {select.model!r} is not in the run (models: {', '.join(models) or 'none'})"
@@ -139,47 +143,42 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _metrics(entry: Entry | None) -> dict:
+    return entry.metrics if isinstance(entry, (TaskResult, ProbeResult)) else {}
+
+
 def metric_names(target: Target, quantity: Metric) -> list[str]:
-    metrics = (target.entry or {}).get("metrics") or {}
+    metrics = _metrics(target.entry)
     if is_glob(quantity.name):
         return sorted(m for m in metrics if fnmatchcase(m, quantity.name)) or [quantity.name]
     return [quantity.name]
 
 
 def read_metric(target: Target, name: str) -> Reading:
-    metrics = (target.entry or {}).get("metrics") or {}
+    metrics = _metrics(target.entry)
     m = metrics.get(name)
     if m is None:
         what = f"probe {target.piece!r}" if target.scope == "probe" else f"task {target.piece!r}"
         return Reading(None, None, f"{what} reports no metric {name!r} (it reports {', '.join(sorted(metrics)) or 'none'})")
-    if not isinstance(m, dict):                       # a bare number
-        return Reading(float(m), None) if _finite(m) else Reading(None, None, f"{name} is {m!r}")
-    n = m.get("n", (target.entry or {}).get("n"))
-    if not _finite(m.get("value")):
-        return Reading(None, n, str(m.get("not_measured") or m.get("reason") or f"{name} has no value"))
-    return Reading(float(m["value"]), n)
+    n = m.n if "n" in m.model_fields_set else getattr(target.entry, "n", None)
+    if m.value is None:
+        return Reading(None, n, m.reason or f"{name} has no value")
+    return Reading(float(m.value), n)
 
 
-def energy_figure(energy: dict | None, name: str) -> dict | None:
-    if not energy:
-        return None
-    if name.startswith(QUALITY_PER_KJ):
-        return (energy.get("quality_per_kj") or {}).get(name[len(QUALITY_PER_KJ):])
-    return energy.get(name)
-
-
-def read_energy(entry: dict | None, name: str) -> Reading:
-    energy = (entry or {}).get("energy")
-    n = (energy or {}).get("examples")
-    figure = energy_figure(energy, name)
+def read_energy(entry: Entry | None, name: str) -> Reading:
+    energy = entry.energy if entry is not None else None
+    n = energy.examples if energy is not None else None
+    figure = energy.figure(name) if energy is not None else None
     if figure is None:
-        total = (energy or {}).get("total_energy_j") or {}
-        if total.get("source") == "not_measured":          # meters off: only the total is written, with why
-            return Reading(None, n, total.get("reason", "not measured"))
-        return Reading(None, n, f"no energy figure {name!r} here" + ("" if energy else " (no energy object)"))
-    if figure.get("source") == "not_measured" or not _finite(figure.get("value")):
-        return Reading(None, n, figure.get("reason", "not measured"), "not_measured")
-    return Reading(float(figure["value"]), n, source=str(figure.get("source", "")))
+        total = energy.total_energy_j if energy is not None else None
+        if total is not None and not total.measured:          # meters off: only the total is written, with why
+            return Reading(None, n, total.reason or "not measured")
+        present = energy is not None and bool(energy.model_fields_set)
+        return Reading(None, n, f"no energy figure {name!r} here" + ("" if present else " (no energy object)"))
+    if not figure.measured or figure.value is None:
+        return Reading(None, n, figure.reason or "not measured", "not_measured")
+    return Reading(float(figure.value), n, source=figure.source)
 
 
 # --- checks ----------------------------------------------------------------------------------------
@@ -226,40 +225,41 @@ def drop_margin(check: BaselineDrop, baseline_value: float | None) -> float | No
     return abs(baseline_value) * (check.max_drop_pct or 0.0) / 100
 
 
-def drop_threshold(check: BaselineDrop, stat: dict | None = None) -> str:
+def drop_threshold(check: BaselineDrop, stat: PairedStat | None = None) -> str:
     """The threshold in words; with no STAT yet (no baseline), in terms of the policy alone."""
-    stat = stat or {}
-    margin = drop_margin(check, stat.get("baseline"))
-    pct = "" if check.max_drop_pct is None else f"{check.max_drop_pct:g}% of {_fmt(stat.get('baseline'))}" \
+    base = stat.baseline if stat is not None else None
+    margin = drop_margin(check, base)
+    pct = "" if check.max_drop_pct is None else f"{check.max_drop_pct:g}% of {_fmt(base)}" \
         if margin is not None else f"{check.max_drop_pct:g}% of baseline"
     if check.judge == "ci":
         if margin is None:
             return f"delta CI within a drop of {pct}"
-        side = f"lower >= {-margin:.4g}" if stat.get("higher_is_better", True) else f"upper <= {margin:.4g}"
+        side = f"lower >= {-margin:.4g}" if stat is None or stat.higher_is_better else f"upper <= {margin:.4g}"
         return f"delta CI {side}" + (f" [{pct}]" if pct else "")
     allowed = pct if margin is None else f"{margin:.4g}" + (f" [{pct}]" if pct else "")
     level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm"
-    return f"no significant drop > {allowed} ({stat.get('test', 'paired test')}, {level})"
+    test = stat.test if stat is not None and "test" in stat.model_fields_set else "paired test"
+    return f"no significant drop > {allowed} ({test}, {level})"
 
 
-def judge_drop(check: BaselineDrop, stat: dict, min_n: int = 0) -> tuple[float | None, str, bool | None, str]:
+def judge_drop(check: BaselineDrop, stat: PairedStat, min_n: int = 0) -> tuple[float | None, str, bool | None, str]:
     """(value, threshold, passed, reason) for a STAT of the paired comparison; passed None: not measured."""
-    higher = bool(stat.get("higher_is_better", True))
-    margin = drop_margin(check, stat.get("baseline"))
+    higher = stat.higher_is_better
+    margin = drop_margin(check, stat.baseline)
     threshold = drop_threshold(check, stat)
     if margin is None:
         return None, threshold, None, "the baseline's value is not known"
-    if stat.get("not_measured"):
-        return None, threshold, None, str(stat["not_measured"])
-    n = stat.get("n")
+    if not stat.measured:
+        return None, threshold, None, str(stat.reason)
+    n = stat.n
     if min_n and (n is None or n < min_n):
         return None, threshold, None, f"only {n} paired items; the rule needs at least {min_n}"
-    delta = stat.get("delta")
+    delta = stat.delta
     if not _finite(delta):
         return None, threshold, None, "the comparison has no delta"
-    change = f"delta {delta:+.4g} ({_fmt(stat.get('baseline'))} → {_fmt(stat.get('other'))}, n={n})"
+    change = f"delta {delta:+.4g} ({_fmt(stat.baseline)} → {_fmt(stat.other)}, n={n})"
     if check.judge == "ci":
-        lo, hi = (list(stat.get("ci95") or []) + [None, None])[:2]
+        lo, hi = stat.ci95
         bound = lo if higher else hi
         if not _finite(bound):
             return None, threshold, None, "the delta has no confidence interval"
@@ -267,10 +267,10 @@ def judge_drop(check: BaselineDrop, stat: dict, min_n: int = 0) -> tuple[float |
         side = "lower" if higher else "upper"
         return bound, threshold, ok, f"{change}; 95% CI [{_fmt(lo)}, {_fmt(hi)}]: {side} bound " + \
             ("within" if ok else "beyond") + f" the allowed drop {margin:.4g}"
-    if stat.get("too_few_items"):
+    if stat.too_few_items:
         return None, threshold, None, f"too few items for the paired test (n={n})"
-    p = stat.get("p_holm")
-    significant = (p is not None and p < check.alpha) if check.alpha is not None else bool(stat.get("significant"))
+    p = stat.p_holm
+    significant = (p is not None and p < check.alpha) if check.alpha is not None else stat.significant
     drop = -delta if higher else delta
     ok = not (significant and drop > margin)
     verdict = ("a significant drop" if drop > 0 else "a significant gain") if significant else "no significant change"
@@ -301,25 +301,9 @@ def change_threshold(check: BaselineChange) -> str:
 
 # --- a rule on its targets ---------------------------------------------------------------------------
 
-def comparison_entry(comparison: dict | None, model: str, run: dict, n_models: int) -> dict | None:
-    """This model's part of the comparison ("models.<key>"): by its name, by the "runs" map, or the
-    only one when both sides have one model."""
-    if not comparison:
-        return None
-    models = comparison.get("models") or {}
-    if model in models:
-        return models[model]
-    for key, ref in (comparison.get("runs") or {}).items():
-        if key in models and ref.get("model") == model and ref.get("run_id") in (None, run.get("id")):
-            return models[key]
-    if len(models) == 1 and n_models == 1:
-        return next(iter(models.values()))
-    return None
-
-
-def baseline_model(baseline: dict, model: str, n_models: int) -> str | None:
+def baseline_model(baseline: Results, model: str, n_models: int) -> str | None:
     """The baseline's model paired with ``model``: the same name, or the only one on each side."""
-    models = baseline.get("models") or {}
+    models = baseline.models
     if model in models:
         return model
     if len(models) == 1 and n_models == 1:
@@ -328,15 +312,15 @@ def baseline_model(baseline: dict, model: str, n_models: int) -> str | None:
 
 
 def _reports(target: Target, name: str) -> bool:
-    return target.entry is None or name in ((target.entry.get("metrics") or {}))
+    return target.entry is None or name in _metrics(target.entry)
 
 
-def evaluate_rule(rule: Rule, results: dict, baseline: dict | None = None,
-                  comparison: dict | None = None) -> list[Outcome]:
+def evaluate_rule(rule: Rule, results: Results, baseline: Results | None = None,
+                  comparison: Comparison | None = None) -> list[Outcome]:
     """One outcome per target and metric. A glob over tasks or probes selects those that report the
     metric (``task: "*"``, ``metric: accuracy`` leaves out generation tasks); a literal task or probe
     that does not report it reads not measured, and so does a glob that leaves nothing."""
-    n_models = len(results.get("models") or {})
+    n_models = len(results.models)
     pattern = rule.select.task if rule.select.scope == "task" else rule.select.probe
     out = []
     for target in targets(rule.select, results):
@@ -353,8 +337,8 @@ def evaluate_rule(rule: Rule, results: dict, baseline: dict | None = None,
     return out
 
 
-def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline: dict | None,
-                  comparison: dict | None, n_models: int) -> Outcome:
+def _evaluate_one(rule: Rule, target: Target, name: str, results: Results, baseline: Results | None,
+                  comparison: Comparison | None, n_models: int) -> Outcome:
     label = target.label(rule.quantity, name)
     check = rule.check
     if isinstance(check, Bounds):
@@ -369,11 +353,11 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline
         return _not_measured(rule, label, threshold, target.missing)
 
     if isinstance(check, BaselineDrop):
-        entry = comparison_entry(comparison, target.model, results.get("run") or {}, n_models)
         if comparison is None:
             return _not_measured(rule, label, threshold, "no baseline given (--baseline RUN_DIR, results.json or NAME)")
-        group = {"task": "tasks", "probe": "probes"}[target.scope]
-        stat = ((entry or {}).get(group) or {}).get(target.piece, {}).get(name) if entry else None
+        entry = comparison.entry_for(target.model, results.run.id, n_models)
+        group = (entry.tasks if target.scope == "task" else entry.probes) if entry is not None else {}
+        stat = group.get(target.piece, {}).get(name) if entry is not None else None
         if stat is None:
             why = (f"the comparison pairs no baseline model with {target.model!r}" if entry is None else
                    f"the comparison has no paired {name!r} for {target.scope} {target.piece!r}")
@@ -399,11 +383,10 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline
     if baseline is None:
         return _not_measured(rule, label, threshold, "no baseline given (--baseline RUN_DIR, results.json or NAME)")
     paired = baseline_model(baseline, target.model, n_models)
-    base_info = (baseline.get("models") or {}).get(paired) if paired else None
+    base_info = baseline.models.get(paired) if paired else None
     if base_info is None:
         return _not_measured(rule, label, threshold, f"the baseline has no model {target.model!r}")
-    base_entry = base_info if target.scope == "model" else \
-        (base_info.get({"task": "tasks", "probe": "probes"}[target.scope]) or {}).get(target.piece)
+    base_entry = base_info if target.scope == "model" else _pieces(base_info, target.scope).get(target.piece)
     if base_entry is None:
         return _not_measured(rule, label, threshold, f"the baseline's model {paired!r} has no {target.scope} {target.piece!r}")
     pct, ok, reason = judge_change(check, read_energy(base_entry, name), reading)
@@ -412,8 +395,13 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: dict, baseline
     return Outcome(rule.name, label, pct, threshold, "pass" if ok else "fail", reason)
 
 
-def evaluate(policy: Policy, results: dict, baseline: dict | None = None, comparison: dict | None = None) -> list[Outcome]:
+def evaluate(policy: Policy, results: Results | dict, baseline: Results | dict | None = None,
+             comparison: Comparison | dict | None = None) -> list[Outcome]:
     """The run's status, then every rule on every target it selects, in policy order."""
+    results = as_results(results)
+    baseline = as_results(baseline) if baseline is not None else None
+    if comparison is not None and not isinstance(comparison, Comparison):
+        comparison = Comparison.model_validate(comparison)
     out = [run_outcome(results, policy.allow_errors)]
     for rule in policy.rules:
         out.extend(evaluate_rule(rule, results, baseline, comparison))
@@ -440,8 +428,9 @@ def short(text: str, limit: int = REASON_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
-def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str) -> dict:
-    """results.json "gate" (SCHEMAS.md); the terminal table, JUnit and Markdown are made from it."""
-    return {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
-            "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
-            "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]}
+def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str) -> GateVerdict:
+    """results.json "gate" (harness.results.verdict); the terminal table, JUnit and Markdown are made from it."""
+    return GateVerdict.model_validate(
+        {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
+         "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
+         "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]})

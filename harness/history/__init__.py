@@ -6,7 +6,7 @@ For other commands (``harness gate``, ``harness bless``):
 
 * ``record(run_dir, results=None) -> Path`` adds the run in ``run_dir`` to the index of its parent
   folder, or replaces its entry (idempotent: one entry per run id). It reads results.json (or takes
-  ``results``, the dict about to be written, when results.json on disk is not yet up to date) and
+  ``results``, the typed results about to be written, when results.json on disk is not yet up to date) and
   run.json. Call it after writing a gate verdict into results.json, so the entry holds it.
 * ``bless(run_dir, name)`` names the run a baseline in the index; `harness history --baseline NAME`
   then compares every series against it.
@@ -39,10 +39,11 @@ def _read_json(path: Path) -> dict | None:
     return value
 
 
-def read_entry(run_dir: Path, results: dict | None = None) -> Entry:
+def read_entry(run_dir: Path, results=None) -> Entry:
+    """``results``: the typed results (harness.results.Results) when results.json is not yet up to date."""
     run_dir = Path(run_dir)
     if results is None:
-        from harness.results_file import read_results
+        from harness.results.reading import read_results
         results = read_results(run_dir)
     entry = entry_from_run(results, _read_json(run_dir / "run.json"), str(run_dir.resolve()))
     if not entry.run_id:
@@ -50,7 +51,7 @@ def read_entry(run_dir: Path, results: dict | None = None) -> Entry:
     return entry
 
 
-def record(run_dir: Path, results: dict | None = None) -> Path:
+def record(run_dir: Path, results=None) -> Path:
     """Adds (or updates) the run in ``run_dir`` in ``run_dir.parent/history.sqlite``; returns that path."""
     run_dir = Path(run_dir)
     path = index_path(run_dir.resolve().parent)

@@ -1,4 +1,5 @@
-"""One finished run as the history index holds it: pure functions from results.json and run.json.
+"""One finished run as the history index holds it: pure functions from the typed results
+(harness.results) and run.json.
 
 A figure belongs to a *series*: the same figure, of the same model recipe, on the same inputs.
 The series key holds the hashes, so runs whose task data, prompts, task configuration or model
@@ -19,11 +20,14 @@ A figure's direction (``higher_is_better``) is what results.json records beside 
 metrics carry it; probe metrics and energy figures do not, so theirs is None: unknown, never guessed)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from harness.fingerprint import digest
+from harness.results.energy import Energy, energy_reason
+from harness.results.reading import as_results
+from harness.results.types import ModelResult, Results
+from harness.results.values import NOT_MEASURED, MetricValue
 
 UNKNOWN = "unknown"
 ENERGY_FIGURES = ("total_energy_j", "j_per_example", "gco2e")       # per run, model, task and probe
@@ -72,15 +76,12 @@ class Entry:
     figures: tuple[Figure, ...]
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+def _num(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
 
 
-def _reason(obj: dict) -> str:
-    text = obj.get("not_measured") or obj.get("reason") or "no value recorded"
-    text = str(text)
+def _reason(text: str | None) -> str:
+    text = text or "no value recorded"
     return text if text.startswith("not measured") else f"not measured: {text}"
 
 
@@ -88,80 +89,64 @@ def recipe_hash(spec: dict | str, dtype: str | None, weights: str | None) -> str
     return digest({"spec": spec, "dtype": dtype, "weights": weights})
 
 
-def _weights(*places: dict) -> str | None:
-    for place in places:
+def _weights(model: ModelResult, saved: dict) -> str | None:
+    for get in (model.extra, saved.get):
         for key in ("weights_sha256", "weights_fingerprint"):
-            if isinstance(place.get(key), str):
-                return place[key]
+            if isinstance(get(key), str):
+                return get(key)
     return None
 
 
-def _spec_of(run_json: dict, name: str, results_model: dict) -> dict | str:
+def _spec_of(run_json: dict, name: str, results_model: ModelResult) -> dict | str:
     """The model spec without its name; its recipe keys (dtype=, quantize=, prune=) as the recipe the
     run recorded, so `dtype=fp16` and `dtype=float16`, or `prune=.5` and `prune=0.5`, are one series."""
     for model in (run_json.get("spec") or {}).get("models", []):
         if isinstance(model, dict) and model.get("name") == name:
             spec = {k: v for k, v in model.items() if k != "name"}
-            recipe = results_model.get("recipe")
+            recipe = results_model.extra("recipe")
             if isinstance(recipe, dict) and isinstance(spec.get("options"), dict):
                 spec["options"] = {k: v for k, v in spec["options"].items() if k not in recipe}
                 spec["recipe"] = {k: v for k, v in sorted(recipe.items()) if v is not None}
             return spec
-    return str(results_model.get("spec", name))
+    return results_model.spec if "spec" in results_model.model_fields_set else name
 
 
-def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_hash: str, metric: str, m: Any) -> Figure:
-    m = m if isinstance(m, dict) else {"value": m}
-    value = _num(m.get("value"))
-    ci = m.get("ci95") if isinstance(m.get("ci95"), (list, tuple)) and len(m.get("ci95")) == 2 else (None, None)
-    n = m.get("n") if isinstance(m.get("n"), int) and not isinstance(m.get("n"), bool) else None
-    higher = m.get("higher_is_better") if isinstance(m.get("higher_is_better"), bool) else None
-    return Figure(model, recipe, scope, subject, subject_hash, metric, value, _num(ci[0]), _num(ci[1]), n,
-                  reason="" if value is not None else _reason(m), higher_is_better=higher)
+def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_hash: str, metric: str,
+                   m: MetricValue) -> Figure:
+    value = _num(m.value)
+    return Figure(model, recipe, scope, subject, subject_hash, metric, value, _num(m.ci95[0]), _num(m.ci95[1]), m.n,
+                  reason="" if value is not None else _reason(m.reason), higher_is_better=m.higher_is_better)
 
 
-def missing_energy(energy: dict) -> str:
-    """Why a figure is absent: the energy object's own reason when its total was not measured (a
-    window with meters off records only the total, with the reason)."""
-    total = energy.get("total_energy_j")
-    if isinstance(total, dict) and _num(total.get("value")) is None:
-        return str(total.get("not_measured") or total.get("reason") or "not recorded")
-    return "not recorded in results.json" if energy else "no energy recorded"
-
-
-def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, energy: Any) -> list[Figure]:
-    energy = energy if isinstance(energy, dict) else {}
+def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, energy: Energy | None) -> list[Figure]:
     out = []
     for name in ENERGY_FIGURES:
-        f = energy.get(name)
-        if not isinstance(f, dict):
-            f = {"not_measured": missing_energy(energy)}
-        value = _num(f.get("value"))
-        out.append(Figure(model, recipe, "energy", subject, subject_hash, name, value, unit=str(f.get("unit", "")),
-                          source=str(f.get("source", "not_measured")),
-                          reason="" if value is not None else _reason(f)))
+        f = energy.figure(name) if energy is not None else None
+        value = _num(f.value) if f is not None else None
+        out.append(Figure(model, recipe, "energy", subject, subject_hash, name, value,
+                          unit=f.unit if f is not None else "", source=f.source if f is not None else NOT_MEASURED,
+                          reason="" if value is not None else _reason(f.reason if f is not None else energy_reason(energy))))
     return out
 
 
-def entry_from_run(results: dict, run_json: dict | None, run_dir: str = "") -> Entry:
+def entry_from_run(results: Results | dict, run_json: dict | None, run_dir: str = "") -> Entry:
     """Everything the index keeps of one run. ``run_json`` may be None (a folder without it)."""
+    results = as_results(results)
     run_json = run_json or {}
-    run = results.get("run", {})
+    run = results.run
     prints = run_json.get("fingerprints") or {}
     task_prints, probe_prints = prints.get("task") or {}, prints.get("probe") or {}
     figures: list[Figure] = []
     models: dict[str, dict] = {}
     inputs: dict[str, dict] = {}
     model_hashes = []
-    for name, m in (results.get("models") or {}).items():
-        if not isinstance(m, dict):
-            continue
+    for name, m in results.models.items():
         saved = (run_json.get("models") or {}).get(name) or {}
         weights = _weights(m, saved)
         spec = _spec_of(run_json, name, m)
-        recipe = recipe_hash(spec, m.get("dtype"), weights)
-        models[name] = {"spec": m.get("spec", ""), "recipe": recipe, "weights": weights, "dtype": m.get("dtype")}
-        tasks = m.get("tasks") or {}
+        recipe = recipe_hash(spec, m.dtype, weights)
+        models[name] = {"spec": m.spec, "recipe": recipe, "weights": weights, "dtype": m.dtype}
+        tasks = m.tasks
         task_hashes = {t: digest(task_prints[t]) if t in task_prints else UNKNOWN for t in tasks}
         inside = []
         for task, t in tasks.items():
@@ -169,33 +154,30 @@ def entry_from_run(results: dict, run_json: dict | None, run_dir: str = "") -> E
             inputs[f"task:{task}"] = {"hash": h, "data": (task_prints.get(task) or {}).get("data", UNKNOWN),
                                       "fingerprint": task_prints.get(task)}
             inside.append(("task", task, h))
-            for metric, value in (t.get("metrics") or {}).items():
+            for metric, value in t.metrics.items():
                 figures.append(_metric_figure(name, recipe, "task", task, h, metric, value))
-            figures += _energy_figures(name, recipe, task, h, t.get("energy"))
-        for probe, p in (m.get("probes") or {}).items():
+            figures += _energy_figures(name, recipe, task, h, t.energy)
+        for probe, p in m.probes.items():
             fp = probe_prints.get(probe)
             h = digest({"probe": fp, "tasks": {t: task_prints.get(t) for t in sorted(tasks)},
-                        "seed": run.get("seed")}) if fp else UNKNOWN
+                        "seed": run.seed}) if fp else UNKNOWN
             inputs[f"probe:{probe}"] = {"hash": h, "data": (fp or {}).get("data", UNKNOWN), "fingerprint": fp}
             inside.append(("probe", probe, h))
-            for metric, value in ((p or {}).get("metrics") or {}).items():
+            for metric, value in p.metrics.items():
                 figures.append(_metric_figure(name, recipe, "probe", probe, h, metric, value))
-            figures += _energy_figures(name, recipe, f"probe:{probe}", h, (p or {}).get("energy"))
+            figures += _energy_figures(name, recipe, f"probe:{probe}", h, p.energy)
         model_hash = digest(sorted(inside))
         model_hashes.append((name, recipe, model_hash))
-        figures += _energy_figures(name, recipe, "model", model_hash, m.get("energy"))
-    energy = (results.get("energy") or {}).get("run") or {}
+        figures += _energy_figures(name, recipe, "model", model_hash, m.energy)
+    energy = results.energy.run if results.energy is not None else None
     run_recipe, run_hash = digest(sorted((n, r) for n, r, _ in model_hashes)), digest(sorted(model_hashes))
-    figures += _energy_figures(RUN_SUBJECT, run_recipe, RUN_SUBJECT, run_hash, energy)
-    total, per_example, carbon = (energy.get(k) if isinstance(energy.get(k), dict) else {"not_measured": missing_energy(energy)}
-                                  for k in ENERGY_FIGURES)
-    summary = {"energy_j": _num(total.get("value")), "j_per_example": _num(per_example.get("value")),
-               "source": total.get("source", "not_measured"),
-               "reason": "" if _num(total.get("value")) is not None else _reason(total or {"not_measured": "no energy recorded"}),
-               "gco2e": _num(carbon.get("value")), "carbon_source": carbon.get("source", "not_measured"),
-               "carbon_reason": "" if _num(carbon.get("value")) is not None else _reason(carbon or {"not_measured": "no carbon recorded"})}
-    gate = results.get("gate") if isinstance(results.get("gate"), dict) else None
-    return Entry(run_id=str(run.get("id") or run_json.get("id") or ""), started=str(run.get("started") or run_json.get("started") or ""),
-                 finished=str(run.get("finished") or ""), status=str(run.get("status") or ""),
-                 git_sha=str(run.get("git_sha") or ""), harness_version=str(run.get("harness_version") or ""),
+    run_figures = _energy_figures(RUN_SUBJECT, run_recipe, RUN_SUBJECT, run_hash, energy)
+    figures += run_figures
+    total, per_example, carbon = run_figures
+    summary = {"energy_j": total.value, "j_per_example": per_example.value, "source": total.source, "reason": total.reason,
+               "gco2e": carbon.value, "carbon_source": carbon.source, "carbon_reason": carbon.reason}
+    gate = results.gate.to_json() if results.gate is not None else None
+    return Entry(run_id=run.id or str(run_json.get("id") or ""), started=run.started or str(run_json.get("started") or ""),
+                 finished=run.finished or "", status=run.status,
+                 git_sha=run.git_sha or "", harness_version=run.harness_version or "",
                  run_dir=run_dir, models=models, inputs=inputs, energy=summary, gate=gate, figures=tuple(figures))

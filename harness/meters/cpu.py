@@ -221,7 +221,7 @@ class HostMeter:
 
     def environment(self) -> dict:
         return {"source": self.source, "description": self.description, "sampler_cpu_s": round(self.sampler_cpu_s, 4),
-                **({"not_measured": self.reason} if self.reason else {})}
+                **({"reason": self.reason} if self.reason else {})}
 
     def stop(self) -> None:
         self._stop.set()

@@ -155,7 +155,7 @@ class NvmlMeter:
             info = self._describe(device)
             self._env["gpus"].append(info)
             if info.get("mig_mode") == 1:
-                info["not_measured"] = "MIG mode is on: NVML gives no per-instance power or energy"
+                info["reason"] = "MIG mode is on: NVML gives no per-instance power or energy"
                 continue
             self.devices.append(device)
         if not self.devices:
@@ -333,7 +333,7 @@ class NvmlMeter:
 
     def environment(self) -> dict:
         if self.unavailable:
-            return {**self._env, "not_measured": self.unavailable}
+            return {**self._env, "reason": self.unavailable}
         for info in self._env.get("gpus", []):
             device = next((d for d in self.devices if d.index == info["index"]), None)
             if device is not None:

@@ -92,7 +92,7 @@ def weight_files(location: str, revision: str | None = None) -> tuple[list[Path]
 
 def disk_figure(files: Sequence[Path], reason: str | None) -> dict:
     if not files:
-        return {"value": None, "unit": "bytes", "not_measured": reason or "not measured: no weight file"}
+        return {"value": None, "unit": "bytes", "reason": reason or "not measured: no weight file"}
     return {"value": sum(p.stat().st_size for p in files), "unit": "bytes", "files": [str(p) for p in files],
             "note": "the files the weights were loaded from; a variant is made in memory after loading"}
 
@@ -168,7 +168,7 @@ def for_adapter(adapter, spec) -> dict:
     if isinstance(module, torch.nn.Module):
         record = measure([module], files_reason="not measured: the adapter names no weight file")
     else:
-        missing = {"not_measured": "not measured: the adapter exposes no torch module as .model"}
+        missing = {"reason": "not measured: the adapter exposes no torch module as .model"}
         record = {"recipe": Recipe().to_json(), **{key: dict(missing) for key in
                                                    ("parameters_nonzero", "size", "storage_dtypes", "quantization",
                                                     "sparsity")}}

@@ -110,8 +110,8 @@ class BBQ:
         biased = [r for r in records if r["scores"]["biased"] and r["details"]["context_condition"] == "ambig"]
         ties = sum(top_is_tied(r["details"]["logprobs"]) for r in records if r["details"].get("logprobs"))
         return {"metrics": scores(records), "subgroups": subgroups,
-                "ties": {"n": ties, "fraction": ties / len(records) if records else {"not_measured": "no items scored"},
-                         "rtol": TIE_RTOL, "counted_as": "the first of the tied answers (argmax, as lm-eval)"},
+                "ties": {"n": ties, "fraction": ties / len(records) if records else None,
+                         **({} if records else {"reason": "no items scored"}), "rtol": TIE_RTOL, "counted_as": "the first of the tied answers (argmax, as lm-eval)"},
                 "examples": [{"category": r["details"]["category"], "prompt": r["input"], "answer": r["prediction"],
                               "correct": r["reference"]} for r in biased[:5]],
                 "skipped_too_long": len(too_long),

@@ -27,10 +27,10 @@ def top_is_tied(scores: Sequence[float], rtol: float = TIE_RTOL) -> bool:
 def mean_ci(values: Sequence[float], seed: int, resamples: int = 1000, scale: float = 1.0,
             empty: str = "no items (none applied, or all were too long for the model)") -> dict:
     """Mean with bootstrap stderr and 95% interval, as {value, stderr, ci95, n}; with no values,
-    value None and ``not_measured`` (and ``reason``) saying why."""
+    value None and ``reason`` saying why."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
-        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "reason": empty, "not_measured": empty}
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": 0, "reason": empty}
     stats = np.column_stack([values * scale, np.ones(len(values))])
     return bootstrap(stats, lambda t: float(t[0] / t[1]), resamples, seed).to_json()
 
@@ -41,8 +41,7 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transfo
     num, den = np.asarray(numerators, float), np.asarray(denominators, float)
     if den.sum() == 0:
         reason = "no items in the denominator (none applied, or all were too long for the model)"
-        return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num), "reason": reason,
-                "not_measured": reason}
+        return {"value": None, "stderr": None, "ci95": [None, None], "n": len(num), "reason": reason}
 
     def value(t):
         return transform(t[0] / t[1]) if t[1] else float("nan")

@@ -13,6 +13,8 @@ import harness.report.view as view
 from harness.report.numbers import pvalue, sig
 from harness.report.text import reveal
 from harness.report.timeline import build_timeline, duration_text
+from harness.results.reading import as_results
+from harness.results.types import Results
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                           autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -23,7 +25,10 @@ _ENV.globals["reveal"] = reveal
 _ENV.globals["duration_text"] = duration_text
 
 
-def render_html(results: dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
-    """The page; the REPORT_SECTIONS plugins' sections (harness.report.sections) come after the built-in ones."""
+def render_html(results: Results | dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
+    """The page; the REPORT_SECTIONS plugins' sections (harness.report.sections) come after the built-in
+    ones, each given a read-only view of results.json as written."""
+    results = as_results(results)
     page = view.build(results, records, build_timeline(list(telemetry)))
-    return _ENV.get_template("report.html.j2").render(page=page, results=results, sections=sections.collect(results))
+    return _ENV.get_template("report.html.j2").render(page=page, results=results,
+                                                       sections=sections.collect(results.to_json()))

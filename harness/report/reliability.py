@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.results.types import Calibration
+
 
 @dataclass(frozen=True)
 class Bin:
@@ -28,15 +30,15 @@ class Reliability:
     bins: tuple[Bin, ...]
     ticks: tuple[tuple[float, float, str], ...]     # (x or y pixel, other pixel, label) for 0, 0.5, 1
     caption: str
-    not_measured: str | None = None
+    reason: str | None = None            # why there is no chart (not measured)
 
 
-def reliability_chart(task: str, calibration: dict, size: int = 200) -> Reliability:
+def reliability_chart(task: str, calibration: Calibration, size: int = 200) -> Reliability:
     pad, top = 28, 8
     inner = size - 2 * pad
     height = top + inner + pad + 6
-    if "not_measured" in calibration:
-        return Reliability(task, size, 40, (pad, top, inner), (), (), "", str(calibration["not_measured"]))
+    if not calibration.measured:
+        return Reliability(task, size, 40, (pad, top, inner), (), (), "", calibration.reason)
 
     def x(v: float) -> float:
         return pad + v * inner
@@ -44,17 +46,17 @@ def reliability_chart(task: str, calibration: dict, size: int = 200) -> Reliabil
     def y(v: float) -> float:
         return top + (1 - v) * inner
 
-    n = max(1, int(calibration.get("n") or 0))
-    bins = tuple(Bin(x=x(r["lower"]) + 1, y=y(r["accuracy"]), width=max(0.0, x(r["upper"]) - x(r["lower"]) - 2),
-                     height=y(0) - y(r["accuracy"]), opacity=round(0.25 + 0.75 * r["count"] / n, 2),
-                     cx=x(r["confidence"]), cy=y(r["accuracy"]),
-                     title=f"confidence {r['lower']:.1f}-{r['upper']:.1f}: {r['count']} examples, mean confidence "
-                           f"{r['confidence']:.3f}, accuracy {r['accuracy']:.3f}")
-                 for r in calibration["reliability"] if r["count"])
+    n = max(1, int(calibration.n or 0))
+    bins = tuple(Bin(x=x(r.lower) + 1, y=y(r.accuracy), width=max(0.0, x(r.upper) - x(r.lower) - 2),
+                     height=y(0) - y(r.accuracy), opacity=round(0.25 + 0.75 * r.count / n, 2),
+                     cx=x(r.confidence), cy=y(r.accuracy),
+                     title=f"confidence {r.lower:.1f}-{r.upper:.1f}: {r.count} examples, mean confidence "
+                           f"{r.confidence:.3f}, accuracy {r.accuracy:.3f}")
+                 for r in calibration.reliability or () if r.count)
     ticks = tuple((x(v), y(v), f"{v:g}") for v in (0, 0.5, 1))
-    ece = calibration["metrics"]["ece"]
-    brier = calibration["metrics"].get("brier") or {}
-    caption = f"ECE {ece['value']:.3f} ({calibration['bins']} equal-width bins, n = {calibration['n']})"
-    if isinstance(brier.get("value"), (int, float)):
-        caption += f" · Brier {brier['value']:.3f}"
+    ece = calibration.metrics["ece"]
+    brier = calibration.metrics.get("brier")
+    caption = f"ECE {ece.value:.3f} ({calibration.bins} equal-width bins, n = {calibration.n})"
+    if brier is not None and brier.value is not None:
+        caption += f" · Brier {brier.value:.3f}"
     return Reliability(task, size, height, (pad, top, inner), bins, ticks, caption)
