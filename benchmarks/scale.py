@@ -20,7 +20,8 @@ on). With --lm-eval-tasks a third process runs the same workload as an lm-eval t
 harness (`harness run --tasks lm-eval:bench_KEY --lm-eval-include DIR`), paired with `lm-eval run`
 on that same YAML: for mc0, mc5 and gen the YAML is the one above, so the lm-eval process is
 shared; for mc5i it is a plain lm-eval 5-shot task (lm-eval's own sampler draws the shots per item),
-which lm-eval then also runs. It prints per workload and pair the median seconds, the median of the
+which lm-eval then also runs. With --baseline CHECKOUT another checkout of the harness (the code
+before a change) runs our own tasks as a further process in the same rounds. It prints per workload and pair the median seconds, the median of the
 paired lm-eval/harness ratios, peak RSS of each process (os.wait4's ru_maxrss), the load average
 around the pair, and a cross-check of every metric both tools report (identical values required;
 exit 1 otherwise). --limit N evaluates the first N items of each task in both tools.
@@ -134,14 +135,14 @@ def write_tasks(root: Path) -> None:
         (root / "lm_eval_tasks" / f"{key}.yaml").write_text(yaml.safe_dump(native))
 
 
-def timed(cmd: list[str], env: dict) -> dict:
+def timed(cmd: list[str], env: dict, cwd: Path = REPO) -> dict:
     """Wall seconds, CPU seconds (user + system), peak RSS in MiB, the wall-clock time it started and
     the 1-minute load average before and after."""
     with tempfile.TemporaryFile() as err:
         load = os.getloadavg()[0]
         spawned = time.time()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -153,14 +154,17 @@ def timed(cmd: list[str], env: dict) -> dict:
             "spawned": spawned, "load": (load + os.getloadavg()[0]) / 2}
 
 
-def run_harness(model: Path, root: Path, key: str, limit: int | None, out: Path, env: dict, as_lm_eval: bool) -> dict:
+def run_harness(model: Path, root: Path, key: str, limit: int | None, out: Path, env: dict, as_lm_eval: bool,
+                checkout: Path = REPO) -> dict:
     tasks = (["--tasks", f"lm-eval:bench_{key}", "--lm-eval-include", str(root / "lm_eval_tasks")] if as_lm_eval
              else ["--tasks-dir", str(root / "harness"), "--tasks", f"bench_{key}"])
     cmd = [sys.executable, "-m", "harness", "run", "--model", f"m=hf-causal:{model}", *tasks, "--batch-size", "32",
            "--device", "cpu", "--dtype", "float32", "--no-probes", "--no-progress", "--out", str(out)]
     cmd += ["--limit", str(limit)] if limit else []
     before = set(out.iterdir()) if out.exists() else set()
-    got = timed(cmd, env)
+    if checkout != REPO:                      # another checkout's harness (--baseline)
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")])}
+    got = timed(cmd, env, cwd=checkout)
     (run_dir,) = {p for p in set(out.iterdir()) - before if p.is_dir()}   # history.sqlite sits beside the runs
     results = json.loads((run_dir / "results.json").read_text())
     (task,) = [t for name, t in results["models"]["m"]["tasks"].items() if name.endswith(f"bench_{key}")]
@@ -214,6 +218,9 @@ def main() -> None:
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--lm-eval-tasks", action="store_true",
                     help="also run each workload as an lm-eval task inside the harness (--tasks lm-eval:...)")
+    ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                    help="another checkout of the harness (e.g. the code before a change), run as a third process in "
+                         "the same rounds on our own tasks")
     ap.add_argument("--json", type=Path, help="also write every timing here")
     args = ap.parse_args()
     keys = [k for k in args.workloads.split(",") if k]
@@ -225,7 +232,7 @@ def main() -> None:
     write_tasks(root)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    runs: dict = {(k, p): {"harness": [], "lm-eval": []} for k in keys for p in pairs}
+    runs: dict = {(k, p): {"harness": [], "lm-eval": [], "baseline": []} for k in keys for p in pairs}
     uptime = [subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()]
     for r in range(args.rounds):
         for key in keys:
@@ -238,6 +245,11 @@ def main() -> None:
                     lm_eval_run = run_lm_eval(args.model, include, key, args.limit, root / "lm", env)
                 runs[key, pair]["harness"].append(ours)
                 runs[key, pair]["lm-eval"].append(lm_eval_run)
+                if args.baseline and pair == "task":
+                    base = run_harness(args.model, root, key, args.limit, root / "base", env, False, args.baseline)
+                    runs[key, pair]["baseline"].append(base)
+                    print(f"round {r + 1} {key} (baseline): {base['wall']:.1f}s ({base['cpu']:.1f} CPU s)",
+                          file=sys.stderr, flush=True)
                 print(f"round {r + 1} {key} ({pair}): harness {ours['wall']:.1f}s ({ours['cpu']:.1f} CPU s) lm-eval "
                       f"{lm_eval_run['wall']:.1f}s ({lm_eval_run['cpu']:.1f} CPU s) ratio "
                       f"{lm_eval_run['wall'] / ours['wall']:.2f}; harness start-up {ours['startup']:.1f}s; load "
@@ -267,6 +279,23 @@ def main() -> None:
                   f"{statistics.median(loads):.2f} ({min(loads):.2f}-{max(loads):.2f})",
                   "; ".join(cross_check(key, pair, h[-1]["metrics"], lm[-1]["metrics"]))]
         print("| " + " | ".join(cells) + " |")
+    if args.baseline:
+        print(f"\nbaseline {args.baseline} (the same rounds, our own tasks):")
+        print("| workload | baseline s | harness s | baseline / harness, wall (median of paired; min-max) | baseline CPU s | "
+              "harness CPU s | baseline / harness, CPU (median of paired; min-max) | metrics equal |")
+        print("|---|---|---|---|---|---|---|---|")
+        for (key, pair), got in runs.items():
+            h, b = got["harness"], got["baseline"]
+            if not b:
+                continue
+            cells = [key]
+            for what in ("wall", "cpu"):
+                ratios = [y[what] / x[what] for x, y in zip(h, b)]
+                cells += [f"{statistics.median(x[what] for x in b):.1f}", f"{statistics.median(x[what] for x in h):.1f}",
+                          f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"]
+            same = all(_same(x["metrics"].get(m), y["metrics"].get(m)) for x, y in zip(h, b) for m in y["metrics"])
+            cells.append("yes" if same else "NO")
+            print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "limit": args.limit, "uptime": uptime,
                                          "runs": {f"{k}/{p}": v for (k, p), v in runs.items()}}, indent=1))
