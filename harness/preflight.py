@@ -9,7 +9,6 @@ checked by harness.models.variants.check: a recipe that cannot be honoured is re
 """
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 from harness.errors import HarnessError
@@ -17,6 +16,7 @@ from harness.models import variants
 from harness.models.variants import VARIANT_KEYS
 from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
+from harness.suggest import did_you_mean
 
 
 def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
@@ -38,7 +38,6 @@ def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
 def check_options(spec: ModelSpec, allowed) -> None:
     for key in spec.options:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else (
-                f"{spec.adapter} takes {', '.join(sorted(allowed))}" if allowed else f"{spec.adapter} takes no options")
+            hint = did_you_mean(key, allowed, f"{spec.adapter} takes {', '.join(sorted(allowed))}" if allowed else
+                                f"{spec.adapter} takes no options", n=1, shown=repr)
             raise HarnessError(f"model {spec.name!r}: unknown option {key!r} for adapter {spec.adapter!r}", hint)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import dataclasses
 
 from harness.errors import HarnessError
-from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
+from harness.models import DEFAULT_MODELS, OPTIONS_OF  # noqa: F401  (DEFAULT_MODELS: its old home)
 from harness.models.heads import check_head
-from harness.models.variants import VARIANT_KEYS
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -29,8 +28,8 @@ def minilm(spec: ModelSpec, options: RuntimeOptions):
                                                options={**spec.options, "head": head}), options)
 
 
-tiny_gpt2.options = VARIANT_KEYS           # the ,key=value options a spec may give (harness.preflight)
-minilm.options = frozenset({"head"}) | VARIANT_KEYS
+tiny_gpt2.options = OPTIONS_OF["tiny-gpt2"]    # the ,key=value options a spec may give (harness.preflight)
+minilm.options = OPTIONS_OF["minilm"]
 minilm.preflight = check_head
 # What each needs imported; the runner imports it before waiting for the meters (runner.load_model),
 # so torch and transformers import while a GPU idle baseline is taken. This module imports neither.

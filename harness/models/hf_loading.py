@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
-from harness.models import footprint, variants
+from harness.models import OPTIONS_OF, footprint, variants
 from harness.models.device import choose_device, choose_dtype
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-# the ,key=value options of the hf-* adapters (see harness.preflight); dtype, quantize and prune: harness.models.variants
-OPTIONS = frozenset({"revision"}) | variants.VARIANT_KEYS
+# the ,key=value options of the hf-* adapters (see harness.preflight), from the one table, harness.models.OPTIONS_OF
+OPTIONS = OPTIONS_OF["hf-causal"]
 
 
 def check_location(spec: ModelSpec, options: RuntimeOptions | None = None) -> str:

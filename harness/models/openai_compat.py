@@ -39,13 +39,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from harness.errors import HarnessError
+from harness.models import OPTIONS_OF
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
 from harness.models.hf_causal import cut_at_stop
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import iter_jsonl
 
-OPTIONS = frozenset({"base_url", "api", "key_env", "logprobs", "retries", "backoff", "concurrency", "timeout", "cache"})
+OPTIONS = OPTIONS_OF["openai"]      # the ,key=value options (harness.preflight), from the one table in harness.models
 DEFAULT_BASE = "https://api.openai.com/v1"
 
 

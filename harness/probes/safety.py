@@ -29,6 +29,7 @@ DEFAULT_CANARY = "HARNESS-CANARY-7f3c9e1a5b2d"
 class Safety:
     name = "safety"
     params = ("canary", "max_tokens", "classifier", "classifier_labels", "classifier_threshold")
+    metrics = tuple(f"flag_rate_{c}" for c in (*CATEGORIES, "classifier", "any"))
 
     def check_params(self, config: ProbeConfig) -> None:
         p = config.params
