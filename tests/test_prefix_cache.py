@@ -77,7 +77,7 @@ def test_prefix_cached_loglikelihoods_equal_the_plain_path(which, request):
     # 12 items x 4 choices in batches of 8 and 20: the kept prefix is reused and cropped across batches
     requests = _requests(SHOTS, 12) + [LoglikelihoodRequest(SHOTS + "\n\nQuestion: x", " y z w")]
     plain = _scored(adapter, requests, 64, prefix_caching=False)
-    for batch in (8, 20):
+    for batch in (4, 8, 20):          # 4: one context a batch, so only what earlier batches kept is shared
         with _Forwards(adapter.model) as cached_calls:
             cached = _scored(adapter, requests, batch, prefix_caching=True)
         with _Forwards(adapter.model) as plain_calls:
@@ -94,7 +94,7 @@ def test_a_kept_prefix_the_next_batch_does_not_share_is_not_used(tiny):
     tiny.prefix_store.clear()
     got = tiny.loglikelihood(first) + tiny.loglikelihood(other)
     kept = [tiny.tokenizer.decode(ids) for ids in tiny.prefix_store]
-    assert len(kept) == 2 and kept[0].startswith(SHOTS[:40]) and kept[1].startswith("Some fixed")
+    assert any(k.startswith(SHOTS[:40]) for k in kept) and any(k.startswith("Some fixed") for k in kept)
     plain = _scored(tiny, first + other, 64, prefix_caching=False)
     assert [g.logprob for g in got] == pytest.approx([p.logprob for p in plain], abs=1e-5)
 

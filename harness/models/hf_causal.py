@@ -175,7 +175,13 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
             for group in width_groups([len(o) for o in own], PASS_OVERHEAD_TOKENS):
                 row = {wave[k]: r for r, k in enumerate(group)}
                 mine = [i for k in group for i in asked[wave[k]]]
-                carriers = {row[c]: [n for n, by in carried.items() if by == c] for c in row if c in carried.values()}
+                # the nodes a context carries, and (for later batches) all but its last token when it
+                # computes at least MIN_PREFIX_TOKENS of them itself
+                carriers = {row[c]: [n for n, by in carried.items() if by == c] for c in row}
+                for k in group:
+                    if self._sharing() and len(own[k]) > MIN_PREFIX_TOKENS:
+                        carriers[row[wave[k]]].append(contexts[wave[k]][:-1])
+                carriers = {r: nodes for r, nodes in carriers.items() if nodes}
                 got = self._score([prefixes[k] for k in group], [own[k] for k in group],
                                   [len(contexts[wave[k]]) for k in group], [row[row_of[i]] for i in mine],
                                   [continuations[i] for i in mine], carriers, cached)
@@ -189,8 +195,8 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     def _score(self, prefixes, own, ctx_lengths: list[int], row_of: list[int], continuations: list[tuple[int, ...]],
                carriers: dict[int, list[tuple[int, ...]]], cached: dict) -> list[Loglikelihood]:
         """log P(continuation | context) for each continuation of these contexts (prefix + own tokens).
-        The caches of the nodes that ``carriers`` (row -> nodes) carry are cut from their rows into
-        ``cached`` and kept in the prefix store."""
+        The caches of the prefixes that ``carriers`` (row -> prefixes) carry are cut from their rows
+        into ``cached`` and kept in the prefix store."""
         longest = max(len(c) for c in continuations)
         out, cache, ctx_mask, skip = self._extend(prefixes, own, use_cache=longest > 1 or bool(carriers))
         if carriers and not _is_plain(cache):
