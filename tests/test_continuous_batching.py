@@ -106,8 +106,8 @@ class _Watch:
 def decoded(adapter, requests, rows: int) -> list[list[int]]:
     encoded = [adapter._context_ids(r.context) for r in requests]
     with torch.inference_mode():
-        return decoding.greedy_decode(encoded, rows, max(r.max_tokens for r in requests), adapter._prefill,
-                                      adapter._step, lambda i, tokens: adapter._finished(requests[i], tokens))
+        return decoding.greedy_decode(encoded, rows, adapter._prefill, adapter._step,
+                                      lambda i, tokens: adapter._finished(requests[i], tokens))
 
 
 @pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
@@ -149,23 +149,19 @@ def test_generate_answers_the_same_with_any_number_of_rows(tiny):
         tiny.rows = None
 
 
-def test_the_cache_drops_unused_columns_and_grows(random_gpt2):
-    """Many refills of short prompts with long caps run past the buffers' first capacity: unused
-    columns are dropped from the left; a long prompt after short ones shifts every row right."""
+def test_the_cache_drops_unused_columns_and_grows_to_the_left(random_gpt2, monkeypatch):
+    """Many refills of short prompts with long caps: columns no row uses any more are dropped from
+    the left; a long prompt after short ones pads every row on the left."""
     base = mixed_requests()
-    requests = [GenerateRequest(r.context, stop=(), max_tokens=40) for r in base[:6] * 3] + base[-2:]
-    relayouts = []
-    original = decoding._Batch._relayout
-
-    def spy(self, shift, capacity):
-        relayouts.append((shift, capacity > self.capacity))
-        return original(self, shift, capacity)
-    decoding._Batch._relayout = spy
-    try:
-        ours = decoded(random_gpt2, requests, 3)
-    finally:
-        decoding._Batch._relayout = original
-    assert any(shift < 0 for shift, _ in relayouts) and any(shift > 0 for shift, _ in relayouts)
+    requests = ([GenerateRequest("The", max_tokens=2)] * 3 + [GenerateRequest(r.context, stop=(), max_tokens=40)
+                                                             for r in base[:6] * 3] + base[-2:])
+    widths, pads = [], []
+    drop, pad = decoding._Batch.drop_unused, decoding._Batch._pad_left
+    monkeypatch.setattr(decoding._Batch, "drop_unused", lambda self: (widths.append(self.width), drop(self),
+                                                                     widths.append(self.width)))
+    monkeypatch.setattr(decoding._Batch, "_pad_left", lambda self, n: (pads.append(n), pad(self, n)))
+    ours = decoded(random_gpt2, requests, 3)
+    assert any(b < a for a, b in zip(widths[::2], widths[1::2])) and len(pads) > 1
     with torch.inference_mode():
         for r, tokens in zip(requests, ours):
             assert tokens == todays_loop(random_gpt2, [r])[0]

@@ -303,7 +303,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         new = None
         if self._own_greedy:
             try:
-                new = greedy_decode(encoded, rows, max(r.max_tokens for r in requests), self._prefill, self._step,
+                new = greedy_decode(encoded, rows, self._prefill, self._step,
                                     lambda i, tokens: self._finished(requests[i], tokens))
             except _NotPlainCache:
                 self._plain_cache = self._own_greedy = False
