@@ -3,6 +3,7 @@
     python benchmarks/make_models.py /tmp/bench-models
     OMP_NUM_THREADS=1 python benchmarks/scale.py --model /tmp/bench-models/gpt2-26m --rounds 3
     OMP_NUM_THREADS=1 python benchmarks/scale.py --model /tmp/bench-models/gpt2-26m --rounds 3 --lm-eval-tasks
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --model /tmp/bench-models/gpt2-26m --pairs lm-eval-task
     OMP_NUM_THREADS=1 python benchmarks/scale.py --model /tmp/bench-models/gpt2-125m --rounds 3 --limit 64
 
 Workloads (the built-in data repeated with fresh ids, CPU fp32, batch size 32, the same prompts):
@@ -218,6 +219,8 @@ def main() -> None:
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--lm-eval-tasks", action="store_true",
                     help="also run each workload as an lm-eval task inside the harness (--tasks lm-eval:...)")
+    ap.add_argument("--pairs", help=f"which pairs to run, comma-separated from {list(PAIRS)} (default: 'task', "
+                                    "or both with --lm-eval-tasks)")
     ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
                     help="another checkout of the harness (e.g. the code before a change), run as a third process in "
                          "the same rounds on our own tasks")
@@ -227,7 +230,9 @@ def main() -> None:
     unknown = [k for k in keys if k not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workloads {unknown}; choose from {list(WORKLOADS)}")
-    pairs = PAIRS if args.lm_eval_tasks else PAIRS[:1]
+    pairs = tuple(p for p in (args.pairs or "").split(",") if p) or (PAIRS if args.lm_eval_tasks else PAIRS[:1])
+    if set(pairs) - set(PAIRS):
+        ap.error(f"unknown pairs {sorted(set(pairs) - set(PAIRS))}; choose from {list(PAIRS)}")
     root = Path(tempfile.mkdtemp(prefix="harness-scale-"))
     write_tasks(root)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
