@@ -13,7 +13,11 @@ Workloads (the built-in data repeated with fresh ids, CPU fp32, batch size 32, t
          `first_n` sampler over a shots file holding exactly the shots the harness draws, in order);
 * mc5i - facts_mc x8, 5-shot with shots drawn per item (the harness's own draw, seed + item index;
          lm-eval reads each item's rendered shots from a data field, so both see the same prompts);
-* gen  - toylang x2 (240 items), greedy, stop "\\n", at most 32 new tokens.
+* gen  - toylang x2 (240 items), greedy, stop "\\n", at most 32 new tokens;
+* genv - gen with the stop sequences "\\n", "s" and "t": a random-init model rarely writes "\\n", so in
+         gen nearly every row runs to the 32-token cap; here rows stop at different lengths, as a
+         trained model's answers do (not a workload of the issue's goals: it shows what continuous
+         batching saves once rows finish at different steps).
 
 Each round runs every workload as harness, then lm-eval (ABAB...), each a fresh process (start-up,
 model load, evaluation, metrics and writing results included; the harness with its default meters
@@ -55,10 +59,12 @@ class Workload:
     copies: int            # the test set repeated with fresh ids
     shots: int = 0
     fixed: bool = False    # the same shots for every item (else drawn per item)
+    stop: tuple[str, ...] = ()   # generation: other stop sequences than the task's
 
 
 WORKLOADS = {"mc0": Workload("facts_mc", 8), "mc5": Workload("facts_mc", 8, 5, fixed=True),
-             "mc5i": Workload("facts_mc", 8, 5), "gen": Workload("toylang", 2)}
+             "mc5i": Workload("facts_mc", 8, 5), "gen": Workload("toylang", 2),
+             "genv": Workload("toylang", 2, stop=("\n", "s", "t"))}
 PAIRS = ("task", "lm-eval-task")       # our own task format; the same workload as an lm-eval task
 
 
@@ -112,6 +118,9 @@ def write_tasks(root: Path) -> None:
         ours = {"name": f"bench_{key}", "data": str(data), **spec["harness"]}
         theirs = {"task": f"bench_{key}", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
                   "test_split": "test", **spec["lm_eval"]}
+        if work.stop:
+            ours["stop"] = list(work.stop)
+            theirs["generation_kwargs"] = {**theirs["generation_kwargs"], "until": list(work.stop)}
         native = theirs
         train = builtin_dir("tasks") / work.task / "train.jsonl"
         if work.shots and work.fixed:

@@ -1,4 +1,5 @@
-"""Prefix caching, single-pass multiple choice and the own greedy loop give the plain path's numbers."""
+"""Prefix caching and single-pass multiple choice give the plain path's numbers; fixed shots are shared.
+(The greedy loop's tokens are checked in tests/test_continuous_batching.py.)"""
 from __future__ import annotations
 
 import json
@@ -9,9 +10,8 @@ import torch
 from harness.data import Example
 from harness.errors import HarnessError
 from harness.models.embedded import tiny_gpt2
-from harness.models.hf_causal import HFCausalLM
 from harness.prompts import fixed_fewshot
-from harness.requests import GenerateRequest, LoglikelihoodRequest
+from harness.requests import LoglikelihoodRequest
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions, task_from_mapping
 
