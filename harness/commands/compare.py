@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.commands.options import renamed
 
 RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
-HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
+HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json and compare.html"
 
 
 def add_parser(sub, epilog: str) -> None:
@@ -24,7 +24,8 @@ def add_parser(sub, epilog: str) -> None:
     compare.add_argument("--intersection", action="store_true",
                          help="compare on the items the runs share instead of refusing runs whose items differ")
     compare.add_argument("--json", type=Path, default=Path("compare.json"), metavar="FILE",
-                         help="where to write the comparison (default: ./compare.json, in the current directory)")
+                         help="where to write the comparison (default: ./compare.json, in the current directory); "
+                              "the page compare.html goes beside it (FILE.html)")
     renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
@@ -44,6 +45,9 @@ def execute(args, argv: list[str]) -> int:
         if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
             raise HarnessError(f"--json {out} is part of run folder {run}", "write the comparison elsewhere, "
                                "e.g. --json compare.json")
+    from harness.report.compare_page import check_target, html_path
+    page = html_path(out)
+    check_target(page, args.runs)
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:
@@ -57,4 +61,20 @@ def execute(args, argv: list[str]) -> int:
     except OSError as exc:
         raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --json FILE") from None
     print(f"wrote {out}")
+    write_page(page, comparison)
+    print(f"wrote {page}")
     return 0
+
+
+def write_page(page: Path, comparison) -> None:
+    """compare.html from the comparison and each compared run's results."""
+    from harness.errors import HarnessError
+    from harness.report.compare_page import render_compare
+    from harness.results.reading import read_results
+    from harness.run_dir import now
+    from harness.store import disk_full, write_text_atomic
+    results = {key: read_results(Path(ref.dir)) for key, ref in comparison.runs.items() if ref.dir}
+    try:
+        write_text_atomic(page, render_compare(comparison, results, created=now()))
+    except OSError as exc:
+        raise disk_full(exc, page) or HarnessError(f"cannot write {page}: {exc.strerror}", "pass a writable --json FILE") from None

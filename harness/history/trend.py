@@ -59,13 +59,14 @@ def ci_overlaps(a: Point, b: Point) -> bool:
     return not (a.ci_lo > b.ci_hi or a.ci_hi < b.ci_lo)
 
 
-def _flag(points: list[Point], baseline_run: str | None) -> tuple[tuple[Point, ...], str | None]:
+def _flag(points: list[Point], baseline_run: str | None, judged: bool = True) -> tuple[tuple[Point, ...], str | None]:
+    """``judged`` False (energy, whose interval over repeats is drawn but not judged here): nothing is flagged."""
     measured = [p for p in points if p.value is not None]
     base = next((p for p in measured if p.run_id == baseline_run), measured[0] if measured else None)
     out = []
     for p in points:
         change = ""
-        if base is not None and p is not base and p.has_ci and base.has_ci and not ci_overlaps(p, base):
+        if judged and base is not None and p is not base and p.has_ci and base.has_ci and not ci_overlaps(p, base):
             change = "up" if p.ci_lo > base.ci_hi else "down"
         out.append(replace(p, changed=change, baseline=p is base))
     return tuple(out), base.run_id if base else None
@@ -102,7 +103,7 @@ def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: 
         first = mine[0]
         points = [Point(r["run_id"], r["started"], r["git_sha"] or "", r["value"], r["ci_lo"], r["ci_hi"], r["n"],
                         r["reason"] or "", r["source"] or "", r["unit"] or "") for r in mine]
-        flagged, base = _flag(points, baseline_run)
+        flagged, base = _flag(points, baseline_run, judged=first["scope"] != "energy")
         out.append(Series(key, first["label"], first["model"], first["scope"], first["subject"], first["metric"], flagged, base,
                           direction(mine)))
     order = {"task": 0, "probe": 1, "energy": 2}
@@ -115,7 +116,7 @@ def fmt(value: float | None) -> str:
 
 def point_text(p: Point) -> str:
     if p.value is None:
-        return f"n/m ({p.reason.removeprefix('not measured: ')})"
+        return f"not measured: {p.reason.removeprefix('not measured: ') or 'no reason recorded'}"
     ci = f" [{fmt(p.ci_lo)}, {fmt(p.ci_hi)}]" if p.has_ci else ""
     mark = {"up": " ▲", "down": " ▼"}.get(p.changed, "")
     return f"{fmt(p.value)}{ci}{mark}"
