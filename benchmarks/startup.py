@@ -66,6 +66,7 @@ runpy.run_module("lm_eval", run_name="__main__", alter_sys=True)
 def _scale():
     spec = importlib.util.spec_from_file_location("bench_scale", HERE / "scale.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -10,7 +10,7 @@ import dataclasses
 import importlib
 from typing import Callable, Iterator, Sequence
 
-from harness.batching import Pending, batches, group_requests, split_large
+from harness.batching import Pending, batches, call_size, group_requests, split_large
 from harness.errors import HarnessError, ModelFault
 from harness.failures import failed_pieces, isolated
 from harness.meters.memory import PeakMemory
@@ -34,11 +34,14 @@ from harness.store import SampleStore
 
 class BatchSizer:
     """Starts at the fixed --batch-size, or at max_batch_size when automatic, and halves on
-    out-of-memory while automatic. The size that worked is kept for later tasks."""
+    out-of-memory while automatic. The size that worked is kept for later tasks. An adapter that
+    refills finished rows (its ``refills``: harness.batching.call_size) gets longer calls and its
+    ``rows`` set to the batch size."""
 
-    def __init__(self, runtime: RuntimeOptions):
+    def __init__(self, runtime: RuntimeOptions, adapter: ModelAdapter | None = None):
         self.automatic = runtime.batch_size is None
         self.size = runtime.batch_size or runtime.max_batch_size
+        self.adapter, self.refills = adapter, frozenset(getattr(adapter, "refills", ()))
 
     def run(self, groups: Sequence[Sequence[Pending]], call: Callable[[list[Request]], list[Response]]
             ) -> Iterator[tuple[list[Pending], list[Response]]]:
@@ -46,7 +49,10 @@ class BatchSizer:
         while start < len(groups):
             if self.size != size:                      # halved: re-split what is left
                 groups, start, size = split_large(groups[start:], self.size), 0, self.size
-            batch = next(batches(groups[start:], self.size))
+            per_call = call_size(self.size, groups[start:], self.refills)
+            if per_call > self.size:
+                self.adapter.rows = self.size
+            batch = next(batches(groups[start:], per_call))
             try:
                 responses = call([item.request for item in batch])
             except Exception as exc:
@@ -327,7 +333,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporte
                         adapter = load_model(model_spec, spec.runtime, ready)
                     if loading.failed:
                         continue
-                    sizer = BatchSizer(spec.runtime)
+                    sizer = BatchSizer(spec.runtime, adapter)
                     from harness.models.footprint import for_adapter      # torch: imported with the model (load_model)
                     state.models[model_spec.name] = {
                         "spec": model_spec.adapter + (f":{model_spec.location}" if model_spec.location else ""),

@@ -1,4 +1,5 @@
-"""Prefix caching, single-pass multiple choice and the own greedy loop give the plain path's numbers."""
+"""Prefix caching and single-pass multiple choice give the plain path's numbers; fixed shots are shared.
+(The greedy loop's tokens are checked in tests/test_continuous_batching.py.)"""
 from __future__ import annotations
 
 import json
@@ -9,11 +10,12 @@ import torch
 from harness.data import Example
 from harness.errors import HarnessError
 from harness.models.embedded import tiny_gpt2
-from harness.models.hf_causal import HFCausalLM
 from harness.prompts import fixed_fewshot
-from harness.requests import GenerateRequest, LoglikelihoodRequest
+from harness.requests import LoglikelihoodRequest
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions, task_from_mapping
+
+import causal_models  # noqa: E402  (tests/ helper module)
 
 CPU = RuntimeOptions(device="cpu")
 
@@ -26,15 +28,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def random_gpt2(tmp_path_factory):
     """A small random-init GPT-2 (2 layers, width 64) with the tiny-gpt2 tokenizer and 512 positions."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-    folder = tmp_path_factory.mktemp("random-gpt2")
-    tokenizer = AutoTokenizer.from_pretrained(builtin_dir("model") / "tiny-gpt2")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=64, n_layer=2, n_head=4,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return HFCausalLM(ModelSpec("random", "hf-causal", str(folder)), CPU)
+    return causal_models.random_gpt2(tmp_path_factory.mktemp("random-gpt2"))
 
 
 def _rows(name: str, split: str) -> list[dict]:
@@ -50,11 +44,13 @@ def _requests(shots: str, n_items: int) -> list[LoglikelihoodRequest]:
 
 
 def _scored(adapter, requests, batch, prefix_caching: bool):
-    adapter.prefix_caching, adapter._prefix = prefix_caching, None
+    adapter.prefix_caching = prefix_caching
+    adapter.prefix_store.clear()
     try:
         return [x for i in range(0, len(requests), batch) for x in adapter.loglikelihood(requests[i:i + batch])]
     finally:
-        adapter.prefix_caching, adapter._prefix = True, None
+        adapter.prefix_caching = True
+        adapter.prefix_store.clear()
 
 
 class _Forwards:
@@ -81,7 +77,7 @@ def test_prefix_cached_loglikelihoods_equal_the_plain_path(which, request):
     # 12 items x 4 choices in batches of 8 and 20: the kept prefix is reused and cropped across batches
     requests = _requests(SHOTS, 12) + [LoglikelihoodRequest(SHOTS + "\n\nQuestion: x", " y z w")]
     plain = _scored(adapter, requests, 64, prefix_caching=False)
-    for batch in (8, 20):
+    for batch in (4, 8, 20):          # 4: one context a batch, so only what earlier batches kept is shared
         with _Forwards(adapter.model) as cached_calls:
             cached = _scored(adapter, requests, batch, prefix_caching=True)
         with _Forwards(adapter.model) as plain_calls:
@@ -95,9 +91,10 @@ def test_prefix_cached_loglikelihoods_equal_the_plain_path(which, request):
 def test_a_kept_prefix_the_next_batch_does_not_share_is_not_used(tiny):
     first = _requests(SHOTS, 2)
     other = _requests("Some fixed instructions that differ from the shots entirely, said twice. " * 2, 2)
-    tiny._prefix = None
+    tiny.prefix_store.clear()
     got = tiny.loglikelihood(first) + tiny.loglikelihood(other)
-    assert tiny._prefix is not None and tiny.tokenizer.decode(tiny._prefix.ids).startswith("Some fixed")
+    kept = [tiny.tokenizer.decode(ids) for ids in tiny.prefix_store]
+    assert any(k.startswith(SHOTS[:40]) for k in kept) and any(k.startswith("Some fixed") for k in kept)
     plain = _scored(tiny, first + other, 64, prefix_caching=False)
     assert [g.logprob for g in got] == pytest.approx([p.logprob for p in plain], abs=1e-5)
 
@@ -120,20 +117,6 @@ def test_single_token_choices_are_scored_from_one_forward_pass(which, request):
             full = torch.log_softmax(adapter.model(torch.tensor([ids])).logits[0, -2].float(), -1)[ids[-1]]
         assert g.logprob == pytest.approx(alone.logprob, abs=1e-5)
         assert g.logprob == pytest.approx(float(full), abs=1e-5)
-
-
-@pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
-def test_own_greedy_loop_equals_transformers_generate(which, request):
-    adapter = request.getfixturevalue(which)
-    prompts = [f"English: {r['english']}\nToylang:" for r in _rows("toylang", "test")[:6]]
-    requests = [GenerateRequest(p, stop=("\n",), max_tokens=n) for p, n in zip(prompts, (24, 5, 24, 12, 24, 1))]
-    assert adapter._own_greedy
-    ids, mask = adapter._left_padded([adapter._context_ids(r.context) for r in requests])
-    theirs = adapter._hf_generate(ids, mask, requests)
-    ours = adapter._greedy(ids, mask, requests)
-    for r, a, b in zip(requests, ours, theirs):
-        assert a == b[: len(a)]                  # ours ends at the stop; generate() pads on to the batch's end
-        assert len(a) <= r.max_tokens
 
 
 def test_fixed_shots_are_shared_and_never_the_example_itself(tmp_path):

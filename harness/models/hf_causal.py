@@ -1,27 +1,32 @@
 """Hugging Face causal language models (GPT-2, Llama, ...): log-likelihoods and greedy generation.
 
 Log-likelihoods: the contexts of a batch are encoded once each (their KV cache is reused for every
-continuation of that context), and a token prefix that every context of the batch shares - the
-same few-shot shots or instructions on every item of a task - is encoded once for the batch and
-kept for the next batches (``PrefixCache``): only each context's own tail runs through the model.
-Only the last context position's logits are computed, and when every continuation is one token
-the choices are scored from that one forward pass over the contexts.
+continuation of that context), and the token prefixes contexts share - the same few-shot shots or
+instructions on every item, or the first shots of items that drew them alike - are encoded once
+as the nodes of a prefix tree (harness.models.prefix_tree), kept across batches
+(harness.models.prefix_kv): only each context's own tail runs through the model on top of its
+deepest node. Only the last context position's logits are computed, and when every continuation
+is one token the choices are scored from that one forward pass over the contexts.
 
-Generation: greedy decoding with the KV cache, rows leaving the batch as soon as they stop (a stop
-sequence, end of text or their own token cap), so a batch costs what its rows need.
+Generation: greedy decoding with continuous batching (harness.models.decoding): at most ``rows``
+requests decode at once and a finished row's slot goes to the next request, so a call costs what
+its rows need and the batch stays full while requests wait.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache, GenerationConfig
+from transformers.cache_utils import DynamicLayer
 
 from harness.batching import shared_contexts
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
+from harness.models.decoding import Prefilled, greedy_decode
+from harness.models.prefix_kv import Prefix, PrefixStore, row_prefix, stack
+from harness.models.prefix_tree import next_wave, path, plan, width_groups
 from harness.models.device import dtype_name
 from harness.models.errors import InputTooLong
 from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
@@ -30,6 +35,9 @@ from harness.requests import Generation, GenerateRequest, Loglikelihood, Loglike
 from harness.spec import ModelSpec, RuntimeOptions
 
 MIN_PREFIX_TOKENS = 8      # a shorter shared prefix is not worth a forward pass of its own
+# a forward pass of its own costs about this many positions' compute (padding is cut only where it saves more)
+PASS_OVERHEAD_TOKENS = 32
+PREFIX_STORE_BYTES = 2**28  # shared prefixes' KV caches kept across batches, at most (256 MiB)
 
 # generation settings that change greedy decoding's logits; a model that sets one is decoded by
 # transformers' generate(), which applies them
@@ -39,34 +47,17 @@ _LOGITS_SETTINGS = ("repetition_penalty", "no_repeat_ngram_size", "encoder_no_re
                     "remove_invalid_values", "diversity_penalty", "guidance_scale", "watermarking_config")
 
 
+class _NotPlainCache(Exception):
+    """The model's forward returned a cache other than transformers' plain DynamicCache."""
+
+
+def _is_plain(cache) -> bool:
+    return isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
+
+
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     positions = [text.find(s) for s in stops if s and s in text]
     return (text[: min(positions)], True) if positions else (text, False)
-
-
-def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens every row shares."""
-    first, n = rows[0], min(len(r) for r in rows)
-    for row in rows[1:]:
-        k = 0
-        while k < n and row[k] == first[k]:
-            k += 1
-        n = k
-    return n
-
-
-@dataclass
-class PrefixCache:
-    """The KV cache of one token prefix for one row, kept across batches."""
-    ids: tuple[int, ...]
-    layers: list[tuple[torch.Tensor, torch.Tensor]]
-
-    def cropped(self, n: int) -> "PrefixCache":
-        return PrefixCache(self.ids[:n], [(k[..., :n, :], v[..., :n, :]) for k, v in self.layers])
-
-    def for_rows(self, n: int) -> DynamicCache:
-        """A fresh cache holding the prefix for ``n`` rows (the model appends to it; this one stays)."""
-        return DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.layers])
 
 
 class HFCausalLM(AnswersOnlyWhatItSupports):
@@ -76,6 +67,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})
+    refills = frozenset({GenerateRequest})    # continuous batching: calls of several batches, ``rows`` at once
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
         loaded = load_model_and_tokenizer(AutoModelForCausalLM, spec, options)
@@ -90,8 +82,10 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         forward = inspect.signature(self.model.forward).parameters
         self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"     # renamed in transformers 5.x
+        # generation: how many requests decode at once (None: a whole call); the runner sets its batch size
+        self.rows: int | None = options.batch_size
         self.prefix_caching = True           # False: every context runs whole (the plain path, for tests)
-        self._prefix: PrefixCache | None = None
+        self.prefix_store = PrefixStore(PREFIX_STORE_BYTES)   # shared prefixes kept across batches
         text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
         # a plain DynamicCache (not a sliding-window, chunked or recurrent one) can be shared and cut
         self._plain_cache = not any(getattr(text, name, None) for name in ("sliding_window", "layer_types",
@@ -124,32 +118,33 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         if self.info.max_length and n_tokens > self.info.max_length:
             raise InputTooLong(position, n_tokens, self.info.max_length, max_new_tokens)
 
-    def _shared_prefix(self, contexts: Sequence[tuple[int, ...]]) -> PrefixCache | None:
-        """The cached prefix every context starts with (each keeping at least one token of its own),
-        reusing or cropping the one kept from earlier batches, or encoding a new one; None when no
-        prefix of MIN_PREFIX_TOKENS is shared."""
-        if not self.prefix_caching or not self._plain_cache:
-            return None
-        n = common_prefix_length(contexts)
-        n = min(n, min(len(c) for c in contexts) - 1)
-        kept = self._prefix
-        if kept is not None:
-            shared = common_prefix_length([kept.ids, contexts[0][:n]])
-            if shared == len(kept.ids) and shared >= MIN_PREFIX_TOKENS:
-                return kept
-            if shared >= MIN_PREFIX_TOKENS:
-                self._prefix = kept.cropped(shared)
-                return self._prefix
-        if n < MIN_PREFIX_TOKENS:
-            return None
-        ids = contexts[0][:n]
-        _, cache = self._forward(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                                 **self._last_logits_only)
-        if not isinstance(cache, DynamicCache) or any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
-            self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
-            return None
-        self._prefix = PrefixCache(tuple(ids), [(layer.keys, layer.values) for layer in cache.layers])
-        return self._prefix
+    def _extend(self, prefixes: Sequence[Prefix | None], own: Sequence[Sequence[int]], use_cache: bool):
+        """One forward pass over each row's own tokens on top of its prefix's cache (None: from the
+        first position): prefixes right-aligned, own tokens left-padded after them, so every row's
+        last own token sits in the last column. Returns (output, its cache, the attention mask, the
+        prefixes' width)."""
+        past, lengths = stack(prefixes)
+        skip, width = (past[0][0].shape[2] if past else 0), max(len(ids) for ids in own)
+        pad, device = self.tokenizer.pad_token_id, self.device
+        ids = torch.full((len(own), width), pad, device=device)
+        mask = torch.zeros((len(own), skip + width), dtype=torch.long, device=device)
+        for row, (n, tokens) in enumerate(zip(lengths, own)):
+            ids[row, width - len(tokens):] = torch.tensor(tokens, device=device)
+            mask[row, skip - n:skip] = 1
+            mask[row, skip + width - len(tokens):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+        cache = DynamicCache(ddp_cache_data=past) if past else None
+        out, cache = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions,
+                                   use_cache=use_cache, **self._last_logits_only)
+        return out, cache, mask, skip
+
+    def _source(self, ids: tuple[int, ...], nodes: Sequence[tuple[int, ...]], cached: dict) -> Prefix | None:
+        """The longest cached prefix of a context: its deepest cached node, or a kept one that is longer."""
+        node = next((cached[n] for n in reversed(nodes) if n in cached), None)
+        kept = self.prefix_store.match(ids, len(ids) - 1)
+        if kept is not None and kept.length >= MIN_PREFIX_TOKENS and (node is None or kept.length > node.length):
+            return kept
+        return node
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
@@ -158,24 +153,66 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
         continuations = [self._encode(r.continuation) for r in requests]
         for i, (g, cont) in enumerate(zip(row_of, continuations)):
             self._check_length(i, len(contexts[g]) + len(cont))
+        asked: dict[int, list[int]] = {}                  # context -> the requests on it
+        for i, g in enumerate(row_of):
+            asked.setdefault(g, []).append(i)
 
-        prefix = self._shared_prefix(contexts)
-        skip = len(prefix.ids) if prefix else 0
-        pad, device = self.tokenizer.pad_token_id, self.device
-        ctx_len = torch.tensor([len(c) for c in contexts], device=device)
-        width = int(ctx_len.max()) - skip
-        ctx_ids = torch.full((len(contexts), width), pad, device=device)
-        ctx_mask = torch.zeros((len(contexts), skip + width), dtype=torch.long, device=device)
-        ctx_mask[:, :skip] = 1
-        for g, ids in enumerate(contexts):   # left padding: every context ends at the last column
-            own = ids[skip:]
-            ctx_ids[g, width - len(own):] = torch.tensor(own, device=device)
-            ctx_mask[g, skip + width - len(own):] = 1
-        positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+        tree = plan(contexts, MIN_PREFIX_TOKENS) if self._sharing() else None
+        paths = [path(tree, c) if tree else [] for c in range(len(contexts))]
+        cached: dict[tuple[int, ...], Prefix] = {}        # the nodes whose KV cache is at hand
+        for node in tree.nodes if tree else ():
+            kept = self.prefix_store.match(node, len(node))
+            if kept is not None and kept.length == len(node):
+                cached[node] = kept
+        answers: list[Loglikelihood | None] = [None] * len(requests)
+        waiting = list(range(len(contexts)))
+        while waiting:                                    # each pass caches a level more of the tree
+            if not self._sharing():                       # (a model whose cache cannot be shared: found out in a pass)
+                paths, cached = [[] for _ in contexts], {}
+            wave, carried, waiting = next_wave(waiting, paths, cached)
+            prefixes = [self._source(contexts[c], paths[c], cached) if self._sharing() else None for c in wave]
+            own = [contexts[c][p.length if p else 0:] for c, p in zip(wave, prefixes)]
+            for group in width_groups([len(o) for o in own], PASS_OVERHEAD_TOKENS):
+                row = {wave[k]: r for r, k in enumerate(group)}
+                mine = [i for k in group for i in asked[wave[k]]]
+                # the nodes a context carries, and (for later batches) all but its last token when it
+                # computes at least MIN_PREFIX_TOKENS of them itself
+                carriers = {row[c]: [n for n, by in carried.items() if by == c] for c in row}
+                for k in group:
+                    if self._sharing() and len(own[k]) > MIN_PREFIX_TOKENS:
+                        carriers[row[wave[k]]].append(contexts[wave[k]][:-1])
+                carriers = {r: nodes for r, nodes in carriers.items() if nodes}
+                got = self._score([prefixes[k] for k in group], [own[k] for k in group],
+                                  [len(contexts[wave[k]]) for k in group], [row[row_of[i]] for i in mine],
+                                  [continuations[i] for i in mine], carriers, cached)
+                for i, answer in zip(mine, got):
+                    answers[i] = answer
+        return answers
+
+    def _sharing(self) -> bool:
+        return self.prefix_caching and self._plain_cache
+
+    def _score(self, prefixes, own, ctx_lengths: list[int], row_of: list[int], continuations: list[tuple[int, ...]],
+               carriers: dict[int, list[tuple[int, ...]]], cached: dict) -> list[Loglikelihood]:
+        """log P(continuation | context) for each continuation of these contexts (prefix + own tokens).
+        The caches of the prefixes that ``carriers`` (row -> prefixes) carry are cut from their rows
+        into ``cached`` and kept in the prefix store."""
         longest = max(len(c) for c in continuations)
-        out, cache = self._forward(prefix.for_rows(len(contexts)) if prefix else None, input_ids=ctx_ids,
-                                   attention_mask=ctx_mask, position_ids=positions, use_cache=longest > 1,
-                                   **self._last_logits_only)
+        out, cache, ctx_mask, skip = self._extend(prefixes, own, use_cache=longest > 1 or bool(carriers))
+        if carriers and not _is_plain(cache):
+            self._plain_cache = self._own_greedy = False     # another cache layout: keep to the plain path
+        elif carriers:
+            layers = [(layer.keys, layer.values) for layer in cache.layers]
+            width = layers[0][0].shape[2] - skip
+            for r, nodes in carriers.items():
+                past = prefixes[r].length if prefixes[r] else 0
+                whole = row_prefix(layers, r, past, skip, len(own[r]), width)
+                for node in nodes:
+                    cached[node] = Prefix(whole, len(node))
+                    self.prefix_store.put(node, [(k[:, :, :len(node)].clone(), v[:, :, :len(node)].clone())
+                                                 for k, v in whole])
+        device = self.device
+        ctx_len = torch.tensor(ctx_lengths, device=device)
         first_logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
         rows = torch.tensor(row_of, device=device)
         first = torch.tensor([c[0] for c in continuations], device=device)
@@ -184,8 +221,9 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
         if longest > 1:   # feed every continuation token but the last on top of the cached context
             cache.batch_select_indices(rows)
-            cont_in = torch.full((len(requests), longest - 1), pad, device=device)
-            target = torch.zeros((len(requests), longest - 1), dtype=torch.long, device=device)
+            pad = self.tokenizer.pad_token_id
+            cont_in = torch.full((len(continuations), longest - 1), pad, device=device)
+            target = torch.zeros((len(continuations), longest - 1), dtype=torch.long, device=device)
             cont_mask = torch.zeros_like(cont_in)
             for i, ids in enumerate(continuations):
                 cont_in[i, : len(ids) - 1] = torch.tensor(ids[:-1], device=device)
@@ -256,11 +294,24 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """Greedy continuations, at most ``rows`` decoding at once (continuous batching: a finished
+        row's slot goes to the next request, harness.models.decoding); ``rows`` None: all at once."""
         encoded = [self._context_ids(r.context) for r in requests]
         for i, ids in enumerate(encoded):
             self._check_length(i, len(ids) + requests[i].max_tokens, requests[i].max_tokens)
-        input_ids, mask = self._left_padded(encoded)
-        new = self._greedy(input_ids, mask, requests) if self._own_greedy else self._hf_generate(input_ids, mask, requests)
+        rows = max(1, self.rows or len(requests))
+        new = None
+        if self._own_greedy:
+            try:
+                new = greedy_decode(encoded, rows, self._prefill, self._step,
+                                    lambda i, tokens: self._finished(requests[i], tokens))
+            except _NotPlainCache:
+                self._plain_cache = self._own_greedy = False
+        if new is None:
+            new = []
+            for start in range(0, len(requests), rows):
+                input_ids, mask = self._left_padded(encoded[start:start + rows])
+                new += self._hf_generate(input_ids, mask, requests[start:start + rows])
         results = []
         for request, tokens in zip(requests, new):
             tokens = tokens[: request.max_tokens]
@@ -271,38 +322,39 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
             results.append(Generation(text=text, n_tokens=n_tokens))
         return results
 
-    def _greedy(self, input_ids: torch.Tensor, mask: torch.Tensor, requests: Sequence[GenerateRequest]) -> list[list[int]]:
-        """Greedy decoding with the KV cache; a row leaves the batch (its cache rows dropped) once it
-        has produced end of text, one of its stop sequences, or its max_tokens."""
-        eos = self.tokenizer.eos_token_id
-        new: list[list[int]] = [[] for _ in requests]
-        live = list(range(len(requests)))               # the original index of each row still decoding
+    def _finished(self, request: GenerateRequest, tokens: list[int]) -> bool:
+        """End of text, the request's max_tokens, or one of its stop sequences in the decoded text.
+        Only the last tokens are decoded at each step (a stop that just appeared ends in them: a
+        token is at least one byte, a character at most four); a stop seen there is confirmed on
+        the whole text, so the answer is the whole text's."""
+        if tokens[-1] == self.tokenizer.eos_token_id or len(tokens) >= request.max_tokens:
+            return True
+        stops = [s for s in request.stop if s]
+        if not stops:
+            return False
+        longest = max(len(s) for s in stops)
+        window = tokens[-(4 * longest + 8):]
+        if len(window) < len(tokens):
+            tail = self.tokenizer.decode(window, skip_special_tokens=True)
+            if len(tail) >= longest + 8 and not any(s in tail for s in stops):
+                return False                     # none ends in the last tokens, so none has just appeared
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return any(s in text for s in stops)
+
+    def _prefill(self, prompts: list[Sequence[int]]) -> Prefilled:
+        """The prompts encoded together (left-padded), for harness.models.decoding."""
+        input_ids, mask = self._left_padded(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out, cache = self._forward(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                                    **self._last_logits_only)
-        position = positions[:, -1:]
-        while True:
-            step = out.logits[:, -1, :].argmax(-1)
-            keep = []
-            for row, (index, token) in enumerate(zip(live, step.tolist())):
-                new[index].append(token)
-                request = requests[index]
-                done = token == eos or len(new[index]) >= request.max_tokens or (
-                    request.stop and any(s in self.tokenizer.decode(new[index], skip_special_tokens=True)
-                                         for s in request.stop if s))
-                if not done:
-                    keep.append(row)
-            if not keep:
-                return new
-            if len(keep) < len(live):
-                rows = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(rows)
-                mask, step, position = mask[rows], step[rows], position[rows]
-                live = [live[row] for row in keep]
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-            position = position + 1
-            out, cache = self._forward(cache, input_ids=step[:, None], attention_mask=mask, position_ids=position,
-                                       use_cache=True)
+        if not _is_plain(cache):
+            raise _NotPlainCache
+        return Prefilled(out.logits[:, -1, :], [(layer.keys, layer.values) for layer in cache.layers],
+                         [len(p) for p in prompts])
+
+    def _step(self, cache, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        out, _ = self._forward(cache, input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        return out.logits[:, -1, :]
 
     def _hf_generate(self, input_ids: torch.Tensor, mask: torch.Tensor, requests: Sequence[GenerateRequest]
                      ) -> list[list[int]]:
