@@ -28,6 +28,7 @@ from harness.meters.energy import aggregate, covering, energy_object
 from harness.metrics.bootstrap import bootstrap, seed_for
 from harness.plugins import PROBES
 from harness.prepared import PreparedTask
+from harness.redact import cut
 from harness.results.migration import failure as failure_record
 from harness.results.types import (COMPLETE, COMPLETE_WITH_ERRORS, SCHEMA_VERSION, ModelResult, ProbeResult, Results,
                                    TaskResult)
@@ -96,7 +97,7 @@ def _summary_error(exc: BaseException) -> str:
         text = str(exc)
     except Exception:                       # an exception whose message cannot be read
         text = ""
-    return f"{type(exc).__name__}: {text}"[:2000]
+    return cut(f"{type(exc).__name__}: {text}", 2000)
 
 
 def summarized(failures: list[Failure], model: str, piece: str, compute: Callable[[], Any]) -> Any:
