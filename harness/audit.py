@@ -78,7 +78,8 @@ def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, inten
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
                        meters_disabled=meters_disabled, probes=probes, run_extra=run_extra)
     write_json_atomic(state.dir / "results.json", results.to_json())
-    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
+    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir),
+                                                             show_pii=state.spec.show_pii))
     return results
 
 
@@ -87,4 +88,14 @@ def republish(run_dir: Path, results: Results) -> None:
     comparison, a gate verdict), and renders report.html from it."""
     write_json_atomic(run_dir / "results.json", results.to_json())
     records = SampleStore(run_dir / "samples.jsonl").records()
-    write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir)))
+    write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir),
+                                                           show_pii=shows_pii(run_dir)))
+
+
+def shows_pii(run_dir: Path) -> bool:
+    """Whether the run was started with --show-pii (run.json records it); a page redacts personal data otherwise."""
+    import json
+    try:
+        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["spec"].get("show_pii") is True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False

@@ -322,6 +322,7 @@ class RunSpec:
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
     baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
+    show_pii: bool = False                   # --show-pii: report.html shows personal data instead of [EMAIL], ...
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -336,7 +337,7 @@ class RunSpec:
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
                    probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
-                   baseline=d.get("baseline"))
+                   baseline=d.get("baseline"), show_pii=d.get("show_pii", False) is True)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

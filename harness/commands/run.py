@@ -52,6 +52,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
                         help="data-centre power usage effectiveness (default 1.0)")
     meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
+    run.add_argument("--show-pii", action="store_true",
+                     help="show personal data (e-mail addresses, phone, card and IBAN numbers) in report.html; by "
+                          "default the page redacts them (samples.jsonl keeps the raw text)")
     run.add_argument("--baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
@@ -137,7 +140,7 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                    meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                        idle_s=args.idle_seconds, country=args.country,
                                        carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline)
+                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline, show_pii=args.show_pii)
     return RunOptions(**common, spec=spec)
 
 
