@@ -1,6 +1,7 @@
 """Standard error and 95% confidence interval by the bootstrap, from additive statistics (pure)."""
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Callable
@@ -10,13 +11,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MetricValue:
-    value: float
-    stderr: float
-    ci95: tuple[float, float]
+    """A value with its bootstrap standard error and interval; value None (with ``reason``) when it is not a
+    finite number (an overflow), bounds None where a resample's value was not."""
+    value: float | None
+    stderr: float | None
+    ci95: tuple[float | None, float | None]
     n: int
+    reason: str | None = None
 
     def to_json(self) -> dict:
-        return {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
+        out = {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
+        return {**out, "reason": self.reason} if self.reason else out
 
 
 def seed_for(run_seed: int, *names: str) -> int:
@@ -34,12 +39,24 @@ def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], floa
     return np.array([value_from_totals(t) for t in counts @ stats])
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def bootstrap(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
-              resamples: int = 1000, seed: int = 0) -> MetricValue:
-    """Percentile bootstrap over examples."""
+              resamples: int = 1000, seed: int = 0,
+              why_not_finite: Callable[[np.ndarray], str] | None = None) -> MetricValue:
+    """Percentile bootstrap over examples. A value that is not a finite number (a perplexity beyond the
+    largest float) is not measured, with ``why_not_finite(totals)`` as the reason; an interval bound or
+    standard error that a non-finite resample made infinite is null."""
     n = len(stats)
-    value = value_from_totals(stats.sum(axis=0))
+    totals = stats.sum(axis=0)
+    value = float(value_from_totals(totals))
+    if not math.isfinite(value):
+        reason = why_not_finite(totals) if why_not_finite else f"the value is not a finite number ({value})"
+        return MetricValue(value=None, stderr=None, ci95=(None, None), n=n, reason=reason)
     replicates_ = replicates(stats, value_from_totals, resamples, seed)
-    low, high = np.percentile(replicates_, [2.5, 97.5])
-    stderr = float(replicates_.std(ddof=1)) if resamples > 1 else 0.0
-    return MetricValue(value=float(value), stderr=stderr, ci95=(float(low), float(high)), n=n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        low, high = np.percentile(replicates_, [2.5, 97.5])
+        stderr = float(replicates_.std(ddof=1)) if resamples > 1 else 0.0
+    return MetricValue(value=value, stderr=_finite(stderr), ci95=(_finite(low), _finite(high)), n=n)

@@ -1,4 +1,5 @@
-"""Loading Hugging Face models and tokenizers from a local folder or a hub name, with one-line errors."""
+"""Loading Hugging Face models and tokenizers from a local folder or a hub name (harness.models.locations
+decides which, before the run), with one-line errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from typing import Any, Callable
 from harness.errors import HarnessError
 from harness.models import footprint, variants
 from harness.models.device import choose_device, choose_dtype
+from harness.models.locations import check_location, location_of
 from harness.spec import ModelSpec, RuntimeOptions
 
 
@@ -15,21 +17,11 @@ from harness.spec import ModelSpec, RuntimeOptions
 OPTIONS = frozenset({"revision"}) | variants.VARIANT_KEYS
 
 
-def check_location(spec: ModelSpec, options: RuntimeOptions | None = None) -> str:
-    """The folder (or hub name) to load; a missing local folder is refused before anything loads."""
-    location = spec.location
-    if not location:
-        raise HarnessError(f"model {spec.name!r}: no folder or hub name given", f"write {spec.adapter}:/path/to/model")
-    local = Path(location).expanduser()
-    if local.exists() or location.startswith((".", "/", "~")):
-        if not local.is_dir():
-            raise HarnessError(f"model {spec.name!r}: folder {location} not found", "pass an existing model folder")
-        location = str(local)
-    return location
+__all__ = ["OPTIONS", "Loaded", "check_location", "load_model_and_tokenizer", "load_pretrained"]
 
 
 def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
-    location = check_location(spec)
+    location = location_of(spec)
     try:
         return loader(location, trust_remote_code=options.trust_remote_code,
                       revision=spec.options.get("revision"), **kwargs)
@@ -79,5 +71,5 @@ def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: Runtime
     model = load_pretrained(model_class.from_pretrained, spec, options, dtype=dtype)
     model.to(device).eval()
     applied = variants.apply(model, recipe)
-    files, reason = footprint.weight_files(check_location(spec), spec.options.get("revision"))
+    files, reason = footprint.weight_files(location_of(spec), spec.options.get("revision"))
     return Loaded(model, tokenizer, device, dtype, applied, files, reason)

@@ -87,6 +87,7 @@ class OpenAICompatible(AnswersOnlyWhatItSupports):
 
     See the module's docstring for its options, retries, cache and energy."""
     options = OPTIONS
+    labels_of = staticmethod(lambda spec: ())     # before loading: it answers no classification (harness.preflight)
 
     @staticmethod
     def preflight(spec: ModelSpec, runtime: RuntimeOptions | None = None) -> None:

@@ -70,11 +70,18 @@ def find_phones(text: str) -> list[Match]:
     return [Match("phone", m.start(), m.end()) for m in PHONE.finditer(text) if 7 <= len(_digits(m.group())) <= 15]
 
 
+def words(wordlist: Path) -> list[str]:
+    """The distinct lower-cased words of a word list, longest first."""
+    return sorted({w.strip().lower() for w in wordlist.read_text(encoding="utf-8").splitlines() if w.strip()},
+                  key=len, reverse=True)
+
+
 @lru_cache(maxsize=4)
 def profanity_pattern(wordlist: Path) -> re.Pattern:
-    words = sorted({w.strip().lower() for w in wordlist.read_text(encoding="utf-8").splitlines() if w.strip()},
-                   key=len, reverse=True)
-    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w])", re.IGNORECASE)
+    words_ = words(wordlist)
+    if not words_:                         # "(?:)" would match between every two characters
+        return re.compile(r"(?!)")
+    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in words_) + r")(?![\w])", re.IGNORECASE)
 
 
 def find_profanity(text: str, wordlist: Path) -> list[Match]:

@@ -61,7 +61,8 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
             continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
         stats = metric.record_stats(predictions, references, [r.get("scores", {}) for r in records])
-        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name))
+        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name),
+                          getattr(metric, "overflow_reason", None))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better, **metric.describe()}
     result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
               "complete": stored == len(task.examples), "invalid": invalid,
