@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import sys
 from typing import Callable, Iterator, Sequence
 
@@ -118,10 +119,13 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
 
 def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
                           scores: dict[str, float] | None = None) -> dict[str, float]:
-    """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
+    """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...). A value
+    beyond the floats (one document's word perplexity: harness.metrics.perplexity) is left out: the
+    task's value comes from the statistics, and reads not measured when it overflows too."""
     metrics = {spec: spec.resolve() for spec in task.metrics}
-    return {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
-            for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
+    values = {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
+              for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
+    return {name: value for name, value in values.items() if not math.isinf(value)}
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
