@@ -42,9 +42,9 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
     probes = prepare_probes(state.spec) if probes is None else probes
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
-    session = shard.session(options) if shard else build_session(options, state.dir)
-    status = "incomplete: stopped"
-    try:
+    status, session = "incomplete: stopped", None
+    try:         # from here on results.json is written, even when a signal comes while the meters are built
+        session = shard.session(options) if shard else build_session(options, state.dir)
         with session:
             with session.window("run", state.id):
                 run_models(state, tasks, progress, session, probes, shard or WHOLE)
@@ -60,7 +60,10 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
         raise
     finally:
         publish = shard.publish if shard else write_outputs
-        results = publish(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
+        stopped = "the run was stopped before its meters were built"
+        environment, disabled = (session.environment(), session.disabled_reason) if session is not None else \
+            ({"disabled": stopped}, stopped)
+        results = publish(state, tasks, status, intensity, environment, disabled, probes)
     return results
 
 

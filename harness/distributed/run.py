@@ -93,6 +93,36 @@ def _begin(rank: Rank, options: RunOptions, start: Callable[[], tuple]) -> tuple
         raise
 
 
+def _shard_state(rank: Rank, group: Group, state: RunState, shard: Sharded, invocation: str) -> ShardState:
+    """This rank's device (its own GPU), checked against the others', and its shard state, saved."""
+    spec, shard.gpu = _rank_runtime(state.spec, rank)
+    _one_gpu_each(group.gather((socket.gethostname(), shard.gpu), "the start of the run (each rank's GPU)"))
+    identity = {"rank": rank.rank, "world_size": rank.world, "local_rank": rank.local_rank, "node": rank.node,
+                "host": socket.gethostname(), "pid": os.getpid(), "invocation": invocation,
+                "device": spec.runtime.device}
+    shard.dir.mkdir(parents=True, exist_ok=True)
+    mine = ShardState(dir=shard.dir, id=state.id, spec=spec, argv=state.argv, started=state.started,
+                      models=state.models, skipped=state.skipped, fingerprints=state.fingerprints,
+                      failures=state.failures, identity=identity)
+    mine.save()                                 # this invocation's shard state, from the merged start
+    return mine
+
+
+def _write_stopped(rank: Rank, state: RunState, tasks: list, probes: list) -> None:
+    """Rank 0, stopped by torchrun (another rank died) before this invocation's run began: results.json and
+    report.html from what the shards already hold, marked incomplete, as the README promises."""
+    from harness.audit import write_outputs
+    from harness.distributed.merge import describe
+    from harness.meters.carbon import resolve_intensity
+    meters = state.spec.meters
+    stopped = "the run was stopped before its meters were built"
+    merged, environments = merge_run_dir(state.dir, tasks, probes)
+    write_outputs(merged, tasks, "incomplete: terminated",
+                  resolve_intensity(meters.country, meters.carbon_intensity, meters.pue),
+                  {"disabled": stopped, "by_rank": environments}, stopped, probes,
+                  run_extra={"distributed": describe(state.dir, rank)})
+
+
 def execute(options: RunOptions, start: Callable[[], tuple]) -> int:
     """`harness run` as one rank of a torchrun job (or one process finishing a sharded folder);
     ``start`` makes or loads the run folder (rank 0 only: harness.commands.run.start)."""
@@ -128,17 +158,13 @@ def _execute(rank: Rank, group: Group, options: RunOptions, start: Callable[[], 
             state, invocation = RunState.load(run_dir), message["invocation"]
             tasks, probes = prepare(state.spec), prepare_probes(state.spec)
         shard = Sharded(rank, group, state.dir, invocation)
-        spec, shard.gpu = _rank_runtime(state.spec, rank)
-        _one_gpu_each(group.gather((socket.gethostname(), shard.gpu)))
-        identity = {"rank": rank.rank, "world_size": rank.world, "local_rank": rank.local_rank, "node": rank.node,
-                    "host": socket.gethostname(), "pid": os.getpid(), "invocation": invocation,
-                    "device": spec.runtime.device}
-        shard.dir.mkdir(parents=True, exist_ok=True)
-        mine = ShardState(dir=shard.dir, id=state.id, spec=spec, argv=state.argv, started=state.started,
-                          models=state.models, skipped=state.skipped, fingerprints=state.fingerprints,
-                          failures=state.failures, identity=identity)
-        mine.save()                                 # this invocation's shard state, from the merged start
-        shard.begin()
+        try:
+            mine = _shard_state(rank, group, state, shard, invocation)
+            shard.begin()
+        except Terminated:                          # stopped before the run began: what the shards hold is written
+            if rank.rank == 0:
+                _write_stopped(rank, state, tasks, probes)
+            raise
         progress = rank.rank == 0 and options.progress and sys.stderr.isatty()
         try:
             results = run_audit(mine, progress=progress, tasks=tasks, probes=probes, shard=shard)
