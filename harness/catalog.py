@@ -1,7 +1,6 @@
 """The tasks a run can use: YAML files in tasks/ and every --tasks-dir, plus registered Python tasks."""
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Iterable
 
@@ -74,9 +73,9 @@ def check_params(config, probe_class) -> None:
     declared = tuple(getattr(probe_class, "params", ()))
     for key in config.params:
         if key not in declared:
-            close = difflib.get_close_matches(str(key), declared, n=1)
-            hint = (f"did you mean {close[0]!r}?" if close else
-                    f"probe {config.probe!r} takes {', '.join(declared)}" if declared else f"probe {config.probe!r} takes none")
+            from harness.suggest import did_you_mean
+            hint = did_you_mean(key, declared, f"probe {config.probe!r} takes {', '.join(declared) or 'none'}", n=1,
+                                shown=repr)
             raise HarnessError(f"probe file {config.source}: unknown parameter {key!r} for probe {config.probe!r}", hint)
     probe = probe_class()
     for hook in ("check_params", "check_data"):      # bad values and bad data files fail before the run

@@ -25,7 +25,7 @@ examples:
   harness run --resume reports/20261122-101500-ab12
   harness list tasks
   harness show reports/20261122-101500-ab12
-  harness run --model full=tiny-gpt2 --model other=SPEC --baseline full   compare item by item
+  harness run --model full=tiny-gpt2 --model other=SPEC --baseline-model full   compare item by item
   harness compare reports/RUN_A reports/RUN_B   paired comparison of two runs (RUN_A the baseline)
 
 model specs: [NAME=]ADAPTER[:LOCATION][,key=value...]

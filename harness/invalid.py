@@ -3,30 +3,11 @@
 JSON and no metric silently takes a NaN for an answer (pure functions)."""
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable
+from typing import Iterable
 
+from harness.finite import non_finite_paths, scrubbed
 
-def non_finite_paths(value: Any, path: str = "") -> list[str]:
-    """Where in a nested dict/list a float is NaN or infinite, e.g. ["scores.effect_size"]."""
-    if isinstance(value, float):
-        return [] if math.isfinite(value) else [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in non_finite_paths(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, (list, tuple)):
-        return [p for i, v in enumerate(value) for p in non_finite_paths(v, f"{path}[{i}]")]
-    return []
-
-
-def scrubbed(value: Any) -> Any:
-    """``value`` with every NaN or infinite float replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: scrubbed(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrubbed(v) for v in value]
-    return value
+__all__ = ["checked_record", "invalid_summary", "non_finite_paths", "scrubbed"]
 
 
 def checked_record(record: dict) -> dict:

@@ -11,7 +11,6 @@ classification, known without loading (a probe's classifier is checked against t
 """
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 from harness.errors import HarnessError
@@ -19,6 +18,7 @@ from harness.models import variants
 from harness.models.variants import VARIANT_KEYS
 from harness.plugins import MODELS
 from harness.spec import ModelSpec, RuntimeOptions
+from harness.suggest import did_you_mean
 
 
 def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
@@ -47,7 +47,6 @@ def labels_of(spec: ModelSpec) -> tuple[str, ...] | None:
 def check_options(spec: ModelSpec, allowed) -> None:
     for key in spec.options:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else (
-                f"{spec.adapter} takes {', '.join(sorted(allowed))}" if allowed else f"{spec.adapter} takes no options")
+            hint = did_you_mean(key, allowed, f"{spec.adapter} takes {', '.join(sorted(allowed))}" if allowed else
+                                f"{spec.adapter} takes no options", n=1, shown=repr)
             raise HarnessError(f"model {spec.name!r}: unknown option {key!r} for adapter {spec.adapter!r}", hint)

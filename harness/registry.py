@@ -13,12 +13,12 @@ the first line of the component's docstring, read from its source file), so `har
 ``--help`` never import torch or transformers. Code in the running process (a test, an embedding
 application) may also add a component with ``@REGISTRY.register("name")``.
 
-This module imports nothing of harness but its error type: no registry knows its components.
+This module imports nothing of harness but its error type and the did-you-mean helper (harness.suggest,
+which imports nothing): no registry knows its components.
 """
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import importlib
 import importlib.util
@@ -27,6 +27,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 from harness.errors import HarnessError
+from harness.suggest import did_you_mean
 
 T = TypeVar("T")
 
@@ -35,24 +36,19 @@ LISTED = ("task", "model", "metric", "probe", "meter")     # what `harness list`
 
 
 def unknown_model_of_run(name: str, models: Iterable[str]) -> HarnessError:
-    """--baseline NAME that is not one of the run's --model names: the run's names are the known ones
-    (`harness list models` lists adapters, not these)."""
+    """--baseline-model NAME that is not one of the run's --model names: the run's names are the known
+    ones (`harness list models` lists adapters, not these)."""
     models = list(models)
-    close = difflib.get_close_matches(name, models, n=3, cutoff=0.5)
-    return HarnessError(f"--baseline {name!r} is not a model of this run",
-                        f"did you mean {', '.join(close)}?" if close else f"the run's models: {', '.join(models) or 'none'}")
+    return HarnessError(f"--baseline-model {name!r} is not a model of this run",
+                        did_you_mean(name, models, f"the run's models: {', '.join(models) or 'none'}"))
 
 
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> HarnessError:
     """The error for a name that is not known, with the closest known names."""
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
-    if close:
-        hint = f"did you mean {', '.join(close)}?"
-    elif kind in LISTED:
-        hint = f"`harness list {kind}s` shows the known ones"
-    else:
-        hint = f"known {kind}s: {', '.join(sorted(known)) or 'none'}"
-    return HarnessError(f"unknown {kind} {name!r}", hint)
+    known = sorted(known)
+    otherwise = (f"`harness list {kind}s` shows the known ones" if kind in LISTED else
+                 f"known {kind}s: {', '.join(known) or 'none'}")
+    return HarnessError(f"unknown {kind} {name!r}", did_you_mean(name, known, otherwise))
 
 
 def _normalized(name: str) -> str:

@@ -3,7 +3,6 @@ messages. Nothing below `harness run`'s command line reads its argparse Namespac
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +48,9 @@ NORMALIZATIONS = ("NFC", "NFKC")
 
 
 def _fail_key(owner: str, key: str, allowed: set[str]) -> HarnessError:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1)
-    fix = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
-    return HarnessError(f"{owner}: unknown key {key!r}", fix)
+    from harness.suggest import did_you_mean
+    return HarnessError(f"{owner}: unknown key {key!r}",
+                        did_you_mean(key, allowed, f"allowed keys: {', '.join(sorted(allowed))}", n=1, shown=repr))
 
 
 def _data_source(value: Any, base: Path, owner: str) -> DataSource:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,10 +84,6 @@ def _reject_constant(name: str) -> Any:
 def dumps_strict(value: Any) -> str:
     """One JSON line; NaN and infinities are refused (they are not JSON)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -214,17 +209,33 @@ def write_json_atomic(path: Path, value: Any) -> None:
     write_text_atomic(path, text)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target. On any
-    failure (a full disk, say) the temporary file is removed and the target is left as it was."""
+def write_text_atomic(path: Path, data: str | bytes) -> None:
+    """The one atomic writer of the harness (run files, reports, gate outputs, blessed records): write
+    ``data`` (text as UTF-8, or bytes) to a temporary file in the same folder, fsync it, rename it over
+    the target, then fsync the folder so the rename itself survives a power cut. On any failure (a full
+    disk, say) the temporary file is removed and the target is left as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
     text = writable(text)               # a lone surrogate is spelt out (\\udcff): no UTF-8 file can hold it
     try:
-        with naming(path), tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
+        with naming(path), tmp.open("wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:                  # a platform or file system that cannot open folders: the rename is done
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

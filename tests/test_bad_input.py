@@ -59,7 +59,7 @@ def test_bad_jsonl_line_is_named(tmp_path):
 
 
 def test_bad_flags(tmp_path):
-    assert_one_line_error(run_cli("run", "--limit", "0"), "--limit must be at least 1")
+    assert_one_line_error(run_cli("run", "--limit", "-1"), "--limit", "is not a whole number at least 1")
     assert_one_line_error(run_cli("run", "--bogus"), "unrecognized arguments")
     assert_one_line_error(run_cli("show", str(tmp_path)), "no results.json")
     assert_one_line_error(run_cli("run", "--resume", str(tmp_path)), "not a run folder")
@@ -70,4 +70,4 @@ def test_bad_flags(tmp_path):
 def test_unknown_probe_suggests_close_names(tmp_path):
     proc = run_cli("run", "--probes", "crows_pair", "--out", str(tmp_path))
     assert_one_line_error(proc, "unknown probe 'crows_pair'", "did you mean crows_pairs")
-    assert_one_line_error(run_cli("run", "--probe-limit", "-1"), "--probe-limit must be 0")
+    assert_one_line_error(run_cli("run", "--probe-limit", "-1"), "--probe-limit: -1 is not a whole number at least 1")

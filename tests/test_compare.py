@@ -246,7 +246,7 @@ def _run(capsys, planted, out: str, *args: str) -> tuple[Path, SimpleNamespace]:
 
 
 def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
-    run, proc = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline", "small")
+    run, proc = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model", "small")
     assert "full vs baseline small: 40 paired items" in proc.stdout and "1 broken, 6 fixed" in proc.stdout
     results = json.loads((run / "results.json").read_text())
     comparison = results["comparison"]
@@ -265,7 +265,7 @@ def test_run_with_baseline_writes_the_comparison_and_prints_it(capsys, planted):
 def test_unknown_baseline_fails_before_a_run_folder_exists(capsys, planted):
     proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
                        "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
-                       "--baseline", "smal")
+                       "--baseline-model", "smal")
     assert proc.returncode == 2 and "did you mean small" in proc.stderr and "Traceback" not in proc.stderr
     assert not (planted / "none").exists() or not any((planted / "none").iterdir())
 
@@ -275,7 +275,7 @@ def test_harness_compare_across_runs_refuses_different_items_and_takes_the_inter
     b, _ = _run(capsys, planted, "b", "--model", SMALL)
     c, _ = _run(capsys, planted, "c", "--model", SMALL, "--limit", "20")
     out = planted / "ab.json"
-    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(out))
+    proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads(out.read_text())["comparison"]
     assert comparison["source"] == "runs" and comparison["baseline"] == "full"
@@ -284,12 +284,12 @@ def test_harness_compare_across_runs_refuses_different_items_and_takes_the_inter
     assert stat["discordant"] == {"baseline_only": 6, "other_only": 1} and stat["p_value"] == pytest.approx(0.125)
     assert "small (run" in proc.stdout and "McNemar exact" in proc.stdout and "6 broken, 1 fixed" in proc.stdout
 
-    proc = _in_process(capsys, "compare", str(a), str(c), "--out", str(planted / "ac.json"))
+    proc = _in_process(capsys, "compare", str(a), str(c), "--json", str(planted / "ac.json"))
     errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "20 only in full" in errors[0] and "--intersection" in errors[0]
     assert not (planted / "ac.json").exists()
 
-    proc = _in_process(capsys, "compare", str(a), str(c), "--intersection", "--out", str(planted / "ac.json"))
+    proc = _in_process(capsys, "compare", str(a), str(c), "--intersection", "--json", str(planted / "ac.json"))
     assert proc.returncode == 0, proc.stderr
     assert "compared on the intersection: 20 paired items, 20 left out" in proc.stdout
     comparison = json.loads((planted / "ac.json").read_text())["comparison"]
@@ -305,7 +305,7 @@ def test_two_runs_of_the_same_embedded_model_under_different_names_compare_as_id
                            "--no-probes", "--no-meters", "--no-progress", "--out", str(tmp_path / name))
         assert proc.returncode == 0, proc.stderr
         runs.append(next(p for p in (tmp_path / name).iterdir() if p.is_dir()))
-    proc = _in_process(capsys, "compare", *map(str, runs), "--out", str(tmp_path / "cmp.json"))
+    proc = _in_process(capsys, "compare", *map(str, runs), "--json", str(tmp_path / "cmp.json"))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads((tmp_path / "cmp.json").read_text())["comparison"]
     tasks = comparison["models"]["renamed"]["tasks"]
@@ -395,25 +395,26 @@ def test_the_comparison_uses_the_baseline_the_run_records(tmp_path):
 
 
 def test_run_json_records_the_baseline_and_a_resume_compares_against_it(capsys, planted):
-    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline", "small")
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model", "small")
     assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "small"
     (run / "results.json").unlink()
     proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "small"
-    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "full")   # replaces it
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline-model", "full")   # replaces it
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "results.json").read_text())["comparison"]["baseline"] == "full"
     assert json.loads((run / "run.json").read_text())["spec"]["baseline"] == "full"
-    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline", "smal")
+    proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress", "--baseline-model", "smal")
     assert proc.returncode == 2 and "did you mean small" in proc.stderr
 
 
 def test_an_old_run_json_without_a_recorded_baseline_resumes_with_the_one_its_argv_gave(capsys, planted):
     """run.json files written before RunSpec.baseline: the loader reads --baseline from their argv once."""
-    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline=small")
+    run, _ = _run(capsys, planted, "within", "--model", FULL, "--model", SMALL, "--baseline-model=small")
     raw = json.loads((run / "run.json").read_text())
     del raw["spec"]["baseline"]
+    raw["argv"] = ["run", "--model", FULL, "--model", SMALL, "--baseline=small"]    # spelt as it was then
     (run / "run.json").write_text(json.dumps(raw))
     (run / "results.json").unlink()
     proc = _in_process(capsys, "run", "--resume", str(run), "--no-progress")
@@ -443,7 +444,7 @@ def test_runs_that_share_no_item_are_refused_not_compared_on_nothing(capsys, tmp
     c = _hand_run(tmp_path / "c", "run-c", task="t", ids=range(40, 80))       # same task, no shared id
     flags = ["--intersection"] if intersection else []
     for other in ((b, c) if intersection else (b,)):
-        proc = _in_process(capsys, "compare", str(a), str(other), *flags, "--out", str(tmp_path / "x.json"))
+        proc = _in_process(capsys, "compare", str(a), str(other), *flags, "--json", str(tmp_path / "x.json"))
         assert proc.returncode == 2 and "share no item" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert not (tmp_path / "x.json").exists()
 
@@ -455,14 +456,14 @@ def test_a_run_compared_with_itself_is_refused(capsys, tmp_path):
     for name in ("results.json", "samples.jsonl"):
         (copy / name).write_bytes((a / name).read_bytes())
     for other in (a, tmp_path / "." / "a", copy):
-        proc = _in_process(capsys, "compare", str(a), str(other), "--out", str(tmp_path / "x.json"))
+        proc = _in_process(capsys, "compare", str(a), str(other), "--json", str(tmp_path / "x.json"))
         assert proc.returncode == 2 and "is the baseline run itself" in proc.stderr, proc.stderr
 
 
 def test_a_baseline_with_no_close_match_lists_the_runs_own_models(capsys, planted):
     proc = _in_process(capsys, "run", "--tasks", "t", "--tasks-dir", str(planted / "tasks"), "--no-probes",
                        "--no-meters", "--out", str(planted / "none"), "--model", FULL, "--model", SMALL,
-                       "--baseline", "zzz")
+                       "--baseline-model", "zzz")
     assert proc.returncode == 2 and "full, small" in proc.stderr and "harness list models" not in proc.stderr
     with pytest.raises(HarnessError, match="not a model of this run") as caught:
         compare_within(_results("a", "b"), [], "zzz")
@@ -474,7 +475,7 @@ def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path)
     b = _hand_run(tmp_path / "b", "run-b")
     for target in (a / "results.json", b / "samples.jsonl", b / "run.json"):
         before = target.read_bytes() if target.exists() else None
-        proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(target))
+        proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(target))
         assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
         assert (target.read_bytes() if target.exists() else None) == before
 
@@ -484,7 +485,7 @@ def test_a_samples_line_nested_past_the_parser_stack_is_one_line(capsys, tmp_pat
     b = _hand_run(tmp_path / "b", "run-b")
     with (b / "samples.jsonl").open("a") as fh:
         fh.write("[" * 100_000 + "]" * 100_000 + "\n")
-    proc = _in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "x.json"))
+    proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "samples.jsonl:41 is damaged" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -27,7 +27,7 @@ def _options(*flags: str) -> RunOptions:
 
 def test_consumers_run_in_their_order_with_their_own_typed_options(tmp_path):
     assert [name for name, _ in finish.consumers()] == ["compare", "history", "exports"]
-    options = _options("--model", "a=tiny-gpt2", "--model", "b=tiny-gpt2", "--baseline", "a", "--no-history",
+    options = _options("--model", "a=tiny-gpt2", "--model", "b=tiny-gpt2", "--baseline-model", "a", "--no-history",
                        "--tensorboard", str(tmp_path), "--limit", "3", "--no-progress")
     assert options.consumers == {"compare": None, "history": HistoryOptions(record=False),
                                  "exports": ExportOptions(tensorboard=tmp_path)}
@@ -35,7 +35,7 @@ def test_consumers_run_in_their_order_with_their_own_typed_options(tmp_path):
     assert not options.progress and options.resume is None and options.argv[0] == "run"
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.progress = True
-    resumed = _options("--resume", str(tmp_path), "--baseline", "b", "--pushgateway", "http://127.0.0.1:1")
+    resumed = _options("--resume", str(tmp_path), "--baseline-model", "b", "--pushgateway", "http://127.0.0.1:1")
     assert resumed.spec is None and resumed.resume == tmp_path and resumed.baseline == "b"
     assert resumed.consumers["exports"] == ExportOptions(pushgateway="http://127.0.0.1:1")
 

@@ -365,7 +365,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     for argv, needle in ((["gate", str(tmp_path / "nope"), "--policy", str(tmp_path / "gate.yaml")], "no results.json"),
                          (["gate", str(run), "--policy", str(tmp_path / "missing.yaml")], "cannot read policy"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", "relase"],
-                          "no run folder, results.json or blessed baseline named 'relase'"),
+                          "no run folder, results.json, run id or blessed baseline named 'relase'"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline", str(run)],
                           "is the gated run itself"),
                          (["gate", str(run), "--policy", str(tmp_path / "gate.yaml"), "--baseline",
@@ -508,8 +508,11 @@ def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_pair
     import sqlite3
     with sqlite3.connect(tmp_path / "c" / "history.sqlite") as db:          # the history entry holds the verdict
         assert db.execute("SELECT gate_verdict FROM runs").fetchall() == [("fail",)]
-    with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # bless names the baseline in history
-        assert db.execute("SELECT name FROM baselines").fetchall() == [("release",)]
+    with sqlite3.connect(tmp_path / "a" / "history.sqlite") as db:          # one store of blessed names: .blessed/
+        assert db.execute("SELECT name FROM baselines").fetchall() == []
+    assert json.loads((tmp_path / "a" / ".blessed" / "release.json").read_text())["run"] == blessed.name
+    assert main(["history", str(tmp_path / "a"), "--baseline", "release", "--html", str(tmp_path / "h.html")]) == 0
+    assert f"baseline: run {blessed.name} where present" in capsys.readouterr().out
 
 
 # --- a results.json that is not what `harness run` writes: one line, exit 2, in every reader -------------
@@ -554,9 +557,9 @@ def test_a_results_json_of_the_wrong_shape_is_one_line_in_every_reader(tmp_path,
     policy.write_text(PASSING)
     argv = {"gate": ["gate", str(bad), "--policy", str(policy)], "show": ["show", str(bad)],
             "export": ["export", str(bad), "--prometheus-textfile", str(tmp_path / "m.prom")],
-            "compare": ["compare", str(good), str(bad), "--out", str(tmp_path / "c.json")],
+            "compare": ["compare", str(good), str(bad), "--json", str(tmp_path / "c.json")],
             "bless": ["bless", str(bad), "--as", "v1"],
-            "history": ["history", str(reports), "--out", str(tmp_path / "h.html")]}[command]
+            "history": ["history", str(reports), "--html", str(tmp_path / "h.html")]}[command]
     code = main(argv)
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err
@@ -719,8 +722,9 @@ def test_a_damaged_history_index_is_a_warning_not_the_gate_or_bless_exit_code(tm
     failing = PASSING.replace("min: 0.5", "min: 0.99")
     (tmp_path / "gate.yaml").write_text(failing)
     assert main(["gate", str(run), "--policy", str(tmp_path / "gate.yaml")]) == 1
-    assert main(["bless", str(run), "--as", "v1"]) == 0
-    assert "warning" in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()
+    capsys.readouterr()
+    assert main(["bless", str(run), "--as", "v1"]) == 0                    # bless writes no index: nothing to warn of
+    assert "warning" not in capsys.readouterr().err and (reports / ".blessed" / "v1.json").is_file()
 
 
 def test_a_failed_task_whose_name_holds_a_quote_reads_as_failed(tmp_path, capsys):

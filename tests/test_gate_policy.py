@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.gate.names import PROBE_METRIC_PATTERNS, PROBE_METRICS, TASK_METRICS, vocabulary
+from harness.gate.names import probe_metrics, task_metrics, vocabulary
 from harness.gate.policy import (ENERGY_FIGURES, BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric,
                                  check_names, load_policy, parse_policy)
 
@@ -140,18 +140,40 @@ def test_names_are_checked_against_the_run_with_close_matches():
         check_names(parse_policy({"version": 1, "rules": [{"name": "r", **rule}]}), known)
 
 
-def test_the_name_tables_match_the_registries():
-    """TASK_METRICS and PROBE_METRICS are static (no torch import in the gate): they must cover
-    every registered metric, every task kind's defaults, and what each probe's summarize reports."""
+def test_the_gates_names_are_read_from_the_registries_not_kept_beside_them():
+    """No hand-kept table: task metrics come from METRICS and the task kinds, probe metrics from each
+    probe's ``metrics`` declaration, which its summarize keeps to."""
+    from fnmatch import fnmatchcase
+
     from harness.plugins import METRICS, PROBES, TASK_KINDS
     from harness.probes.base import ProbeConfig
-    assert set(METRICS.names()) <= set(TASK_METRICS)
-    assert {m for _, kind in TASK_KINDS.items() for m in kind.default_metrics} <= set(TASK_METRICS)
-    assert set(PROBES.names()) == set(PROBE_METRICS)
+    names = task_metrics()
+    assert set(METRICS.names()) <= names and {"accuracy_norm", "bleu", "word_perplexity"} <= names
+    assert {m for _, kind in TASK_KINDS.items() for m in kind.default_metrics} <= names
+    declared = probe_metrics()
+    assert set(PROBES.names()) == set(declared) and all(declared.values())
     for name, cls in PROBES.items():
         reported = set(cls().summarize([], ProbeConfig(name=name, probe=name), 1234).get("metrics", {}))
-        assert reported <= set(PROBE_METRICS[name]), (name, reported)
-    assert PROBE_METRIC_PATTERNS == ("*.worst_case_*",)
+        assert all(any(fnmatchcase(m, d) for d in declared[name]) for m in reported), (name, reported)
+    known = vocabulary([])
+    assert known.probe_metric_patterns == ("*.worst_case_*",) and "flag_rate_card" in known.probe_metrics
+
+
+def test_a_plugin_probes_declared_metrics_are_known_before_any_run_reports_them():
+    from harness.plugins import PROBES
+
+    class Plugin:
+        name, params, metrics = "toxicity_plugin", (), ("toxic_rate",)
+    PROBES.add("toxicity_plugin", Plugin, origin="tests")
+    try:
+        policy = parse_policy({"version": 1, "rules": [{"name": "r", "select": {"probe": "toxicity_plugin"},
+                                                          "metric": "toxic_rate", "max": 0.1}]})
+        check_names(policy, vocabulary([]))
+        with pytest.raises(HarnessError, match="did you mean toxic_rate"):
+            check_names(parse_policy({"version": 1, "rules": [{"name": "r", "select": {"probe": "toxicity_plugin"},
+                                                                 "metric": "toxic_rat", "max": 0.1}]}), vocabulary([]))
+    finally:
+        PROBES._items.pop("toxicity_plugin"), PROBES._origins.pop("toxicity_plugin")
 
 
 def test_the_energy_figure_table_matches_energy_objects():
@@ -219,3 +241,55 @@ def test_a_policy_path_that_never_ends_is_refused_not_read_forever(tmp_path):
         if path.exists():
             with pytest.raises(HarnessError, match="larger than 1 MiB"):
                 load_policy(path)
+
+
+DUPLICATED = {
+    "a key given twice in one rule": ("""
+        version: 1
+        rules:
+          - name: facts accuracy floor
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.99
+            min: 0.0
+        """, "key 'min' is given twice (first at line 7)", ":8:"),
+    "a second rules list": ("""
+        version: 1
+        rules:
+          - name: facts accuracy floor
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.99
+        rules:
+          - name: anything goes
+            select: {task: facts_mc}
+            metric: accuracy
+            min: 0.0
+        """, "key 'rules' is given twice (first at line 3)", ":8:"),
+}
+
+
+@pytest.mark.parametrize("case", DUPLICATED)
+def test_a_key_given_twice_in_a_policy_is_refused_not_the_last_one_kept(tmp_path, capsys, case):
+    """Both policies passed a run at accuracy 0.44 (YAML keeps the last value: min 0.0, and the
+    second list alone); the policy is read by harness.yamlfile like every YAML file, which names both lines."""
+    from harness.cli import main
+    from gate_fixtures import metric, write_run
+    text, problem, second_line = DUPLICATED[case]
+    run = write_run(tmp_path / "reports" / "run-a", results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy":
+                                                                metric(0.44)}))
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(textwrap.dedent(text))
+    assert main(["gate", str(run), "--policy", str(policy)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and f"gate.yaml{second_line}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_policy_is_read_through_the_one_yaml_reader(tmp_path, monkeypatch):
+    """No second YAML reader: load_policy goes through harness.yamlfile (size cap, duplicate keys, errors)."""
+    import harness.yamlfile as yamlfile
+    seen = []
+    real = yamlfile.parse_yaml
+    monkeypatch.setattr(yamlfile, "parse_yaml", lambda data, path, what: seen.append(what) or real(data, path, what))
+    _policy(tmp_path, "version: 1\nrules:\n  - {name: r, select: {task: '*'}, metric: accuracy, min: 0.5}\n")
+    assert seen == ["policy"]

@@ -109,7 +109,7 @@ def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path, ca
     assert '<span class="fail">fail</span>' in html and '<span class="pass">pass</span>' in html
 
     # --baseline: the same points compared with the last run instead
-    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--out", str(tmp_path / "h.html"))
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--html", str(tmp_path / "h.html"))
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
     assert "0.5 [0.4, 0.6] ▼ → 0.52 [0.42, 0.62] ▼ → 0.8 [0.72, 0.88]  (3 runs; baseline r3; 2 outside" in line
     assert (tmp_path / "h.html").is_file()
@@ -122,10 +122,10 @@ def build_hash(tmp_path) -> str:
 
 def test_blessed_baseline_and_filters(tmp_path, capsys):
     _three_runs(tmp_path)
-    bless(tmp_path / "r2", "release-1")              # records r2 too (bless needs the run in the index)
+    bless(tmp_path / "r2", "release-1")              # .blessed/release-1.json: the one store, gate and history read it
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--model", "tiny-gpt2", "--baseline", "release-1")
     assert proc.returncode == 0, proc.stderr
-    assert "added 2 run folders" in proc.stderr
+    assert "added 3 run folders" in proc.stderr
     (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
     assert "0.5 [0.4, 0.6] → 0.52 [0.42, 0.62] → 0.8 [0.72, 0.88] ▲  (3 runs; baseline r2;" in line
     assert_one_line_error(in_process(capsys, "history", str(tmp_path), "--model", "tiny-gtp2"), "tiny-gpt2")

@@ -30,7 +30,8 @@ def _harness_imports(path: Path) -> set[str]:
 
 
 def test_the_registry_and_the_extension_points_import_no_built_in():
-    assert _harness_imports(REPO / "harness" / "registry.py") == {"harness.errors"}
+    assert _harness_imports(REPO / "harness" / "registry.py") == {"harness.errors", "harness.suggest"}
+    assert _harness_imports(REPO / "harness" / "suggest.py") == set()          # the did-you-mean helper: a leaf
     assert _harness_imports(REPO / "harness" / "plugins.py") == {"harness.registry"}
     assert not hasattr(plugins, "load_builtins")
 

@@ -82,7 +82,7 @@ def test_gate_reads_a_layout_1_failure_of_a_task_whose_name_holds_a_quote(tmp_pa
 def test_compare_reads_layout_1_runs(tmp_path, capsys):
     a = layout_1_run(tmp_path, "20261206-011210-aaaa")
     b = layout_1_run(tmp_path, "20261206-011210-bbbb")
-    proc = in_process(capsys, "compare", str(a), str(b), "--out", str(tmp_path / "c.json"))
+    proc = in_process(capsys, "compare", str(a), str(b), "--json", str(tmp_path / "c.json"))
     assert proc.returncode == 0, proc.stderr
     comparison = json.loads((tmp_path / "c.json").read_text())["comparison"]
     other = comparison["models"]["tiny-gpt2@20261206-011210-bbbb"]          # models pair by name
@@ -109,7 +109,7 @@ def test_run_baseline_compares_a_layout_1_results_on_resume(tmp_path):
 def test_history_reads_layout_1(tmp_path, capsys):
     layout_1_run(tmp_path)
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy_disambiguated", "--metric", "accuracy",
-                      "--out", str(tmp_path / "h.html"))
+                      "--html", str(tmp_path / "h.html"))
     assert proc.returncode == 0 and "left out" not in proc.stderr, proc.stderr
     import sqlite3
     with sqlite3.connect(tmp_path / "history.sqlite") as db:

@@ -91,12 +91,15 @@ def test_fast_exit_keeps_exit_code_atexit_handlers_and_buffered_output():
     assert waited.returncode == 3 and "thread done" in waited.stdout and "bye" in waited.stdout
 
 
-def test_light_option_table_equals_each_factorys_declared_options():
+def test_each_factorys_options_are_read_from_the_light_table_not_kept_beside_it():
+    """One table (harness.models.OPTIONS_OF): each built-in factory's ``options`` is that very object."""
     from harness.models import OPTIONS_OF, declared_options
     from harness.plugins import MODELS
     assert set(OPTIONS_OF) == set(MODELS.names())
     for name in MODELS.names():
-        assert declared_options(name) == getattr(MODELS.get(name), "options", None), name
+        declared = getattr(MODELS.get(name), "options", None)
+        assert declared is OPTIONS_OF[name] or declared is None is OPTIONS_OF[name], name
+        assert declared_options(name) is declared
 
 
 def test_lazy_builder_keeps_a_metrics_own_evaluate_interface():

@@ -1,4 +1,5 @@
-"""`harness bless`: record a finished run as a fixed baseline NAME for `harness gate --baseline NAME`."""
+"""`harness bless`: record a finished run as a fixed baseline NAME for `harness gate --baseline NAME` and
+`harness history --baseline NAME` (one record, ``.blessed/NAME.json``: harness.gate.baseline)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,14 +18,7 @@ def add_parser(sub, epilog: str) -> None:
 
 def execute(args, argv: list[str]) -> int:
     from harness.gate.baseline import bless
-    from harness.history import bless as bless_in_history
-    import sys
 
-    from harness.errors import HarnessError
-    path = bless(args.run_dir, args.name, force=args.force)
-    try:
-        bless_in_history(args.run_dir, args.name)     # `harness history --baseline NAME` compares against it
-    except (HarnessError, OSError) as exc:            # the blessing is written; the index is a side record
-        print(f"harness: warning: {args.name!r} is not named in the history index: {exc}", file=sys.stderr)
+    path = bless(args.run_dir, args.name, force=args.force)   # the one store: `harness history` reads it too
     print(f"blessed {args.run_dir} as {args.name!r}: {path}")
     return 0

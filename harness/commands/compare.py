@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.commands.options import renamed
+
 RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
 HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
 
@@ -17,12 +19,13 @@ def add_parser(sub, epilog: str) -> None:
                     "flipped items and cost ratios. Items pair by (task, id, sha256(input), sha256(reference)); "
                     "runs whose items differ are refused unless --intersection.",
         epilog="examples:\n  harness compare reports/RUN_FULL reports/RUN_FP16\n"
-               "  harness compare reports/RUN_A reports/RUN_B --intersection --out /tmp/ab.json")
+               "  harness compare reports/RUN_A reports/RUN_B --intersection --json /tmp/ab.json")
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders; the first is the baseline")
     compare.add_argument("--intersection", action="store_true",
                          help="compare on the items the runs share instead of refusing runs whose items differ")
-    compare.add_argument("--out", type=Path, default=Path("compare.json"), metavar="FILE",
+    compare.add_argument("--json", type=Path, default=Path("compare.json"), metavar="FILE",
                          help="where to write the comparison (default: ./compare.json, in the current directory)")
+    renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
 def execute(args, argv: list[str]) -> int:
@@ -36,11 +39,11 @@ def execute(args, argv: list[str]) -> int:
     if len(args.runs) < 2:
         raise HarnessError("harness compare needs a baseline run and at least one other run",
                            "pass two or more run folders: harness compare RUN_A RUN_B")
-    out = args.out if args.out.suffix else args.out / "compare.json"
-    for run in args.runs:                     # --out results.json of a compared run would overwrite that run
+    out = args.json if args.json.suffix else args.json / "compare.json"
+    for run in args.runs:                     # --json results.json of a compared run would overwrite that run
         if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
-            raise HarnessError(f"--out {out} is part of run folder {run}", "write the comparison elsewhere, "
-                               "e.g. --out compare.json")
+            raise HarnessError(f"--json {out} is part of run folder {run}", "write the comparison elsewhere, "
+                               "e.g. --json compare.json")
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:
@@ -52,6 +55,6 @@ def execute(args, argv: list[str]) -> int:
         write_json_atomic(out, {"harness_version": __version__, "created": now(), "argv": sys.argv[1:],
                                 "comparison": comparison.to_json()})
     except OSError as exc:
-        raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --out FILE") from None
+        raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --json FILE") from None
     print(f"wrote {out}")
     return 0

@@ -41,13 +41,8 @@ def paired_comparison(baseline_dir: Path, run_dir: Path):
 def _write(path: Path, data: bytes | str) -> None:
     from harness.store import write_text_atomic
     try:
-        if isinstance(data, bytes):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        else:
-            write_text_atomic(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, data)
     except OSError as exc:
         raise HarnessError(f"cannot write {path}: {exc.strerror}", "pass a writable path") from None
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.commands.options import renamed
 from harness.errors import HarnessError
 
 HELP = "trend of every figure across the runs in a reports folder (and history.html)"
@@ -37,11 +38,13 @@ def add_parser(sub, epilog: str) -> None:
     p.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model; repeatable")
     p.add_argument("--metric", action="append", default=[], metavar="NAME",
                    help="only this metric (e.g. accuracy, j_per_example); repeatable")
-    p.add_argument("--baseline", metavar="RUN_ID|NAME",
-                   help="compare with this run (a run id or a blessed name); default: each series' first run")
+    p.add_argument("--baseline", metavar="RUN_ID|NAME|RUN_DIR",
+                   help="compare with this run: a run id, a name blessed with `harness bless` (REPORTS_DIR/.blessed), "
+                        "or a run folder; default: each series' first run")
     p.add_argument("--rebuild", action="store_true",
                    help="re-read every run folder still in REPORTS_DIR and replace its entry (runs whose folders are gone stay)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="where history.html goes (default: REPORTS_DIR/history.html)")
+    renamed(p, "--out", "--html FILE", "--out names the folder of run folders in `harness run`: here that is REPORTS_DIR")
     p.add_argument("--fail-on", default="never", metavar="worse|changed",
                    help="exit 1 when the newest measured point of a selected series lies outside its baseline's 95%% CI "
                         "(changed), or does so in the direction results.json records as worse for its metric (worse); "
@@ -69,22 +72,37 @@ def backfill(reports_dir: Path, index, rebuild: bool = False) -> list[str]:
     return added
 
 
-def resolve_baseline(name: str | None, index, run_ids: list[str]) -> str | None:
+def resolve_baseline(name: str | None, reports: Path, run_ids: list[str]) -> str | None:
+    """``--baseline``: a run id in the history, a name blessed in REPORTS_DIR (.blessed/NAME.json, the one
+    store of blessed names, which `harness gate --baseline NAME` reads too), or a run folder or its results.json."""
+    from harness.gate.baseline import blessed_names
     if name is None:
         return None
     if name in run_ids:
         return name
-    blessed = index.baselines()
+    blessed = blessed_names(reports)
     if name in blessed:
-        return blessed[name]
-    import difflib
-    close = difflib.get_close_matches(name, run_ids + sorted(blessed), n=3, cutoff=0.5)
-    raise HarnessError(f"--baseline {name!r} is neither a run id in the history nor a blessed name",
-                       f"did you mean {', '.join(map(repr, close))}?" if close else "pass a run id that `harness history` lists")
+        run_id = blessed[name].get("run_id")
+        if run_id not in run_ids:
+            raise HarnessError(f"--baseline {name!r} is blessed as run {run_id}, which is not in the history of {reports}",
+                               "restore that run folder there (`harness history` then adds it), or bless another run")
+        return run_id
+    path = Path(name)
+    if path.is_dir() or path.is_file():
+        from harness.results.reading import read_results
+        run_id = read_results(path).run.id
+        if run_id not in run_ids:
+            raise HarnessError(f"--baseline {name} holds run {run_id}, which is not in the history of {reports}",
+                               f"move or copy that run folder into {reports}")
+        return run_id
+    from harness.suggest import did_you_mean
+    raise HarnessError(f"--baseline {name!r} is neither a run id in the history, a blessed name nor a run folder",
+                       did_you_mean(name, run_ids + sorted(blessed), "pass a run id that `harness history` lists",
+                                    shown=repr))
 
 
 def execute(args, argv: list[str]) -> int:
-    from harness.history import HistoryIndex, index_path
+    from harness.history import HistoryIndex, carry_over_blessed, index_path
     from harness.history.html import render_history
     from harness.history.trend import build_series, current, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
     from harness.store import write_text_atomic
@@ -100,11 +118,13 @@ def execute(args, argv: list[str]) -> int:
                            "pass the folder `harness run --out` wrote to (default ./reports)")
     stale = set() if args.rebuild else index.stale_run_ids()
     added = backfill(reports, index, args.rebuild)
+    for note in carry_over_blessed(reports, index):       # an older index's blessed names, once
+        print(f"harness: {note}", file=sys.stderr)
     runs = index.runs()
     if not runs:
         raise HarnessError(f"{reports} holds no finished runs", "run `harness run --out " + str(reports) + "` first")
     run_ids = [r["run_id"] for r in runs]
-    baseline = resolve_baseline(args.baseline, index, run_ids)
+    baseline = resolve_baseline(args.baseline, reports, run_ids)
     series = build_series(index.figures(), baseline, args.model, args.metric)
     by_run: dict[str, list] = {}
     for m in index.models():
@@ -127,11 +147,11 @@ def execute(args, argv: list[str]) -> int:
     gated = [r for r in runs if r["gate_verdict"]]
     if gated:
         print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
-    out = args.out or reports / "history.html"
+    out = args.html or reports / "history.html"
     try:
         write_text_atomic(out, render_history(series, runs, baseline, str(reports)))
     except OSError as exc:
-        raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --out FILE") from None
+        raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --html FILE") from None
     print(f"wrote {out}")
     if mode == "never":
         return 0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from harness import finish
-from harness.commands.options import Parser, number
+from harness.commands.options import Parser, count, number, renamed
 from harness.errors import HarnessError
 from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
 from harness.spec import MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
@@ -22,23 +22,26 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--tasks", metavar="A,B", help="comma-separated task names (default: all)")
     run.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR",
                      help="a folder of task YAML files to add; repeatable")
-    run.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N examples of each task")
+    run.add_argument("--limit", type=count("--limit", all_means=None), metavar="N|all",
+                     help="evaluate only the first N examples of each task (default: all)")
     run.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                      help="where run folders are created (default: ./reports)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run: compute only the examples missing from its samples.jsonl")
     run.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     run.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bf16/fp16 on cuda, float32 on cpu)")
-    run.add_argument("--batch-size", type=int, metavar="N",
+    run.add_argument("--batch-size", type=count("--batch-size"), metavar="N",
                      help="fixed batch size (default: automatic, starting at 64 and halving on out-of-memory)")
-    run.add_argument("--seed", type=int, default=1234, help="seed for few-shot draws and the bootstrap (default 1234)")
+    run.add_argument("--seed", type=count("--seed", 0, 2**32 - 1), default=1234,
+                     help="seed for few-shot draws and the bootstrap, 0 to 2^32-1 (default 1234)")
     run.add_argument("--trust-remote-code", action="store_true",
                      help="allow models that ship their own Python code to run it (off by default)")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
     run.add_argument("--no-probes", action="store_true", help="run no probes")
-    run.add_argument("--probe-limit", type=int, metavar="N",
-                     help="items per probe (per task, bias type or category; overrides each probe's default; 0 = all)")
+    run.add_argument("--probe-limit", type=count("--probe-limit", all_means=0), metavar="N|all",
+                     help="items per probe (per task, bias type or category; overrides each probe's default; "
+                          "`all`: every item)")
     meters = run.add_argument_group("energy and carbon metering")
     meters.add_argument("--no-meters", action="store_true", help="measure no power, energy or telemetry")
     meters.add_argument("--sample-period-ms", type=number(1, 60_000), default=100, metavar="MS",
@@ -55,9 +58,10 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--show-pii", action="store_true",
                      help="show personal data (e-mail addresses, phone, card and IBAN numbers) in report.html; by "
                           "default the page redacts them (samples.jsonl keeps the raw text)")
-    run.add_argument("--baseline", metavar="NAME",
+    run.add_argument("--baseline-model", dest="baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
+    renamed(run, "--baseline", "--baseline-model NAME", "--baseline names a run in `harness gate` and `harness history`")
     for _, consumer in finish.consumers():       # the after-run consumers' own flags (harness.plugins.AFTER_RUN)
         consumer.add_arguments(run)
 
@@ -116,12 +120,6 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
     if args.no_probes and args.probes is not None:
         raise HarnessError(f"--no-probes and --probes {args.probes} contradict each other",
                            "keep --probes to run those probes, or --no-probes to run none")
-    if args.probe_limit is not None and args.probe_limit < 0:
-        raise HarnessError(f"--probe-limit must be 0 (all) or more, got {args.probe_limit}", "pass a whole number")
-    for name in ("limit", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise HarnessError(f"--{name.replace('_', '-')} must be at least 1, got {value}", "pass a positive number")
     common = dict(argv=tuple(argv), resume=args.resume, out=args.out, progress=not args.no_progress,
                   consumers=finish.consumer_options(args))
     if args.resume:
@@ -168,7 +166,7 @@ def start(options: RunOptions) -> tuple:
     from harness.run_dir import RunState
     if options.resume:
         state = RunState.load(options.resume)
-        if options.baseline is not None:           # --baseline with --resume: the comparison run.json records
+        if options.baseline is not None:           # --baseline-model with --resume: the comparison run.json records
             state.spec = dataclasses.replace(state.spec, baseline=options.baseline)
         finish.check(options, state.spec)
         _preload(state.spec.models, state.spec.meters.enabled)

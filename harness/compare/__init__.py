@@ -5,7 +5,7 @@ for corpus metrics (harness.compare.stats), every probe headline that pairs per 
 flipped. The result is results.json's "comparison" object, typed:
 ``harness.results.comparison.Comparison``.
 
-``compare_within`` compares the models of one run (``harness run --baseline NAME``);
+``compare_within`` compares the models of one run (``harness run --baseline-model NAME``);
 ``compare_runs`` compares run folders (``harness compare RUN_A RUN_B``; I/O: it reads each run's
 results.json and samples.jsonl).
 """
@@ -17,10 +17,11 @@ from typing import Sequence
 from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
-from harness.registry import unknown_model_of_run, unknown_name
+from harness.registry import unknown_model_of_run
 from harness.results.comparison import Comparison
 from harness.results.reading import as_results
 from harness.results.types import Results
+from harness.suggest import did_you_mean
 
 __all__ = ["compare_within", "compare_runs", "load_run"]
 
@@ -94,11 +95,10 @@ def _match(baseline_models: dict, other_model: str, run_id: str) -> str:
         return next(iter(baseline_models))
     if other_model in baseline_models:
         return other_model
-    error = unknown_name("model", other_model, baseline_models)
     raise HarnessError(f"model {other_model!r} of run {run_id} has no model of that name in the baseline run, which "
                        f"holds several ({', '.join(baseline_models)})",
-                       error.fix if "did you mean" in error.fix else
-                       "compare against a baseline run with one model, or name the models alike")
+                       did_you_mean(other_model, baseline_models,
+                                    "compare against a baseline run with one model, or name the models alike"))
 
 
 def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection: bool = False,

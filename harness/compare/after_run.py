@@ -1,7 +1,7 @@
-"""`harness run --baseline NAME`: compare every other model of the run with NAME, item by item, into
-results.json's "comparison" (an after-run consumer: harness.plugins.AFTER_RUN). The baseline is part
-of what the run is: `harness run` takes --baseline and run.json records it (RunSpec.baseline), so a
-resume compares against the same model."""
+"""`harness run --baseline-model NAME`: compare every other model of the run with NAME, item by item,
+into results.json's "comparison" (an after-run consumer: harness.plugins.AFTER_RUN). The baseline is
+part of what the run is: `harness run` takes --baseline-model and run.json records it
+(RunSpec.baseline), so a resume compares against the same model."""
 from __future__ import annotations
 
 import sys
@@ -14,7 +14,7 @@ RESUME_OPTIONS: frozenset[str] = frozenset()
 
 
 def add_arguments(parser) -> None:
-    """No flags of its own: --baseline is `harness run`'s (recorded in run.json)."""
+    """No flags of its own: --baseline-model is `harness run`'s (recorded in run.json)."""
 
 
 def options(args) -> None:
@@ -29,8 +29,8 @@ def check(options, spec) -> None:
     if spec.baseline not in model_names:
         raise unknown_model_of_run(spec.baseline, model_names)
     if len(model_names) < 2:
-        raise HarnessError(f"--baseline {spec.baseline} needs at least one other model to compare with",
-                           "add another --model (e.g. --model other=SPEC), or drop --baseline")
+        raise HarnessError(f"--baseline-model {spec.baseline} needs at least one other model to compare with",
+                           "add another --model (e.g. --model other=SPEC), or drop --baseline-model")
 
 
 def after_run(options, run):

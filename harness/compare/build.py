@@ -20,6 +20,7 @@ from harness.compare.measures import Measure, metric_spec
 from harness.compare.pairing import Pairing, TaskPairing, pair
 from harness.compare.probes import rule
 from harness.errors import HarnessError
+from harness.finite import finite_or_none as _finite
 from harness.metrics.bootstrap import seed_for
 from harness.plugins import METRICS
 from harness.probes.stats import holm
@@ -34,10 +35,6 @@ def not_measured(reason: str, higher_is_better: bool = True, n: int = 0) -> dict
     return {"baseline": None, "other": None, "delta": None, "ci95": [None, None], "n": n, "test": None,
             "p_value": None, "p_holm": None, "significant": False, "too_few_items": n < st.MIN_ITEMS,
             "discordant": None, "higher_is_better": higher_is_better, "reason": reason}
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def paired_stat(baseline: np.ndarray, other: np.ndarray, value_from_totals, *, binary: bool, higher_is_better: bool,

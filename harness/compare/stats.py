@@ -6,7 +6,8 @@
 * Corpus metrics (BLEU, chrF, F1 macro, ...) and means: a paired bootstrap that draws the same item
   indices for both models and recomputes each model's metric from its additive per-item
   statistics, as sacrebleu's ``--paired-bs`` does (sacrebleu/significance.py ``_paired_bs_test``):
-  indices from ``default_rng(seed).choice(n, (resamples, n))``, and the p-value of the absolute
+  indices from ``default_rng(seed).choice(n, (resamples, n))`` (``harness.metrics.bootstrap``, the one
+  resampler, with its ``INDICES`` draw), and the p-value of the absolute
   difference, ``(#{|d*| - mean|d*| > |d|} + 1) / (resamples + 1)``. Approximate randomization
   (``_paired_ar_test``) swaps each item's two outputs with probability 1/2 and counts
   ``#{|a* - b*| > |d|}`` the same way.
@@ -25,6 +26,9 @@ from typing import Callable
 
 import numpy as np
 
+from harness.metrics.bootstrap import INDICES, resample_counts, values_of
+from harness.probes.stats import binomial_two_sided
+
 CHI2_ABOVE = 25          # discordant pairs above which McNemar uses the continuity-corrected chi-square
 MIN_ITEMS = 30           # fewer paired items than this: "too few items" (intervals and tests are unreliable)
 ALPHA = 0.05
@@ -39,14 +43,6 @@ class McNemar:
     statistic: float | None = None     # the chi-square, when that test was used
 
 
-def binomial_two_sided_half(k: int, n: int) -> float:
-    """Exact two-sided binomial p at probability 1/2: 2 * P(X <= min(k, n - k)), capped at 1."""
-    if n == 0:
-        return 1.0
-    low = min(k, n - k)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(low + 1)) / 2 ** n)
-
-
 def mcnemar(baseline: np.ndarray, other: np.ndarray, chi2_above: int = CHI2_ABOVE) -> McNemar:
     """McNemar's test on paired 0/1 outcomes (1 = right)."""
     baseline, other = np.asarray(baseline) > 0, np.asarray(other) > 0
@@ -55,23 +51,7 @@ def mcnemar(baseline: np.ndarray, other: np.ndarray, chi2_above: int = CHI2_ABOV
     if b + c > chi2_above:
         chi2 = (abs(b - c) - 1) ** 2 / (b + c)
         return McNemar(b, c, "mcnemar_chi2_cc", min(1.0, math.erfc(math.sqrt(chi2 / 2))), chi2)
-    return McNemar(b, c, "mcnemar_exact", binomial_two_sided_half(b, b + c))
-
-
-def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n) item indices drawn with replacement, exactly as sacrebleu draws them."""
-    return np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
-
-
-def resample_totals(stats: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """The summed statistics of each resample (``stats[indices].sum(1)`` without the 3-D array)."""
-    n = len(stats)
-    counts = np.stack([np.bincount(row, minlength=n) for row in indices]).astype(float)
-    return counts @ np.asarray(stats, dtype=float)
-
-
-def _values(totals: np.ndarray, value_from_totals: Callable[[np.ndarray], float]) -> np.ndarray:
-    return np.array([value_from_totals(t) for t in totals], dtype=float)
+    return McNemar(b, c, "mcnemar_exact", binomial_two_sided(b, b + c))
 
 
 def _exceed_p(null: np.ndarray, observed: float) -> float:
@@ -102,9 +82,8 @@ def paired_bootstrap(baseline_stats: np.ndarray, other_stats: np.ndarray,
     oth = value_from_totals(other_stats.sum(axis=0))
     if np.array_equal(baseline_stats, other_stats):          # every resample's difference is exactly 0
         return PairedResult(base, oth, oth - base, (0.0, 0.0), 1.0, resamples)
-    indices = bootstrap_indices(n, resamples, seed)
-    diffs = (_values(resample_totals(other_stats, indices), value_from_totals)
-             - _values(resample_totals(baseline_stats, indices), value_from_totals))
+    counts = resample_counts(n, resamples, seed, draw=INDICES)      # the same items for both models
+    diffs = values_of(counts @ other_stats, value_from_totals) - values_of(counts @ baseline_stats, value_from_totals)
     diffs = diffs[~np.isnan(diffs)]                          # a resample where a ratio metric is undefined
     if len(diffs) == 0:
         return PairedResult(base, oth, oth - base, (None, None), None, resamples)
@@ -128,7 +107,7 @@ def approximate_randomization(baseline_stats: np.ndarray, other_stats: np.ndarra
     swapped = ~keep
     shuffled_a = keep @ baseline_stats + swapped @ other_stats
     shuffled_b = swapped @ baseline_stats + keep @ other_stats
-    null = np.abs(_values(shuffled_a, value_from_totals) - _values(shuffled_b, value_from_totals))
+    null = np.abs(values_of(shuffled_a, value_from_totals) - values_of(shuffled_b, value_from_totals))
     null = null[~np.isnan(null)]
     return _exceed_p(null, observed)
 

@@ -130,9 +130,11 @@ def build_registry(results: Results | dict, models: Iterable[str] | None = None,
 
 
 def write_textfile(results: Results | dict, path: Path) -> None:
-    from prometheus_client import write_to_textfile
+    from prometheus_client import generate_latest
+
+    from harness.store import write_text_atomic
     try:
-        write_to_textfile(str(path), build_registry(results))     # writes a temporary file, then renames it
+        write_text_atomic(path, generate_latest(build_registry(results)))   # node_exporter never reads a torn file
     except OSError as exc:
         raise HarnessError(f"cannot write the Prometheus textfile {path} ({exc.strerror or exc})",
                            "pass a writable --prometheus-textfile path (node_exporter reads *.prom files)") from None

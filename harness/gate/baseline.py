@@ -1,4 +1,4 @@
-"""Baselines for the gate: a run folder, a results.json, or a blessed NAME.
+"""Baselines: a run folder, a results.json, a run id, or a blessed NAME; and the one store of blessed names.
 
 ``harness bless RUN_DIR --as NAME`` writes ``<reports>/.blessed/NAME.json`` (``<reports>`` is the run
 folder's parent): the run folder's name (relative, so the reports folder can move, e.g. into a CI
@@ -8,6 +8,13 @@ gate verdict or comparison added to it later does not count as a change), taken 
 is on disk (an older layout is read migrated, but digested as written, so its record still
 matches). A gate that names the baseline checks both digests and refuses a baseline that changed
 since it was blessed.
+
+These records are the only store of blessed names: `harness gate --baseline NAME` and `harness history
+--baseline NAME` both read them (``blessed_names``), so the two cannot disagree. The history index
+(history.sqlite) holds no names: it is optional (``--no-history``), binary, needs a writable folder
+even to be read in WAL mode, and is not what a CI job commits or caches beside the blessed run. Names
+an older index kept (its ``baselines`` table) are carried over here once
+(``harness.history.carry_over_blessed``).
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from harness.errors import HarnessError
 from harness.results.reading import parse, read_raw, read_results, results_file
 from harness.results.types import Results
 
-__all__ = ["Baseline", "bless", "resolve", "read_results", "core_digest", "blessed_path", "check_name"]
+__all__ = ["Baseline", "bless", "blessed_names", "resolve", "read_results", "core_digest", "blessed_path", "check_name"]
 
 BLESSED_DIR = ".blessed"
 CORE_KEYS = ("schema_version", "run", "models", "energy")
@@ -97,44 +104,65 @@ def bless(run_dir: Path, name: str, force: bool = False) -> Path:
     return target
 
 
+def blessed_names(reports: Path) -> dict[str, dict]:
+    """Every blessed record in ``reports``, by name ({name, run, run_id, ...}); a damaged record is
+    left out (`harness bless --force` rewrites it, and a gate naming it says so)."""
+    out = {}
+    for path in sorted((Path(reports) / BLESSED_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, OSError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("run"), str) and _NAME.match(path.stem):
+            out[path.stem] = record
+    return out
+
+
 def _known_names(reports: Path) -> list[str]:
     return sorted(p.stem for p in (reports / BLESSED_DIR).glob("*.json"))
 
 
+def _run_baseline(path: Path, spec: str, run_dir: Path) -> Baseline:
+    """A run folder or its results.json as the baseline: complete, every piece evaluated, not the gated run."""
+    results = read_results(path)
+    folder = path if path.is_dir() else path.parent
+    gated_id = read_results(run_dir).run.id
+    if folder.resolve() == run_dir.resolve() or (gated_id and results.run.id == gated_id):
+        raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
+                           "pass the blessed baseline run")
+    status = results.run.status
+    if status != "complete":
+        raise HarnessError(f"baseline run {results.run.id} is not complete (status: {status})",
+                           "compare with a finished run (`harness run --resume` finishes one)")
+    if results.run.failures:
+        raise HarnessError(f"baseline run {results.run.id} has {len(results.run.failures)} failed "
+                           "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
+                           "a baseline with every piece evaluated")
+    return Baseline(folder, results, results.run.id)
+
+
 def resolve(spec: str, run_dir: Path) -> Baseline:
-    """``--baseline``: a run folder, a results.json, or a name blessed in the run folder's parent."""
+    """``--baseline``: a run folder, a results.json, a name blessed in the run folder's parent, or the
+    id of a run in that folder (its run folder's name)."""
     if not spec.strip():
-        raise HarnessError("--baseline is empty", "pass a run folder, a results.json or a blessed name, or drop --baseline")
+        raise HarnessError("--baseline is empty", "pass a run folder, a results.json, a run id or a blessed name, "
+                           "or drop --baseline")
     path = Path(spec)
     if path.is_dir() or path.is_file():
-        results = read_results(path)
-        folder = path if path.is_dir() else path.parent
-        gated_id = read_results(run_dir).run.id
-        if folder.resolve() == run_dir.resolve() or (gated_id and results.run.id == gated_id):
-            raise HarnessError(f"the baseline {spec} is the gated run itself (run {gated_id})",
-                               "pass the blessed baseline run")
-        status = results.run.status
-        if status != "complete":
-            raise HarnessError(f"baseline run {results.run.id} is not complete (status: {status})",
-                               "compare with a finished run (`harness run --resume` finishes one)")
-        if results.run.failures:
-            raise HarnessError(f"baseline run {results.run.id} has {len(results.run.failures)} failed "
-                               "piece(s) (see its run.failures)", "finish it (`harness run --resume RUN_DIR`) or pass "
-                               "a baseline with every piece evaluated")
-        return Baseline(folder, results, results.run.id)
+        return _run_baseline(path, spec, run_dir)
     reports = run_dir.resolve().parent
     if not _NAME.match(spec):
-        raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json or a blessed name")
+        raise HarnessError(f"baseline {spec} not found", "pass a run folder, a results.json, a run id or a blessed name")
     record_path = blessed_path(reports, spec)
     if not record_path.is_file():
-        import difflib
+        if (reports / spec / "results.json").is_file():           # a run id: the run folders are named by them
+            return _run_baseline(reports / spec, spec, run_dir)
+        from harness.suggest import did_you_mean
         known = _known_names(reports)
-        close = difflib.get_close_matches(spec, known, n=3, cutoff=0.5)
-        hint = (f"did you mean {', '.join(close)}?" if close else
-                f"blessed in {reports}: {', '.join(known)}" if known else
-                f"bless one first: `harness bless RUN_DIR --as {spec}`")
-        raise HarnessError(f"no run folder, results.json or blessed baseline named {spec!r} "
-                           f"(looked in {reports / BLESSED_DIR})", hint)
+        hint = did_you_mean(spec, known, f"blessed in {reports}: {', '.join(known)}" if known else
+                            f"bless one first: `harness bless RUN_DIR --as {spec}`")
+        raise HarnessError(f"no run folder, results.json, run id or blessed baseline named {spec!r} "
+                           f"(looked in {reports} and {reports / BLESSED_DIR})", hint)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         name = record["run"]

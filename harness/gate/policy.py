@@ -1,8 +1,10 @@
 """A release-gate policy: the YAML schema, parsed and validated into frozen dataclasses.
 
-A policy is data only (``yaml.safe_load``): each rule selects targets by glob, names one quantity
-(a task or probe metric, or an energy figure) and one check on it. Every problem is a
-``HarnessError`` naming the rule and the key, with close matches for unknown names::
+A policy is data only, read by ``harness.yamlfile`` as every YAML file of the harness is
+(``yaml.safe_load``, bounded in size, a key given twice refused with both lines named): each rule
+selects targets by glob, names one quantity (a task or probe metric, or an energy figure) and one
+check on it. Every problem is a ``HarnessError`` naming the rule and the key, with close matches
+for unknown names::
 
     version: 1
     defaults: {not_measured: fail, min_n: 0}        # optional
@@ -17,7 +19,6 @@ A policy is data only (``yaml.safe_load``): each rule selects targets by glob, n
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 from dataclasses import dataclass
@@ -25,9 +26,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Union
 
-import yaml
-
 from harness.errors import HarnessError
+from harness.suggest import did_you_mean
 
 POLICY_VERSION = 1
 NOT_MEASURED = ("fail", "warn", "skip")
@@ -194,9 +194,8 @@ class _Where:
             raise self.error(f"{what} must be a mapping, got {_kind(mapping)}", f"write {what} as `key: value` lines")
         for key in mapping:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=2, cutoff=0.5)
-                hint = f"did you mean {', '.join(close)}?" if close else f"{what} takes {', '.join(allowed)}"
-                raise self.error(f"unknown key {key!r} in {what}", hint)
+                raise self.error(f"unknown key {key!r} in {what}",
+                                 did_you_mean(key, allowed, f"{what} takes {', '.join(allowed)}", n=2))
         return mapping
 
     def number(self, value: Any, key: str, low: float = -math.inf, high: float = math.inf) -> float:
@@ -220,9 +219,8 @@ class _Where:
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
         if value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(choices)}"
-            raise self.error(f"`{key}` must be one of {', '.join(choices)}, got {value!r}", hint)
+            raise self.error(f"`{key}` must be one of {', '.join(choices)}, got {value!r}",
+                             did_you_mean(value, choices, f"use one of {', '.join(choices)}", n=1, shown=repr))
         return value
 
     def count(self, value: Any, key: str) -> int:
@@ -242,25 +240,10 @@ MAX_POLICY_BYTES = 2**20
 
 def load_policy(path: Path) -> Policy:
     """Reads and validates a policy file (structure, types, energy figure names)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_POLICY_BYTES + 1)     # never unbounded: /dev/zero or a mistyped path to a dataset
-    except OSError as exc:
-        raise HarnessError(f"cannot read policy file {path}: {exc.strerror}", "pass an existing policy YAML file") from None
-    if len(data) > MAX_POLICY_BYTES:
-        raise HarnessError(f"policy {path} is larger than {MAX_POLICY_BYTES // 2**20} MiB", "pass the policy YAML file")
-    try:
-        raw = yaml.safe_load(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise HarnessError(f"policy {path} is not UTF-8 text", "save it as UTF-8") from None
-    except RecursionError:
-        raise HarnessError(f"policy {path} is nested too deeply to parse", "write the policy as plain rules") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise HarnessError(f"malformed YAML in policy at {where}: {problem}", "fix the YAML syntax at that line") from None
-    return parse_policy(raw, str(path), hashlib.sha256(data).hexdigest())
+    from harness.yamlfile import parse_yaml, read_bounded
+    data = read_bounded(path, "policy", limit=MAX_POLICY_BYTES, too_large_fix="pass the policy YAML file",
+                        not_a_file_fix=None)      # a pipe is fine (`--policy <(...)`): the read is bounded
+    return parse_policy(parse_yaml(data, path, "policy"), str(path), hashlib.sha256(data).hexdigest())
 
 
 def parse_policy(raw: Any, source: str = "<policy>", sha256: str = "") -> Policy:
@@ -333,9 +316,8 @@ def _select(raw: Any, here: _Where) -> Select:
 def _energy_name(name: str, here: _Where) -> str:
     if name in ENERGY_FIGURES or (name.startswith(QUALITY_PER_KJ) and len(name) > len(QUALITY_PER_KJ)):
         return name
-    close = difflib.get_close_matches(name, list(ENERGY_FIGURES) + ["quality_per_kj.<metric>"], n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else f"energy figures: {', '.join(ENERGY_FIGURES)}"
-    raise here.error(f"unknown energy figure {name!r}", hint)
+    raise here.error(f"unknown energy figure {name!r}", did_you_mean(name, [*ENERGY_FIGURES, "quality_per_kj.<metric>"],
+                                                                      f"energy figures: {', '.join(ENERGY_FIGURES)}"))
 
 
 def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where) -> Check:
@@ -405,5 +387,4 @@ def check_names(policy: Policy, known: Vocabulary) -> None:
 
 
 def _close(name: str, known: Iterable[str], kind: str) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
-    return f"did you mean {', '.join(close)}?" if close else f"known {kind}s: {', '.join(sorted(known)) or 'none'}"
+    return did_you_mean(name, known, f"known {kind}s: {', '.join(sorted(known)) or 'none'}")

@@ -8,13 +8,13 @@ incomplete run, one with failed pieces, or one that scored nothing does not pass
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, Union
 
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob)
+from harness.finite import is_finite_number as _finite
 from harness.results.comparison import Comparison, PairedStat
 from harness.results.reading import as_results
 from harness.results.types import ModelResult, ProbeResult, Results, TaskResult
@@ -137,10 +137,6 @@ class Reading:
     n: int | None
     reason: str = ""                 # why value is None
     source: str = ""                 # energy figures: where the number came from
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _metrics(entry: Entry | None) -> dict:

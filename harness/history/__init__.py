@@ -8,8 +8,9 @@ For other commands (``harness gate``, ``harness bless``):
   folder, or replaces its entry (idempotent: one entry per run id). It reads results.json (or takes
   ``results``, the typed results about to be written, when results.json on disk is not yet up to date) and
   run.json. Call it after writing a gate verdict into results.json, so the entry holds it.
-* ``bless(run_dir, name)`` names the run a baseline in the index; `harness history --baseline NAME`
-  then compares every series against it.
+* ``bless(run_dir, name, force=False)`` is ``harness.gate.baseline.bless``: blessed names have one
+  store, ``<reports>/.blessed/NAME.json``, which `harness gate --baseline NAME` and `harness history
+  --baseline NAME` both read; the index holds none (``carry_over_blessed`` moves an older index's once).
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.gate.baseline import bless, blessed_names
 from harness.history.entry import Entry, entry_from_run
 from harness.history.index import FILENAME, HistoryIndex
 
-__all__ = ["record", "bless", "index_path", "read_entry", "HistoryIndex", "Entry"]
+__all__ = ["record", "bless", "carry_over_blessed", "index_path", "read_entry", "HistoryIndex", "Entry"]
 
 
 def index_path(reports_dir: Path) -> Path:
@@ -59,10 +61,35 @@ def record(run_dir: Path, results=None) -> Path:
     return path
 
 
-def bless(run_dir: Path, name: str) -> None:
-    run_dir = Path(run_dir)
-    entry = read_entry(run_dir)
-    index = HistoryIndex(index_path(run_dir.resolve().parent))
-    if entry.run_id not in index.run_ids():
-        index.upsert(entry)
-    index.bless(name, entry.run_id)
+def carry_over_blessed(reports_dir: Path, index: HistoryIndex) -> list[str]:
+    """Names an older harness blessed in the history index only (its ``baselines`` table) are written
+    to the one store, ``.blessed/NAME.json``, once, and deleted from the index. Where .blessed already
+    has the name, it wins (it is what `harness gate` always read). Returns one note per name."""
+    legacy = index.legacy_baselines()
+    if not legacy:
+        return []
+    reports_dir = Path(reports_dir)
+    current = blessed_names(reports_dir)
+    folders = {r["run_id"]: Path(r["run_dir"] or r["run_id"]).name for r in index.runs()}
+    notes = []
+    for name, run_id in sorted(legacy.items()):
+        if name in current:
+            if current[name].get("run_id") != run_id:
+                notes.append(f"blessed name {name!r}: the history index named run {run_id}, .blessed/{name}.json names "
+                             f"run {current[name].get('run_id')}; the latter is kept (it is what `harness gate` reads)")
+            continue
+        folder = reports_dir / folders.get(run_id, run_id)
+        try:
+            found = (read_entry(folder).run_id if folder.is_dir() else None)
+            if found != run_id:
+                raise HarnessError(f"its run folder is not in {reports_dir}", "")
+            path = bless(folder, name)
+            notes.append(f"blessed name {name!r} (run {run_id}) carried over from the history index to {path}")
+        except HarnessError as exc:
+            notes.append(f"blessed name {name!r} (run {run_id}) in the history index was not carried over: {exc.problem}; "
+                         f"pass --baseline {run_id}, or `harness bless RUN_DIR --as {name}`")
+    try:
+        index.forget_legacy_baselines(legacy)
+    except HarnessError:                # a read-only index: read again next time (what was carried over is then found)
+        pass
+    return notes

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS figures (
 CREATE INDEX IF NOT EXISTS figures_by_series ON figures (series_key);
 CREATE TABLE IF NOT EXISTS baselines (name TEXT PRIMARY KEY, run_id TEXT NOT NULL, blessed TEXT NOT NULL);
 """
+# ``baselines`` is a legacy table: blessed names live in <reports>/.blessed/NAME.json only (harness.gate.baseline).
+# Names an older harness wrote here are read once, carried over there, and deleted (harness.history.carry_over_blessed);
+# the table stays in the layout so that a file shared with an older harness still reads.
 # layout N -> N + 1; columns are added at the end, as _SCHEMA has them, so both files hold one layout
 MIGRATIONS = {
     1: ("ALTER TABLE figures ADD COLUMN higher_is_better INTEGER",
@@ -82,7 +85,7 @@ def _damaged(path: Path, exc: Exception) -> HarnessError:
 def _read_only(exc: sqlite3.OperationalError) -> bool:
     """SQLite refused to write (a read-only file) or to open the file for its write-ahead log (a
     read-only folder): the index is not damaged, and moving it aside would lose what no run folder
-    holds (blessed names, runs whose folders are gone)."""
+    holds (runs whose folders are gone)."""
     name = getattr(exc, "sqlite_errorname", "")
     return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or \
         any(text in str(exc) for text in ("readonly database", "unable to open database file"))
@@ -193,13 +196,6 @@ class HistoryIndex:
                               f.metric, f.value, f.ci_lo, f.ci_hi, f.n, f.unit, f.source, f.reason,
                               None if f.higher_is_better is None else int(f.higher_is_better)) for f in entry.figures])
 
-    def bless(self, name: str, run_id: str) -> None:
-        """Names a run as a baseline (`harness history --baseline NAME` then finds it)."""
-        with self._connect(write=True) as con:
-            if not con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
-                raise HarnessError(f"run {run_id} is not in the history index {self.path}", "record it first")
-            con.execute("INSERT OR REPLACE INTO baselines VALUES (?,?,?)", (name, run_id, _now()))
-
     def runs(self) -> list[dict]:
         with self._connect(write=False) as con:
             return [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY started, run_id")]
@@ -221,9 +217,16 @@ class HistoryIndex:
         with self._connect(write=False) as con:
             return [dict(r) for r in con.execute("SELECT * FROM models")]
 
-    def baselines(self) -> dict[str, str]:
+    def legacy_baselines(self) -> dict[str, str]:
+        """Names an older harness blessed in the index (name -> run id); new ones live in .blessed/ only."""
+        if not self.path.is_file():
+            return {}
         with self._connect(write=False) as con:
             return {r["name"]: r["run_id"] for r in con.execute("SELECT name, run_id FROM baselines")}
+
+    def forget_legacy_baselines(self, names) -> None:
+        with self._connect(write=True) as con:
+            con.executemany("DELETE FROM baselines WHERE name = ?", [(name,) for name in names])
 
     def figures(self) -> list[dict]:
         """Every figure with its run's time, oldest run first."""

@@ -11,11 +11,11 @@ metric's results.json records as worse (``Series.higher_is_better``; a series wi
 direction is left to ``changed``)."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from harness.errors import HarnessError
+from harness.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,8 @@ def _choose(given: Sequence[str], known: Iterable[str], what: str) -> None:
     known = sorted(set(known))
     for name in given:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=3)
             raise HarnessError(f"no {what} {name!r} in the history",
-                               f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known[:12])}")
+                               did_you_mean(name, known, f"known: {', '.join(known[:12])}", shown=repr))
 
 
 def direction(rows: Sequence[dict]) -> bool | None:
@@ -135,9 +134,8 @@ FAIL_ON = ("never", "changed", "worse")
 
 def fail_on_mode(text: str) -> str:
     if text not in FAIL_ON:
-        close = difflib.get_close_matches(text, FAIL_ON, n=2, cutoff=0.4)
         raise HarnessError(f"--fail-on {text!r} is not one of {', '.join(FAIL_ON)}",
-                           f"did you mean {', '.join(map(repr, close))}?" if close else "pass --fail-on worse or --fail-on changed")
+                           did_you_mean(text, FAIL_ON, "pass --fail-on worse or --fail-on changed", n=2, shown=repr))
     return text
 
 

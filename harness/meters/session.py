@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from harness.finite import scrubbed
 from harness.meters.base import Meter
 from harness.preload import imported
 from harness.store import drop_torn_tail, dumps_strict, iter_jsonl, naming
@@ -167,18 +168,7 @@ class MeterSession:
         path = self.run_dir / "windows.jsonl"
         drop_torn_tail(path)
         with naming(path), path.open("a", encoding="utf-8") as fh:
-            fh.write(dumps_strict(_finite(record)) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """A meter's NaN or infinity is not a measurement: stored as null (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+            fh.write(dumps_strict(scrubbed(record)) + "\n")   # a meter's NaN is not a measurement: null
 
 
 WINDOW_FIX = "delete that line (the energy of that stretch of work is then not counted), or start a new run"

@@ -1,4 +1,14 @@
-"""Standard error and 95% confidence interval by the bootstrap, from additive statistics (pure)."""
+"""The bootstrap of the harness (pure): one resampler for single-run intervals and paired comparisons.
+
+Every resample is a vector of counts (how often each example was drawn), and a metric's value on it
+comes from its additive per-example statistics: ``value_from_totals(counts @ stats)``, so nothing is
+re-tokenized or re-scored. Two draws make the counts, each pinned by tests to its reference:
+
+* ``MULTINOMIAL`` (single-run 95% intervals, ``bootstrap``): one multinomial draw per resample;
+* ``INDICES`` (``harness.compare.stats.paired_bootstrap``): item indices from
+  ``default_rng(seed).choice(n, (resamples, n))``, exactly as sacrebleu's ``--paired-bs`` draws them
+  (tested equal to sacrebleu), counted per item. Both models of a pair get the same counts.
+"""
 from __future__ import annotations
 
 import math
@@ -30,33 +40,53 @@ def seed_for(run_seed: int, *names: str) -> int:
     return (run_seed + zlib.crc32("/".join(names).encode())) % 2**32
 
 
+MULTINOMIAL = "multinomial"
+INDICES = "indices"
+
+
+def resample_counts(n: int, resamples: int, seed: int, draw: str = MULTINOMIAL) -> np.ndarray:
+    """(resamples, n) counts: how often each of ``n`` examples is drawn in each resample."""
+    rng = np.random.default_rng(seed)
+    if draw == MULTINOMIAL:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
+    if draw == INDICES:
+        indices = rng.choice(n, size=(resamples, n), replace=True)
+        return np.stack([np.bincount(row, minlength=n) for row in indices]).astype(float)
+    raise ValueError(f"unknown bootstrap draw {draw!r}")
+
+
+def values_of(totals: np.ndarray, value_from_totals: Callable[[np.ndarray], float]) -> np.ndarray:
+    """The metric on each row of summed statistics."""
+    return np.array([value_from_totals(t) for t in totals], dtype=float)
+
+
 def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
-               resamples: int = 1000, seed: int = 0) -> np.ndarray:
-    """The metric on ``resamples`` bootstrap resamples of the examples. Resample counts come from
-    one multinomial draw, so each resample's totals are ``counts @ stats``."""
-    n = len(stats)
-    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
-    return np.array([value_from_totals(t) for t in counts @ stats])
+               resamples: int = 1000, seed: int = 0, draw: str = MULTINOMIAL) -> np.ndarray:
+    """The metric on ``resamples`` bootstrap resamples of the examples (rows of ``stats``)."""
+    return values_of(resample_counts(len(stats), resamples, seed, draw) @ stats, value_from_totals)
 
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def interval(value: float, replicates_: np.ndarray, n: int) -> MetricValue:
+    """The percentile 95% interval and standard error of bootstrap replicates around ``value``; a bound or
+    standard error that a non-finite replicate (an overflowing resample) made infinite is null."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        low, high = np.percentile(replicates_, [2.5, 97.5])
+        stderr = float(replicates_.std(ddof=1)) if len(replicates_) > 1 else 0.0
+    return MetricValue(value=float(value), stderr=_finite(stderr), ci95=(_finite(low), _finite(high)), n=n)
+
+
 def bootstrap(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
               resamples: int = 1000, seed: int = 0,
               why_not_finite: Callable[[np.ndarray], str] | None = None) -> MetricValue:
     """Percentile bootstrap over examples. A value that is not a finite number (a perplexity beyond the
-    largest float) is not measured, with ``why_not_finite(totals)`` as the reason; an interval bound or
-    standard error that a non-finite resample made infinite is null."""
-    n = len(stats)
+    largest float) is not measured, with ``why_not_finite(totals)`` as the reason."""
     totals = stats.sum(axis=0)
     value = float(value_from_totals(totals))
     if not math.isfinite(value):
         reason = why_not_finite(totals) if why_not_finite else f"the value is not a finite number ({value})"
-        return MetricValue(value=None, stderr=None, ci95=(None, None), n=n, reason=reason)
-    replicates_ = replicates(stats, value_from_totals, resamples, seed)
-    with np.errstate(invalid="ignore", over="ignore"):
-        low, high = np.percentile(replicates_, [2.5, 97.5])
-        stderr = float(replicates_.std(ddof=1)) if resamples > 1 else 0.0
-    return MetricValue(value=value, stderr=_finite(stderr), ci95=(_finite(low), _finite(high)), n=n)
+        return MetricValue(value=None, stderr=None, ci95=(None, None), n=len(stats), reason=reason)
+    return interval(value, replicates(stats, value_from_totals, resamples, seed), len(stats))

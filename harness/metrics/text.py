@@ -2,7 +2,6 @@
 sacrebleu's metrics, as sacrebleu reports them, and 0-1 mean F-measures for ROUGE, as rouge-score does."""
 from __future__ import annotations
 
-import difflib
 import logging
 from functools import lru_cache
 from typing import ClassVar
@@ -54,9 +53,9 @@ TOKENIZERS = ("13a", "intl", "zh", "ja-mecab", "ko-mecab", "char", "none")
 def _bleu_with(tokenize: str) -> type:
     from harness.errors import HarnessError
     if tokenize not in TOKENIZERS:
-        close = difflib.get_close_matches(tokenize, TOKENIZERS, n=1)
+        from harness.suggest import did_you_mean
         raise HarnessError(f"unknown BLEU tokenizer {tokenize!r}",
-                           f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(TOKENIZERS)}")
+                           did_you_mean(tokenize, TOKENIZERS, f"use one of {', '.join(TOKENIZERS)}", n=1, shown=repr))
     try:
         _sacrebleu_scorer("bleu", tokenize)
     except BaseException as exc:     # sacrebleu may sys.exit when a tokenizer's package is missing

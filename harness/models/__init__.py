@@ -10,9 +10,9 @@ from harness.plugins import MODELS
 DEFAULT_MODELS = ("tiny-gpt2", "minilm")      # what `harness run` evaluates when no --model is given
 
 
-# The ,key=value options each built-in adapter declares (its factory's ``options``), readable without
-# importing the adapter (`harness list models` prints them); None: the adapter reads its options itself.
-# tests/test_startup.py checks each equals the factory's own ``options``.
+# The ,key=value options each built-in adapter takes, readable without importing the adapter (`harness
+# list models` prints them); None: the adapter reads its options itself. The one table: each built-in
+# factory's ``options`` (what harness.preflight checks) is read from it, never written out again.
 _HF = frozenset({"revision"}) | VARIANT_KEYS
 OPTIONS_OF: dict[str, frozenset[str] | None] = {
     "tiny-gpt2": VARIANT_KEYS, "minilm": frozenset({"head"}) | VARIANT_KEYS, "hf-causal": _HF, "hf-seq2seq": _HF,

@@ -4,9 +4,8 @@ from __future__ import annotations
 import dataclasses
 
 from harness.errors import HarnessError
-from harness.models import DEFAULT_MODELS  # noqa: F401  (its old home; harness.models holds it now)
+from harness.models import DEFAULT_MODELS, OPTIONS_OF  # noqa: F401  (DEFAULT_MODELS: its old home)
 from harness.models.heads import check_head
-from harness.models.variants import VARIANT_KEYS
 from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -36,8 +35,8 @@ def _minilm_labels(spec: ModelSpec) -> tuple[str, ...]:
     return head_labels(head, f"model {spec.name!r}")
 
 
-tiny_gpt2.options = VARIANT_KEYS           # the ,key=value options a spec may give (harness.preflight)
-minilm.options = frozenset({"head"}) | VARIANT_KEYS
+tiny_gpt2.options = OPTIONS_OF["tiny-gpt2"]    # the ,key=value options a spec may give (harness.preflight)
+minilm.options = OPTIONS_OF["minilm"]
 minilm.preflight = check_head
 tiny_gpt2.labels_of = lambda spec: ()      # before loading, what each classifies with (harness.preflight.labels_of)
 minilm.labels_of = _minilm_labels

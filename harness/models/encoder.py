@@ -15,7 +15,8 @@ from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_para
 from harness.models.device import dtype_name
 from harness.models.heads import check_head, head_folder, head_labels
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
-from harness.models.hf_loading import OPTIONS, check_location, load_model_and_tokenizer
+from harness.models import OPTIONS_OF
+from harness.models.hf_loading import check_location, load_model_and_tokenizer
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
@@ -41,7 +42,7 @@ def load_head(folder: Path) -> tuple[torch.nn.Linear, tuple[str, ...]]:
 
 class SentenceEncoder(AnswersOnlyWhatItSupports):
     """Sentence encoders: mean-pooled embeddings; classify with head=FOLDER."""
-    options = OPTIONS | {"head"}             # the ,key=value options a spec may give (harness.preflight)
+    options = OPTIONS_OF["encoder"]          # the ,key=value options a spec may give (harness.preflight)
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     @staticmethod

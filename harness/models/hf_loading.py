@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
-from harness.models import footprint, variants
+from harness.models import OPTIONS_OF, footprint, variants
 from harness.models.device import choose_device, choose_dtype
 from harness.models.locations import check_location, location_of
 from harness.spec import ModelSpec, RuntimeOptions
 
 
-# the ,key=value options of the hf-* adapters (see harness.preflight); dtype, quantize and prune: harness.models.variants
-OPTIONS = frozenset({"revision"}) | variants.VARIANT_KEYS
+# the ,key=value options of the hf-* adapters (see harness.preflight), from the one table, harness.models.OPTIONS_OF
+OPTIONS = OPTIONS_OF["hf-causal"]
 
 
 __all__ = ["OPTIONS", "Loaded", "check_location", "load_model_and_tokenizer", "load_pretrained"]

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.models import OPTIONS_OF
 from harness.redact import cut
 from harness.spec import ModelSpec
 
 DEFAULT_BASE = "https://api.openai.com/v1"
-OPTIONS = frozenset({"base_url", "api", "key_env", "logprobs", "retries", "backoff", "concurrency", "timeout", "cache",
-                     "max_reply_mb"})
+OPTIONS = OPTIONS_OF["openai"]      # the ,key=value options (harness.preflight), from the one table in harness.models
 MAX_WAIT_S = 30.0                    # the longest pause between two attempts (backoff or Retry-After)
 ERROR_BODY_BYTES = 64 * 1024         # what is read of an error reply before it is redacted and cut
 

@@ -11,7 +11,6 @@ A distilled model needs no recipe: it is just another ``--model``.
 """
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import math
 from dataclasses import dataclass
@@ -48,9 +47,9 @@ class Recipe:
 
 
 def _unknown_value(spec: ModelSpec, key: str, value: str, allowed) -> HarnessError:
-    close = difflib.get_close_matches(value, list(allowed), n=1)
-    fix = f"did you mean {key}={close[0]}?" if close else f"use {key}={'|'.join(allowed)}"
-    return HarnessError(f"model {spec.name!r}: {key}={value!r} is not one harness can honour", fix)
+    from harness.suggest import did_you_mean
+    return HarnessError(f"model {spec.name!r}: {key}={value!r} is not one harness can honour",
+                        did_you_mean(value, allowed, f"use {key}={'|'.join(allowed)}", n=1, shown=lambda m: f"{key}={m}"))
 
 
 def recipe_of(spec: ModelSpec) -> Recipe:

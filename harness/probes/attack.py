@@ -39,6 +39,7 @@ def candidates(word: str, seed: int, typos: int = 2) -> list[str]:
 class WordSubstitutionAttack:
     name = "word_substitution_attack"
     params = ("budget",)                     # the fraction of an input's words that may change (default 0.3)
+    metrics = ("attack_success_rate", "mean_fraction_words_changed", "mean_queries")
 
     def check_params(self, config: ProbeConfig) -> None:
         fraction_param(config, "budget", config.params.get("budget", 0.3), low_open=True)

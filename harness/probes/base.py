@@ -51,6 +51,8 @@ def fraction_param(config: ProbeConfig, key: str, value: Any, low_open: bool = F
 class Probe(Protocol):
     name: ClassVar[str]
     params: ClassVar[tuple[str, ...]]        # the names its YAML `params:` may hold; any other is refused
+    # optionally ``metrics``: the names (fnmatch patterns allowed) summarize may report under `metrics`,
+    # which `harness gate` policies may then name (harness.gate.names)
     # optionally ``check_params(self, config)``: refuse bad values before the run starts
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:

@@ -29,6 +29,7 @@ def is_biased(group: str, answer: str, stereotyped: Sequence[str], polarity: str
 class BBQ:
     name = "bbq"
     params = ()
+    metrics = ("accuracy_ambiguous", "accuracy_disambiguated", "bias_score_disambiguated", "bias_score_ambiguous")
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if LoglikelihoodRequest not in adapter.supports:

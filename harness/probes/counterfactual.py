@@ -75,6 +75,7 @@ def counterfactuals(text: str, axis: dict) -> list[str]:
 class Counterfactual:
     name = "counterfactual"
     params = ("axes",)                       # which axes of tasks/counterfactual/axes.json (default all)
+    metrics = ("flip_rate", "mean_abs_score_shift")
 
     KINDS = (ClassifyRequest, GenerateRequest)
 

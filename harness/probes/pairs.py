@@ -22,7 +22,7 @@ from harness.probes.base import ProbeConfig, ProbeContext
 from harness.probes.rows import jsonl_rows, text_lines
 from harness.probes.stats import TIE_RTOL, binomial_two_sided, holm, is_tie, mean_ci
 from harness.requests import LoglikelihoodRequest
-from harness.store import finite_or_none
+from harness.finite import finite_or_none
 
 VARIANT = "causal LM: whole-sentence log-likelihood (sum over tokens, after the end-of-text token)"
 MASKED_VARIANT = ("masked LM: pseudo-log-likelihood of the tokens the two sentences share (each masked in turn), "
@@ -65,6 +65,7 @@ class SentencePairs:
     """Shared by the pair probes: ``pairs(ctx)`` gives (id, stereotyping, other, subgroup, extra)."""
     name = "pairs"
     params = ()
+    metrics = ("stereotype_preference_pct", "stereotype_preference_pct_untied", "tie_pct", "mean_loglik_gap")
     caveats: tuple[str, ...] = ()
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:

@@ -37,6 +37,7 @@ def item_seed(seed: int, *parts: str) -> int:
 class Robustness:
     name = "robustness"
     params = ("perturbations",)              # {name: severity}; see harness.probes.perturbations
+    metrics = ("fail_rate", "*.worst_case_*")    # per task: <task>.worst_case_<metric>
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         return None

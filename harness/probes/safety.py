@@ -62,6 +62,7 @@ def check_classifier(config: ProbeConfig, labels) -> None:
 class Safety:
     name = "safety"
     params = ("canary", "max_tokens", "classifier", "classifier_labels", "classifier_threshold")
+    metrics = tuple(f"flag_rate_{c}" for c in (*CATEGORIES, "classifier", "any"))
 
     def check_params(self, config: ProbeConfig) -> None:
         p = config.params

@@ -75,6 +75,7 @@ def effect_size_ci(X, Y, A, B, seed: int, resamples: int = 1000) -> tuple[float,
 class Weat:
     name = "weat"
     params = ("tests",)                      # which of TESTS (default all)
+    metrics = ("weat_mean_abs_effect_size", "seat_mean_abs_effect_size")
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if not callable(getattr(adapter, "embed", None)):

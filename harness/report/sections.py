@@ -21,7 +21,7 @@ the run, its exit code, results.json and the other sections are unaffected.
 
 Sections are rendered after the built-in ones, in registration order (built-ins first, then entry
 points), each time report.html is written: at the end of a run and whenever it is re-rendered
-(``harness.audit.republish``: ``harness gate``, ``harness run --baseline``/``--gate``).
+(``harness.audit.republish``: ``harness gate``, ``harness run --baseline-model``/``--gate``).
 """
 from __future__ import annotations
 
