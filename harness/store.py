@@ -215,7 +215,8 @@ def write_text_atomic(path: Path, data: str | bytes) -> None:
     the target, then fsync the folder so the rename itself survives a power cut. On any failure (a full
     disk, say) the temporary file is removed and the target is left as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
-    text = writable(text)               # a lone surrogate is spelt out (\\udcff): no UTF-8 file can hold it
+    if isinstance(data, str):
+        data = writable(data)           # a lone surrogate is spelt out (\\udcff): no UTF-8 file can hold it
     try:
         with naming(path), tmp.open("wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
