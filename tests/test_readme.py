@@ -5,12 +5,12 @@ Each block is sorted into one kind by what it holds (``kind_of``); a block of no
 
 * ``session``  - lines ``$ harness ...``: run as written, in order, in a scratch folder;
 * ``policy``   - a gate policy: `harness gate` of (a copy of) the default run with it, the default run
-  blessed as its own baseline, passes (exit 0); examples/gate.yaml too;
+  gated against the same audit run a minute earlier (blessed as `release`), passes (exit 0); examples/gate.yaml too;
 * ``workflow`` - a GitHub Actions job: its `harness gate` / `harness history` steps run on a copy of the
   default run as written; every other `harness` command in it is checked up to the moment a run folder
   would be made (flags, model specs, tasks, probes), as `harness run` itself checks them;
 * ``cron``     - a crontab line: run as written (its folder swapped for a scratch one holding a copy of
-  the default run blessed as the baseline it names);
+  the earlier copy blessed as the baseline it names);
 * ``torchrun`` - `torchrun ... -m harness run ...`: the harness part parses (no GPUs here);
 * ``synopsis`` - `harness run [--flag ...]`: every flag it names is one `harness run` takes;
 * ``plugin``   - Python: executed, and its function called on the default run's results;
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 import re
 import shlex
 import shutil
@@ -140,10 +141,21 @@ def bash(script: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedPr
 
 @pytest.fixture
 def reports(default_run, tmp_path):
-    """A scratch reports/ folder holding a copy of the default run (gates and history write into it)."""
+    """A scratch reports/ folder holding a copy of the default run (gates and history write into it) and,
+    blessed as `release`, the same audit run a minute earlier: same seed, so the same outputs, under its
+    own run id (a run is never its own baseline)."""
     _, run = default_run
     folder = tmp_path / "reports"
     shutil.copytree(run, folder / run.name)
+    earlier = (datetime.strptime(run.name[:15], "%Y%m%d-%H%M%S") - timedelta(minutes=1)).strftime("%Y%m%d-%H%M%S")
+    base = folder / f"{earlier}{run.name[15:]}"
+    shutil.copytree(run, base)
+    for name, path in (("run.json", ("id",)), ("results.json", ("run", "id"))):
+        data = json.loads((base / name).read_text())
+        (data[path[0]] if len(path) == 2 else data)[path[-1]] = base.name
+        (base / name).write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    proc = run_cli("bless", str(base), "--as", "release")
+    assert proc.returncode == 0, proc.stderr
     return folder / run.name
 
 
@@ -194,7 +206,6 @@ def test_the_policy_passes_the_default_run_gated_against_itself(reports, tmp_pat
         policy.write_text(text)
     else:
         shutil.copy(REPO / which, policy)
-    assert run_cli("bless", str(reports), "--as", "release").returncode == 0
     proc = run_cli("gate", str(reports), "--policy", str(policy), "--baseline", "release")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -205,7 +216,6 @@ def test_the_workflows_run_their_gate_and_history_steps_and_their_other_commands
     assert len(workflows) == 2
     work = reports.parent.parent
     shutil.copytree(REPO / "examples", work / "examples")          # the workflow runs in a checkout
-    assert run_cli("bless", str(reports), "--as", "release").returncode == 0
     ran = 0
     for workflow in workflows:
         for job in workflow["jobs"].values():
@@ -237,7 +247,8 @@ def test_the_cron_line_runs_as_written(reports, tmp_path):
     [line] = blocks("cron")
     folder, command = CRON.match(line.strip()).groups()
     baseline = re.search(r"--baseline (\S+)", command).group(1)
-    assert run_cli("bless", str(reports), "--as", baseline).returncode == 0      # blessed at an earlier release
+    release = next(p for p in reports.parent.glob("2*") if p.is_dir() and p.name < reports.name)
+    assert run_cli("bless", str(release), "--as", baseline).returncode == 0     # blessed at an earlier release
     proc = bash(command, reports.parent.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "accuracy" in proc.stdout
