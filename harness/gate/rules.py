@@ -145,7 +145,7 @@ def _metrics(entry: Entry | None) -> dict:
 
 def metric_names(target: Target, quantity: Metric) -> list[str]:
     metrics = _metrics(target.entry)
-    if is_glob(quantity.name):
+    if is_glob(quantity.name) and quantity.name not in metrics:    # lm-eval's exact_match[strip] is a name, not a glob
         return sorted(m for m in metrics if fnmatchcase(m, quantity.name)) or [quantity.name]
     return [quantity.name]
 
