@@ -12,6 +12,8 @@ Each block is sorted into one kind by what it holds (``kind_of``); a block of no
 * ``cron``     - a crontab line: run as written (its folder swapped for a scratch one holding a copy of
   the earlier copy blessed as the baseline it names);
 * ``torchrun`` - `torchrun ... -m harness run ...`: the harness part parses (no GPUs here);
+* ``lm-eval``  - the lm-eval section's commands (a model folder that is not here): the extra they
+  install exists, every `harness` command parses, and a policy over `lm-eval:` tasks is a valid policy;
 * ``synopsis`` - `harness run [--flag ...]`: every flag it names is one `harness run` takes;
 * ``plugin``   - Python: executed, and its function called on the default run's results;
 * ``setup``    - the set-up and test commands: `.ci/run` runs exactly these on every CI run;
@@ -70,7 +72,11 @@ def kind_of(lang: str, body: str) -> str:
         return "plugin"
     if lang == "yaml":
         data = yaml.safe_load(body)
-        return "policy" if "rules" in data else "workflow" if "jobs" in data else "unknown"
+        if "rules" in data:
+            return "lm-eval" if "lm-eval:" in body else "policy"
+        return "workflow" if "jobs" in data else "unknown"
+    if lang == "bash" and "lm-eval:" in body:
+        return "lm-eval"
     if re.search(r"^\$ harness ", body, re.M):
         return "session"
     if "torchrun" in body:
@@ -109,9 +115,9 @@ def harness_commands(shell: str) -> list[list[str]]:
     """The argv of every `harness ...` command in a shell snippet (split at ;, &&, ||, pipes)."""
     out = []
     shell = re.sub(r"\$\([^)]*\)", "RUN_DIR", shell.replace("\\\n", " "))      # command substitutions
-    for part in re.split(r"\s*(?:;|&&|\|\||\|)\s*", shell):
+    for part in re.split(r"\s*(?:;|&&|\|\||\||\n)\s*", shell):
         words = shlex.split(part, comments=True)
-        if words and words[0] == "harness":
+        if words and Path(words[0]).name == "harness":          # harness, .venv/bin/harness
             out.append(words[1:])
     return out
 
@@ -185,6 +191,25 @@ def test_the_torchrun_lines_parse():
     for command in commands:
         argv = shlex.split(command.split(" -m harness ", 1)[1])
         build_parser().parse_args(argv)
+
+
+def test_the_lm_eval_commands_parse_and_their_policy_is_valid():
+    import tomllib
+    from harness.cli import build_parser
+    from harness.gate.policy import parse_policy
+    found = [(lang, body) for _, lang, body in BLOCKS if kind_of(lang, body) == "lm-eval"]
+    assert sorted(lang for lang, _ in found) == ["bash", "yaml"]
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for lang, body in found:
+        if lang == "yaml":
+            assert parse_policy(yaml.safe_load(body), "README.md").rules
+            continue
+        for extra in re.findall(r"\.\[([\w-]+)\]", body):
+            assert extra in extras, extra
+        commands = harness_commands(body)
+        assert [argv[0] for argv in commands] == ["run", "gate"]
+        for argv in commands:
+            build_parser().parse_args(argv)
 
 
 def test_the_plugin_section_example_runs_on_the_default_run(default_run):
