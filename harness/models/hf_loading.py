@@ -2,6 +2,7 @@
 decides which, before the run), with one-line errors."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -10,6 +11,7 @@ from harness.errors import HarnessError
 from harness.models import OPTIONS_OF, footprint, variants
 from harness.models.device import choose_device, choose_dtype
 from harness.models.locations import check_location, location_of
+from harness.redact import cut, secret
 from harness.spec import ModelSpec, RuntimeOptions
 
 
@@ -22,11 +24,14 @@ __all__ = ["OPTIONS", "Loaded", "check_location", "load_model_and_tokenizer", "l
 
 def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
     location = location_of(spec)
+    for variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # a hub error may quote the token: redacted everywhere
+        secret(os.environ.get(variable))
     try:
         return loader(location, trust_remote_code=options.trust_remote_code,
                       revision=spec.options.get("revision"), **kwargs)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = cut(first, 300)                                   # the token redacted (whole or in part), then cut
         if "trust_remote_code" in str(exc):
             fix = "this model ships its own code; review it, then pass --trust-remote-code"
         else:
