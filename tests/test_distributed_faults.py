@@ -1,7 +1,7 @@
 """torchrun faults (harness/distributed/): a rank that stops answering before the first gather makes the
 others give up after HARNESS_DIST_TIMEOUT_S with one line (not after gloo's own timeout, ~100 s, as an
-"internal error"), and a rank killed at any point - even before rank 0 has built its meters - leaves
-results.json marked incomplete, as the README says."""
+"internal error"), and a rank killed at any point - before the first gather, before rank 0 has built
+its meters, mid-task - leaves results.json marked incomplete, as the README says."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,7 @@ def test_a_rank_stopped_before_the_first_gather_is_given_up_on_after_the_harness
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nth", [1, 6])          # at once (rank 0 may still be building its meters), mid-task
+@pytest.mark.parametrize("nth", [0, 1, 6])    # before the first gather, at once (rank 0 may still be building its meters), mid-task
 def test_a_killed_rank_leaves_results_json_marked_incomplete(tmp_path, nth):
     out = tmp_path / "out"
     proc = torchrun("run", *ARGS, "--out", str(out), "--idle-seconds", "0", script="dist_fault.py",
@@ -35,7 +35,8 @@ def test_a_killed_rank_leaves_results_json_marked_incomplete(tmp_path, nth):
     assert proc.returncode != 0 and ("Signal 9" in proc.stderr or "SIGKILL" in proc.stderr), proc.stderr[-3000:]
     folder = folder_in(out)
     results = json.loads((folder / "results.json").read_text())
-    assert results["run"]["status"] == "incomplete: terminated"
+    status = results["run"]["status"]          # torchrun's SIGTERM, or gloo telling rank 0 first that its peer is gone
+    assert status == "incomplete: terminated" or status.startswith("incomplete: rank 0 lost the other ranks"), status
     assert (folder / "report.html").is_file()
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import signal
 import socket
 import sys
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from harness.audit import prepare, prepare_probes, run_audit
 from harness.distributed.group import Group, Rank, launched, timeout_s
@@ -108,19 +110,35 @@ def _shard_state(rank: Rank, group: Group, state: RunState, shard: Sharded, invo
     return mine
 
 
-def _write_stopped(rank: Rank, state: RunState, tasks: list, probes: list) -> None:
-    """Rank 0, stopped by torchrun (another rank died) before this invocation's run began: results.json and
-    report.html from what the shards already hold, marked incomplete, as the README promises."""
+def _write_stopped(rank: Rank, state: RunState, tasks: list, probes: list, status: str) -> None:
+    """Rank 0, stopped before this invocation's run began (torchrun's SIGTERM, or a rank lost or silent at
+    the first gather: another rank died): results.json and report.html from what the shards already hold,
+    marked incomplete, as the README promises."""
     from harness.audit import write_outputs
     from harness.distributed.merge import describe
     from harness.meters.carbon import resolve_intensity
     meters = state.spec.meters
     stopped = "the run was stopped before its meters were built"
-    merged, environments = merge_run_dir(state.dir, tasks, probes)
-    write_outputs(merged, tasks, "incomplete: terminated",
-                  resolve_intensity(meters.country, meters.carbon_intensity, meters.pue),
-                  {"disabled": stopped, "by_rank": environments}, stopped, probes,
-                  run_extra={"distributed": describe(state.dir, rank)})
+    with _sigterm_held():
+        merged, environments = merge_run_dir(state.dir, tasks, probes)
+        write_outputs(merged, tasks, status,
+                      resolve_intensity(meters.country, meters.carbon_intensity, meters.pue),
+                      {"disabled": stopped, "by_rank": environments}, stopped, probes,
+                      run_extra={"distributed": describe(state.dir, rank)})
+
+
+@contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """SIGTERM ignored while results.json is written: torchrun's agent sends it when another rank died,
+    and it must not cut the writing short (the process ends right after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def execute(options: RunOptions, start: Callable[[], tuple]) -> int:
@@ -161,9 +179,10 @@ def _execute(rank: Rank, group: Group, options: RunOptions, start: Callable[[], 
         try:
             mine = _shard_state(rank, group, state, shard, invocation)
             shard.begin()
-        except Terminated:                          # stopped before the run began: what the shards hold is written
+        except (Terminated, HarnessError) as exc:   # stopped before the run began: what the shards hold is written
             if rank.rank == 0:
-                _write_stopped(rank, state, tasks, probes)
+                why = exc.problem if isinstance(exc, HarnessError) else "terminated"
+                _write_stopped(rank, state, tasks, probes, f"incomplete: {why}")
             raise
         progress = rank.rank == 0 and options.progress and sys.stderr.isatty()
         try:
