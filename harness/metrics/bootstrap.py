@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from harness.finite import finite_or_none
+
 
 @dataclass(frozen=True)
 class MetricValue:
@@ -66,17 +68,13 @@ def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], floa
     return values_of(resample_counts(len(stats), resamples, seed, draw) @ stats, value_from_totals)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def interval(value: float, replicates_: np.ndarray, n: int) -> MetricValue:
     """The percentile 95% interval and standard error of bootstrap replicates around ``value``; a bound or
     standard error that a non-finite replicate (an overflowing resample) made infinite is null."""
     with np.errstate(invalid="ignore", over="ignore"):
         low, high = np.percentile(replicates_, [2.5, 97.5])
         stderr = float(replicates_.std(ddof=1)) if len(replicates_) > 1 else 0.0
-    return MetricValue(value=float(value), stderr=_finite(stderr), ci95=(_finite(low), _finite(high)), n=n)
+    return MetricValue(value=float(value), stderr=finite_or_none(stderr), ci95=(finite_or_none(low), finite_or_none(high)), n=n)
 
 
 def bootstrap(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],

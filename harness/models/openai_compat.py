@@ -50,14 +50,14 @@ from harness.store import iter_jsonl
 __all__ = ["OpenAICompatible", "RemoteError", "Retryable", "Unreachable", "ResponseCache", "DEFAULT_BASE", "OPTIONS"]
 
 
-def scrubbed(value: Any) -> Any:
+def without_secrets(value: Any) -> Any:
     """A reply with every registered secret (the key) redacted from its texts, before it is stored or used."""
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, dict):
-        return {clean(k): scrubbed(v) for k, v in value.items()}
+        return {clean(k): without_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrubbed(v) for v in value]
+        return [without_secrets(v) for v in value]
     return value
 
 
@@ -133,7 +133,7 @@ class OpenAICompatible(AnswersOnlyWhatItSupports):
 
     def _post_once(self, endpoint: str, body: dict) -> Any:
         self.calls += 1
-        return scrubbed(post(self.settings, endpoint, body, self._key))
+        return without_secrets(post(self.settings, endpoint, body, self._key))
 
     def _post(self, endpoint: str, body: dict, check: Callable[[Any], Any]) -> Any:
         """``check(reply)``'s answer, from the cache or the server, retrying what can be retried; a
