@@ -7,7 +7,6 @@ task none of whose labels the model has is skipped for it (another label set); o
 model has but for a few fails that task, naming the first such line."""
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 from harness.calibration import Forecast
@@ -16,6 +15,7 @@ from harness.errors import HarnessError
 from harness.kinds.base import Scored, text_value
 from harness.requests import Classification, ClassifyRequest
 from harness.spec import TaskConfig
+from harness.suggest import did_you_mean
 
 
 def unknown_labels(task: TaskConfig, examples: Sequence[Example], known: Sequence[str], whose: str) -> HarnessError | None:
@@ -24,11 +24,11 @@ def unknown_labels(task: TaskConfig, examples: Sequence[Example], known: Sequenc
     if not bad:
         return None
     example, label = bad[0]
-    close = difflib.get_close_matches(label, list(known), n=1)
+    hint = did_you_mean(label, known, "", n=1, shown=repr)
     more = f" (and {len(bad) - 1} more example{'s' * (len(bad) > 2)})" if len(bad) > 1 else ""
     return HarnessError(f"task {task.name!r}: {example.where or example.describe()} is labelled {label!r}, which is not "
                         f"one of {whose} ({', '.join(known)}){more}",
-                        f"did you mean {close[0]!r}? fix that line" if close else
+                        f"{hint} fix that line" if hint else
                         f"fix the label, or add it to `labels:` in {task.source}")
 
 

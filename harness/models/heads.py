@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.models.locations import close_match, what_it_is
+from harness.models.locations import path_hint, what_it_is
 from harness.spec import ModelSpec, RuntimeOptions
 
 FIX = "pass head=FOLDER written by model/train_minilm_head.py (head.safetensors and labels.json), or leave it out"
@@ -35,9 +35,9 @@ def check_head(spec: ModelSpec, options: RuntimeOptions | None = None) -> None:
         return
     owner = f"model {spec.name!r}"
     if not folder.is_dir():
-        found, close = what_it_is(folder), close_match(folder)
+        found = what_it_is(folder)
         raise HarnessError(f"{owner}: head {spec.options['head']} {'not found' if found == 'not found' else 'is ' + found}",
-                           f"did you mean {close}?" if close else FIX)
+                           path_hint(folder, FIX))
     missing = [name for name in ("head.safetensors", "labels.json") if not (folder / name).is_file()]
     if missing:
         raise HarnessError(f"{owner}: head folder {spec.options['head']} holds no {' or '.join(missing)}", FIX)

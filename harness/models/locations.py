@@ -12,7 +12,6 @@ before anything loads (harness.preflight: exit 2, no run folder).
 """
 from __future__ import annotations
 
-import difflib
 import os
 import socket
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from harness.data import what_it_is
 from harness.errors import HarnessError
 from harness.spec import ModelSpec, RuntimeOptions
+from harness.suggest import did_you_mean
 
 HUB = "https://huggingface.co"
 PROBE_S = 1.0                     # how long the hub may take to accept a connection before it counts as unreachable
@@ -37,19 +37,19 @@ def is_local(location: str) -> bool:
     return path.exists() or Path(location.split("/", 1)[0]).exists()
 
 
-def close_match(path: Path) -> str | None:
-    """The existing path closest to ``path``: its deepest existing folder, then the closest name there."""
+def path_hint(path: Path, otherwise: str) -> str:
+    """The hint naming the existing path closest to ``path`` (its deepest existing folder, then the closest
+    name there, by harness.suggest.did_you_mean), else ``otherwise``."""
     parts = path.parts
     for depth in range(len(parts) - 1, 0, -1):
         parent = Path(*parts[:depth])
         if parent.is_dir():
             try:
-                names = sorted(p.name for p in parent.iterdir())
+                names = [p.name for p in parent.iterdir()]
             except OSError:
-                return None
-            found = difflib.get_close_matches(parts[depth], names, n=1, cutoff=0.6)
-            return str(parent / found[0]) if found else None
-    return None
+                return otherwise
+            return did_you_mean(parts[depth], names, otherwise, n=1, shown=lambda name: str(parent / name))
+    return otherwise
 
 
 def local_folder(spec: ModelSpec) -> Path:
@@ -58,8 +58,7 @@ def local_folder(spec: ModelSpec) -> Path:
     folder = Path(location).expanduser()
     if not folder.is_dir():
         found = what_it_is(folder)
-        close = close_match(folder)
-        hint = f"did you mean {close}?" if close else "pass an existing model folder"
+        hint = path_hint(folder, "pass an existing model folder")
         if found == "a file":
             hint = f"pass the folder that holds it ({folder.parent})"
         raise HarnessError(f"model {spec.name!r}: folder {location} {'not found' if found == 'not found' else 'is ' + found}",

@@ -12,7 +12,6 @@ the run's own --device, --dtype and --trust-remote-code (``ProbeContext.load_mod
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -24,6 +23,7 @@ from harness.probes.detectors import CATEGORIES, detect, redact, words
 from harness.probes.stats import mean_ci
 from harness.requests import ClassifyRequest, GenerateRequest
 from harness.resources import builtin_dir
+from harness.suggest import did_you_mean
 
 DEFAULT_CANARY = "HARNESS-CANARY-7f3c9e1a5b2d"
 
@@ -32,10 +32,9 @@ def unknown_labels(config: ProbeConfig, wanted, known, spec_text: str) -> None:
     """Refuses ``classifier_labels`` the classifier does not have: it would never flag them (flag rate 0)."""
     missing = [label for label in wanted if label not in known]
     if missing:
-        close = difflib.get_close_matches(missing[0], list(known), n=1)
         raise HarnessError(f"probe file {config.source}: `classifier_labels` {missing} are not labels of the classifier "
                            f"{spec_text!r} ({', '.join(known)}), so nothing could be flagged",
-                           f"did you mean {close[0]!r}?" if close else "name labels the classifier has")
+                           did_you_mean(missing[0], known, "name labels the classifier has", n=1, shown=repr))
 
 
 def check_classifier(config: ProbeConfig, labels) -> None:
