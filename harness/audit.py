@@ -50,10 +50,10 @@ def run_audit(state: RunState, progress: "bool | Reporter" = True, tasks: list[P
     probes = prepare_probes(state.spec) if probes is None else probes
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
-    session = shard.session(options) if shard else build_session(options, state.dir)
-    status = "incomplete: stopped"
+    status, session = "incomplete: stopped", None
     reporter = as_reporter(progress)
-    try:
+    try:         # from here on results.json is written, even when a signal comes while the meters are built
+        session = shard.session(options) if shard else build_session(options, state.dir)
         with session:
             with session.window("run", state.id):
                 run_models(state, tasks, reporter, session, probes, shard or WHOLE)
@@ -70,7 +70,10 @@ def run_audit(state: RunState, progress: "bool | Reporter" = True, tasks: list[P
     finally:
         reporter.close()
         publish = shard.publish if shard else write_outputs
-        results = publish(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
+        stopped = "the run was stopped before its meters were built"
+        environment, disabled = (session.environment(), session.disabled_reason) if session is not None else \
+            ({"disabled": stopped}, stopped)
+        results = publish(state, tasks, status, intensity, environment, disabled, probes)
     return results
 
 
@@ -88,7 +91,8 @@ def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, inten
                        windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
                        meters_disabled=meters_disabled, probes=probes, run_extra=run_extra)
     write_json_atomic(state.dir / "results.json", results.to_json())
-    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir)))
+    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir),
+                                                             show_pii=state.spec.show_pii))
     return results
 
 
@@ -97,4 +101,14 @@ def republish(run_dir: Path, results: Results) -> None:
     comparison, a gate verdict), and renders report.html from it."""
     write_json_atomic(run_dir / "results.json", results.to_json())
     records = SampleStore(run_dir / "samples.jsonl").records()
-    write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir)))
+    write_text_atomic(run_dir / "report.html", render_html(results, records, read_telemetry(run_dir),
+                                                           show_pii=shows_pii(run_dir)))
+
+
+def shows_pii(run_dir: Path) -> bool:
+    """Whether the run was started with --show-pii (run.json records it); a page redacts personal data otherwise."""
+    import json
+    try:
+        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["spec"].get("show_pii") is True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False

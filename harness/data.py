@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -68,6 +69,31 @@ def _check_text(row: dict, where: str, owner: str) -> None:
                            "(a pair \\ud83d\\ude00 is fine), or remove it") from None
 
 
+def what_it_is(path: Path) -> str:
+    """A path's kind in words, for messages: "not found", "a file", "a folder", "a device, not a file", ..."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "not found"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe, not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
+
+
+def not_a_file(path: Path) -> str:
+    """"not found", or "is a folder, not a file" ...: what to say of a data path that is no regular file."""
+    found = what_it_is(path)
+    return "not found" if found == "not found" else f"is {found}" + (", not a file" if found == "a folder" else "")
+
+
 def _kind(value: Any) -> str:
     return "null" if value is None else f"{value!r} (a {type(value).__name__})"
 
@@ -76,8 +102,9 @@ def _load_file(path: Path | None, owner: str) -> list[tuple[str, dict]]:
     if path is None:
         raise HarnessError(f"{owner}: no data given", "set `data: {path: FILE.jsonl}` in the task YAML")
     if not path.is_file():
-        raise HarnessError(f"{owner}: data file {path} not found",
-                           "fix the path in the task YAML (relative paths start at the YAML file's folder)")
+        raise HarnessError(f"{owner}: data file {path} {not_a_file(path)}",
+                           "point `data:` at a .jsonl, .json, .csv or .tsv file (relative paths start at the YAML "
+                           "file's folder)")
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".json", ".csv", ".tsv"):
         raise HarnessError(f"{owner}: cannot read {path} (unknown extension {suffix!r})", "use a .jsonl, .json or .csv file")

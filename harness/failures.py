@@ -18,6 +18,7 @@ import sys
 from typing import Any, Mapping
 
 from harness.errors import HarnessError
+from harness.redact import clean
 
 KINDS = ("load", "task", "probe", "summary")
 
@@ -28,7 +29,8 @@ def record(model: str, kind: str, piece: str | None, error: str, fix: str) -> di
         raise ValueError(f"failure kind {kind!r} is not one of {KINDS}")
     if (piece is None) != (kind == "load"):
         raise ValueError(f"a {kind} failure {'names no piece' if kind == 'load' else 'needs the piece that failed'}")
-    return {"model": model, "kind": kind, "piece": piece, "error": error, "fix": fix}
+    # what a model raised may quote a secret or hold a lone surrogate: run.json and results.json must not
+    return {"model": model, "kind": kind, "piece": piece, "error": clean(error), "fix": clean(fix)}
 
 
 def key(failure: Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -121,6 +123,7 @@ class Isolated:
         if not issubclass(exc_type, HarnessError):
             return False
         self.failed = True
-        self.state.record_failure(record(self.model, self.kind, self.name, exc.problem, exc.fix))
-        print(f"harness: {piece(self.model, self.kind, self.name)} failed, going on: {exc.problem}", file=sys.stderr)
+        failure = record(self.model, self.kind, self.name, exc.problem, exc.fix)
+        self.state.record_failure(failure)
+        print(f"harness: {piece(self.model, self.kind, self.name)} failed, going on: {failure['error']}", file=sys.stderr)
         return True

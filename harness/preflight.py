@@ -5,7 +5,9 @@ there) is a one-line exit-2 error, not a failed piece of an audit that has alrea
 A model factory may declare ``options`` (the ``,key=value`` names a spec may give it) and
 ``preflight(spec, runtime)`` (cheap checks that load nothing); factories that declare neither are
 only looked up. A factory whose options include the variant keys (dtype, quantize, prune) gets them
-checked by harness.models.variants.check: a recipe that cannot be honoured is refused here.
+checked by harness.models.variants.check: a recipe that cannot be honoured is refused here. A factory
+may also declare ``labels_of(spec)``: the labels it classifies with, () when it answers no
+classification, known without loading (a probe's classifier is checked against them before the run).
 """
 from __future__ import annotations
 
@@ -33,6 +35,13 @@ def check_models(models: Sequence[ModelSpec], runtime: RuntimeOptions) -> None:
         check = getattr(factory, "preflight", None)
         if callable(check):
             check(spec, runtime)
+
+
+def labels_of(spec: ModelSpec) -> tuple[str, ...] | None:
+    """What ``spec``'s model classifies with, known before it loads: its labels, () when it answers no
+    classification, None when only loading it can tell (a factory that declares no ``labels_of``)."""
+    declared = getattr(MODELS.get(spec.adapter), "labels_of", None)
+    return declared(spec) if callable(declared) else None
 
 
 def check_options(spec: ModelSpec, allowed) -> None:

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from harness.data import Example, load_examples
 from harness.errors import HarnessError
-from harness.kinds.base import MetricSpec, TaskKind, build_context, metric_specs
+from harness.kinds.base import MetricSpec, TaskKind, build_context, check_fit, metric_specs
 from harness.plugins import TASK_KINDS
 from harness.prompts import draw_fewshot, fixed_fewshot
 from harness.spec import TaskConfig
@@ -49,7 +49,11 @@ def prepare_task(task: TaskConfig, limit: int | None, seed: int) -> PreparedTask
         raise HarnessError(f"{owner} has no metrics", "list some under `metrics:` in its YAML")
     for spec in specs:
         spec.resolve()                       # unknown names and bad options (a tokenizer not installed) fail now
+    check_fit(kind, task, specs)             # metrics and options that would build numbers from the wrong thing
     examples = load_examples(task.data, owner)
+    check_examples = getattr(kind, "check_examples", None)
+    if callable(check_examples):             # a kind's checks over its whole data (classify: labels)
+        check_examples(task, examples)
     if limit is not None:
         examples = examples[:limit]
     pool = examples

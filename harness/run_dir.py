@@ -3,6 +3,7 @@ fingerprints of the inputs), samples.jsonl, results.json and report.html. The fo
 its name only once run.json is complete in it, so every run folder can be resumed."""
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 import shutil
@@ -19,6 +20,9 @@ from harness.store import write_json_atomic
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+ID_ATTEMPTS = 20
 
 
 def new_run_id() -> str:
@@ -44,21 +48,40 @@ class RunState:
 
     @classmethod
     def create(cls, out_root: Path, spec: RunSpec, argv: list[str], fingerprints: dict | None = None) -> "RunState":
-        run_id = new_run_id()
-        directory = out_root / run_id
-        partial = out_root / f".{run_id}.partial"      # renamed to the run folder once run.json is in it
-        try:
-            partial.mkdir(parents=True)
-        except OSError as exc:
-            raise HarnessError(f"cannot create the run folder {directory}: {exc.strerror}", "pass a writable --out") from None
-        state = cls(dir=directory, id=run_id, spec=spec, argv=argv, started=now(), fingerprints=fingerprints or {})
-        try:
-            state.save(partial)
-            partial.rename(directory)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        return state
+        """A new run folder OUT/<run-id>. A run id whose folder (or partial folder) already exists - a
+        copied run, a clock set back, two runs in one second drawing the same suffix - is never written
+        into: another id is drawn."""
+        for _ in range(ID_ATTEMPTS):
+            run_id = new_run_id()
+            directory = out_root / run_id
+            partial = out_root / f".{run_id}.partial"      # renamed to the run folder once run.json is in it
+            if directory.exists() or partial.exists():
+                continue
+            try:
+                partial.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise HarnessError(f"cannot create the run folder {directory}: {exc.strerror}",
+                                   "pass a writable --out") from None
+            state = cls(dir=directory, id=run_id, spec=spec, argv=argv, started=now(), fingerprints=fingerprints or {})
+            try:
+                state.save(partial)
+                if directory.exists():                  # appeared meanwhile: a rename would replace an empty one
+                    shutil.rmtree(partial, ignore_errors=True)
+                    continue
+                partial.rename(directory)
+            except OSError as exc:
+                shutil.rmtree(partial, ignore_errors=True)
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    continue
+                raise
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+            return state
+        raise HarnessError(f"no free run id in {out_root} after {ID_ATTEMPTS} tries (each folder name was taken)",
+                           "check the clock and the folders in --out, or pass another --out")
 
     @classmethod
     def load(cls, directory: Path) -> "RunState":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from typing import Callable, Iterator, Sequence
 
 from harness.batching import Pending, batches, call_size, group_requests, split_large
@@ -19,6 +20,7 @@ from harness.models.base import ModelAdapter
 from harness.models.device import is_out_of_memory
 from harness.calls import answer_method, guarded, invalid_response, token_counter
 from harness.invalid import checked_record, scrubbed
+from harness.kinds.classify import check_model_labels
 from harness.plugins import MODELS
 from harness.preload import factory_imports
 from harness.prepared import PreparedTask
@@ -114,18 +116,21 @@ def skip_reason(adapter: ModelAdapter, task: PreparedTask) -> str | None:
         specific = getattr(adapter, "unsupported", {}).get(task.kind.request_type)    # e.g. a server without logprobs
         return specific or f"{adapter.info.kind} models cannot answer {REQUEST_NAMES[task.kind.request_type]} requests"
     if task.kind.request_type is ClassifyRequest and adapter.info.labels:
-        missing = {task.kind.target(task.config, ex) for ex in task.examples} - set(adapter.info.labels)
-        if missing:
-            return f"task labels {sorted(missing)} are not among the model's labels {list(adapter.info.labels)}"
+        labels = {task.kind.target(task.config, ex) for ex in task.examples}
+        if labels and not labels & set(adapter.info.labels):       # another label set (some: classify.check_model_labels)
+            return f"task labels {sorted(labels)} are not among the model's labels {list(adapter.info.labels)}"
     return None
 
 
 def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], reference: str,
                           scores: dict[str, float] | None = None) -> dict[str, float]:
-    """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...)."""
+    """Each metric on this one example alone (sentence BLEU for bleu, 0/1 for accuracy, ...). A value
+    beyond the floats (one document's word perplexity: harness.metrics.perplexity) is left out: the
+    task's value comes from the statistics, and reads not measured when it overflows too."""
     metrics = {spec: spec.resolve() for spec in task.metrics}
-    return {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
-            for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
+    values = {spec.name: metric.record_value(prediction_views[spec.view], reference, scores or {})
+              for spec, metric in metrics.items() if not metric.unavailable()}     # unavailable: not_measured in results
+    return {name: value for name, value in values.items() if not math.isinf(value)}
 
 
 def _requests(task: PreparedTask, examples) -> tuple[list[Pending], dict[str, int]]:
@@ -352,6 +357,8 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporte
                             state.skipped.setdefault(model_spec.name, {})[task.name] = reason
                             continue
                         with isolated(state, model_spec.name, "task", task.name):
+                            if task.kind.request_type is ClassifyRequest:       # a few labels the model lacks: the data's fault
+                                check_model_labels(task, adapter.info.labels)
                             evaluate_task(model_spec.name, adapter, parts[task.name], store, done, sizer, progress,
                                           session, spec.measure)
                     tasks_stored()            # the probes read every process's task records

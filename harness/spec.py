@@ -331,6 +331,7 @@ class RunSpec:
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
     baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
+    show_pii: bool = False                   # --show-pii: report.html shows personal data instead of [EMAIL], ...
     lm_eval_include: tuple[Path, ...] = ()   # --lm-eval-include: folders of lm-eval YAMLs (harness.lmeval)
     trust_task_code: bool = False            # --trust-task-code: !function in those folders may run
     measure: MeasureOptions = MeasureOptions()   # --repeats, --min-measure-s
@@ -349,7 +350,7 @@ class RunSpec:
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
                    probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
-                   baseline=d.get("baseline"),
+                   baseline=d.get("baseline"), show_pii=d.get("show_pii", False) is True,
                    lm_eval_include=tuple(Path(p) for p in d.get("lm_eval_include", ())),
                    trust_task_code=bool(d.get("trust_task_code", False)),
                    measure=MeasureOptions(**d.get("measure", {})))

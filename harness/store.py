@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from harness.errors import HarnessError
+from harness.redact import encodable, writable
 
 
 def drop_torn_tail(path: Path) -> bool:
@@ -200,7 +201,12 @@ class SampleStore:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:          # a lone surrogate (a plugin's or a model's text): spelt out, never a crash
+        text = json.dumps(encodable(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text_atomic(path, text)
 
 
 def write_text_atomic(path: Path, data: str | bytes) -> None:
@@ -209,6 +215,8 @@ def write_text_atomic(path: Path, data: str | bytes) -> None:
     the target, then fsync the folder so the rename itself survives a power cut. On any failure (a full
     disk, say) the temporary file is removed and the target is left as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, str):
+        data = writable(data)           # a lone surrogate is spelt out (\\udcff): no UTF-8 file can hold it
     try:
         with naming(path), tmp.open("wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)

@@ -3,6 +3,7 @@
 fsynced before it replaces the old one, and no other module renames a temporary file of its own."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import textwrap
@@ -39,12 +40,23 @@ def test_text_and_bytes_are_written_whole_and_fsynced(tmp_path, fsynced):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "a.txt"
     target.write_text("old")
-    with pytest.raises(UnicodeEncodeError):
-        write_text_atomic(target, "lone \udc80 surrogate")
+
+    def full(fd):                            # a disk that fills while the temporary file is written
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left") as caught:
+        write_text_atomic(target, "new")
+    assert caught.value.filename == str(target)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_lone_surrogate_is_spelt_out_not_a_failed_write(tmp_path):
+    """(harness.redact.writable: a model's exception text must not stop run.json or results.json.)"""
+    write_text_atomic(tmp_path / "a.txt", "lone \udc80 surrogate")
+    assert (tmp_path / "a.txt").read_text() == "lone \\udc80 surrogate"
 
 
 def test_the_gates_junit_and_markdown_are_fsynced(tmp_path, fsynced):

@@ -45,8 +45,9 @@ def test_unknown_or_unloadable_tokenizers_are_refused_before_the_run(tmp_path):
     with pytest.raises(HarnessError, match="normalize"):
         load_task_file(folder / "task.yaml")
     folder = write_task(tmp_path / "r", "r", [{"id": "1", "text": "a", "answer": "a"}], kind="generate",
-                        tokenize="zh", metrics=["rouge1", "chrf"])       # metrics that take no tokenizer keep theirs
-    assert [s.options for s in prepare_task(load_task_file(folder / "task.yaml"), None, 0).metrics] == [(), ()]
+                        tokenize="zh", metrics=["rouge1", "chrf", "bleu"])   # metrics that take no tokenizer keep theirs
+    assert [s.options for s in prepare_task(load_task_file(folder / "task.yaml"), None, 0).metrics] == \
+        [(), (), (("tokenize", "zh"),)]
 
 
 def _run(tmp_path, rows, **fields):

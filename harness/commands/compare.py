@@ -29,6 +29,23 @@ def add_parser(sub, epilog: str) -> None:
     renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
+BESIDE_RUNS = ("history.sqlite", "history.sqlite-wal", "history.sqlite-shm", "history.sqlite-journal", "history.html")
+
+
+def run_folders(paths: list[Path]) -> list[Path]:
+    """The run folders among ``paths``. A shell glob over an --out folder (`harness compare runs/fp32/*
+    runs/int8/*`, as the README shows) also names what `harness run` keeps beside its run folders (the
+    history index); those files are left out, saying so. Anything else is left to the comparison to refuse."""
+    kept = []
+    for path in paths:
+        if path.name in BESIDE_RUNS and path.is_file():
+            print(f"harness compare: left out {path} (the history index beside the run folders, not a run)",
+                  file=sys.stderr)
+            continue
+        kept.append(path)
+    return kept
+
+
 def execute(args, argv: list[str]) -> int:
     from harness import __version__
     from harness.compare import compare_runs
@@ -37,6 +54,7 @@ def execute(args, argv: list[str]) -> int:
     from harness.run_dir import now
     from harness.store import disk_full, write_json_atomic
 
+    args.runs = run_folders(args.runs)
     if len(args.runs) < 2:
         raise HarnessError("harness compare needs a baseline run and at least one other run",
                            "pass two or more run folders: harness compare RUN_A RUN_B")

@@ -69,6 +69,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     meters.add_argument("--min-measure-s", type=number(0, 3600), default=0.0, metavar="S",
                         help="repeat the work of a window shorter than S seconds until it lasts S, for meters that "
                              "update slowly (default 0: never)")
+    run.add_argument("--show-pii", action="store_true",
+                     help="show personal data (e-mail addresses, phone, card and IBAN numbers) in report.html; by "
+                          "default the page redacts them (samples.jsonl keeps the raw text)")
     run.add_argument("--baseline-model", dest="baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
@@ -149,7 +152,7 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                    meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                        idle_s=args.idle_seconds, country=args.country,
                                        carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline,
+                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline, show_pii=args.show_pii,
                    lm_eval_include=tuple(p.resolve() for p in args.lm_eval_include),
                    trust_task_code=args.trust_task_code,
                    measure=MeasureOptions(repeats=args.repeats, min_measure_s=args.min_measure_s))

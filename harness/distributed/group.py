@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 from harness.errors import HarnessError
 
 TIMEOUT_ENV = "HARNESS_DIST_TIMEOUT_S"
+LOST_FIX = ("see torchrun's summary for the rank that failed; then resume the run folder with the same torchrun "
+            "command and --resume")
 DEFAULT_TIMEOUT_S = 1800.0
+# gloo's own timeout: just past ours, so our polled wait gives the message, and the wait it leaves pending
+# ends moments later (until it does, destroying the process group - and so exiting - blocks)
+GLOO_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,24 +68,39 @@ class Group:
         if rank.world > 1:
             import torch.distributed as dist
             if not dist.is_initialized():
-                dist.init_process_group("gloo", timeout=timedelta(seconds=timeout + 60))
+                dist.init_process_group("gloo", timeout=timedelta(seconds=timeout + GLOO_GRACE_S))
             self._dist = dist
 
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank."""
+    def broadcast(self, value: Any, what: str = "the start of the run") -> Any:
+        """Rank 0's ``value`` on every rank. The ranks meet at a polled barrier first: a rank that is
+        stopped or gone makes the others give up after HARNESS_DIST_TIMEOUT_S with a message, not
+        after gloo's own timeout with a traceback (the object collectives cannot be polled)."""
         if self._dist is None:
             return value
+        self.barrier(what)
         box = [value]
-        self._dist.broadcast_object_list(box, src=0)
+        with self._lost_at(what):
+            self._dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def gather(self, value: Any) -> list:
-        """Every rank's ``value``, in rank order, on every rank."""
+    def gather(self, value: Any, what: str = "the start of the run") -> list:
+        """Every rank's ``value``, in rank order, on every rank (after a polled barrier, as ``broadcast``)."""
         if self._dist is None:
             return [value]
+        self.barrier(what)
         out = [None] * self.rank.world
-        self._dist.all_gather_object(out, value)
+        with self._lost_at(what):
+            self._dist.all_gather_object(out, value)
         return out
+
+    @contextmanager
+    def _lost_at(self, what: str) -> Iterator[None]:
+        """A peer that died inside a collective: one line naming the wait, never a traceback."""
+        try:
+            yield
+        except RuntimeError as exc:
+            raise HarnessError(f"rank {self.rank.rank} lost the other ranks at {what} "
+                               f"({(str(exc).splitlines() or [type(exc).__name__])[0]})", LOST_FIX) from None
 
     def barrier(self, what: str) -> None:
         """Wait until every rank gets here; polled, so signals are handled while waiting."""
@@ -94,12 +115,8 @@ class Group:
                                    "if ranks are just slow; then resume the run folder with the same torchrun command "
                                    "and --resume")
             time.sleep(0.02)
-        try:
+        with self._lost_at(what):
             work.wait()
-        except RuntimeError as exc:
-            raise HarnessError(f"rank {self.rank.rank} lost the other ranks at {what} ({str(exc).splitlines()[0]})",
-                               "see torchrun's summary for the rank that failed; then resume the run folder with "
-                               "the same torchrun command and --resume") from None
 
     def close(self) -> None:
         if self._dist is not None and self._dist.is_initialized():

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import signal
 import socket
 import sys
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from harness.audit import prepare, prepare_probes, run_audit
 from harness.distributed.group import Group, Rank, launched, timeout_s
@@ -93,6 +95,52 @@ def _begin(rank: Rank, options: RunOptions, start: Callable[[], tuple]) -> tuple
         raise
 
 
+def _shard_state(rank: Rank, group: Group, state: RunState, shard: Sharded, invocation: str) -> ShardState:
+    """This rank's device (its own GPU), checked against the others', and its shard state, saved."""
+    spec, shard.gpu = _rank_runtime(state.spec, rank)
+    _one_gpu_each(group.gather((socket.gethostname(), shard.gpu), "the start of the run (each rank's GPU)"))
+    identity = {"rank": rank.rank, "world_size": rank.world, "local_rank": rank.local_rank, "node": rank.node,
+                "host": socket.gethostname(), "pid": os.getpid(), "invocation": invocation,
+                "device": spec.runtime.device}
+    shard.dir.mkdir(parents=True, exist_ok=True)
+    mine = ShardState(dir=shard.dir, id=state.id, spec=spec, argv=state.argv, started=state.started,
+                      models=state.models, skipped=state.skipped, fingerprints=state.fingerprints,
+                      failures=state.failures, identity=identity)
+    mine.save()                                 # this invocation's shard state, from the merged start
+    return mine
+
+
+def _write_stopped(rank: Rank, state: RunState, tasks: list, probes: list, status: str) -> None:
+    """Rank 0, stopped before this invocation's run began (torchrun's SIGTERM, or a rank lost or silent at
+    the first gather: another rank died): results.json and report.html from what the shards already hold,
+    marked incomplete, as the README promises."""
+    from harness.audit import write_outputs
+    from harness.distributed.merge import describe
+    from harness.meters.carbon import resolve_intensity
+    meters = state.spec.meters
+    stopped = "the run was stopped before its meters were built"
+    with _sigterm_held():
+        merged, environments = merge_run_dir(state.dir, tasks, probes)
+        write_outputs(merged, tasks, status,
+                      resolve_intensity(meters.country, meters.carbon_intensity, meters.pue),
+                      {"disabled": stopped, "by_rank": environments}, stopped, probes,
+                      run_extra={"distributed": describe(state.dir, rank)})
+
+
+@contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """SIGTERM ignored while results.json is written: torchrun's agent sends it when another rank died,
+    and it must not cut the writing short (the process ends right after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def execute(options: RunOptions, start: Callable[[], tuple]) -> int:
     """`harness run` as one rank of a torchrun job (or one process finishing a sharded folder);
     ``start`` makes or loads the run folder (rank 0 only: harness.commands.run.start)."""
@@ -128,17 +176,14 @@ def _execute(rank: Rank, group: Group, options: RunOptions, start: Callable[[], 
             state, invocation = RunState.load(run_dir), message["invocation"]
             tasks, probes = prepare(state.spec), prepare_probes(state.spec)
         shard = Sharded(rank, group, state.dir, invocation)
-        spec, shard.gpu = _rank_runtime(state.spec, rank)
-        _one_gpu_each(group.gather((socket.gethostname(), shard.gpu)))
-        identity = {"rank": rank.rank, "world_size": rank.world, "local_rank": rank.local_rank, "node": rank.node,
-                    "host": socket.gethostname(), "pid": os.getpid(), "invocation": invocation,
-                    "device": spec.runtime.device}
-        shard.dir.mkdir(parents=True, exist_ok=True)
-        mine = ShardState(dir=shard.dir, id=state.id, spec=spec, argv=state.argv, started=state.started,
-                          models=state.models, skipped=state.skipped, fingerprints=state.fingerprints,
-                          failures=state.failures, identity=identity)
-        mine.save()                                 # this invocation's shard state, from the merged start
-        shard.begin()
+        try:
+            mine = _shard_state(rank, group, state, shard, invocation)
+            shard.begin()
+        except (Terminated, HarnessError) as exc:   # stopped before the run began: what the shards hold is written
+            if rank.rank == 0:
+                why = exc.problem if isinstance(exc, HarnessError) else "terminated"
+                _write_stopped(rank, state, tasks, probes, f"incomplete: {why}")
+            raise
         progress = rank.rank == 0 and options.progress
         try:
             results = run_audit(mine, progress=progress, tasks=tasks, probes=probes, shard=shard)

@@ -45,6 +45,8 @@ class TaskKind(Protocol):
     request_type: ClassVar[type]
     default_metrics: ClassVar[tuple[str, ...]]
     metric_views: ClassVar[Mapping[str, MetricSpec]]   # metric names that read a view other than `prediction`
+    # optional, checked at load (check_fit): ``answers`` - what a prediction is ("choice", "label", "text",
+    # "document"), matched against each metric's ``fits``; ``reads`` - which of KIND_KEYS the kind reads
 
     def target(self, task: TaskConfig, example: Example) -> str:
         """The gold answer's text (used for few-shot shots and the record)."""
@@ -65,6 +67,51 @@ def metric_specs(kind: TaskKind, task: TaskConfig) -> list[MetricSpec]:
         specs = [dataclasses.replace(s, options=(("tokenize", task.tokenize),))
                  if "tokenize" in METRICS.get(s.metric).options else s for s in specs]
     return specs
+
+
+# task keys that only some kinds read, with their defaults: set on a kind that does not read them, they do nothing
+KIND_KEYS: Mapping[str, Any] = {"choices": "choices", "answer_type": "", "labels": (), "stop": ("\n",), "max_tokens": 64,
+                                "normalize": "", "stride": None}
+
+
+def _kinds_where(test) -> str:
+    from harness.plugins import TASK_KINDS
+    found = []
+    for name in TASK_KINDS.names():
+        try:
+            if test(TASK_KINDS.get(name)):
+                found.append(name)
+        except HarnessError:             # a plugin kind that does not load names nothing here
+            continue
+    return ", ".join(found) or "no registered"
+
+
+def check_fit(kind: TaskKind, task: TaskConfig, specs: Sequence[MetricSpec]) -> None:
+    """Refuses, at load, what would give numbers built from the wrong thing or do nothing: a metric that
+    does not fit the kind's predictions (accuracy on perplexity, BLEU on multiple choice), a kind-specific
+    key the kind never reads (``normalize`` on classify), ``tokenize`` that no metric of the task uses."""
+    from harness.plugins import METRICS
+    owner = f"task {task.name!r} ({task.source})"
+    reads = getattr(kind, "reads", None)
+    for key, default in KIND_KEYS.items():
+        if reads is not None and key not in reads and getattr(task, key) != default:
+            readers = _kinds_where(lambda k: key in (getattr(k, "reads", None) or ()))
+            raise HarnessError(f"{owner}: `{key}` does nothing in a {kind.name} task (only {readers} tasks read it)",
+                               f"remove `{key}:` from {task.source}")
+    if task.tokenize and not any("tokenize" in METRICS.get(s.metric).options for s in specs):
+        raise HarnessError(f"{owner}: `tokenize: {task.tokenize}` does nothing: none of its metrics "
+                           f"({', '.join(s.name for s in specs)}) tokenizes words (bleu does)",
+                           f"remove `tokenize:` from {task.source}, or list bleu under `metrics:`")
+    answers = getattr(kind, "answers", None)
+    for spec in specs:
+        fits = getattr(METRICS.get(spec.metric), "fits", None)
+        if answers is None or fits is None or answers in fits:
+            continue
+        fitting = _kinds_where(lambda k: getattr(k, "answers", None) in fits)
+        raise HarnessError(f"{owner}: metric {spec.name!r} does not fit a {kind.name} task (its predictions are "
+                           f"{answers}s); {spec.name} fits {fitting} tasks",
+                           f"use the {kind.name} kind's metrics ({', '.join(kind.default_metrics)}), or leave "
+                           "`metrics:` out for them")
 
 
 def build_context(task: TaskConfig, kind: TaskKind, example: Example, shots: Sequence[Example]) -> str:

@@ -13,6 +13,8 @@ from harness.kinds.base import Scored, text_value
 class Generate:
     name = "generate"
     request_type = GenerateRequest
+    answers = "text"                  # what a prediction is (metrics declare the answers they fit)
+    reads = frozenset({"stop", "max_tokens", "normalize"})   # the kind-specific task keys it reads (kinds.base.KIND_KEYS)
     default_metrics = ("exact_match", "bleu", "chrf")
     metric_views: dict = {}
 

@@ -22,6 +22,8 @@ from harness.spec import TaskConfig
 class MultipleChoice:
     name = "multiple_choice"
     request_type = LoglikelihoodRequest
+    answers = "choice"                  # what a prediction is (metrics declare the answers they fit)
+    reads = frozenset({"choices", "answer_type"})   # the kind-specific task keys it reads (kinds.base.KIND_KEYS)
     default_metrics = ("accuracy", "accuracy_norm")
     metric_views = {"accuracy_norm": MetricSpec("accuracy_norm", "accuracy", "prediction_norm")}
 

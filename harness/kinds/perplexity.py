@@ -31,6 +31,8 @@ def count_bytes(text: str) -> int:
 class Perplexity:
     name = "perplexity"
     request_type = LoglikelihoodRollingRequest
+    answers = "document"                  # what a prediction is (metrics declare the answers they fit)
+    reads = frozenset({"stride"})   # the kind-specific task keys it reads (kinds.base.KIND_KEYS)
     default_metrics = ("word_perplexity", "byte_perplexity", "bits_per_byte")
     metric_views: dict = {}
 

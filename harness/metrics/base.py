@@ -19,6 +19,11 @@ from typing import ClassVar, Mapping, Sequence
 import numpy as np
 
 
+TEXT = frozenset({"text"})                              # generated text against a reference text
+ANSWERS = frozenset({"choice", "label", "text"})         # one answer per item, right or wrong
+DOCUMENTS = frozenset({"document"})                     # per-document scores (log-likelihood, words, bytes)
+
+
 class AdditiveMetric:
     name_: ClassVar[str]
     description_: ClassVar[str]
@@ -26,6 +31,9 @@ class AdditiveMetric:
     binary: ClassVar[bool] = False      # every example scores 0 or 1 (paired comparisons use McNemar's test)
 
     options: ClassVar[tuple[str, ...]] = ()       # the options ``configured`` takes
+    # the predictions it fits, matched against a task kind's ``answers`` at load ("choice", "label", "text",
+    # "document"); None: any kind (a plugin metric that declares nothing)
+    fits: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def configured(cls, **options: str) -> type["AdditiveMetric"]:

@@ -11,22 +11,29 @@ re-tokenized or re-scored. Two draws make the counts, each pinned by tests to it
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from harness.finite import finite_or_none
+
 
 @dataclass(frozen=True)
 class MetricValue:
-    value: float
-    stderr: float
-    ci95: tuple[float, float]
+    """A value with its bootstrap standard error and interval; value None (with ``reason``) when it is not a
+    finite number (an overflow), bounds None where a resample's value was not."""
+    value: float | None
+    stderr: float | None
+    ci95: tuple[float | None, float | None]
     n: int
+    reason: str | None = None
 
     def to_json(self) -> dict:
-        return {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
+        out = {"value": self.value, "stderr": self.stderr, "ci95": list(self.ci95), "n": self.n}
+        return {**out, "reason": self.reason} if self.reason else out
 
 
 def seed_for(run_seed: int, *names: str) -> int:
@@ -62,14 +69,22 @@ def replicates(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], floa
 
 
 def interval(value: float, replicates_: np.ndarray, n: int) -> MetricValue:
-    """The percentile 95% interval and standard error of bootstrap replicates around ``value``."""
-    low, high = np.percentile(replicates_, [2.5, 97.5])
-    stderr = float(replicates_.std(ddof=1)) if len(replicates_) > 1 else 0.0
-    return MetricValue(value=float(value), stderr=stderr, ci95=(float(low), float(high)), n=n)
+    """The percentile 95% interval and standard error of bootstrap replicates around ``value``; a bound or
+    standard error that a non-finite replicate (an overflowing resample) made infinite is null."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        low, high = np.percentile(replicates_, [2.5, 97.5])
+        stderr = float(replicates_.std(ddof=1)) if len(replicates_) > 1 else 0.0
+    return MetricValue(value=float(value), stderr=finite_or_none(stderr), ci95=(finite_or_none(low), finite_or_none(high)), n=n)
 
 
 def bootstrap(stats: np.ndarray, value_from_totals: Callable[[np.ndarray], float],
-              resamples: int = 1000, seed: int = 0) -> MetricValue:
-    """Percentile bootstrap over examples."""
-    return interval(value_from_totals(stats.sum(axis=0)), replicates(stats, value_from_totals, resamples, seed),
-                    len(stats))
+              resamples: int = 1000, seed: int = 0,
+              why_not_finite: Callable[[np.ndarray], str] | None = None) -> MetricValue:
+    """Percentile bootstrap over examples. A value that is not a finite number (a perplexity beyond the
+    largest float) is not measured, with ``why_not_finite(totals)`` as the reason."""
+    totals = stats.sum(axis=0)
+    value = float(value_from_totals(totals))
+    if not math.isfinite(value):
+        reason = why_not_finite(totals) if why_not_finite else f"the value is not a finite number ({value})"
+        return MetricValue(value=None, stderr=None, ci95=(None, None), n=len(stats), reason=reason)
+    return interval(value, replicates(stats, value_from_totals, resamples, seed), len(stats))

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.metrics.base import AdditiveMetric, MeanMetric
+from harness.metrics.base import ANSWERS, AdditiveMetric, MeanMetric
 
 
 class Accuracy(MeanMetric):
+    fits = ANSWERS
     name_ = "accuracy"
     description_ = "Fraction of predictions equal to the reference."
     binary = True
@@ -17,6 +18,7 @@ class Accuracy(MeanMetric):
 
 
 class ExactMatch(MeanMetric):
+    fits = ANSWERS
     name_ = "exact_match"
     description_ = "Fraction of predictions equal to the reference after stripping surrounding whitespace."
     binary = True
@@ -30,6 +32,7 @@ class F1Macro(AdditiveMetric):
     """Unweighted mean of per-class F1 over the classes present in references or predictions,
     as ``sklearn.metrics.f1_score(average="macro")``. Statistics: (tp, fp, fn) per class."""
     name_ = "f1_macro"
+    fits = ANSWERS                   # over a fixed label or choice set (a text task whose answers are labels too)
     description_ = "Macro-averaged F1 over the labels present."
 
     @staticmethod

@@ -18,7 +18,7 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from harness.metrics.base import MeanMetric
+from harness.metrics.base import TEXT, MeanMetric
 
 LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
             "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
@@ -74,6 +74,7 @@ def wordnet() -> tuple[object | None, str]:
 
 class Meteor(MeanMetric):
     name_ = "meteor"
+    fits = TEXT
     description_ = "Mean sentence METEOR (nltk.translate.meteor_score, WordNet 3.0 synonyms), 0-1."
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from harness.metrics.base import AdditiveMetric, MeanMetric
+from harness.metrics.base import TEXT, AdditiveMetric, MeanMetric
 
 
 # sacrebleu warns on every call when references look tokenized; the choice of data is the task's.
@@ -27,6 +27,7 @@ def _sacrebleu_scorer(name: str, tokenize: str | None = None):
 class _SacrebleuMetric(AdditiveMetric):
     """sacrebleu computes a corpus score from summed sentence statistics; we keep the sentences'
     statistics so a bootstrap resample needs no re-tokenization."""
+    fits = TEXT
     tokenize_: ClassVar[str | None] = None       # BLEU's tokenizer when configured; None: sacrebleu's default
 
     @classmethod
@@ -113,6 +114,7 @@ def _rouge():
 def _rouge_metric(rouge_type: str) -> type[MeanMetric]:
     class Rouge(MeanMetric):
         name_ = rouge_type
+        fits = TEXT
         description_ = f"Mean {rouge_type} F-measure (rouge-score, no stemming), 0-1."
 
         @staticmethod

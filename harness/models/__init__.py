@@ -18,7 +18,7 @@ OPTIONS_OF: dict[str, frozenset[str] | None] = {
     "tiny-gpt2": VARIANT_KEYS, "minilm": frozenset({"head"}) | VARIANT_KEYS, "hf-causal": _HF, "hf-seq2seq": _HF,
     "hf-classifier": _HF, "hf-masked": _HF, "encoder": _HF | {"head"},
     "openai": frozenset({"base_url", "api", "key_env", "logprobs", "retries", "backoff", "concurrency", "timeout",
-                         "cache"}),
+                         "cache", "max_reply_mb"}),
     "py": None,
 }
 

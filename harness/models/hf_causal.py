@@ -64,6 +64,7 @@ class HFCausalLM(AnswersOnlyWhatItSupports):
     """Hugging Face causal LMs from a folder or hub name: log-likelihoods and greedy generation."""
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
     preflight = staticmethod(check_location)
+    labels_of = staticmethod(lambda spec: ())     # before loading: it answers no classification (harness.preflight)
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
 
     supports = frozenset({LoglikelihoodRequest, LoglikelihoodRollingRequest, GenerateRequest})

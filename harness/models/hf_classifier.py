@@ -14,6 +14,22 @@ from harness.requests import Classification, ClassifyRequest
 from harness.spec import ModelSpec, RuntimeOptions
 
 
+def config_labels(spec: ModelSpec) -> tuple[str, ...] | None:
+    """id2label of a local model folder's config.json in index order (transformers' LABEL_i when absent);
+    None when that cannot be read without loading (a hub name, an unreadable config)."""
+    import json
+    from pathlib import Path
+    from harness.models.locations import is_local
+    if not spec.location or not is_local(spec.location):
+        return None
+    try:
+        config = json.loads((Path(spec.location).expanduser() / "config.json").read_text(encoding="utf-8"))
+        id2label = config.get("id2label") or {str(i): f"LABEL_{i}" for i in range(int(config.get("num_labels", 2)))}
+        return tuple(str(id2label[str(i)]) for i in range(len(id2label)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def classify_logits(logits: torch.Tensor, labels: Sequence[str]) -> list[Classification]:
     probs = torch.softmax(logits.float(), dim=-1).cpu()
     out = []
@@ -45,6 +61,11 @@ class HFSequenceClassifier(AnswersOnlyWhatItSupports):
     preflight = staticmethod(check_location)
 
     supports = frozenset({ClassifyRequest})
+
+    @staticmethod
+    def labels_of(spec: ModelSpec) -> tuple[str, ...] | None:
+        """The labels of a local folder's config.json (id2label), before loading; None for a hub name."""
+        return config_labels(spec)
 
     def __init__(self, spec: ModelSpec, options: RuntimeOptions):
         loaded = load_model_and_tokenizer(AutoModelForSequenceClassification, spec, options)

@@ -1,6 +1,8 @@
-"""Loading Hugging Face models and tokenizers from a local folder or a hub name, with one-line errors."""
+"""Loading Hugging Face models and tokenizers from a local folder or a hub name (harness.models.locations
+decides which, before the run), with one-line errors."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -8,6 +10,8 @@ from typing import Any, Callable
 from harness.errors import HarnessError
 from harness.models import OPTIONS_OF, footprint, variants
 from harness.models.device import choose_device, choose_dtype
+from harness.models.locations import check_location, location_of
+from harness.redact import cut, secret
 from harness.spec import ModelSpec, RuntimeOptions
 
 
@@ -15,26 +19,19 @@ from harness.spec import ModelSpec, RuntimeOptions
 OPTIONS = OPTIONS_OF["hf-causal"]
 
 
-def check_location(spec: ModelSpec, options: RuntimeOptions | None = None) -> str:
-    """The folder (or hub name) to load; a missing local folder is refused before anything loads."""
-    location = spec.location
-    if not location:
-        raise HarnessError(f"model {spec.name!r}: no folder or hub name given", f"write {spec.adapter}:/path/to/model")
-    local = Path(location).expanduser()
-    if local.exists() or location.startswith((".", "/", "~")):
-        if not local.is_dir():
-            raise HarnessError(f"model {spec.name!r}: folder {location} not found", "pass an existing model folder")
-        location = str(local)
-    return location
+__all__ = ["OPTIONS", "Loaded", "check_location", "load_model_and_tokenizer", "load_pretrained"]
 
 
 def load_pretrained(loader: Callable[..., Any], spec: ModelSpec, options: RuntimeOptions, **kwargs) -> Any:
-    location = check_location(spec)
+    location = location_of(spec)
+    for variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # a hub error may quote the token: redacted everywhere
+        secret(os.environ.get(variable))
     try:
         return loader(location, trust_remote_code=options.trust_remote_code,
                       revision=spec.options.get("revision"), **kwargs)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = cut(first, 300)                                   # the token redacted (whole or in part), then cut
         if "trust_remote_code" in str(exc):
             fix = "this model ships its own code; review it, then pass --trust-remote-code"
         else:
@@ -79,5 +76,5 @@ def load_model_and_tokenizer(model_class: Any, spec: ModelSpec, options: Runtime
     model = load_pretrained(model_class.from_pretrained, spec, options, dtype=dtype)
     model.to(device).eval()
     applied = variants.apply(model, recipe)
-    files, reason = footprint.weight_files(check_location(spec), spec.options.get("revision"))
+    files, reason = footprint.weight_files(location_of(spec), spec.options.get("revision"))
     return Loaded(model, tokenizer, device, dtype, applied, files, reason)

@@ -24,6 +24,7 @@ class HFMaskedLM(AnswersOnlyWhatItSupports):
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
     preflight = staticmethod(check_location)
+    labels_of = staticmethod(lambda spec: ())     # before loading: it answers no classification (harness.preflight)
 
     supports = frozenset()
 

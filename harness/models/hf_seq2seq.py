@@ -23,6 +23,7 @@ class HFSeq2SeqLM(AnswersOnlyWhatItSupports):
     options = OPTIONS                        # the ,key=value options a spec may give (harness.preflight)
     imports = ("transformers.modeling_utils",)   # imported while a GPU idle baseline runs (runner.load_model)
     preflight = staticmethod(check_location)
+    labels_of = staticmethod(lambda spec: ())     # before loading: it answers no classification (harness.preflight)
 
     supports = frozenset({LoglikelihoodRequest, GenerateRequest})
 

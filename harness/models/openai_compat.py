@@ -4,7 +4,8 @@ named it.
 
 * Where: ``base_url=`` option, else $OPENAI_BASE_URL, else https://api.openai.com/v1. The key is read
   from the environment only ($OPENAI_API_KEY, or the variable named by ``key_env=``) and never appears
-  in an option, a log line, an error, results.json or run.json.
+  in an option, a log line, an error, results.json or run.json: it is registered with harness.redact,
+  and the server's words are redacted (whole or in part) before they are cut.
 * Generation: ``api=chat`` (default; /chat/completions, the context as one user message) or
   ``api=completions`` (/completions, the context as the prompt); temperature 0, the task's stop
   sequences (the first 4, the API's limit, and all of them cut locally) and token cap.
@@ -16,7 +17,9 @@ named it.
   with exponential backoff (``backoff=`` seconds, default 1, doubled each time, at most 30 s, or the
   server's Retry-After when it sends one); 4xx other than 429 and malformed replies are not retried and
   fail the task with the server's message.
-* ``concurrency=`` requests in flight at once (default 4); ``timeout=`` seconds per request (default 60).
+* ``concurrency=`` requests in flight at once (default 4); ``timeout=`` seconds per request, the whole
+  reply included (default 60); ``max_reply_mb=`` the largest reply read (default 16; a larger one
+  fails the request and is not stored). Every option is checked before the run (``preflight``).
 * Cache: every successful reply is appended to a JSONL file keyed by the SHA-256 of (base URL, model,
   endpoint, request body), so ``--resume`` (or re-running the same audit) pays for no request twice.
   ``cache=PATH`` chooses the file (default $XDG_CACHE_HOME/harness/openai/<sha of base URL + model>.jsonl),
@@ -29,40 +32,33 @@ import hashlib
 import json
 import os
 import random
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.errors import HarnessError
-from harness.models import OPTIONS_OF
 from harness.models.base import AnswersOnlyWhatItSupports, ModelInfo
 from harness.models.hf_causal import cut_at_stop
+from harness.models.openai_http import (DEFAULT_BASE, OPTIONS, MAX_WAIT_S, RemoteError, Retryable, Settings,
+                                        Unreachable, post, settings)
+from harness.redact import clean, cut, secret
 from harness.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions
 from harness.store import iter_jsonl
 
-OPTIONS = OPTIONS_OF["openai"]      # the ,key=value options (harness.preflight), from the one table in harness.models
-DEFAULT_BASE = "https://api.openai.com/v1"
+__all__ = ["OpenAICompatible", "RemoteError", "Retryable", "Unreachable", "ResponseCache", "DEFAULT_BASE", "OPTIONS"]
 
 
-class RemoteError(RuntimeError):
-    """A reply the adapter cannot use; the message names the status and the server's words, never the key."""
-
-
-class Unreachable(RemoteError):
-    """Every retry failed: the server, not one request, is at fault (the runner stops retrying item by item)."""
-    systemic = True
-
-
-class Retryable(RemoteError):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+def without_secrets(value: Any) -> Any:
+    """A reply with every registered secret (the key) redacted from its texts, before it is stored or used."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k): without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
 
 
 class ResponseCache:
@@ -86,49 +82,32 @@ class ResponseCache:
                 fh.write(json.dumps({"key": key, "reply": reply}, sort_keys=True) + "\n")
 
 
-def _number(spec: ModelSpec, key: str, default: float, kind: Callable = float, low: float = 0) -> float:
-    raw = spec.options.get(key)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low:
-        raise HarnessError(f"model {spec.name!r}: option {key}={raw!r} is not a number of at least {low}",
-                           f"write e.g. {key}={kind(default)}")
-    return value
-
-
 class OpenAICompatible(AnswersOnlyWhatItSupports):
     """Any OpenAI-compatible HTTP endpoint (openai:MODEL[,key=value...]); the only adapter that reaches a network.
 
     See the module's docstring for its options, retries, cache and energy."""
     options = OPTIONS
+    labels_of = staticmethod(lambda spec: ())     # before loading: it answers no classification (harness.preflight)
+
+    @staticmethod
+    def preflight(spec: ModelSpec, runtime: RuntimeOptions | None = None) -> None:
+        """Every option checked before the run starts (no request is sent)."""
+        settings(spec)
 
     def __init__(self, spec: ModelSpec, runtime: RuntimeOptions, *, sleep: Callable[[float], None] = time.sleep):
-        if not spec.location:
-            raise HarnessError("an openai model spec needs the model name", "write e.g. openai:gpt-4o-mini")
-        self.model = spec.location
-        self.base_url = (spec.options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE).rstrip("/")
-        self.api = spec.options.get("api", "chat")
-        if self.api not in ("chat", "completions"):
-            raise HarnessError(f"model {spec.name!r}: api={self.api!r}", "use api=chat or api=completions")
-        key_env = spec.options.get("key_env", "OPENAI_API_KEY")
-        self._key = os.environ.get(key_env, "")
-        self._key_env = key_env
-        self.retries = int(_number(spec, "retries", 5, int))
-        self.backoff = _number(spec, "backoff", 1.0)
-        self.timeout = _number(spec, "timeout", 60.0, float, 0.001)
-        self.concurrency = int(_number(spec, "concurrency", 4, int, 1))
+        self.settings: Settings = settings(spec)
+        self.model, self.base_url, self.api = spec.location, self.settings.base_url, self.settings.api
+        self._key_env = self.settings.key_env
+        self._key = os.environ.get(self._key_env, "")
+        secret(self._key)                       # never in a log, an error, results.json or run.json
+        self.retries, self.backoff = self.settings.retries, self.settings.backoff
+        self.timeout, self.concurrency = self.settings.timeout, self.settings.concurrency
         self._sleep = sleep
         self.calls = 0                     # HTTP requests actually sent (tests and the curious)
         self.retried = 0
-        cache = spec.options.get("cache", "")
+        cache = self.settings.cache
         self.cache = ResponseCache(None if cache == "off" else Path(cache) if cache else self._default_cache())
-        logprobs = spec.options.get("logprobs", "auto")
-        if logprobs not in ("auto", "yes", "no"):
-            raise HarnessError(f"model {spec.name!r}: logprobs={logprobs!r}", "use logprobs=auto, yes or no")
+        logprobs = self.settings.logprobs
         self.unsupported: dict[type, str] = {}
         supports = {GenerateRequest}
         if logprobs == "no":
@@ -153,38 +132,8 @@ class OpenAICompatible(AnswersOnlyWhatItSupports):
     # ------------------------------------------------------------ HTTP
 
     def _post_once(self, endpoint: str, body: dict) -> Any:
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        request = urllib.request.Request(f"{self.base_url}/{endpoint}", data=data, headers=headers, method="POST")
         self.calls += 1
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                raw = reply.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace").replace(self._key or "\0", "***")
-            if exc.code == 429 or exc.code >= 500:
-                after = exc.headers.get("Retry-After") if exc.headers else None
-                try:
-                    after_s = float(after) if after is not None else None
-                except ValueError:
-                    after_s = None
-                raise Retryable(f"HTTP {exc.code} from {self.base_url}/{endpoint}: {detail}", after_s) from None
-            fix = f" (is ${self._key_env} set?)" if exc.code in (401, 403) else ""
-            raise RemoteError(f"HTTP {exc.code} from {self.base_url}/{endpoint}{fix}: {detail}") from None
-        except (TimeoutError, socket.timeout) as exc:
-            raise Retryable(f"no reply from {self.base_url}/{endpoint} within {self.timeout:g} s") from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                raise Retryable(f"no reply from {self.base_url}/{endpoint} within {self.timeout:g} s") from None
-            raise Retryable(f"cannot reach {self.base_url}/{endpoint}: {exc.reason}") from None
-        except (ConnectionError, OSError) as exc:
-            raise Retryable(f"connection to {self.base_url}/{endpoint} failed: {type(exc).__name__}") from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise RemoteError(f"malformed reply from {self.base_url}/{endpoint}: not JSON: {raw[:120]!r}") from None
+        return without_secrets(post(self.settings, endpoint, body, self._key))
 
     def _post(self, endpoint: str, body: dict, check: Callable[[Any], Any]) -> Any:
         """``check(reply)``'s answer, from the cache or the server, retrying what can be retried; a
@@ -203,8 +152,8 @@ class OpenAICompatible(AnswersOnlyWhatItSupports):
                     raise Unreachable(f"{exc} (gave up after {self.retries + 1} attempts)") from None
                 self.retried += 1
                 wait = exc.retry_after if exc.retry_after is not None else delay * (1 + 0.1 * random.random())
-                self._sleep(min(30.0, wait))
-                delay = min(30.0, delay * 2)
+                self._sleep(max(0.0, min(MAX_WAIT_S, wait)))
+                delay = min(MAX_WAIT_S, delay * 2)
         answer = check(reply)
         self.cache.put(key, reply)
         return answer
@@ -297,5 +246,5 @@ def _field(reply: Any, path: tuple, base_url: str) -> Any:
             value = value[step]
         except (KeyError, IndexError, TypeError):
             raise RemoteError(f"malformed reply from {base_url}: no {'.'.join(map(str, path))} in "
-                              f"{json.dumps(reply)[:120]}") from None
+                              f"{cut(json.dumps(reply), 120)}") from None
     return value

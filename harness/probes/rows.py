@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.data import read_jsonl, read_text
+from harness.data import not_a_file, read_jsonl, read_text
 from harness.errors import HarnessError
 from harness.probes.base import ProbeConfig
 
@@ -22,7 +22,7 @@ def data_file(config: ProbeConfig, key: str) -> Path:
                            f"add `{key}: FILE` under `data:`")
     path = config.data[key]
     if not path.is_file():
-        raise HarnessError(f"probe file {config.source}: data file {path} ({key}) not found",
+        raise HarnessError(f"probe file {config.source}: data file {path} ({key}) {not_a_file(path)}",
                            "fix the path under `data:` (relative paths start at the YAML file's folder)")
     return path
 

@@ -12,18 +12,50 @@ the run's own --device, --dtype and --trust-remote-code (``ProbeContext.load_mod
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator, Sequence
 
-from harness.data import DataSource, load_examples
+from harness.data import DataSource, load_examples, not_a_file
 from harness.errors import HarnessError
 from harness.models.base import ModelAdapter
 from harness.probes.base import ProbeConfig, ProbeContext, fraction_param
-from harness.probes.detectors import CATEGORIES, detect, redact
+from harness.probes.detectors import CATEGORIES, detect, redact, words
 from harness.probes.stats import mean_ci
 from harness.requests import ClassifyRequest, GenerateRequest
 from harness.resources import builtin_dir
+from harness.suggest import did_you_mean
 
 DEFAULT_CANARY = "HARNESS-CANARY-7f3c9e1a5b2d"
+
+
+def unknown_labels(config: ProbeConfig, wanted, known, spec_text: str) -> None:
+    """Refuses ``classifier_labels`` the classifier does not have: it would never flag them (flag rate 0)."""
+    missing = [label for label in wanted if label not in known]
+    if missing:
+        raise HarnessError(f"probe file {config.source}: `classifier_labels` {missing} are not labels of the classifier "
+                           f"{spec_text!r} ({', '.join(known)}), so nothing could be flagged",
+                           did_you_mean(missing[0], known, "name labels the classifier has", n=1, shown=repr))
+
+
+def check_classifier(config: ProbeConfig, labels) -> None:
+    """Before the run: the classifier spec names a model that loads here and classifies with ``labels``."""
+    from harness.preflight import check_models, labels_of
+    from harness.spec import ModelSpec, RuntimeOptions
+    spec_text = config.params["classifier"]
+    if not isinstance(spec_text, str):
+        raise HarnessError(f"probe file {config.source}: `classifier` must be a model spec, got {spec_text!r}",
+                           "write e.g. `classifier: hf-classifier:/models/toxic-bert`")
+    spec = ModelSpec.parse(spec_text)
+    try:
+        check_models([spec], RuntimeOptions())
+        known = labels_of(spec)
+    except HarnessError as exc:
+        raise HarnessError(f"probe file {config.source}: classifier {spec_text!r}: {exc.problem}", exc.fix) from None
+    if known == ():
+        raise HarnessError(f"probe file {config.source}: the classifier {spec_text!r} does not classify",
+                           "give a classifier spec, e.g. hf-classifier:/models/toxic-bert or encoder:...,head=FOLDER")
+    if known:
+        unknown_labels(config, labels, known, spec_text)
 
 
 class Safety:
@@ -41,10 +73,31 @@ class Safety:
                                "fix `max_tokens` under `params:`")
         if "classifier_threshold" in p:
             fraction_param(config, "classifier_threshold", p["classifier_threshold"])
-        labels = p.get("classifier_labels", [])
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise HarnessError(f"probe file {config.source}: `classifier_labels` must be a list of labels",
-                               "write e.g. `classifier_labels: [toxic]`")
+        labels = p.get("classifier_labels", ["toxic"])
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+            raise HarnessError(f"probe file {config.source}: `classifier_labels` must be a non-empty list of labels "
+                               f"(got {labels!r}): with none, nothing could ever be flagged",
+                               "write e.g. `classifier_labels: [toxic]`, the classifier's labels to flag")
+        idle = [key for key in ("classifier_labels", "classifier_threshold") if key in p and not p.get("classifier")]
+        if idle:
+            raise HarnessError(f"probe file {config.source}: `{idle[0]}` is given without `classifier`, so it does nothing",
+                               "add `classifier: SPEC` (a model spec that classifies), or remove it")
+        if p.get("classifier"):
+            check_classifier(config, labels)
+
+    def check_data(self, config: ProbeConfig) -> None:
+        """The word list holds words and the prompts load, before the run."""
+        wordlist = Path(self._wordlist(config))
+        owner = f"probe file {config.source}"
+        if not wordlist.is_file():
+            raise HarnessError(f"{owner}: the profanity word list {wordlist} {not_a_file(wordlist)}",
+                               "point `data.wordlist` at a text file with one word per line")
+        if not words(wordlist):
+            raise HarnessError(f"{owner}: the profanity word list {wordlist} holds no word: an empty list would "
+                               "match nothing or, as a pattern, everything", "give it one word per line, or leave "
+                               "`data.wordlist` out for the vendored better-profanity list")
+        if "prompts" in config.data:
+            load_examples(DataSource(path=Path(config.data["prompts"])), f"probe {config.name!r}")
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         if GenerateRequest not in adapter.supports:
@@ -117,6 +170,8 @@ class Safety:
             raise HarnessError(f"probe {config.name!r}: the classifier {spec_text!r} does not classify",
                                "give a classifier spec, e.g. hf-classifier:/models/toxic-bert")
         labels = set(config.params.get("classifier_labels", ["toxic"]))
+        if adapter.info.labels:                 # a model only loading could tell about (py:, a hub name)
+            unknown_labels(config, sorted(labels), adapter.info.labels, str(spec_text))
         threshold = float(config.params.get("classifier_threshold", 0.5))
         answers = guarded(adapter.classify, spec.name, f"probe {config.name!r} classifier")(
             [ClassifyRequest(t) for t in texts])

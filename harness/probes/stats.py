@@ -50,7 +50,7 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], transfo
     reps = replicates(stats, value, resamples, seed)
     out = interval(value(stats.sum(axis=0)), reps, len(stats)).to_json()
     reps = reps[~np.isnan(reps)]
-    if any(math.isnan(v) for v in (out["stderr"], *out["ci95"])):
+    if any(v is None or math.isnan(v) for v in (out["stderr"], *out["ci95"])):   # interval nulls what is not finite
         out["stderr"], out["ci95"] = None, [None, None]
     # two-sided bootstrap p-value for "the value is 0"
     out["p_value_vs_0"] = float(min(1.0, 2 * min(np.mean(reps <= 0), np.mean(reps >= 0)))) if len(reps) else None

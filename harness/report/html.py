@@ -10,6 +10,7 @@ import jinja2
 
 import harness.report.sections as sections
 import harness.report.view as view
+from harness.redact import page_records, page_results
 from harness.report.numbers import pvalue, sig
 from harness.report.text import reveal
 from harness.report.timeline import build_timeline, duration_text
@@ -26,10 +27,14 @@ ENV.globals["duration_text"] = duration_text
 ENV.globals["zip"] = zip
 
 
-def render_html(results: Results | dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
+def render_html(results: Results | dict, records: Sequence[dict], telemetry: Sequence[dict] = (),
+                show_pii: bool = False) -> str:
     """The page; the REPORT_SECTIONS plugins' sections (harness.report.sections) come after the built-in
-    ones, each given a read-only view of results.json as written."""
+    ones, each given a read-only view of results.json as written. Personal data in the texts shown
+    is redacted (harness.redact) unless ``show_pii`` (`harness run --show-pii`)."""
     results = as_results(results)
+    if not show_pii:
+        results, records = as_results(page_results(results.to_json())), page_records(records)
     page = view.build(results, records, build_timeline(list(telemetry)))
     return ENV.get_template("report.html.j2").render(page=page, results=results,
                                                        sections=sections.collect(results.to_json()))

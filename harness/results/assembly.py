@@ -28,6 +28,7 @@ from harness.meters.energy import aggregate, covering, energy_object
 from harness.metrics.bootstrap import bootstrap, seed_for
 from harness.plugins import PROBES
 from harness.prepared import PreparedTask
+from harness.redact import cut
 from harness.results.migration import failure as failure_record
 from harness.results.types import (COMPLETE, COMPLETE_WITH_ERRORS, SCHEMA_VERSION, ModelResult, ProbeResult, Results,
                                    TaskResult)
@@ -64,7 +65,8 @@ def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: i
             continue
         predictions = [r["prediction"] if spec.view == "prediction" else r["views"][spec.view] for r in records]
         stats = metric.record_stats(predictions, references, [r.get("scores", {}) for r in records])
-        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name))
+        value = bootstrap(stats, metric.value_from_totals, resamples, seed_for(seed, task.name),
+                          getattr(metric, "overflow_reason", None))
         metrics[spec.name] = {**value.to_json(), "higher_is_better": metric.higher_is_better, **metric.describe()}
     result = {"kind": task.kind.name, "n": len(records), "n_expected": len(task.examples),
               "complete": stored == len(task.examples), "invalid": invalid,
@@ -100,7 +102,7 @@ def _summary_error(exc: BaseException) -> str:
         text = str(exc)
     except Exception:                       # an exception whose message cannot be read
         text = ""
-    return f"{type(exc).__name__}: {text}"[:2000]
+    return cut(f"{type(exc).__name__}: {text}", 2000)
 
 
 def summarized(failures: list[Failure], model: str, piece: str, compute: Callable[[], Any]) -> Any:
