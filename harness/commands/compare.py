@@ -7,7 +7,6 @@ from pathlib import Path
 
 from harness.commands.options import renamed
 
-RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
 HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
 
 
@@ -33,6 +32,7 @@ def execute(args, argv: list[str]) -> int:
     from harness.compare import compare_runs
     from harness.compare.terminal import comparison_table
     from harness.errors import HarnessError
+    from harness.output_guard import check_output
     from harness.run_dir import now
     from harness.store import disk_full, write_json_atomic
 
@@ -40,10 +40,7 @@ def execute(args, argv: list[str]) -> int:
         raise HarnessError("harness compare needs a baseline run and at least one other run",
                            "pass two or more run folders: harness compare RUN_A RUN_B")
     out = args.json if args.json.suffix else args.json / "compare.json"
-    for run in args.runs:                     # --json results.json of a compared run would overwrite that run
-        if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
-            raise HarnessError(f"--json {out} is part of run folder {run}", "write the comparison elsewhere, "
-                               "e.g. --json compare.json")
+    check_output(out, "--json", "json")       # never inside a run folder, never onto a file harness did not write
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:

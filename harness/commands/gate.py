@@ -52,8 +52,13 @@ def execute(args, argv: list[str]) -> int:
     from harness.gate.policy import load_policy
     from harness.lock import run_lock
 
+    from harness.output_guard import check_output
+
     run_dir = args.run_dir.parent if args.run_dir.is_file() else args.run_dir
     policy = load_policy(args.policy)
+    for flag, path, kind in (("--junit", args.junit, "junit"), ("--markdown", args.markdown, "markdown")):
+        if path is not None:                          # refused before anything is judged or written
+            check_output(path, flag, kind)
     read_results(run_dir)                             # a missing or broken run is named before the lock is taken
     with run_lock(run_dir):                           # no run or resume writes the folder meanwhile
         return _gate(args, policy, run_dir)

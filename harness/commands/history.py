@@ -107,10 +107,13 @@ def execute(args, argv: list[str]) -> int:
     from harness.history.trend import build_series, current, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
     from harness.store import write_text_atomic
 
+    from harness.output_guard import check_output
+
     mode = fail_on_mode(args.fail_on)
     reports = args.reports_dir
     if not reports.is_dir():
         raise HarnessError(f"{reports} is not a folder", "pass the folder `harness run --out` wrote to (default ./reports)")
+    out = check_output(args.html or reports / "history.html", "--html", "html")    # before the index is touched
     index = HistoryIndex(index_path(reports))
     has_runs = any((c / "results.json").is_file() for c in reports.iterdir() if not c.name.startswith("."))
     if not index.path.is_file() and not has_runs:
@@ -147,7 +150,6 @@ def execute(args, argv: list[str]) -> int:
     gated = [r for r in runs if r["gate_verdict"]]
     if gated:
         print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
-    out = args.html or reports / "history.html"
     try:
         write_text_atomic(out, render_history(series, runs, baseline, str(reports)))
     except OSError as exc:
