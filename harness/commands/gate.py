@@ -65,6 +65,7 @@ def execute(args, argv: list[str]) -> int:
 
 
 def _gate(args, policy, run_dir: Path) -> int:
+    from harness.compare.inputs import fingerprints
     from harness.gate.baseline import read_results, resolve
     from harness.gate.names import vocabulary
     from harness.gate.outputs import headline, junit, markdown, table
@@ -76,8 +77,10 @@ def _gate(args, policy, run_dir: Path) -> int:
     baseline = resolve(args.baseline, run_dir) if args.baseline is not None else None
     check_names(policy, vocabulary([results] + ([baseline.results] if baseline else [])))
     comparison = paired_comparison(baseline.dir, run_dir) if baseline and policy.uses_comparison else None
-    outcomes = evaluate(policy, results, baseline.results if baseline else None, comparison)
-    gate = gate_record(policy, outcomes, baseline.label if baseline else None, now())
+    prints = (fingerprints(run_dir), fingerprints(baseline.dir) if baseline else {})
+    families: dict = {}
+    outcomes = evaluate(policy, results, baseline.results if baseline else None, comparison, prints, families)
+    gate = gate_record(policy, outcomes, baseline.label if baseline else None, now(), families)
     print(table(gate))
     if args.junit:
         _write(args.junit, junit(gate))
