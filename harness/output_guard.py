@@ -8,7 +8,7 @@ written:
 * a path inside a run folder (a folder holding run.json, results.json or samples.jsonl, at any depth:
   ``RUN/ranks/rank0/x`` too). Every file there is the run's own record, written by `harness run`;
 * a path that is a symbolic link (the write would replace the link, and whatever it pointed at is
-  not what the user named) or a folder (for a file output);
+  not what the user named), a folder (for a file output), or anything but a regular file;
 * an existing file the harness did not write. A file counts as the harness's when it is empty, or when
   its first bytes carry the signature of the format the harness writes there (``SIGNATURES``): compare
   JSON names ``harness_version`` and ``comparison``; JUnit opens ``<testsuites name="harness``; the gate's
@@ -104,6 +104,8 @@ def check_output(path: Path, flag: str, kind: Kind = "json") -> Path:
         return resolved
     if resolved.is_dir():
         raise HarnessError(f"{flag} {given} is a folder", f"pass {flag} a file name, e.g. {given}/output")
+    if resolved.exists() and not resolved.is_file():
+        raise HarnessError(f"{flag} {given} is not a regular file (a pipe, socket or device)", fix)
     if resolved.exists() and not written_by_harness(resolved, kind):
         raise HarnessError(f"{flag} {given} exists and was not written by harness ({_what(resolved)}): "
                            "an output never replaces a file the harness did not write", fix + ", or move that file away")
