@@ -20,7 +20,7 @@ from harness.results.energy import Energy, RunEnergy
 from harness.results.values import Count, Failure, Figure, MetricValue, Number, Value, schema_extra
 from harness.results.verdict import GateVerdict
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 SCHEMA_MAJOR = 2
 COMPLETE = "complete"
 COMPLETE_WITH_ERRORS = "complete with errors"      # some pieces failed (run.failures); exit 3
