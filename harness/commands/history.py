@@ -130,6 +130,7 @@ def resolve_baseline(name: str | None, reports: Path, run_ids: list[str]) -> str
 
 def execute(args, argv: list[str]) -> int:
     from harness.history import HistoryIndex, carry_over_blessed, index_path
+    from harness.history.entry import RUN_SUBJECT
     from harness.history.html import render_history
     from harness.history.trend import (build_series, current, fail_line, fail_on_mode, failing, findings, series_line,
                                        undirected_line)
@@ -186,6 +187,7 @@ def execute(args, argv: list[str]) -> int:
     if mode == "never":
         return 0
     newest_run = {m["model"]: r["run_id"] for r in runs for m in r["models"]}       # runs: oldest first
+    newest_run[RUN_SUBJECT] = runs[-1]["run_id"]                                   # the run's own energy series
     live, stale = current(series, newest_run)
     failed, undirected = failing(findings(live, newest_run), mode)
     for d in undirected:

@@ -119,10 +119,11 @@ def _input_parts(a: str, b: str) -> str:
 def differences(before: Point, after: Point, model: str) -> list[str]:
     """What changed from ``before`` to ``after`` on one series: the recipe or weights, the inputs."""
     out = []
+    if model == "run":                         # the run's own figures: its hashes cover every model and input
+        return ["the run's models or inputs changed"] if (before.recipe, before.inputs) != (after.recipe, after.inputs) \
+            else []
     if before.recipe != after.recipe:
-        if model == "run":
-            out.append("the run's models changed")
-        elif before.recipe_text and after.recipe_text and before.recipe_text != after.recipe_text:
+        if before.recipe_text and after.recipe_text and before.recipe_text != after.recipe_text:
             out.append(f"recipe changed: {before.recipe_text} → {after.recipe_text}")
         else:
             out.append(f"recipe or weights changed ({before.recipe[:8]} → {after.recipe[:8]})")
