@@ -5,6 +5,7 @@ from pathlib import Path
 
 from harness import catalog, environment
 from harness.errors import HarnessError, Terminated
+from harness.lmeval import split_names
 from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
 from harness.meters.session import read_telemetry, read_windows
@@ -24,8 +25,13 @@ NOTHING_EVALUATED = "nothing evaluated: every task and probe was skipped for eve
 
 
 def prepare(spec: RunSpec) -> list[PreparedTask]:
-    tasks = catalog.select(catalog.discover(spec.tasks_dirs), spec.tasks)
-    return [prepare_task(task, spec.limit, spec.seed) for task in tasks]
+    ours, theirs = split_names(spec.tasks)            # lm-eval:NAME goes to harness.lmeval
+    tasks = catalog.select(catalog.discover(spec.tasks_dirs), ours) if ours or not theirs else []
+    prepared = [prepare_task(task, spec.limit, spec.seed) for task in tasks]
+    if theirs:
+        from harness.lmeval.prepare import prepare as prepare_lm_eval
+        prepared += prepare_lm_eval(theirs, spec)
+    return prepared
 
 
 def prepare_probes(spec: RunSpec) -> list:

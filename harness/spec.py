@@ -321,11 +321,14 @@ class RunSpec:
     probes: tuple[str, ...] | None = None    # None: every probe; () : none
     probe_limit: int | None = None           # overrides each probe's default item count; 0 = all items
     baseline: str | None = None              # --baseline: the model every other one is compared with, item by item
+    lm_eval_include: tuple[Path, ...] = ()   # --lm-eval-include: folders of lm-eval YAMLs (harness.lmeval)
+    trust_task_code: bool = False            # --trust-task-code: !function in those folders may run
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["tasks_dirs"] = [str(p) for p in self.tasks_dirs]
         d["probes"] = None if self.probes is None else list(self.probes)
+        d["lm_eval_include"] = [str(p) for p in self.lm_eval_include]
         return d
 
     @classmethod
@@ -335,7 +338,9 @@ class RunSpec:
                    runtime=RuntimeOptions(**d["runtime"]), bootstrap_resamples=d["bootstrap_resamples"],
                    meters=MeterOptions(**{**d.get("meters", {}), "names": tuple(d.get("meters", {}).get("names", ("gpu", "host")))}),
                    probes=None if d.get("probes") is None else tuple(d["probes"]), probe_limit=d.get("probe_limit"),
-                   baseline=d.get("baseline"))
+                   baseline=d.get("baseline"),
+                   lm_eval_include=tuple(Path(p) for p in d.get("lm_eval_include", ())),
+                   trust_task_code=bool(d.get("trust_task_code", False)))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

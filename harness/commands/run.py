@@ -19,9 +19,14 @@ HELP = "evaluate models on tasks and write reports/<run-id>/"
 def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--model", action="append", metavar="SPEC",
                      help="a model to evaluate; repeat for several (default: tiny-gpt2 and minilm)")
-    run.add_argument("--tasks", metavar="A,B", help="comma-separated task names (default: all)")
+    run.add_argument("--tasks", metavar="A,B", help="comma-separated task names (default: all); lm-eval:NAME for a task, "
+                     "tag or group of lm-eval (pip install -e '.[lm-eval]')")
     run.add_argument("--tasks-dir", action="append", type=Path, default=[], metavar="DIR",
                      help="a folder of task YAML files to add; repeatable")
+    run.add_argument("--lm-eval-include", action="append", type=Path, default=[], metavar="DIR",
+                     help="a folder of lm-eval task YAMLs for --tasks lm-eval:NAME (lm-eval's --include_path); repeatable")
+    run.add_argument("--trust-task-code", action="store_true",
+                     help="let lm-eval task files outside the lm-eval package run their Python (!function; off by default)")
     run.add_argument("--limit", type=count("--limit", all_means=None), metavar="N|all",
                      help="evaluate only the first N examples of each task (default: all)")
     run.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
@@ -135,7 +140,12 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
                    meters=MeterOptions(enabled=not args.no_meters, period_s=args.sample_period_ms / 1000,
                                        idle_s=args.idle_seconds, country=args.country,
                                        carbon_intensity=args.carbon_intensity, pue=args.pue, verbose=args.verbose),
-                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline)
+                   probes=probe_names, probe_limit=args.probe_limit, baseline=args.baseline,
+                   lm_eval_include=tuple(p.resolve() for p in args.lm_eval_include),
+                   trust_task_code=args.trust_task_code)
+    if spec.lm_eval_include and not any(t.startswith("lm-eval:") for t in spec.tasks):
+        raise HarnessError("--lm-eval-include adds lm-eval task files, but --tasks names no lm-eval:NAME task",
+                           "select the tasks with --tasks lm-eval:NAME[,lm-eval:NAME...]")
     return RunOptions(**common, spec=spec)
 
 

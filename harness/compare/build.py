@@ -23,6 +23,8 @@ from harness.compare.pairing import Pairing, TaskPairing, pair
 from harness.compare.probes import rule
 from harness.errors import HarnessError
 from harness.finite import finite_or_none as _finite
+from harness.kinds.base import MetricSpec
+from harness.lmeval import GROUP_KIND, is_lm_eval_kind
 from harness.metrics.bootstrap import seed_for
 from harness.plugins import METRICS
 from harness.probes.stats import holm
@@ -185,16 +187,21 @@ def flipped(results: ModelResult, pairing: Pairing, cap: int = FLIPPED_CAP, skip
     for task, p in pairing.tasks.items():
         if task.startswith("probe:") or task not in results.tasks or task in skip:
             continue
-        found = first_binary(results.tasks[task].kind, results.tasks[task].metrics)
-        if found is None:
-            continue
-        name, spec = found
-        metric = METRICS.get(spec.metric)
         base, other, _ = _valid_pairs(p)
+        entry = results.tasks[task]
+        if is_lm_eval_kind(entry.kind):               # its per-item 0/1 values are in the records
+            from harness.lmeval.compare import binary_metric
+            name = binary_metric(entry, base + other)
+            spec, right = MetricSpec(name or "", name or ""), (lambda r, n=name: r["scores"][n] > 0)
+        else:
+            found = first_binary(entry.kind, entry.metrics)
+            name, spec = found if found else (None, None)
+            right = (lambda r, s=spec: METRICS.get(s.metric).example_value(_view(r, s.view), r["reference"]) > 0)
+        if name is None:
+            continue
         counts = {"metric": name, "fixed": 0, "broken": 0}
         for b, o in zip(base, other):
-            right_b = metric.example_value(_view(b, spec.view), b["reference"]) > 0
-            right_o = metric.example_value(_view(o, spec.view), o["reference"]) > 0
+            right_b, right_o = right(b), right(o)
             if right_b == right_o:
                 continue
             direction = "fixed" if right_o else "broken"
@@ -241,10 +248,16 @@ def compare_pair(baseline: str, results_b: ModelResult, records_b: Sequence[dict
     for task in sorted(set(tasks_b) | set(tasks_o)):
         info = tasks_b.get(task) or tasks_o[task]
         names = list(dict.fromkeys([*info.metrics, *(tasks_o[task].metrics if task in tasks_o else {})]))
+        both = task in pairing.tasks and task in tasks_b and task in tasks_o
         if task in not_compared:
             tasks[task] = {n: not_measured(not_compared[task], n=pairing.tasks[task].n if task in pairing.tasks else 0)
                            for n in names}
-        elif task in pairing.tasks and task in tasks_b and task in tasks_o:
+        elif is_lm_eval_kind(info.kind) and (both or info.kind == GROUP_KIND):   # lm-eval's own aggregations
+            from harness.lmeval.compare import task_stats as lm_eval_stats
+            base, oth, _ = _valid_pairs(pairing.tasks[task]) if task in pairing.tasks else ([], [], 0)
+            tasks[task] = lm_eval_stats(info, names, base, oth, seed_for(run_seed, task), resamples, ar_trials,
+                                        paired_stat=paired_stat, not_measured=not_measured, st=st)
+        elif both:
             tasks[task] = task_stats(info.kind, names, pairing.tasks[task], seed_for(run_seed, task), resamples, ar_trials,
                                      info.tokenize or "", (tasks_b[task], tasks_o[task]) if check_reported else (None, None))
         else:

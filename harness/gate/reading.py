@@ -27,7 +27,7 @@ def metrics_of(entry: Entry | None) -> dict:
 def metric_names(entry: Entry | None, quantity: Metric) -> list[str]:
     """The metrics of ``entry`` a (possibly glob) metric name selects."""
     metrics = metrics_of(entry)
-    if is_glob(quantity.name):
+    if is_glob(quantity.name) and quantity.name not in metrics:    # lm-eval's exact_match[strip] is a name, not a glob
         return sorted(m for m in metrics if fnmatchcase(m, quantity.name)) or [quantity.name]
     return [quantity.name]
 

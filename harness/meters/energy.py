@@ -118,7 +118,7 @@ def energy_object(agg: dict, intensity: CarbonIntensity, metrics: dict | None = 
     out["examples_per_j"] = (measured(n / total["value"], "examples/J", total["source"])
                              if is_measured(total) and total["value"] > 0 and n else
                              not_measured("examples/J", _reason(total) if not is_measured(total) else "no examples or no energy"))
-    if kind == "generate":
+    if kind in ("generate", "lm-eval:generate_until"):         # harness.lmeval's generation tasks count tokens too
         tokens = agg["generated_tokens"]
         out["j_per_generated_token"] = scaled(total, 1 / tokens if tokens else None, "J/token", "no tokens generated")
     if metrics:

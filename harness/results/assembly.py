@@ -41,7 +41,11 @@ SUMMARY_FIX = ("this is a bug in the summary's code (harness's, or the plugin's 
 
 def task_result(task: PreparedTask, records: Sequence[dict], model: str, seed: int, resamples: int) -> dict:
     """Metrics over the scored records; invalid ones (a non-finite model output) are counted apart.
-    ``n`` is the number scored, ``complete`` whether every example has a record."""
+    ``n`` is the number scored, ``complete`` whether every example has a record. A task that scores
+    itself (``own_result``: harness.lmeval's tasks, with lm-eval's own aggregations) returns its entry."""
+    own = getattr(task, "own_result", None)
+    if own is not None:
+        return own(records, seed, resamples)
     stored, invalid = len(records), invalid_summary(records)
     records = sorted((r for r in records if "invalid" not in r), key=lambda r: r["index"])
     references = [r["reference"] for r in records]
@@ -110,6 +114,22 @@ def summarized(failures: list[Failure], model: str, piece: str, compute: Callabl
         return None
 
 
+def lm_eval_groups(tasks: Sequence[PreparedTask], per_task: dict[str, TaskResult], records_of: dict, spec,
+                   failures: list[Failure], model: str, energy_of: Callable) -> dict[str, TaskResult]:
+    """The entries of the lm-eval groups among ``tasks`` (harness.lmeval.aggregate), each one piece:
+    a group whose aggregate raises is a summary failure of ``lm-eval:GROUP``, its subtasks kept."""
+    from harness.lmeval.aggregate import group_result, groups_of
+    out = {}
+    for group_name, group in groups_of(tasks).items():
+        def one(group_name=group_name, group=group) -> TaskResult:
+            return TaskResult.model_validate(group_result(group_name, group, tasks, per_task, records_of, spec.seed,
+                                                          spec.bootstrap_resamples, energy_of))
+        found = summarized(failures, model, group_name, one)
+        if found is not None:
+            out[group_name] = found
+    return out
+
+
 def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[dict], environment: dict,
              finished: str | None, status: str, windows: Sequence[dict] = (),
              intensity: CarbonIntensity = CarbonIntensity(None, "not given"), meters_environment: dict | None = None,
@@ -134,7 +154,7 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
         if info is None:
             continue
         remote = bool(info.get("remote"))
-        per_task = {}
+        per_task, records_of = {}, {}
         for task in tasks:
             ids = {ex.id for ex in task.examples}     # a stray record (an edited line) is no item of this run
             mine = [r for r in records if r["model"] == name and r["task"] == task.name and r["id"] in ids]
@@ -148,6 +168,14 @@ def assemble(state: RunState, tasks: Sequence[PreparedTask], records: Sequence[d
             found = summarized(summary_failures, name, task.name, one_task)
             if found is not None:
                 per_task[task.name] = found
+                records_of[task.name] = mine
+        if any(getattr(t, "selection", None) for t in tasks):      # lm-eval groups: lm-eval's own aggregates
+
+            def group_energy(names: list[str], metrics: dict, name=name, remote=remote) -> dict:
+                chosen = [w for w in windows if w["kind"] == "task" and w.get("model") == name and w.get("task") in names]
+                return energy_object(aggregate(chosen), intensity, metrics, "lm-eval:group",
+                                     meters_disabled or (REMOTE_ENERGY if remote else None))
+            per_task.update(lm_eval_groups(tasks, per_task, records_of, spec, summary_failures, name, group_energy))
         per_probe = {}
         for config in probes:
             mine = [r for r in records if r["model"] == name and r["task"] == f"probe:{config.name}"]
