@@ -24,7 +24,7 @@ def metrics_of(entry: Entry | None) -> dict:
     return entry.metrics if isinstance(entry, (TaskResult, ProbeResult)) else {}
 
 
-def metric_names(entry: Entry | None, quantity: Metric) -> list[str]:
+def names_of(entry: Entry | None, quantity: Metric) -> list[str]:
     """The metrics of ``entry`` a (possibly glob) metric name selects."""
     metrics = metrics_of(entry)
     if is_glob(quantity.name) and quantity.name not in metrics:    # lm-eval's exact_match[strip] is a name, not a glob

@@ -27,7 +27,7 @@ from harness.gate.counterpart import input_differences, paired_model
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob)
 from harness.gate.power import CI_ALPHA, FAMILY, stat_power
-from harness.gate.reading import Entry, Reading, metric_names, metrics_of, read_energy, read_metric
+from harness.gate.reading import Entry, Reading, metrics_of, names_of, read_energy, read_metric
 from harness.results.comparison import Comparison, PairedStat
 from harness.results.reading import as_results
 from harness.results.types import ModelResult, Results
@@ -173,7 +173,7 @@ def _selected(rule: Rule, results: Results) -> list[tuple[Target, str]]:
     pattern = rule.select.task if rule.select.scope == "task" else rule.select.probe
     out = []
     for target in targets(rule.select, results):
-        names = metric_names(target.entry, rule.quantity) if isinstance(rule.quantity, Metric) else [rule.quantity.name]
+        names = metric_names(target, rule.quantity) if isinstance(rule.quantity, Metric) else [rule.quantity.name]
         for name in names:
             if isinstance(rule.quantity, Metric) and pattern is not None and is_glob(pattern) and \
                     target.entry is not None and name not in metrics_of(target.entry):
@@ -184,6 +184,11 @@ def _selected(rule: Rule, results: Results) -> list[tuple[Target, str]]:
                            f"no {rule.select.scope} matching {rule.select.describe()} reports metric "
                            f"{rule.quantity.name!r}"), rule.quantity.name))
     return out
+
+
+def metric_names(target: Target, quantity: Metric) -> list[str]:
+    """The metrics of ``target`` a (possibly glob) metric name selects (harness.gate.reading.names_of)."""
+    return names_of(target.entry, quantity)
 
 
 # --- the checks, one function per kind ---------------------------------------------------------------
