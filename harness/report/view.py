@@ -21,7 +21,7 @@ __all__ = ["Page", "build", "count", "size", "pick_examples", "Notes", "Fig", "C
 
 HEADLINE_TASKS = 4
 COST_NAMES = {"j_per_example": "energy per example (J)", "latency_s_per_example": "latency per example (s)",
-              "peak_memory_bytes": "peak memory"}
+              "model_memory_bytes": "model memory (parameters and buffers)", "peak_memory_bytes": "process peak memory"}
 
 
 @dataclass
