@@ -14,16 +14,18 @@ def add_parser(sub, epilog: str) -> None:
     compare = sub.add_parser(
         "compare", help=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compare the models of RUN_B (and further runs) with RUN_A's, item by item: McNemar's test "
-                    "for 0/1 outcomes, a paired bootstrap for corpus metrics, Holm over the whole comparison, "
-                    "flipped items and cost ratios. Items pair by (task, id, sha256(input), sha256(reference)); "
-                    "runs whose items differ are refused unless --intersection.",
+                    "for 0/1 outcomes, a paired bootstrap for corpus metrics, Holm over each compared model's p-values, "
+                    "flipped items and cost ratios (the model's own memory first). Items pair by (task, id, "
+                    "sha256(input), sha256(reference)); runs whose items differ are refused unless --intersection, "
+                    "and a task configured differently in the two runs (max_tokens, stop, tokenize...) is not compared.",
         epilog="examples:\n  harness compare reports/RUN_FULL reports/RUN_FP16\n"
                "  harness compare reports/RUN_A reports/RUN_B --intersection --json /tmp/ab.json")
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders; the first is the baseline")
     compare.add_argument("--intersection", action="store_true",
                          help="compare on the items the runs share instead of refusing runs whose items differ")
     compare.add_argument("--json", type=Path, default=Path("compare.json"), metavar="FILE",
-                         help="where to write the comparison (default: ./compare.json, in the current directory)")
+                         help="where to write the comparison (default: ./compare.json, in the current directory; never inside "
+                              "a run folder or over a file harness did not write)")
     renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
