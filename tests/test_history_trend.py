@@ -121,3 +121,26 @@ def test_a_copied_run_folder_is_reported_not_silently_dropped(tmp_path, capsys):
     shutil.rmtree(tmp_path / "r1-copy")
     quiet = in_process(capsys, "history", str(tmp_path))
     assert "copied run folder" not in quiet.stderr
+
+
+def _chart(html: str, label: str) -> str:
+    start = html.index(f"<h3>{label}")
+    return html[start:html.index("</svg>", start)]
+
+
+def test_the_chart_marks_the_recipe_change_and_the_failed_point_on_the_models_line(tmp_path, capsys):
+    """history.html drew one line per recipe and left a run that scored nothing as a plain gap."""
+    make_run(tmp_path, "r1", T[0], accuracy=(0.594, 0.41, 0.75))
+    _pruned(make_run(tmp_path, "r2", T[1], accuracy=(0.125, 0.03, 0.25)))
+    _edit(make_run(tmp_path, "r3", T[2]), _scored_nothing)
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy")
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "history.html").read_text(encoding="utf-8")
+    chart = _chart(html, "tiny-gpt2 task:facts_mc accuracy")
+    assert html.count("<h3>tiny-gpt2 task:facts_mc accuracy") == 1            # one line, the model's name
+    assert chart.count('class="event"') == 2                                   # r2 pruned, r3 back to the recipe
+    assert "<title>r2: recipe changed: tiny-gpt2 (float32) → tiny-gpt2,prune=0.9 (float32)</title>" in chart
+    assert chart.count('class="failed"') == 1
+    assert "<title>r3: FAILED (scored nothing: no item was scored)</title>" in chart
+    assert "<td>r3</td><td class=\"fail\">FAILED (scored nothing: no item was scored)</td>" in html and "Events: recipe, weights or inputs changed" in html
+    assert "MODEL@RECIPE" not in html

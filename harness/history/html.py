@@ -1,6 +1,8 @@
 """history.html: one self-contained page (inline CSS and SVG, no scripts). Chart coordinates are
 computed here as numbers; the Jinja2 template (autoescape on) writes every string, so no run id,
-model name or task name can inject markup."""
+model name or task name can inject markup. A series is one figure of one model name: a changed
+recipe, weights or inputs is an event drawn on its chart (a vertical mark titled with what changed),
+and a point that scored nothing is a failed point (a red mark), never a silent gap."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +30,12 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class FailedRow:
+    run_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class TrendChart:
     label: str
     key: str
@@ -35,7 +43,9 @@ class TrendChart:
     line: str                     # polyline points of the measured values
     bands: tuple[str, ...]        # polygons of the CI band, one per run of consecutive points with a CI
     markers: tuple[Marker, ...]
-    gaps: tuple[tuple[float, str], ...]     # x and reason of points not measured
+    gaps: tuple[tuple[float, str], ...]     # x and reason of points not measured (scored something)
+    failed: tuple[tuple[float, str], ...]   # x and text of failed points: what they measure scored nothing
+    events: tuple[tuple[float, str], ...]   # x and text of events: recipe, weights or inputs changed there
     y_ticks: tuple[tuple[float, str], ...]
     x_ticks: tuple[tuple[float, str], ...]
     baseline_y: float | None
@@ -75,14 +85,16 @@ def trend_chart(s: Series, run_order: dict[str, int]) -> TrendChart:
             run = []
     markers = tuple(Marker(x(p.run_id), y(p.value), f"{p.run_id} ({p.started}, git {p.git_sha[:8] or '?'}): {point_text(p)}",
                            p.changed, p.baseline) for p in measured)
-    gaps = tuple((x(p.run_id), f"{p.run_id}: {p.reason}") for p in s.points if p.value is None)
+    gaps = tuple((x(p.run_id), f"{p.run_id}: {p.reason}") for p in s.points if p.value is None and not p.failed)
+    failed = tuple((x(p.run_id), f"{p.run_id}: {point_text(p)}") for p in s.points if p.failed)
+    events = tuple((x(p.run_id), f"{p.run_id}: {'; '.join(p.events)}") for p in s.points if p.events)
     base = next((p for p in s.points if p.baseline), None)
     ticks = tuple((y(lo + (hi - lo) * k / 2), fmt(lo + (hi - lo) * k / 2)) for k in range(3))
     order = sorted(run_order, key=run_order.get)
     step = max(1, len(order) // 6)
     x_ticks = tuple((x(r), r) for r in order[::step])
     summary = " → ".join(point_text(p) for p in s.points)
-    return TrendChart(s.label, s.key, s.points[0].unit if s.points else "", line, tuple(bands), markers, gaps, ticks,
+    return TrendChart(s.label, s.key, s.points[0].unit if s.points else "", line, tuple(bands), markers, gaps, failed, events, ticks,
                       x_ticks, y(base.value) if base else None, summary)
 
 
@@ -91,5 +103,8 @@ def render_history(series: Sequence[Series], runs: Sequence[dict], baseline: str
     quality = [trend_chart(s, run_order) for s in series if s.scope in ("task", "probe")]
     energy = [trend_chart(s, run_order) for s in series if s.scope == "energy" and s.metric == "j_per_example"]
     changed = [(s, p) for s in series for p in s.changed]
+    events = [(s, p, e) for s in series for p, e in s.events]
+    failed = [(s, FailedRow(p.run_id, point_text(p))) for s in series for p in s.points if p.failed]
     return _ENV.get_template("history.html.j2").render(runs=runs, quality=quality, energy=energy, changed=changed,
+                                                       events=events, failed=failed,
                                                        baseline=baseline, source=source, n_series=len(series))
