@@ -102,24 +102,3 @@ def test_without_harness_installed_the_error_says_to_install_it():
     proc = subprocess.run([sys.executable, "-S", "-c", code, str(REPO)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "no built-in" in proc.stderr and "pip install -e ." in proc.stderr
-
-
-def _circle_tool() -> Path | None:
-    for root in (REPO.parent, REPO.parent.parent):
-        tool = root / "shared" / "tools" / "import_circles.py"
-        if tool.is_file():
-            return tool
-    return None
-
-
-def test_no_import_circle_larger_than_five_modules():
-    """Counting imports written inside functions (the project's tool): the built-ins' registration,
-    the run command's tail and the shard seam used to close a circle of 50 modules."""
-    tool = _circle_tool()
-    if tool is None:
-        pytest.skip("the import-circle tool (../shared/tools/import_circles.py) is not beside this checkout")
-    proc = subprocess.run([sys.executable, str(tool), "harness", "5"], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    largest = int(proc.stdout.split("largest import circle ")[1].split()[0])
-    assert largest <= 5, proc.stdout
