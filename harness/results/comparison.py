@@ -101,7 +101,9 @@ class Cost(Value):
     tasks: list[str] = []
 
     def entries(self) -> list[tuple[str, CostEntry]]:
-        return [(k, e) for k in ("j_per_example", "latency_s_per_example", "model_memory_bytes", "peak_memory_bytes")
+        """The headline first: the model's own memory, then energy and time per example, then the
+        process's peak memory (which holds the libraries and activations too)."""
+        return [(k, e) for k in ("model_memory_bytes", "j_per_example", "latency_s_per_example", "peak_memory_bytes")
                 if (e := getattr(self, k)) is not None]
 
 
