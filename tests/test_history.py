@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -225,6 +226,7 @@ def test_real_runs_trend_and_changed_task_data_is_marked_on_the_line(tmp_path, c
     out = tmp_path / "reports"
     common = ["run", "--model", "tiny-gpt2", "--tasks", "mytask", "--tasks-dir", str(tasks), "--limit", "8",
               "--no-probes", "--no-meters", "--out", str(out)]
+    first_started = time.time()
     first = in_process(capsys, *common)
     assert first.returncode == 0, first.stderr
     index = HistoryIndex(index_path(out))
@@ -248,6 +250,8 @@ def test_real_runs_trend_and_changed_task_data_is_marked_on_the_line(tmp_path, c
     row = json.loads(lines[0])
     row["question"] = row["question"] + " (reworded)"
     data.write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
+    # run ids and `started` have whole seconds: two runs in one second sort by their ids' random suffix
+    time.sleep(max(0.0, 1.05 - (time.time() - first_started)))
     second = in_process(capsys, *common)
     assert second.returncode == 0, second.stderr
     proc = in_process(capsys, "history", str(out), "--metric", "accuracy")
