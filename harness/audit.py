@@ -10,6 +10,7 @@ from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
 from harness.meters.session import read_telemetry, read_windows
 from harness.prepared import PreparedTask, prepare_task
+from harness.progress import Reporter, as_reporter
 from harness.report import render_html
 from harness.results.assembly import assemble
 from harness.results.types import COMPLETE_WITH_ERRORS, Results
@@ -38,22 +39,24 @@ def prepare_probes(spec: RunSpec) -> list:
     return catalog.select_probes(catalog.discover_probes(spec.tasks_dirs), spec.probes)
 
 
-def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] | None = None,
+def run_audit(state: RunState, progress: "bool | Reporter" = True, tasks: list[PreparedTask] | None = None,
               probes: list | None = None, shard=None) -> Results | None:
     """Runs what is missing in ``state.dir`` and writes results.json and report.html. They are
     written even when the run stops on an error or Ctrl-C, marked incomplete. With ``shard``
     (harness.distributed.shards.Sharded) this process is one rank of several: it meters and computes its
-    part, and the shard publishes (rank 0 merges every rank's part; the others return None)."""
+    part, and the shard publishes (rank 0 merges every rank's part; the others return None). ``progress``:
+    a harness.progress.Reporter, or True (bars on a terminal, heartbeat lines otherwise) / False (none)."""
     tasks = prepare(state.spec) if tasks is None else tasks
     probes = prepare_probes(state.spec) if probes is None else probes
     options = state.spec.meters
     intensity = resolve_intensity(options.country, options.carbon_intensity, options.pue)
     session = shard.session(options) if shard else build_session(options, state.dir)
     status = "incomplete: stopped"
+    reporter = as_reporter(progress)
     try:
         with session:
             with session.window("run", state.id):
-                run_models(state, tasks, progress, session, probes, shard or WHOLE)
+                run_models(state, tasks, reporter, session, probes, shard or WHOLE)
         status = "complete"
     except HarnessError as exc:
         status = f"incomplete: {exc.problem}"
@@ -65,6 +68,7 @@ def run_audit(state: RunState, progress: bool = True, tasks: list[PreparedTask] 
         status = "incomplete: interrupted"
         raise
     finally:
+        reporter.close()
         publish = shard.publish if shard else write_outputs
         results = publish(state, tasks, status, intensity, session.environment(), session.disabled_reason, probes)
     return results

@@ -86,10 +86,11 @@ def after_run(options: RunOptions, run: FinishedRun) -> Any:
 
 
 def finish(options: RunOptions, run: FinishedRun, note: str = "") -> int:
-    """The command's end: consumers, the summary table, where the files are, and the exit code."""
+    """The command's end: consumers, the summary (with every metric under --verbose), where the files
+    are, and the exit code."""
     from harness.report import summary_table
     results = after_run(options, run)
-    print(summary_table(results))
+    print(summary_table(results, verbose=run.spec.meters.verbose))
     print(f"wrote {run.dir}/results.json, samples.jsonl, report.html{note}")
     return exit_code(results, run.dir)
 

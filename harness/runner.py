@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import sys
 from typing import Callable, Iterator, Sequence
-
-from tqdm import tqdm
 
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.errors import HarnessError, ModelFault
@@ -25,6 +22,7 @@ from harness.invalid import checked_record, scrubbed
 from harness.plugins import MODELS
 from harness.preload import factory_imports
 from harness.prepared import PreparedTask
+from harness.progress import Reporter
 from harness.requests import (ClassifyRequest, GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
                               Response, request_text)
 from harness.run_dir import RunState
@@ -124,7 +122,7 @@ def example_metric_scores(task: PreparedTask, prediction_views: dict[str, str], 
 
 
 def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, store: SampleStore,
-                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: bool, session: MeterSession) -> int:
+                  done: set[tuple[str, str, str]], sizer: BatchSizer, progress: Reporter, session: MeterSession) -> int:
     examples = {ex.id: ex for ex in task.examples if (model_name, task.name, ex.id) not in done}
     pending = [Pending((ex.id, pos), request) for ex in examples.values()
                for pos, request in enumerate(task.kind.requests(task.config, ex, task.contexts[ex.id]))]
@@ -137,10 +135,9 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
     count = token_counter(adapter, model_name, f"task {task.name!r}")
     groups = group_requests(pending, lambda r: count(request_text(r)))
     call = answer_method(adapter, task.kind.request_type)
-    bar = tqdm(total=len(pending), desc=f"{model_name} · {task.name}", unit="req", leave=False,
-               disable=not progress, file=sys.stderr)
-    with session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
-                        examples=0, generated_tokens=0) as window:
+    with progress.piece(f"{model_name} · task {task.name}", len(pending), "req") as bar, \
+            session.window("task", task.name, model=model_name, task=task.name, task_kind=task.kind.name,
+                           examples=0, generated_tokens=0) as window:
         def answered(batch: list[Pending], responses: list[Response]) -> None:
             for item, response in zip(batch, responses, strict=True):
                 ex_id, pos = item.key
@@ -151,12 +148,11 @@ def evaluate_task(model_name: str, adapter: ModelAdapter, task: PreparedTask, st
                     done.add((model_name, task.name, ex_id))
                     window.attrs["examples"] += 1
                     window.attrs["generated_tokens"] += int(record["scores"].get("generated_tokens", 0))
-            bar.update(len(batch))
+            bar.advance(len(batch))
 
         try:
             fault = answer_isolated(groups, sizer, guarded(call, model_name, f"task {task.name!r}"), answered)
         finally:
-            bar.close()
             store.sync()
     if fault is not None:
         raise fault           # the task is a failed piece; every example the model could answer is stored
@@ -257,7 +253,7 @@ def _record(model_name: str, task: PreparedTask, example, answers: dict[int, Res
                            "views": dict(scored.views), "details": dict(scored.details)})
 
 
-def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, session: MeterSession,
+def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: Reporter, session: MeterSession,
                probes: Sequence = (), shard: Shard = WHOLE) -> None:
     """``shard`` says which examples and probe items are this process's when several share the run
     (harness.shard; harness.distributed); the default is all of them."""
@@ -265,7 +261,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
     spec = state.spec
     with shard.store(state.samples_path) as store:
         done = store.done_keys()
-        for model_spec in spec.models:
+        for number, model_spec in enumerate(spec.models, 1):
             with shard.model(model_spec.name) as tasks_stored:
                 skipped = state.skipped.get(model_spec.name, {})
                 previous = state.models.get(model_spec.name, {})
@@ -281,8 +277,16 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                 with session.window("model", model_spec.name, model=model_spec.name):
                     memory = PeakMemory()
                     memory.reset()
-                    with isolated(state, model_spec.name, "load") as loading:
-                        adapter = load_model(model_spec, spec.runtime, session.ready)
+                    with isolated(state, model_spec.name, "load") as loading, \
+                            progress.piece(f"{model_spec.name} · load (model {number} of {len(spec.models)})",
+                                           unit="weight tensors") as piece:
+                        piece.at("importing its libraries")
+
+                        def ready() -> None:
+                            session.ready()
+                            piece.at("building the model")
+                            piece.watch_library_bars()          # transformers' weight-loading count, into the piece
+                        adapter = load_model(model_spec, spec.runtime, ready)
                     if loading.failed:
                         continue
                     sizer = BatchSizer(spec.runtime)
@@ -308,7 +312,7 @@ def run_models(state: RunState, tasks: Sequence[PreparedTask], progress: bool, s
                                           session)
                     tasks_stored()            # the probes read every process's task records
                     run_probes(model_spec.name, adapter, pending_probes, tasks, store, done, state, session, sizer,
-                               shard, lambda spec: load_model(spec, state.spec.runtime))
+                               shard, lambda spec: load_model(spec, state.spec.runtime), progress=progress)
                     state.models[model_spec.name]["batch_size"] = sizer.size
                     state.models[model_spec.name]["peak_memory"] = memory.read(adapter.info.device)
                     state.save()

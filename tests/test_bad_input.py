@@ -60,7 +60,7 @@ def test_bad_jsonl_line_is_named(tmp_path):
 
 def test_bad_flags(tmp_path):
     assert_one_line_error(run_cli("run", "--limit", "-1"), "--limit", "is not a whole number at least 1")
-    assert_one_line_error(run_cli("run", "--bogus"), "unrecognized arguments")
+    assert_one_line_error(run_cli("run", "--bogus"), "unknown option '--bogus' of `harness run`")
     assert_one_line_error(run_cli("show", str(tmp_path)), "no results.json")
     assert_one_line_error(run_cli("run", "--resume", str(tmp_path)), "not a run folder")
     assert_one_line_error(run_cli("run", "--model", "hf-causal:/no/such/folder", "--tasks", "facts_mc",

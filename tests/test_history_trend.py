@@ -123,9 +123,9 @@ def test_a_copied_run_folder_is_reported_not_silently_dropped(tmp_path, capsys):
     assert "copied run folder" not in quiet.stderr
 
 
-def _chart(html: str, label: str) -> str:
-    start = html.index(f"<h3>{label}")
-    return html[start:html.index("</svg>", start)]
+def _chart(html: str, printed: str) -> str:
+    start = html.index(f'</h3>\n<div class="key">{printed}</div>')
+    return html[html.rindex("<h3>", 0, start):html.index("</svg>", start)]
 
 
 def test_the_chart_marks_the_recipe_change_and_the_failed_point_on_the_models_line(tmp_path, capsys):
@@ -136,11 +136,12 @@ def test_the_chart_marks_the_recipe_change_and_the_failed_point_on_the_models_li
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy")
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "history.html").read_text(encoding="utf-8")
+    assert html.count('</h3>\n<div class="key">tiny-gpt2 task:facts_mc accuracy</div>') == 1   # one chart: the name
     chart = _chart(html, "tiny-gpt2 task:facts_mc accuracy")
-    assert html.count("<h3>tiny-gpt2 task:facts_mc accuracy") == 1            # one line, the model's name
-    assert chart.count('class="event"') == 2                                   # r2 pruned, r3 back to the recipe
+    assert chart.count('<line class="event"') == 2                           # r2 pruned, r3 back to the recipe
     assert "<title>r2: recipe changed: tiny-gpt2 (float32) → tiny-gpt2,prune=0.9 (float32)</title>" in chart
     assert chart.count('class="failed"') == 1
     assert "<title>r3: FAILED (scored nothing: no item was scored)</title>" in chart
-    assert "<td>r3</td><td class=\"fail\">FAILED (scored nothing: no item was scored)</td>" in html and "Events: recipe, weights or inputs changed" in html
-    assert "MODEL@RECIPE" not in html
+    assert "<td>r3</td><td class=\"fail\">FAILED (scored nothing: no item was scored)</td>" in html
+    assert "<td>r2</td><td>recipe changed: tiny-gpt2 (float32) → tiny-gpt2,prune=0.9 (float32)</td>" in html
+    assert "separate lines" not in html

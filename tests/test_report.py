@@ -106,7 +106,7 @@ def test_examples_show_failures_first():
     records = [{"id": str(i), "index": i, "scores": {"accuracy": float(i % 3 != 0)}} for i in range(12)]
     records.append({"id": "bad", "index": 12, "invalid": "non-finite logits", "scores": {}})
     rows = pick_examples(records, "accuracy", failed=5, sample=2)
-    assert [r["status"] for r in rows] == ["invalid", "wrong", "wrong", "wrong", "wrong", "ok", "ok"]
+    assert [r["status"] for r in rows] == ["invalid", "wrong", "wrong", "wrong", "wrong", "correct", "correct"]
     assert [r["id"] for r in rows[1:5]] == ["0", "3", "6", "9"]
     bleu = [{"id": str(i), "index": i, "scores": {"bleu": s}} for i, s in enumerate([100.0, 12.0, 55.0, 100.0])]
     assert [r["id"] for r in pick_examples(bleu, "bleu", failed=5, sample=1)] == ["1", "2", "0"]
@@ -194,9 +194,9 @@ def test_a_passing_gate_heads_the_page_and_its_absence_says_so():
     assert "Gate:" not in html and "No release gate was applied" in html
 
 
-def test_a_metric_one_model_does_not_report_is_a_dash_not_none():
+def test_a_metric_one_model_does_not_report_is_n_a_with_the_reason_not_none():
     """Two models of one probe with different metrics (robustness on different tasks): the cell of the
-    metric a model lacks read "None"."""
+    metric a model lacks read "None", then a bare "—"; it says n/a, and a note says why."""
     import results_builder as rb
     results = rb.results("r", {
         "a": rb.model(probes={"robustness": rb.probe("robustness", {"fail_rate": rb.metric(0.2),
@@ -204,4 +204,7 @@ def test_a_metric_one_model_does_not_report_is_a_dash_not_none():
         "b": rb.model(kind="encoder", probes={"robustness": rb.probe("robustness", {
             "fail_rate": rb.metric(0.1), "topic.worst_case_accuracy": rb.metric(0.8)})})})
     html = render_html(results, [])
-    assert ">None<" not in html and html.count('<span title="">—</span>') == 2
+    assert ">None<" not in html and '<span title="">—</span>' not in html
+    assert html.count('<span class="nm">n/a<sup class="note">') == 2
+    assert "n/a: b did not run facts_mc, so probe robustness has no facts_mc.worst_case_accuracy for it" in html
+    assert "n/a: a did not run topic, so probe robustness has no topic.worst_case_accuracy for it" in html

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.commands.options import renamed
 
-HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json"
+HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json and compare.html"
 
 
 def add_parser(sub, epilog: str) -> None:
@@ -25,7 +25,8 @@ def add_parser(sub, epilog: str) -> None:
                          help="compare on the items the runs share instead of refusing runs whose items differ")
     compare.add_argument("--json", type=Path, default=Path("compare.json"), metavar="FILE",
                          help="where to write the comparison (default: ./compare.json, in the current directory; never inside "
-                              "a run folder or over a file harness did not write)")
+                              "a run folder or over a file harness did not write); the page compare.html goes beside it "
+                              "(FILE.html)")
     renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
@@ -43,6 +44,9 @@ def execute(args, argv: list[str]) -> int:
                            "pass two or more run folders: harness compare RUN_A RUN_B")
     out = args.json if args.json.suffix else args.json / "compare.json"
     check_output(out, "--json", "json")       # never inside a run folder, never onto a file harness did not write
+    from harness.report.compare_page import check_target, html_path
+    page = html_path(out)
+    check_target(page, args.runs)
     comparison = compare_runs(args.runs[0], args.runs[1:], intersection=args.intersection)
     print(comparison_table(comparison))
     if args.intersection:
@@ -56,4 +60,20 @@ def execute(args, argv: list[str]) -> int:
     except OSError as exc:
         raise disk_full(exc, out) or HarnessError(f"cannot write {out}: {exc.strerror}", "pass a writable --json FILE") from None
     print(f"wrote {out}")
+    write_page(page, comparison)
+    print(f"wrote {page}")
     return 0
+
+
+def write_page(page: Path, comparison) -> None:
+    """compare.html from the comparison and each compared run's results."""
+    from harness.errors import HarnessError
+    from harness.report.compare_page import render_compare
+    from harness.results.reading import read_results
+    from harness.run_dir import now
+    from harness.store import disk_full, write_text_atomic
+    results = {key: read_results(Path(ref.dir)) for key, ref in comparison.runs.items() if ref.dir}
+    try:
+        write_text_atomic(page, render_compare(comparison, results, created=now()))
+    except OSError as exc:
+        raise disk_full(exc, page) or HarnessError(f"cannot write {page}: {exc.strerror}", "pass a writable --json FILE") from None

@@ -128,6 +128,30 @@ def resolve_baseline(name: str | None, reports: Path, run_ids: list[str]) -> str
                                     shown=repr))
 
 
+def recipe_words(index, runs: list[dict], reports: Path) -> dict[str, str]:
+    """Series key -> its model's recipe in words ("float32, prune=0.9") for history.html's labels: the
+    recipe keys from the run folder's results.json where it is still there, else the dtype the index keeps."""
+    from harness.report.headline import recipe_text
+    from harness.results.reading import read_results
+    words: dict[str, str] = {}                       # recipe hash -> words
+    folders = {r["run_id"]: r.get("run_dir") for r in runs}
+    for m in index.models():
+        if m["recipe_hash"] in words:
+            continue
+        text = m.get("dtype") or ""
+        folder = folders.get(m["run_id"])
+        for candidate in ([Path(folder)] if folder else []) + [reports / m["run_id"]]:
+            try:
+                info = read_results(candidate).models.get(m["model"])
+            except (HarnessError, OSError, ValueError):
+                continue
+            if info is not None:
+                text = recipe_text(info) or text
+                break
+        words[m["recipe_hash"]] = text
+    return {f["series_key"]: words.get(f["recipe_hash"], "") for f in index.figures()}
+
+
 def execute(args, argv: list[str]) -> int:
     from harness.history import HistoryIndex, carry_over_blessed, index_path
     from harness.history.entry import RUN_SUBJECT
@@ -180,7 +204,7 @@ def execute(args, argv: list[str]) -> int:
     if gated:
         print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
     try:
-        write_text_atomic(out, render_history(series, runs, baseline, str(reports)))
+        write_text_atomic(out, render_history(series, runs, baseline, str(reports), recipe_words(index, runs, reports)))
     except OSError as exc:
         raise HarnessError(f"cannot write {out} ({exc.strerror})", "pass a writable --html FILE") from None
     print(f"wrote {out}")

@@ -18,8 +18,9 @@ def execute(args, argv: list[str]) -> int:
     if args.what == "tasks":
         rows = [(t.name, t.kind, t.description.strip().splitlines()[0] if t.description.strip() else t.source)
                 for t in sorted(catalog.discover(args.tasks_dir).values(), key=lambda t: t.name)]
-    elif args.what == "probes":
-        rows = [(c.name, c.probe, c.description) for c in catalog.discover_probes(args.tasks_dir).values()]
+    elif args.what == "probes":         # a configured probe named as its plugin is listed once; another name says its plugin
+        rows = [(c.name, c.description if c.name == c.probe else f"(probe {c.probe}) {c.description}")
+                for c in sorted(catalog.discover_probes(args.tasks_dir).values(), key=lambda c: c.name)]
     elif args.what == "metrics":
         rows = [(name, "higher is better" if cls.higher_is_better else "lower is better", cls.description_)
                 for name, cls in METRICS.items()]
@@ -32,7 +33,7 @@ def execute(args, argv: list[str]) -> int:
         rows = [(name, registry.origin(name), registry.describe(name)) for name in registry.names()]
     if not rows:
         print(f"no {args.what} registered")
-    widths = [max(len(str(r[i])) for r in rows) for i in range(3)] if rows else []
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))] if rows else []
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
         if args.what == "models":

@@ -41,7 +41,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                      help="seed for few-shot draws and the bootstrap, 0 to 2^32-1 (default 1234)")
     run.add_argument("--trust-remote-code", action="store_true",
                      help="allow models that ship their own Python code to run it (off by default)")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true", help="no progress output (bars on a terminal; elsewhere, e.g. a CI log, a "
+                                                                   "heartbeat line per task, probe and model load)")
     run.add_argument("--probes", metavar="A,B", help="comma-separated robustness/bias probes (default: all that apply)")
     run.add_argument("--no-probes", action="store_true", help="run no probes")
     run.add_argument("--probe-limit", type=count("--probe-limit", all_means=0), metavar="N|all",
@@ -59,7 +60,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                         help="grid carbon intensity in g CO2e/kWh (wins over --country)")
     meters.add_argument("--pue", type=number(1.0, MAX_PUE), default=1.0,
                         help="data-centre power usage effectiveness (default 1.0)")
-    meters.add_argument("--verbose", action="store_true", help="let CodeCarbon log what it does")
+    run.add_argument("--verbose", action="store_true",
+                     help="print every metric with its interval after the headline (as `harness show` does), and let "
+                          "CodeCarbon log what it does")
     run.add_argument("--baseline-model", dest="baseline", metavar="NAME",
                      help="with several --model: compare each other model with this one, item by item (McNemar, "
                           "paired bootstrap, cost ratios) into results.json's `comparison`")
@@ -161,7 +164,7 @@ def execute(args, argv: list[str]) -> int:
     print(f"run folder: {state.dir}", file=sys.stderr)
     with run_lock(state.dir):
         try:
-            results = run_audit(state, progress=options.progress and sys.stderr.isatty(), tasks=tasks, probes=probes)
+            results = run_audit(state, progress=options.progress, tasks=tasks, probes=probes)
         except OSError as exc:
             raise disk_full(exc, state.dir) or exc
     return finish.finish(options, FinishedRun(state.dir, state.spec, results))

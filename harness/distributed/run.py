@@ -139,7 +139,7 @@ def _execute(rank: Rank, group: Group, options: RunOptions, start: Callable[[], 
                           failures=state.failures, identity=identity)
         mine.save()                                 # this invocation's shard state, from the merged start
         shard.begin()
-        progress = rank.rank == 0 and options.progress and sys.stderr.isatty()
+        progress = rank.rank == 0 and options.progress
         try:
             results = run_audit(mine, progress=progress, tasks=tasks, probes=probes, shard=shard)
         except Terminated:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.fingerprint import digest
+from harness.report.intervals import interval
 from harness.results.energy import Energy, energy_reason
 from harness.results.reading import as_results
 from harness.results.types import ModelResult, Results
@@ -154,7 +155,9 @@ def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, en
     for name in ENERGY_FIGURES:
         f = energy.figure(name) if energy is not None else None
         value = _num(f.value) if f is not None else None
+        spread = interval(f)                  # over repeats (`harness run --repeats`): history.html draws it as a band
         out.append(Figure(model, recipe, "energy", subject, subject_hash, name, value,
+                          spread.lo if spread else None, spread.hi if spread else None,
                           unit=f.unit if f is not None else "", source=f.source if f is not None else NOT_MEASURED,
                           reason="" if value is not None else _reason(f.reason if f is not None else energy_reason(energy))))
     return out

@@ -78,13 +78,14 @@ def ci_overlaps(a: Point, b: Point) -> bool:
     return not (a.ci_lo > b.ci_hi or a.ci_hi < b.ci_lo)
 
 
-def _flag(points: list[Point], baseline_run: str | None) -> tuple[tuple[Point, ...], str | None]:
+def _flag(points: list[Point], baseline_run: str | None, judged: bool = True) -> tuple[tuple[Point, ...], str | None]:
+    """``judged`` False (energy, whose interval over repeats is drawn but not judged here): nothing is flagged."""
     measured = [p for p in points if p.value is not None]
     base = next((p for p in measured if p.run_id == baseline_run), measured[0] if measured else None)
     out = []
     for p in points:
         change = ""
-        if base is not None and p is not base and p.has_ci and base.has_ci and not ci_overlaps(p, base):
+        if judged and base is not None and p is not base and p.has_ci and base.has_ci and not ci_overlaps(p, base):
             change = "up" if p.ci_lo > base.ci_hi else "down"
         out.append(replace(p, changed=change, baseline=p is base))
     return tuple(out), base.run_id if base else None
@@ -160,7 +161,7 @@ def build_series(rows: Sequence[dict], baseline_run: str | None = None, models: 
                         r["reason"] or "", r["source"] or "", r["unit"] or "", recipe=r.get("recipe_hash") or "",
                         recipe_text=r.get("recipe_text") or "", inputs=r.get("subject_hash") or "",
                         inputs_json=r.get("inputs_json") or "", failed=bool(r.get("failed"))) for r in mine]
-        flagged, base = _flag(_with_events(points, model), baseline_run)
+        flagged, base = _flag(_with_events(points, model), baseline_run, judged=scope != "energy")
         out.append(Series(f"{model}/{scope}:{subject}/{metric}", f"{model} {scope}:{subject} {metric}", model, scope,
                           subject, metric, flagged, base, direction(mine)))
     order = {"task": 0, "probe": 1, "energy": 2}
@@ -175,7 +176,7 @@ def point_text(p: Point) -> str:
     if p.failed:
         return f"FAILED (scored nothing: {p.reason.removeprefix('not measured: ') or 'no item scored'})"
     if p.value is None:
-        return f"n/m ({p.reason.removeprefix('not measured: ')})"
+        return f"not measured: {p.reason.removeprefix('not measured: ') or 'no reason recorded'}"
     ci = f" [{fmt(p.ci_lo)}, {fmt(p.ci_hi)}]" if p.has_ci else ""
     mark = {"up": " ▲", "down": " ▼"}.get(p.changed, "")
     return f"{fmt(p.value)}{ci}{mark}"

@@ -49,8 +49,7 @@ class WordSubstitutionAttack:
             return f"the attack needs a classifier; {adapter.info.kind} models do not classify"
         return None
 
-    def run(self, ctx: ProbeContext) -> Iterator[dict]:
-        budget = float(ctx.config.params.get("budget", 0.3))
+    def _todo(self, ctx: ProbeContext) -> Iterator[tuple]:
         for task in ctx.tasks:
             if task.kind.request_type is not ClassifyRequest or (ctx.config.tasks and task.name not in ctx.config.tasks):
                 continue
@@ -58,7 +57,16 @@ class WordSubstitutionAttack:
             for ex in ctx.take([ex for ex in task.examples if ex.id in clean]):
                 item_id = f"{task.name}|{ex.id}"
                 if item_id not in ctx.done:
-                    yield self._attack(ctx, task, ex, clean[ex.id], budget, item_id)
+                    yield task, ex, clean[ex.id], item_id
+
+    def planned(self, ctx: ProbeContext) -> int:
+        """How many items run() will store (for the progress count)."""
+        return sum(1 for _ in self._todo(ctx))
+
+    def run(self, ctx: ProbeContext) -> Iterator[dict]:
+        budget = float(ctx.config.params.get("budget", 0.3))
+        for task, ex, clean, item_id in self._todo(ctx):
+            yield self._attack(ctx, task, ex, clean, budget, item_id)
 
     def _attack(self, ctx, task, ex, clean, budget, item_id) -> dict:
         text = task.contexts[ex.id]

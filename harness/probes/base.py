@@ -54,6 +54,8 @@ class Probe(Protocol):
     # optionally ``metrics``: the names (fnmatch patterns allowed) summarize may report under `metrics`,
     # which `harness gate` policies may then name (harness.gate.names)
     # optionally ``check_params(self, config)``: refuse bad values before the run starts
+    # optionally ``planned(self, ctx) -> int``: how many records run() will yield (progress counts them
+    # against it, with an ETA; without it, progress counts the requests of each ctx.call)
 
     def skip_reason(self, adapter: ModelAdapter, config: ProbeConfig) -> str | None:
         """Why this probe cannot run on this model, or None."""

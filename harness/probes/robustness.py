@@ -55,8 +55,8 @@ class Robustness:
             fraction_param(config, f"perturbations.{name}", chosen[name])
         return chosen
 
-    def run(self, ctx: ProbeContext) -> Iterator[dict]:
-        severities = self.severities(ctx.config)
+    def _tasks(self, ctx: ProbeContext) -> Iterator[tuple]:
+        """(task, its clean records by id, the examples perturbed, the fields perturbed) per task it applies to."""
         for task in ctx.tasks:
             if ctx.config.tasks and task.name not in ctx.config.tasks:
                 continue
@@ -65,8 +65,17 @@ class Robustness:
             clean = {r["id"]: r for r in ctx.task_records(task.name)}
             examples = ctx.take([ex for ex in task.examples if ex.id in clean])
             fields = perturbed_fields(task)
-            if not examples or not fields:
-                continue
+            if examples and fields:
+                yield task, clean, examples, fields
+
+    def planned(self, ctx: ProbeContext) -> int:
+        """How many items run() will store (for the progress count)."""
+        return sum(f"{task.name}|{pert}|{ex.id}" not in ctx.done for task, _, examples, _ in self._tasks(ctx)
+                   for pert in self.severities(ctx.config) for ex in examples)
+
+    def run(self, ctx: ProbeContext) -> Iterator[dict]:
+        severities = self.severities(ctx.config)
+        for task, clean, examples, fields in self._tasks(ctx):
             for pert, severity in severities.items():
                 todo = []
                 for ex in examples:

@@ -13,6 +13,7 @@ from harness.models.base import ModelAdapter
 from harness.plugins import PROBES
 from harness.prepared import PreparedTask
 from harness.probes.base import ProbeConfig, ProbeContext
+from harness.progress import OFF, Piece, Reporter
 from harness.requests import Request, Response, request_text
 from harness.run_dir import RunState
 from harness.spec import ModelSpec
@@ -23,11 +24,16 @@ def probe_task_name(config: ProbeConfig) -> str:
     return f"probe:{config.name}"
 
 
-def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> Callable[[list[Request]], list[Response]]:
-    """A call that takes requests of one kind in any order and answers them in that order, in batches."""
+def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str,
+                   piece: Piece | None = None) -> Callable[[list[Request]], list[Response]]:
+    """A call that takes requests of one kind in any order and answers them in that order, in batches
+    (each batch counted on ``piece``: the requests, or when the piece counts items, beside them)."""
     def call(requests: list[Request]) -> list[Response]:
         if not requests:
             return []
+        by_request = piece is not None and piece.unit == "req"
+        if by_request:
+            piece.grow(len(requests))
         pending = [Pending(i, r) for i, r in enumerate(requests)]
         count = token_counter(adapter, model_name, what)
         groups = group_requests(pending, lambda r: count(request_text(r)))
@@ -36,15 +42,22 @@ def batched_caller(adapter: ModelAdapter, sizer, model_name: str, what: str) -> 
         for batch, responses in sizer.run(groups, method):
             for item, response in zip(batch, responses, strict=True):
                 out[item.key] = response
+            if by_request:
+                piece.advance(len(batch))
+            elif piece is not None:
+                piece.count("requests", len(batch))
         return out
     return call
 
 
 def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeConfig], tasks: Sequence[PreparedTask],
                store: SampleStore, done: set[tuple[str, str, str]], state: RunState, session: MeterSession,
-               sizer, shard=None, load_model: Callable[[ModelSpec], ModelAdapter] | None = None) -> None:
+               sizer, shard=None, load_model: Callable[[ModelSpec], ModelAdapter] | None = None,
+               progress: Reporter = OFF) -> None:
     """Runs ``probes`` for one model. ``load_model`` loads a model a probe needs besides this one (the
-    safety probe's classifier) with the run's own runtime options (--device, --dtype, ...)."""
+    safety probe's classifier) with the run's own runtime options (--device, --dtype, ...). Each probe
+    is a piece of ``progress``: its items against ``probe.planned(ctx)`` when the probe says how many
+    it will store, else its requests as each call makes them known."""
     records_by_task: dict[str, list[dict]] | None = None
 
     def task_records(name: str) -> list[dict]:
@@ -74,13 +87,21 @@ def run_probes(model_name: str, adapter: ModelAdapter, probes: Sequence[ProbeCon
                            done=shard.probe_done(model_name, name, done_ids) if shard else done_ids,
                            seed=state.spec.seed, limit=limit or None, load_model=load_model)
         with isolated(state, model_name, "probe", config.name) as attempt:
+            planned = getattr(probe, "planned", None)
+            total = planned(ctx) if planned is not None and progress.mode != "off" else None
             try:
-                with session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
+                with progress.piece(f"{model_name} · probe {config.name}", total, "items" if total else "req") as piece, \
+                        session.window("probe", config.name, model=model_name, probe=config.name, examples=0) as window:
+                    ctx.call = batched_caller(adapter, sizer, model_name, what, piece)
                     for record in probe.run(ctx):
                         record = checked_record({**record, "model": model_name, "task": name})   # NaN: stored as invalid
                         store.append(record)
                         done.add((model_name, name, record["id"]))
                         window.attrs["examples"] += 1
+                        if piece.unit == "items":
+                            piece.advance()
+                        else:
+                            piece.count("items")
             finally:
                 store.sync()
         if attempt.failed:

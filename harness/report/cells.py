@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.report.intervals import interval
 from harness.report.numbers import pvalue, sig
 from harness.results.comparison import PairedStat
 from harness.results.values import Figure, MetricValue
@@ -13,27 +14,34 @@ from harness.results.values import Figure, MetricValue
 SOURCE_MARK = {"estimated": "≈"}
 
 
+NOT_MEASURED, NOT_APPLICABLE = "not measured", "n/a"
+
+
 class Notes:
-    """Footnotes: each distinct reason gets one number, shown once under the section it belongs to."""
+    """Footnotes: each distinct reason gets one number, shown once under the section it belongs to.
+    A note is of a kind: "not measured" (a figure that was tried and has no value) or "n/a" (a figure
+    that does not apply to this model, e.g. a worst case over a task it did not run)."""
 
     def __init__(self):
-        self.reasons: dict[str, int] = {}
+        self.reasons: dict[tuple[str, str], int] = {}
 
-    def __call__(self, reason: str | None) -> int:
-        return self.reasons.setdefault(reason or "no reason recorded", len(self.reasons) + 1)
+    def __call__(self, reason: str | None, kind: str = NOT_MEASURED) -> int:
+        return self.reasons.setdefault((kind, reason or "no reason recorded"), len(self.reasons) + 1)
 
-    def items(self) -> list[tuple[int, str]]:
-        return [(n, r) for r, n in self.reasons.items()]
+    def items(self) -> list[tuple[int, str, str]]:
+        """(number, kind, reason) in number order."""
+        return [(n, kind, r) for (kind, r), n in self.reasons.items()]
 
 
 @dataclass(frozen=True)
 class Fig:
-    """A measured figure (value, unit, source) or a not-measured one (note number)."""
+    """A measured figure (value, unit, source; ``spread``: "± 0.05" over repeats) or a not-measured one (note number)."""
     text: str = "—"
     unit: str = ""
     source: str = ""
     mark: str = ""
     note: int = 0
+    spread: str = ""
 
     @property
     def measured(self) -> bool:
@@ -58,7 +66,11 @@ def fig(f: Figure | None, notes: Notes) -> Fig:
     if f.value is None:
         return Fig(note=notes(f.reason or "no meter"))
     unit = f.unit.replace("gCO2e", "g CO₂e")
-    return Fig(sig(f.value), unit, f.source, SOURCE_MARK.get(f.source, ""))
+    spread = interval(f)
+    text = f"± {sig(spread.half_width)}" if spread is not None else ""
+    source = f.source + (f"; 95% interval [{sig(spread.lo)}, {sig(spread.hi)}] over {spread.repeats or 'several'} repeats"
+                         + (f", cv {sig(spread.cv)}" if spread.cv is not None else "") if spread is not None else "")
+    return Fig(sig(f.value), unit, source, SOURCE_MARK.get(f.source, ""), spread=text)
 
 
 def interval_text(ci) -> str:
@@ -86,9 +98,10 @@ def size(n) -> str:
     return f"{sig(n)} B"
 
 
-def metric_cell(m: MetricValue | None, notes: Notes) -> Cell:
-    if m is None:                     # a metric this model does not report
-        return Cell()
+def metric_cell(m: MetricValue | None, notes: Notes, missing: str = "") -> Cell:
+    """The metric's cell; ``m`` None: a metric this model does not report, n/a for ``missing`` (the reason)."""
+    if m is None:
+        return Cell(value="n/a", note=notes(missing, NOT_APPLICABLE)) if missing else Cell()
     if m.value is None:
         return Cell(note=notes(m.reason or "not computed"))
     return Cell(sig(m.value), interval_text(m.ci95), title=f"n = {m.n}" if m.n is not None else "")

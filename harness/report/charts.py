@@ -46,6 +46,7 @@ class Scatter:
     front: str                      # polyline points of the Pareto front
     x_axis: Axis
     y_axis: Axis
+    higher_is_better: bool = True   # the y metric's direction: its axis reads "↑ better" or "↓ better"
     width: int = 300
     height: int = 190
     left: int = 44
@@ -68,7 +69,7 @@ def pareto(items: list[tuple[float, float]], higher_is_better: bool = True) -> l
 
 def scatter(title: str, rows: list[dict], x_title: str, y_title: str, higher_is_better: bool = True) -> Scatter:
     """rows: {label, x, y, ci: [lo, hi] | None, color}; x and y finite numbers."""
-    chart = Scatter(title, [], "", Axis((), x_title), Axis((), y_title))
+    chart = Scatter(title, [], "", Axis((), x_title), Axis((), y_title), higher_is_better)
     xs = [r["x"] for r in rows]
     ys = [r["y"] for r in rows] + [v for r in rows for v in (r.get("ci") or []) if v is not None]
     x_ticks = nice_ticks(0.0, max(xs) if max(xs) > 0 else 1.0, 4)
@@ -97,6 +98,8 @@ class Bar:
     label: str
     value: str
     kind: str          # task | probe | load
+    lo: float | None = None         # an interval over repeats: whisker ends (pixels)
+    hi: float | None = None
 
 
 @dataclass
@@ -116,14 +119,20 @@ class Bars:
         return self.top + self.row * len(self.bars) + self.bottom
 
 
-def bars(title: str, rows: list[tuple[str, float, str]], unit: str) -> Bars:
-    """rows: (label, value >= 0, kind)."""
+def bars(title: str, rows: list[tuple], unit: str, scale_max: float | None = None) -> Bars:
+    """rows: (label, value >= 0, kind[, (lo, hi) | None]). ``scale_max``: the axis end shared with other
+    charts (so that bars of different models compare by length); default: this chart's largest value."""
     chart = Bars(title, [], Axis((), unit))
-    ticks = nice_ticks(0.0, max((v for _, v, _ in rows), default=1.0) or 1.0, 4)
+    top = scale_max if scale_max else max((r[1] for r in rows), default=1.0)
+    ticks = nice_ticks(0.0, top or 1.0, 4)
     px = _scale(0.0, ticks[-1], chart.left, chart.width - chart.right)
-    for i, (label, value, kind) in enumerate(rows):
+    for i, (label, value, kind, *rest) in enumerate(rows):
+        whisker = rest[0] if rest and rest[0] else (None, None)
         short = label if len(label) <= 24 else label[:23] + "…"
-        chart.bars.append(Bar(chart.top + i * chart.row, px(value) - chart.left, short, f"{sig(value)} {unit}", kind))
+        text = f"{sig(value)} {unit}" + (f" [{sig(whisker[0])}, {sig(whisker[1])}]" if whisker[0] is not None else "")
+        chart.bars.append(Bar(chart.top + i * chart.row, px(value) - chart.left, short, text, kind,
+                              px(whisker[0]) if whisker[0] is not None else None,
+                              px(whisker[1]) if whisker[1] is not None else None))
     chart.x_axis = Axis(tuple((px(v), tick_label(v, ticks)) for v in ticks), unit)
     return chart
 
@@ -147,8 +156,8 @@ class Forest:
     rows: list[Interval]
     x_axis: Axis
     zero: float | None             # pixel of the reference value, when in range
-    width: int = 460
-    left: int = 170
+    width: int = 520
+    left: int = 230
     row: int = 16
     top: int = 4
     bottom: int = 26
@@ -176,11 +185,12 @@ def forest(title: str, rows: list[dict], x_title: str, reference: float | None =
     for i, r in enumerate(kept):
         lo, hi = (r.get("ci") or [None, None])[:2]
         ci_text = f" [{sig(lo)}, {sig(hi)}]" if lo is not None and hi is not None else ""
-        short = r["label"] if len(r["label"]) <= 28 else r["label"][:27] + "…"
+        short = r["label"] if len(r["label"]) <= 38 else r["label"][:37] + "…"
         chart.rows.append(Interval(chart.top + i * chart.row + chart.row / 2, px(r["value"]),
                                    px(lo) if isinstance(lo, (int, float)) else None,
                                    px(hi) if isinstance(hi, (int, float)) else None,
-                                   short, f"{r['label']}: {sig(r['value'])}{ci_text}", bool(r.get("significant"))))
+                                   short, r.get("title") or f"{r['label']}: {sig(r['value'])}{ci_text}",
+                                   bool(r.get("significant"))))
     chart.zero = px(reference) if reference is not None else None
     chart.x_axis = Axis(tuple((px(v), tick_label(v, ticks)) for v in ticks), x_title)
     return chart

@@ -1,4 +1,4 @@
-"""The report's per-model part: energy per task and probe, the examples shown (failures first),
+"""The report's per-model part: energy per task and probe, the examples shown (harness.report.examples),
 each probe's metrics, subgroup table and forest plot, the largest drops under perturbation, and
 the calibration charts. Pure: a typed ``ModelResult`` and its records in, plain data out."""
 from __future__ import annotations
@@ -7,11 +7,14 @@ from typing import Sequence
 
 import harness.report.charts as charts
 from harness.report.cells import Cell, Fig, Notes, detail_cell, fig, metric_cell
+from harness.report.examples import example_view, pick_examples  # noqa: F401  (pick_examples: the tests' import)
 from harness.report.numbers import pvalue, sig
 from harness.report.reliability import reliability_chart
 from harness.results.types import ModelResult, TaskResult
 
-EXAMPLES_FAILED, EXAMPLES_SAMPLE, DROPS = 5, 3, 6
+DROPS = 6
+# a subgroup table with more columns than this is split by group prefix, and wraps its cells if still wider
+WIDE_COLUMNS = 7
 # the subgroup figure a probe's forest plot shows, when present (else its first one with a CI)
 EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias_score_ambiguous", "fail_rate")
 
@@ -19,24 +22,6 @@ EFFECTS = ("mean_score_shift", "effect_size", "stereotype_preference_pct", "bias
 def primary(result: TaskResult) -> str | None:
     """A task's headline metric: its first."""
     return next(iter(result.metrics), None)
-
-
-def pick_examples(records: Sequence[dict], metric: str | None, higher_is_better: bool = True,
-                  failed: int = EXAMPLES_FAILED, sample: int = EXAMPLES_SAMPLE) -> list[dict]:
-    """The failures first (invalid outputs, then the lowest per-example scores), then a sample of
-    the rest in dataset order. Each row gets ``status``: invalid | wrong | ok | unscored."""
-    records = sorted(records, key=lambda r: r.get("index", 0))
-    invalid = [dict(r, status="invalid") for r in records if "invalid" in r]
-    scored = [r for r in records if "invalid" not in r and isinstance((r.get("scores") or {}).get(metric), (int, float))]
-    if not scored:
-        rest = [dict(r, status="unscored") for r in records if "invalid" not in r]
-        return (invalid + rest)[:failed + sample]
-    sign = 1 if higher_is_better else -1
-    best = max(sign * r["scores"][metric] for r in scored)
-    wrong = sorted((r for r in scored if sign * r["scores"][metric] < best), key=lambda r: sign * r["scores"][metric])
-    ok = [r for r in scored if sign * r["scores"][metric] >= best]
-    chosen = invalid[:failed] + [dict(r, status="wrong") for r in wrong[:max(failed - len(invalid), 0)]]
-    return chosen + [dict(r, status="ok") for r in ok[:sample]]
 
 
 def perturbation_drops(records: Sequence[dict], n: int = DROPS) -> list[dict]:
@@ -57,11 +42,30 @@ def perturbation_drops(records: Sequence[dict], n: int = DROPS) -> list[dict]:
     return rows[:n]
 
 
-def subgroup_table(subgroups: dict, notes: Notes) -> dict:
+def _columns(subgroups: dict) -> list[str]:
     columns: list[str] = []
     for figures in subgroups.values():
         if isinstance(figures, dict):
             columns += [k for k in figures if k not in columns]
+    return columns
+
+
+def subgroup_tables(subgroups: dict, notes: Notes) -> dict:
+    """A probe's subgroups as tables that fit the page: one table when its columns are few; else one
+    per group prefix ("facts_mc/typo" and "facts_mc/worst_case" share "facts_mc"), each with only its
+    own columns, so no row carries another task's empty metrics. A table still wider than
+    WIDE_COLUMNS is marked ``wide`` (its cells wrap)."""
+    blocks: dict[str, dict] = {"": subgroups}
+    if len(_columns(subgroups)) > WIDE_COLUMNS:
+        blocks = {}
+        for group, figures in subgroups.items():
+            blocks.setdefault(group.split("/", 1)[0] if "/" in group else "", {})[group] = figures
+    tables = [subgroup_table(block, notes) | {"title": prefix} for prefix, block in blocks.items()]
+    return {"tables": tables, "n": len(subgroups)}
+
+
+def subgroup_table(subgroups: dict, notes: Notes) -> dict:
+    columns = _columns(subgroups) or [""]
     rows = []
     for group, figures in subgroups.items():
         if not isinstance(figures, dict):
@@ -77,7 +81,7 @@ def subgroup_table(subgroups: dict, notes: Notes) -> dict:
             else:
                 cells.append(detail_cell(v, notes))
         rows.append({"group": group, "cells": cells})
-    return {"columns": columns, "rows": rows}
+    return {"columns": columns, "rows": rows, "wide": len(columns) > WIDE_COLUMNS}
 
 
 def subgroup_forest(probe: str, subgroups: dict) -> charts.Forest | None:
@@ -143,20 +147,12 @@ def details(name: str, info: ModelResult, records: Sequence[dict], notes: Notes,
                        "skipped_too_long": p.skipped_too_long,
                        "metrics": [(metric, metric_cell(m, notes)) for metric, m in p.metrics.items()],
                        "energy": fig(p.energy.total_energy_j if p.energy else None, notes),
-                       "subgroups": subgroup_table(p.subgroups, notes), "forest": subgroup_forest(probe, p.subgroups),
+                       "subgroups": subgroup_tables(p.subgroups, notes), "forest": subgroup_forest(probe, p.subgroups),
                        "examples": {"columns": columns, "rows": [[_example_value(ex.get(c)) for c in columns] for ex in examples]},
                        "drops": perturbation_drops(probe_records) if p.probe == "robustness" else [],
                        "notes": p.notes})
-    examples = []
-    for task, result in info.tasks.items():
-        metric = primary(result)
-        first = result.metrics.get(metric) if metric else None
-        hib = first.higher_is_better if first is not None and first.higher_is_better is not None else True
-        rows = pick_examples([r for r in mine if r.get("task") == task], metric, hib)
-        for row in rows:
-            row["score"] = sig((row.get("scores") or {}).get(metric)) if metric else "—"
-        examples.append({"task": task, "metric": metric, "rows": rows,
-                         "shown_failed": sum(1 for r in rows if r["status"] in ("wrong", "invalid"))})
+    examples = [example_view(task, result, [r for r in mine if r.get("task") == task]) for task, result in info.tasks.items()]
+    examples = [ex for ex in examples if ex["rows"]]
     invalid = []
     for label, result in [*info.tasks.items(), *((f"probe:{p}", r) for p, r in info.probes.items())]:
         inv = result.invalid

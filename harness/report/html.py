@@ -16,13 +16,14 @@ from harness.report.timeline import build_timeline, duration_text
 from harness.results.reading import as_results
 from harness.results.types import Results
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
+ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                           autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters["num"] = sig
-_ENV.filters["p"] = pvalue
-_ENV.globals["reveal"] = reveal
-_ENV.globals["duration_text"] = duration_text
+ENV.filters["num"] = sig
+ENV.filters["p"] = pvalue
+ENV.globals["reveal"] = reveal
+ENV.globals["duration_text"] = duration_text
+ENV.globals["zip"] = zip
 
 
 def render_html(results: Results | dict, records: Sequence[dict], telemetry: Sequence[dict] = ()) -> str:
@@ -30,5 +31,5 @@ def render_html(results: Results | dict, records: Sequence[dict], telemetry: Seq
     ones, each given a read-only view of results.json as written."""
     results = as_results(results)
     page = view.build(results, records, build_timeline(list(telemetry)))
-    return _ENV.get_template("report.html.j2").render(page=page, results=results,
+    return ENV.get_template("report.html.j2").render(page=page, results=results,
                                                        sections=sections.collect(results.to_json()))

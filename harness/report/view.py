@@ -1,27 +1,28 @@
 """What report.html shows, computed from the typed results (harness.results) and the records (pure:
 values in, plain data out). The template only loops over this; every number is formatted here
-(harness.report.cells), and every "not measured" reason is collected once as a numbered note.
-The per-model part is harness.report.details, the machine and meters harness.report.environment."""
+(harness.report.cells), and every "not measured" or "n/a" reason is collected once as a numbered
+note. The per-model part is harness.report.details, the machine and meters harness.report.environment,
+the comparison harness.report.comparison_view, the energy charts harness.report.energy_view."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
-import harness.report.charts as charts
 from harness.report.cells import Cell, Fig, Notes, count, fig, metric_cell, size, stat_cell
+from harness.report.comparison_view import comparison_view
 from harness.report.details import details, pick_examples, primary
+from harness.report.energy_view import QualityEnergy, energy_bars, quality_energy
 from harness.report.environment import caveats, environment, variant
-from harness.report.numbers import sig
+from harness.report.headline import carbon_source
 from harness.report.timeline import Timeline
-from harness.results.comparison import Comparison
+from harness.report.verdict import counts_text, rule_groups
 from harness.results.reading import as_results
 from harness.results.types import ModelResult, Results
 
 __all__ = ["Page", "build", "count", "size", "pick_examples", "Notes", "Fig", "Cell"]
 
-HEADLINE_TASKS = 4
-COST_NAMES = {"j_per_example": "energy per example (J)", "latency_s_per_example": "latency per example (s)",
-              "model_memory_bytes": "model memory (parameters and buffers)", "peak_memory_bytes": "process peak memory"}
+HEADLINE_TASKS = 8          # a model with more tasks points to the quality table instead of listing them
+GATE_ROWS = 5               # failing or warning rule groups shown open above the per-model summary
 
 
 @dataclass
@@ -34,13 +35,18 @@ class Page:
     quality: list[dict]
     probe_rows: list[dict]
     comparison: dict | None
-    scatters: list
-    scatter_missing: str
+    quality_energy: QualityEnergy
     energy_bars: list
     timeline: Timeline
     details: list[dict]
     environment: list[tuple[str, str]]
     caveats: list[str]
+    carbon: str                      # where CO2e figures' intensity comes from, shown beside them
+
+    @property
+    def wide(self) -> bool:
+        """Three or more models: the models x metrics tables wrap their cells to fit the page."""
+        return len(self.models) >= 3
 
 
 def _failure_rows(results: Results, model: str | None = None) -> list[dict]:
@@ -53,16 +59,28 @@ def _skipped_cell(info: ModelResult, key: str) -> Cell:
     return Cell(value="skipped" if reason else "—", title=reason or "", change="skipped" if reason else "")
 
 
+def na_reason(name: str, info: ModelResult, metric: str, where: str) -> str:
+    """Why model ``name`` has no ``metric`` in ``where`` (a task or probe): a per-task figure of a task it
+    did not run (robustness' "facts_mc.worst_case_accuracy"), else that it does not report it."""
+    task = metric.split(".", 1)[0] if "." in metric else None
+    if task is not None and task not in info.tasks:
+        reason = info.skipped.get(task)
+        return (f"{name} did not run {task}" + (f": {reason}" if reason else "")
+                + f", so {where} has no {metric} for it")
+    return f"{where} reports no {metric} for {name}"
+
+
 def _summary(results: Results, notes: Notes, compared: dict, baseline: str | None) -> list[dict]:
     summary = []
     for name, info in results.models.items():
         e = info.energy
+        headline = [(task, metric, metric_cell(m, notes), m is not None and m.higher_is_better is False)
+                    for task, result in info.tasks.items() for metric in [primary(result)] if metric
+                    for m in [result.metrics.get(metric)]]
         summary.append({
             "name": name, "kind": info.kind, "spec": info.spec, "variant": variant(info),
             "parameters": count(info.parameters),
-            "headline": [(task, metric, metric_cell(result.metrics.get(metric), notes))
-                         for task, result in info.tasks.items() for metric in [primary(result)] if metric][:HEADLINE_TASKS],
-            "more_tasks": max(len(info.tasks) - HEADLINE_TASKS, 0),
+            "headline": headline if len(headline) <= HEADLINE_TASKS else [], "n_headline": len(headline),
             "device": info.device or "", "tasks": len(info.tasks), "probes": len(info.probes),
             "skipped": dict(info.skipped), "failures": _failure_rows(results, name),
             "duration": fig(e.duration_s, notes) if e else Fig(),
@@ -86,17 +104,19 @@ def _quality(results: Results, notes: Notes, compared: dict) -> list[dict]:
             if task in info.tasks:
                 metric_names += [m for m in info.tasks[task].metrics if m not in metric_names]
         for k, metric in enumerate(metric_names):
-            cells, n = [], ""
+            cells, n, hib = [], "", None
             for name, info in results.models.items():
                 result = info.tasks.get(task)
                 if result is None:
                     cells.append(_skipped_cell(info, task))
                     continue
                 n = n or (f"{result.n}" + ("" if result.complete else f" of {result.n_expected}"))
+                m = result.metrics.get(metric)
+                hib = hib if hib is not None or m is None else m.higher_is_better
                 stat = compared[name].tasks.get(task, {}).get(metric) if name in compared else None
-                cells.append(stat_cell(metric_cell(result.metrics.get(metric), notes), stat, notes))
+                cells.append(stat_cell(metric_cell(m, notes, na_reason(name, info, metric, task)), stat, notes))
             rows.append({"task": task, "metric": metric, "primary": k == 0, "n": n, "cells": cells,
-                         "first": k == 0, "span": len(metric_names)})
+                         "first": k == 0, "span": len(metric_names), "lower_better": hib is False})
     return rows
 
 
@@ -118,27 +138,28 @@ def _probe_rows(results: Results, notes: Notes, compared: dict) -> list[dict]:
                     cells.append(_skipped_cell(info, f"probe:{probe}"))
                     continue
                 stat = compared[name].probes.get(probe, {}).get(metric) if name in compared else None
-                cells.append(stat_cell(metric_cell(p.metrics.get(metric), notes), stat, notes))
+                missing = na_reason(name, info, metric, f"probe {probe}")
+                cells.append(stat_cell(metric_cell(p.metrics.get(metric), notes, missing), stat, notes))
             rows.append({"probe": probe, "metric": metric, "cells": cells, "first": k == 0, "span": len(names)})
     return rows
 
 
-def build(results: Results | dict, records: Sequence[dict], timeline: Timeline) -> Page:
+def build(results: Results | dict, records: Sequence[dict], timeline: Timeline, per_model: bool = True) -> Page:
+    """``per_model`` False (compare.html): no per-model part, so no note is numbered for what the page never shows."""
     results = as_results(results)
     notes = Notes()
     comparison = results.comparison
     compared = comparison.models if comparison else {}
+    verdict = _verdict(results, notes)
     summary = _summary(results, notes, compared, comparison.baseline if comparison else None)
     quality = _quality(results, notes, compared)
     probe_rows = _probe_rows(results, notes, compared)
-    scatters, missing = _scatters(results)
-    verdict = _verdict(results, notes)
-    shown_comparison = _comparison(comparison, notes)
     return Page(results=results, notes=notes, verdict=verdict, summary=summary, models=list(results.models),
-                quality=quality, probe_rows=probe_rows, comparison=shown_comparison,
-                scatters=scatters, scatter_missing=missing, energy_bars=_energy_bars(results), timeline=timeline,
-                details=[details(name, info, records, notes, variant(info)) for name, info in results.models.items()],
-                environment=environment(results), caveats=caveats(results))
+                quality=quality, probe_rows=probe_rows, comparison=comparison_view(comparison, notes),
+                quality_energy=quality_energy(results, notes), energy_bars=energy_bars(results), timeline=timeline,
+                details=[details(name, info, records, notes, variant(info)) for name, info in results.models.items()]
+                if per_model else [],
+                environment=environment(results), caveats=caveats(results), carbon=carbon_source(results))
 
 
 def _verdict(results: Results, notes: Notes) -> dict:
@@ -155,78 +176,15 @@ def _verdict(results: Results, notes: Notes) -> dict:
     out["skipped"] = [{"model": ", ".join(names), "items": list(items), "reason": reason}
                       for (reason, items), names in grouped.items()]
     if results.gate is not None:
-        gate = results.gate.to_json()
-        order = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
-        rules = sorted(gate.get("rules", []), key=lambda r: order.get(r.get("verdict"), 4))
-        out["gate"] = {**gate, "rules": [{**r, "value_text": sig(r.get("value"))} for r in rules]}
+        gate = results.gate
+        groups = rule_groups(gate)
+        judged = [g for g in groups if g.verdict != "pass"]
+        out["gate"] = {"verdict": gate.verdict, "counts": counts_text(gate), "policy": gate.policy,
+                       "policy_sha256": gate.policy_sha256, "baseline": gate.baseline, "evaluated": gate.evaluated,
+                       "shown": judged[:GATE_ROWS], "more": judged[GATE_ROWS:],
+                       "passed": [g for g in groups if g.verdict == "pass"]}
     energy = results.energy.run if results.energy is not None else None
     out["energy"] = fig(energy.total_energy_j, notes) if energy else Fig()
     out["gco2e"] = fig(energy.gco2e, notes) if energy else Fig()
     out["duration"] = fig(energy.duration_s, notes) if energy else Fig()
-    return out
-
-
-def _comparison(comparison: Comparison | None, notes: Notes) -> dict | None:
-    if comparison is None:
-        return None
-    rows = []
-    for name, other in comparison.models.items():
-        flipped = other.flipped
-        items = sorted((i.to_json() for i in flipped.items), key=lambda i: (i.get("direction") != "broken", i.get("task", "")))
-        cost = []
-        for key, c in other.cost.entries():
-            show = size if key.endswith("_bytes") else sig
-            cost.append({"name": COST_NAMES.get(key, key.replace("_", " ")), "baseline": show(c.baseline), "other": show(c.other),
-                         "ratio": f"×{sig(c.ratio)}" if c.ratio is not None else "—",
-                         "note": notes(c.reason) if c.reason and c.ratio is None else 0, "source": c.source})
-        deltas = [{"label": f"{'probe ' if section == 'probes' else ''}{item} · {metric}", "value": stat.delta,
-                   "ci": list(stat.ci95), "significant": stat.significant}
-                  for section, item, metric, stat in other.stats() if stat.delta is not None]
-        rows.append({"name": name, "fixed": flipped.fixed, "broken": flipped.broken, "items": items,
-                     "cost": cost, "forest": charts.forest(f"{name} − {comparison.baseline}", deltas, "delta (other − baseline)")})
-    pairing = comparison.pairing.to_json()
-    return {"baseline": comparison.baseline, "source": comparison.source,
-            "runs": {k: r.to_json() for k, r in comparison.runs.items()},
-            "pairing": pairing, "dropped": sum(comparison.pairing.dropped.values()), "models": rows}
-
-
-def _scatters(results: Results) -> tuple[list, str]:
-    by_task: dict[str, list[dict]] = {}
-    missing: dict[str, str] = {}
-    colors = {name: charts.color(i) for i, name in enumerate(results.models)}
-    hib: dict[str, bool] = {}
-    metric_of: dict[str, str] = {}
-    for name, info in results.models.items():
-        for task, result in info.tasks.items():
-            metric = metric_of.setdefault(task, primary(result) or "")
-            m = result.metrics.get(metric)
-            jpe = result.energy.j_per_example if result.energy is not None else None
-            if m is None or m.value is None:
-                continue
-            if jpe is None or jpe.value is None:
-                missing[f"{name} · {task}"] = (jpe.reason if jpe is not None else None) or "no energy meter"
-                continue
-            hib[task] = m.higher_is_better if m.higher_is_better is not None else True
-            by_task.setdefault(task, []).append({"label": name, "x": jpe.value, "y": m.value, "ci": list(m.ci95),
-                                                 "color": colors[name]})
-    out = [charts.scatter(f"{task}", rows, "J per example", metric_of[task], hib.get(task, True))
-           for task, rows in by_task.items()]
-    text = ""
-    if missing:
-        reasons = sorted(set(missing.values()))
-        text = (f"Energy per example was not measured for {', '.join(sorted(missing))}, so quality is not plotted against "
-                f"energy there: " + "; ".join(f"not measured: {r}" for r in reasons))
-    return out, text
-
-
-def _energy_bars(results: Results) -> list:
-    out = []
-    for name, info in results.models.items():
-        rows = [(label, result.energy.total_energy_j.value, kind)
-                for label, result, kind in [*((t, r, "task") for t, r in info.tasks.items()),
-                                            *((f"probe {p}", r, "probe") for p, r in info.probes.items())]
-                if result.energy is not None and result.energy.total_energy_j is not None
-                and result.energy.total_energy_j.value is not None]
-        if rows:
-            out.append(charts.bars(name, rows, "J"))
     return out
