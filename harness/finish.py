@@ -95,13 +95,32 @@ def finish(options: RunOptions, run: FinishedRun, note: str = "") -> int:
     return exit_code(results, run.dir)
 
 
+def scored_nothing(results: Any) -> list[str]:
+    """What was asked and scored nothing: every task or probe of a run that scored no item at all
+    (every output NaN, say), else each task that scored none of the items it had. ``results``: typed."""
+    if not results.scored_anything():
+        pieces = [f"{m}/{t}" for m, info in results.models.items() for t in [*info.tasks, *info.probes]]
+        return pieces or ["the run"]
+    return [f"{m}/{t}" for m, info in results.models.items() for t, task in info.tasks.items()
+            if task.n == 0 and (task.n_expected or 0) > 0]
+
+
 def exit_code(results: Any, run_dir: Path) -> int:
-    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why.
-    ``results``: the typed results (harness.results.Results)."""
+    """0 when everything asked was evaluated; 3 ("finished with errors") with one line saying why:
+    a failed piece, nothing evaluated, or something that scored none of its items (a run whose every
+    output was NaN is not "complete": it measured nothing). ``results``: the typed results
+    (harness.results.Results)."""
     from harness.results.reading import as_results
-    run = as_results(results).run
+    results = as_results(results)
+    run = results.run
     if run.status == "complete":
-        return 0
+        empty = scored_nothing(results)
+        if not empty:
+            return 0
+        print(f"harness: finished with errors: {', '.join(empty[:5])}{' and more' if len(empty) > 5 else ''} scored "
+              "no item (every output invalid: see each task's `invalid` reasons in results.json); fix: check the "
+              "model's outputs (a NaN or empty answer on every item) and re-run", file=sys.stderr)
+        return 3
     failures = run.failures
     if failures:
         first, n = failures[0], len(failures)

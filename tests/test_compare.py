@@ -476,7 +476,7 @@ def test_compare_out_cannot_overwrite_a_file_of_a_compared_run(capsys, tmp_path)
     for target in (a / "results.json", b / "samples.jsonl", b / "run.json"):
         before = target.read_bytes() if target.exists() else None
         proc = _in_process(capsys, "compare", str(a), str(b), "--json", str(target))
-        assert proc.returncode == 2 and "part of run folder" in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and "inside run folder" in proc.stderr, proc.stderr
         assert (target.read_bytes() if target.exists() else None) == before
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO, run_cli
+from harness.results.types import SCHEMA_VERSION
 
 EXPECTED_METRICS = {
     "tiny-gpt2": {"facts_mc": {"accuracy", "accuracy_norm"}, "toylang": {"bleu", "chrf", "exact_match"},
@@ -29,7 +30,7 @@ CEILINGS = {("tiny-gpt2", "toytext", "bits_per_byte"): 1.5, ("tiny-gpt2", "toyte
 def test_default_run_writes_results_samples_and_report(default_run):
     proc, run_dir = default_run
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["schema_version"] == "2.1"
+    assert results["schema_version"] == SCHEMA_VERSION
     assert set(results["run"]) >= {"id", "started", "finished", "seed", "harness_version", "git_sha", "argv"}
     assert set(results["environment"]) >= {"python", "torch", "transformers", "platform", "cpu", "gpus"}
     for model, tasks in EXPECTED_METRICS.items():

@@ -96,7 +96,7 @@ def test_a_passing_policy_exits_0_and_writes_the_verdict(tmp_path, capsys):
     assert v["tiny-gpt2/probe:robustness/facts_mc.worst_case_accuracy"] == "pass"
     assert "minilm/probe:crows_pairs/stereotype_preference_pct" not in v      # globs select what exists
     assert record["rules"][0]["name"] == "run complete"
-    assert all(set(r) == {"name", "target", "value", "threshold", "verdict", "reason"} for r in record["rules"])
+    assert all(set(r) == {"name", "target", "value", "threshold", "verdict", "reason", "measured"} for r in record["rules"])
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["rule", "target"] and lines[-1].startswith("gate: PASS")
     assert len(lines) == 2 + len(record["rules"]) + 1                        # header, rule, one line each, verdict
@@ -255,20 +255,22 @@ rules:
 """
 
 
-@pytest.mark.parametrize("handling, code", [("fail", 1), ("warn", 0), ("skip", 1)])   # skip: every rule skipped,
-def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling, code):      # nothing judged, so no pass
+@pytest.mark.parametrize("handling", ["fail", "warn", "skip"])        # nothing judged: never a pass
+def test_a_not_measured_figure_follows_the_policy(tmp_path, capsys, handling):
     data = results(**{"models/tiny-gpt2/tasks/facts_mc/metrics/accuracy_norm": metric(None, reason="every output invalid"),
                       "models/tiny-gpt2/tasks/facts_mc/energy": energy(gco2e_per_1000=None)})
     got, record, out, _ = gate(tmp_path, data, NOT_MEASURED.replace("HANDLING", handling), capsys=capsys)
-    assert got == code
+    assert got == 1
     rules = record["rules"][1:4]
     assert [r["verdict"] for r in rules] == [handling] * 3
-    assert all(r["reason"].startswith("not measured: ") for r in rules)
+    assert all(r["reason"].startswith("not measured: ") and r["measured"] is False for r in rules)
     assert "every output invalid" in rules[0]["reason"] and "only 40 examples" in rules[2]["reason"]
     assert rules[2]["value"] == 0.6                                         # the value is still shown
-    assert record["counts"][handling] == 3
+    judged = record["rules"][4]
+    assert judged["name"] == "anything judged" and judged["verdict"] == "fail" and "nothing judged" in judged["reason"]
+    assert record["counts"][handling] == 3 + (handling == "fail")
     total, failures, skipped = junit_counts(tmp_path / "junit.xml")
-    assert (failures, skipped) == ((3, 0) if handling == "fail" else (1, 3) if handling == "skip" else (0, 0))
+    assert (failures, skipped) == ((4, 0) if handling == "fail" else (1, 3) if handling == "skip" else (1, 0))
     assert f"{handling.upper()}" in out
 
 
@@ -304,13 +306,15 @@ def test_an_empty_or_unfinished_run_fails_the_gate(tmp_path, capsys, change, nee
 
 def test_errors_can_be_allowed_and_a_failed_piece_reads_not_measured(tmp_path, capsys):
     policy = ("version: 1\nallow_errors: true\nrules:\n"
-              "  - {name: r, select: {model: 'mini*', task: '*'}, metric: accuracy, min: 0.5, not_measured: warn}\n")
+              "  - {name: r, select: {model: 'mini*', task: '*'}, metric: accuracy, min: 0.5, not_measured: warn}\n"
+              "  - {name: judged, select: {model: tiny-gpt2, task: facts_mc}, metric: accuracy, min: 0.5}\n")
     data = results(**{"run/status": "complete with errors", "models/minilm/tasks": {},
                       "run/failures": [{"model": "minilm", "kind": "task", "piece": "topic", "error": "boom", "fix": "x"}]})
     code, record, _, _ = gate(tmp_path, data, policy, capsys=capsys)
     assert code == 0
     assert [(r["target"], r["verdict"]) for r in record["rules"]] == [("run:run-a/status", "warn"),
-                                                                     ("minilm/topic/accuracy", "warn")]
+                                                                     ("minilm/topic/accuracy", "warn"),
+                                                                     ("tiny-gpt2/facts_mc/accuracy", "pass")]
     assert "failed for model 'minilm'" in record["rules"][1]["reason"]
 
 
@@ -614,8 +618,8 @@ def test_a_gate_whose_every_rule_was_skipped_judged_nothing_and_fails(tmp_path, 
     skip_only = "version: 1\nrules:\n  - {name: e, energy: j_per_example, max: 5, not_measured: skip}\n"
     code, record, out, err = gate(tmp_path / "a", data, skip_only, capsys=capsys)
     assert code == 1 and record["verdict"] == "fail"
-    assert record["rules"][-1]["verdict"] == "fail" and "every rule was skipped" in record["rules"][-1]["reason"]
-    assert "nothing evaluated" in err
+    assert record["rules"][-1]["verdict"] == "fail" and "every rule read not measured" in record["rules"][-1]["reason"]
+    assert "nothing judged" in err
     judged = skip_only + "  - {name: f, select: {task: facts_mc}, metric: accuracy, min: 0.1}\n"
     code, record, _, _ = gate(tmp_path / "b", data, judged, capsys=capsys)
     assert code == 0 and record["counts"]["skip"] == 2

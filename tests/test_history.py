@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -63,12 +64,14 @@ def test_index_holds_hashes_metrics_energy_and_carbon(tmp_path):
     missing = rows[("probe", "bbq", "s_dis")]                       # not measured: kept as such, never 0
     assert missing["value"] is None and missing["reason"] == "not measured: no disambiguated item fits"
     with sqlite3.connect(index.path) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         (data_hash,) = con.execute("SELECT data_hash FROM inputs WHERE name = 'task:facts_mc'").fetchone()
     assert data_hash == TASK_PRINT["data"]
 
 
-def test_a_changed_recipe_or_weights_is_a_separate_series(tmp_path):
+def test_a_changed_recipe_or_weights_is_an_event_on_the_models_series(tmp_path):
+    """The series a periodic audit follows is the model's name: other weights or another dtype under
+    the same name are events on it, named, not new series."""
     make_run(tmp_path, "r1", T[0])
     second = make_run(tmp_path, "r2", T[1])
     res = json.loads((second / "results.json").read_text())
@@ -80,9 +83,12 @@ def test_a_changed_recipe_or_weights_is_a_separate_series(tmp_path):
     (third / "results.json").write_text(json.dumps(res))
     for run in ("r1", "r2", "r3"):
         record(tmp_path / run)
-    series = _accuracy_series(HistoryIndex(index_path(tmp_path)))
-    assert [len(s.points) for s in series] == [1, 1, 1]
-    assert len({s.label for s in series}) == 3                            # the short hashes tell them apart
+    (series,) = _accuracy_series(HistoryIndex(index_path(tmp_path)))
+    assert [p.run_id for p in series.points] == ["r1", "r2", "r3"] and series.label == "tiny-gpt2 task:facts_mc accuracy"
+    first, weights, dtype = series.points
+    assert first.events == () and len(weights.events) == 1 and "recipe or weights changed" in weights.events[0]
+    assert dtype.events == ("recipe changed: tiny-gpt2 (float32) → tiny-gpt2 (float16)",)
+    assert [e for _, e in series.events] == [*weights.events, *dtype.events]
 
 
 def _three_runs(tmp_path):
@@ -96,11 +102,11 @@ def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path, ca
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--metric", "j_per_example")
     assert proc.returncode == 0, proc.stderr
     assert "added 3 run folders" in proc.stderr                          # folders not yet in the index are added
-    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l and " accuracy:" in l]
+    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc " in l and " accuracy:" in l]
     assert "0.5 [0.4, 0.6] → 0.52 [0.42, 0.62] → 0.8 [0.72, 0.88] ▲" in line
     assert "(3 runs; baseline r1; 1 outside the baseline CI)" in line
-    assert "tiny-gpt2@" in line and f"facts_mc@{build_hash(tmp_path)[:8]}" in line
-    (energy,) = [l for l in proc.stdout.splitlines() if "energy:facts_mc@" in l]
+    assert line.startswith("tiny-gpt2 task:facts_mc accuracy: ")          # the model's name, no hashes
+    (energy,) = [l for l in proc.stdout.splitlines() if "energy:facts_mc " in l]
     assert "1.5 → 1.4 → 1.2" in energy
     assert "gate: r2 fail, r3 pass" in proc.stdout
     html = (tmp_path / "history.html").read_text(encoding="utf-8")
@@ -110,7 +116,7 @@ def test_history_prints_the_trend_flags_a_ci_change_and_writes_html(tmp_path, ca
 
     # --baseline: the same points compared with the last run instead
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--baseline", "r3", "--html", str(tmp_path / "h.html"))
-    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
+    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc " in l]
     assert "0.5 [0.4, 0.6] ▼ → 0.52 [0.42, 0.62] ▼ → 0.8 [0.72, 0.88]  (3 runs; baseline r3; 2 outside" in line
     assert (tmp_path / "h.html").is_file()
 
@@ -126,7 +132,7 @@ def test_blessed_baseline_and_filters(tmp_path, capsys):
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--model", "tiny-gpt2", "--baseline", "release-1")
     assert proc.returncode == 0, proc.stderr
     assert "added 3 run folders" in proc.stderr
-    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc@" in l]
+    (line,) = [l for l in proc.stdout.splitlines() if "task:facts_mc " in l]
     assert "0.5 [0.4, 0.6] → 0.52 [0.42, 0.62] → 0.8 [0.72, 0.88] ▲  (3 runs; baseline r2;" in line
     assert_one_line_error(in_process(capsys, "history", str(tmp_path), "--model", "tiny-gtp2"), "tiny-gpt2")
     assert_one_line_error(in_process(capsys, "history", str(tmp_path), "--baseline", "r9"), "r9")
@@ -212,7 +218,7 @@ def test_concurrent_runs_do_not_corrupt_or_duplicate(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, capsys):
+def test_real_runs_trend_and_changed_task_data_is_marked_on_the_line(tmp_path, capsys):
     tasks = tmp_path / "tasks"
     shutil.copytree(REPO / "tasks" / "facts_mc", tasks / "mytask")
     yaml_path = tasks / "mytask" / "task.yaml"
@@ -220,6 +226,7 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, caps
     out = tmp_path / "reports"
     common = ["run", "--model", "tiny-gpt2", "--tasks", "mytask", "--tasks-dir", str(tasks), "--limit", "8",
               "--no-probes", "--no-meters", "--out", str(out)]
+    first_started = time.time()
     first = in_process(capsys, *common)
     assert first.returncode == 0, first.stderr
     index = HistoryIndex(index_path(out))
@@ -237,21 +244,23 @@ def test_real_runs_trend_and_changed_task_data_is_a_separate_line(tmp_path, caps
         res["run"].update(id=run_id, started=f"2027-01-0{k + 1}T00:00:00+00:00")
         res["models"]["tiny-gpt2"]["tasks"]["mytask"]["metrics"]["accuracy"].update(value=acc[0], ci95=list(acc[1:]))
         (out / run_id / "results.json").write_text(json.dumps(res))
-    # the task's data changes (one question reworded): the next run is a line of its own
+    # the task's data changes (one question reworded): the same line, marked as comparability may break
     data = tasks / "mytask" / "test.jsonl"
     lines = data.read_text().splitlines()
     row = json.loads(lines[0])
     row["question"] = row["question"] + " (reworded)"
     data.write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
+    # run ids and `started` have whole seconds: two runs in one second sort by their ids' random suffix
+    time.sleep(max(0.0, 1.05 - (time.time() - first_started)))
     second = in_process(capsys, *common)
     assert second.returncode == 0, second.stderr
     proc = in_process(capsys, "history", str(out), "--metric", "accuracy")
     assert proc.returncode == 0, proc.stderr
-    lines = [l for l in proc.stdout.splitlines() if "task:mytask@" in l]
-    assert len(lines) == 2, proc.stdout
-    assert sorted(l.count(" → ") + 1 for l in lines) == [1, 3]
-    assert len({l.split(" accuracy:")[0] for l in lines}) == 2            # labels differ by the data hash
-    assert "0.875 [0.625, 1]" in next(l for l in lines if " → " in l)
+    (line,) = [l for l in proc.stdout.splitlines() if "task:mytask " in l]
+    assert line.count(" → ") + 1 == 4 and "0.875 [0.625, 1]" in line
+    changed = sorted(r["run_id"] for r in index.runs() if r["run_id"] not in (run_a["run_id"], "copy-1", "copy-2"))[0]
+    assert f"{changed}: inputs changed (data, prompt): comparability may break" in line
+    assert "copy-1: inputs changed (data, prompt): comparability may break" in line     # back to the old data
 
 
 def test_a_probe_run_with_another_seed_is_a_separate_series(tmp_path):
@@ -270,8 +279,8 @@ def test_a_probe_run_with_another_seed_is_a_separate_series(tmp_path):
     assert {k for k in task_1 if "/energy:" not in k} == {k for k in task_2 if "/energy:" not in k}
 
 
-def test_one_recipe_spelt_two_ways_is_one_series_and_another_recipe_is_not(tmp_path):
-    """`dtype=fp16` and `dtype=float16` are the same model: the series key uses the recorded recipe."""
+def test_one_recipe_spelt_two_ways_is_no_event_and_another_recipe_is_one(tmp_path):
+    """`dtype=fp16` and `dtype=float16` are the same model: the recipe hash uses the recorded recipe."""
     def run(run_id: str, started: str, option: str, recipe: dict):
         folder = make_run(tmp_path, run_id, started)
         run_json = json.loads((folder / "run.json").read_text())
@@ -285,5 +294,6 @@ def test_one_recipe_spelt_two_ways_is_one_series_and_another_recipe_is_not(tmp_p
     run("r1", T[0], "fp16", half)
     run("r2", T[1], "float16", half)
     run("r3", T[2], "bfloat16", {**half, "dtype": "bfloat16"})
-    series = _accuracy_series(HistoryIndex(index_path(tmp_path)))
-    assert sorted(len(s.points) for s in series) == [1, 2]
+    (series,) = _accuracy_series(HistoryIndex(index_path(tmp_path)))
+    assert [p.events for p in series.points] == [(), (), ("recipe changed: tiny-gpt2,dtype=float16 (float32) → "
+                                                        "tiny-gpt2,dtype=bfloat16 (float32)",)]

@@ -68,7 +68,7 @@ def test_changed_worse_and_never_on_a_drifting_history(tmp_path, capsys):
     fails = _fails(changed.stdout)
     assert sorted(fails) == ["accuracy", "accuracy_ambiguous", "word_perplexity"]       # not exact_match, not energy
     line = fails["accuracy"]
-    assert line.startswith("FAIL tiny-gpt2@") and " task:facts_mc@" in line
+    assert line.startswith("FAIL tiny-gpt2 task:facts_mc accuracy: ")
     assert line.endswith("accuracy: 0.5 [0.4, 0.6] ▼ in r3 vs baseline 0.8 [0.7, 0.9] in r1 (higher is better)")
     assert fails["word_perplexity"].endswith("20 [18, 22] ▼ in r3 vs baseline 30 [28, 32] in r1 (lower is better)")
     assert fails["accuracy_ambiguous"].endswith("0.2 [0.15, 0.25] ▼ in r3 vs baseline 0.45 [0.39, 0.51] in r1")
@@ -80,7 +80,7 @@ def test_changed_worse_and_never_on_a_drifting_history(tmp_path, capsys):
     assert worse.returncode == 1
     assert sorted(_fails(worse.stdout)) == ["accuracy"]            # perplexity went down: better
     (note,) = [l for l in worse.stdout.splitlines() if l.startswith("NOT JUDGED")]
-    assert "probe:bbq@" in note and "accuracy_ambiguous: 0.2 [0.15, 0.25] ▼ in r3" in note
+    assert "probe:bbq accuracy_ambiguous: 0.2 [0.15, 0.25] ▼ in r3" in note
     assert "record no direction" in note
 
 
@@ -125,21 +125,23 @@ def test_filters_restrict_what_can_fail(tmp_path, capsys):
     assert in_process(capsys, *base, "--model", "tiny-gpt2").returncode == 0
     proc = in_process(capsys, *base, "--model", "other")
     assert proc.returncode == 1 and list(_fails(proc.stdout)) == ["accuracy"]
-    assert _fails(proc.stdout)["accuracy"].startswith("FAIL other@")
+    assert _fails(proc.stdout)["accuracy"].startswith("FAIL other task:facts_mc accuracy")
     assert in_process(capsys, *base, "--model", "other", "--metric", "word_perplexity").returncode == 0
 
 
-def test_newest_measured_point_and_baseline(tmp_path, capsys):
+def test_the_newest_runs_point_is_judged_never_an_older_one(tmp_path, capsys):
     _drifting(tmp_path)
-    # the newest run did not measure accuracy: its newest measured point (r3) is judged
+    # the newest run did not measure accuracy: that is the finding (an older point is not judged in its place)
     _run(tmp_path, "r4", T[3], (0.5, 0.4, 0.6))
     _edit(tmp_path / "r4", lambda res: res["models"]["tiny-gpt2"]["tasks"]["facts_mc"]["metrics"]["accuracy"].update(
-        value=None, ci95=[None, None], reason="no example was scored"))
+        value=None, ci95=[None, None], reason="the metric raised"))
     proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse")
-    assert proc.returncode == 1 and "▼ in r3 vs baseline 0.8 [0.7, 0.9] in r1" in proc.stdout
-    # compared with r3 itself, nothing is newer and changed
-    assert in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse",
-                      "--baseline", "r3").returncode == 0
+    assert proc.returncode == 1 and "▼ in r3" not in proc.stdout.split("\nFAIL")[-1]
+    assert "FAIL tiny-gpt2 task:facts_mc accuracy: not measured in the newest run r4 (the metric raised) vs baseline " \
+           "0.8 [0.7, 0.9] in r1" in proc.stdout
+    # a newest run that measures it again, within the baseline's CI: nothing fails
+    _run(tmp_path, "r5", "2026-11-29T10:00:00+00:00", (0.79, 0.69, 0.89), perplexity=(30.0, 28.0, 32.0))
+    assert in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse").returncode == 0
 
 
 def test_a_bad_fail_on_value_is_exit_2_with_a_close_match(tmp_path, capsys):
@@ -281,7 +283,7 @@ def test_an_index_of_layout_1_is_migrated_and_its_runs_re_read(tmp_path, capsys)
     before = {(f["run_id"], f["series_key"]): f["value"] for f in index.figures()}     # reading migrates it
     assert len(before) > 10 and index.integrity() == "ok"
     with sqlite3.connect(path) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     assert {f["higher_is_better"] for f in index.figures()} == {None}           # layout 1 kept no direction
     assert index.stale_run_ids() == {"r1", "r2"}
     assert index.runs()[0]["first_recorded"] == "2026-11-01T00:00:00+00:00"
@@ -320,21 +322,30 @@ def test_a_newer_layout_is_refused(tmp_path, capsys):
 
 
 def test_a_series_the_newest_run_of_its_model_no_longer_has_is_not_judged(tmp_path, capsys):
-    """A recipe change starts a new series; the old one's drift must not fail every later job,
-    while another model's newer run in the same folder does not make a model's series stale."""
+    """A task the model's newest run no longer evaluates is history, not a finding, while another
+    model's newer run in the same folder does not make a model's series stale."""
     _run(tmp_path, "r1", T[0], (0.80, 0.70, 0.90))
     _run(tmp_path, "r2", T[1], (0.50, 0.40, 0.60))                           # drops
     _run(tmp_path, "o1", T[2], (0.80, 0.70, 0.90), model="other")            # another job's run, newer
     args = ["history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse"]
     proc = in_process(capsys, *args)
-    assert proc.returncode == 1 and _fails(proc.stdout)["accuracy"].startswith("FAIL tiny-gpt2@")
-    # tiny-gpt2 now runs as a new recipe (fp16): the fp32 series is history
-    _run(tmp_path, "r3", T[3], (0.79, 0.69, 0.89))
-    _edit(tmp_path / "r3", lambda res: res["models"]["tiny-gpt2"].update(dtype="float16"))
+    assert proc.returncode == 1 and _fails(proc.stdout)["accuracy"].startswith("FAIL tiny-gpt2 ")
+    # tiny-gpt2 now runs another task only: its facts_mc series is history
+    _run(tmp_path, "r3", T[3], (0.79, 0.69, 0.89), task="stories")
     proc = in_process(capsys, *args)
     assert proc.returncode == 0, proc.stdout
     assert "were not judged" in proc.stdout and "FAIL" not in proc.stdout
 
+
+def test_a_new_recipe_under_the_same_name_stays_on_its_series(tmp_path, capsys):
+    """It used to start a new series, and a regressed model passed: the recipe change is an event."""
+    _run(tmp_path, "r1", T[0], (0.80, 0.70, 0.90))
+    _run(tmp_path, "r2", T[1], (0.79, 0.69, 0.89))
+    _edit(tmp_path / "r2", lambda res: res["models"]["tiny-gpt2"].update(dtype="float16"))
+    proc = in_process(capsys, "history", str(tmp_path), "--metric", "accuracy", "--fail-on", "worse")
+    assert proc.returncode == 0 and "were not judged" not in proc.stdout
+    (line,) = [l for l in proc.stdout.splitlines() if l.startswith("tiny-gpt2 task:facts_mc accuracy")]
+    assert "⟂ 0.79" in line and "r2: recipe changed: tiny-gpt2 (float32) → tiny-gpt2 (float16)" in line
 
 
 def open_read_only(monkeypatch) -> None:

@@ -414,7 +414,8 @@ def test_a_task_whose_every_answer_is_non_finite_reads_not_measured(tmp_path, ca
     write_task(tmp_path / "t", "allbad", rows, kind="multiple_choice", prompt="{question}")
     proc = cli(capsys, "run", "--model", "m=py:fake_models:Misbehaves", "--tasks-dir", str(tmp_path),
                "--tasks", "allbad", "--no-probes", "--no-meters", "--out", str(tmp_path / "out"))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr                # scored nothing: a failure (issue 19), results still written
+    assert "m/allbad scored no item" in proc.stderr
     result = json.loads((one_folder(tmp_path / "out") / "results.json").read_text())["models"]["m"]["tasks"]["allbad"]
     assert result["invalid"]["n"] == 4 and result["n"] == 0
     assert all(m["value"] is None and m["reason"] for m in result["metrics"].values())

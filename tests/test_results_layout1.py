@@ -60,12 +60,14 @@ def test_gate_and_bless_read_layout_1_and_its_digest_still_matches(tmp_path, cap
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert (baseline / "results.json").read_bytes() == before          # the blessed layout-1 run is left as it was
     written = json.loads((gated / "results.json").read_text())
-    assert written["schema_version"] == SCHEMA_VERSION                 # the gated run is written back in layout 2
+    assert written["schema_version"] == SCHEMA_VERSION                        # the gated run is written back in layout 2
     rules = {r["name"]: r for r in written["gate"]["rules"]}
     assert rules["floor"]["verdict"] == "pass" and rules["floor"]["value"] == 0.59375
     assert rules["bbq"]["verdict"] == "fail" and BBQ_REASON in rules["bbq"]["reason"]
     assert rules["energy"]["verdict"] == "pass"
-    assert rules["regression"]["verdict"] == "pass" and "delta +0" in rules["regression"]["reason"]
+    regression = rules["regression"]                 # identical items, but 32 of them cannot resolve a drop of 0.02
+    assert regression["verdict"] == "warn" and "delta +0" in regression["reason"]
+    assert "cannot detect its own max_drop 0.02" in regression["reason"] and regression["power"]["n"] == 32
 
 
 def test_gate_reads_a_layout_1_failure_of_a_task_whose_name_holds_a_quote(tmp_path, capsys):

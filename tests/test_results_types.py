@@ -15,6 +15,7 @@ from harness.results.migration import from_layout_1
 from harness.results.reading import parse
 from harness.results.schema import SCHEMA_FILE, schema_text
 from harness.results.values import Failure, Figure, MetricValue
+from harness.results.types import SCHEMA_VERSION
 
 LAYOUT_1 = REPO / "tests" / "fixtures" / "layout1-run"
 
@@ -51,7 +52,7 @@ def test_the_default_runs_results_validate_read_back_unchanged_and_broken_copies
     validator = _validator()
     _, run_dir = default_run
     raw = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    assert raw["schema_version"] == "2.1"
+    assert raw["schema_version"] == SCHEMA_VERSION
     assert list(validator.iter_errors(raw)) == []
     assert parse(raw).to_json() == raw                    # read and written again: nothing added, lost or changed
     for name, broken in _broken_copies(raw).items():
@@ -99,7 +100,7 @@ def test_layout_1_is_migrated_to_the_one_spelling_and_typed_failures():
     raw["models"]["tiny-gpt2"]["tasks"]["facts_mc"]["calibration"] = {"not_measured": "no probabilities"}
     raw["models"]["tiny-gpt2"]["probes"]["bbq"]["ties"]["fraction"] = {"not_measured": "no items scored"}
     migrated = from_layout_1(raw)
-    assert migrated["schema_version"] == "2.1" and "not_measured\":" not in json.dumps(migrated).replace(
+    assert migrated["schema_version"] == SCHEMA_VERSION and "not_measured\":" not in json.dumps(migrated).replace(
         '"source": "not_measured"', "")
     results = parse(raw)
     assert [(f.kind, f.piece) for f in results.run.failures] == [

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from harness.commands.options import renamed
 
-RUN_FILES = ("results.json", "samples.jsonl", "run.json", "report.html", "telemetry.csv")
 HELP = "compare finished runs item by item (RUN_A is the baseline) into compare.json and compare.html"
 
 
@@ -15,17 +14,19 @@ def add_parser(sub, epilog: str) -> None:
     compare = sub.add_parser(
         "compare", help=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compare the models of RUN_B (and further runs) with RUN_A's, item by item: McNemar's test "
-                    "for 0/1 outcomes, a paired bootstrap for corpus metrics, Holm over the whole comparison, "
-                    "flipped items and cost ratios. Items pair by (task, id, sha256(input), sha256(reference)); "
-                    "runs whose items differ are refused unless --intersection.",
+                    "for 0/1 outcomes, a paired bootstrap for corpus metrics, Holm over each compared model's p-values, "
+                    "flipped items and cost ratios (the model's own memory first). Items pair by (task, id, "
+                    "sha256(input), sha256(reference)); runs whose items differ are refused unless --intersection, "
+                    "and a task configured differently in the two runs (max_tokens, stop, tokenize...) is not compared.",
         epilog="examples:\n  harness compare reports/RUN_FULL reports/RUN_FP16\n"
                "  harness compare reports/RUN_A reports/RUN_B --intersection --json /tmp/ab.json")
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders; the first is the baseline")
     compare.add_argument("--intersection", action="store_true",
                          help="compare on the items the runs share instead of refusing runs whose items differ")
     compare.add_argument("--json", type=Path, default=Path("compare.json"), metavar="FILE",
-                         help="where to write the comparison (default: ./compare.json, in the current directory); "
-                              "the page compare.html goes beside it (FILE.html)")
+                         help="where to write the comparison (default: ./compare.json, in the current directory; never inside "
+                              "a run folder or over a file harness did not write); the page compare.html goes beside it "
+                              "(FILE.html)")
     renamed(compare, "--out", "--json FILE", "--out names the folder of run folders in `harness run`")
 
 
@@ -51,6 +52,7 @@ def execute(args, argv: list[str]) -> int:
     from harness.compare import compare_runs
     from harness.compare.terminal import comparison_table
     from harness.errors import HarnessError
+    from harness.output_guard import check_output
     from harness.run_dir import now
     from harness.store import disk_full, write_json_atomic
 
@@ -59,10 +61,7 @@ def execute(args, argv: list[str]) -> int:
         raise HarnessError("harness compare needs a baseline run and at least one other run",
                            "pass two or more run folders: harness compare RUN_A RUN_B")
     out = args.json if args.json.suffix else args.json / "compare.json"
-    for run in args.runs:                     # --json results.json of a compared run would overwrite that run
-        if out.resolve().parent == run.resolve() and out.name in RUN_FILES:
-            raise HarnessError(f"--json {out} is part of run folder {run}", "write the comparison elsewhere, "
-                               "e.g. --json compare.json")
+    check_output(out, "--json", "json")       # never inside a run folder, never onto a file harness did not write
     from harness.report.compare_page import check_target, html_path
     page = html_path(out)
     check_target(page, args.runs)

@@ -24,6 +24,11 @@ def execute(args, argv: list[str]) -> int:
                            "pass --prometheus-textfile FILE, --pushgateway URL and/or --tensorboard DIR")
     if not args.run_dir.is_dir():
         raise HarnessError(f"{args.run_dir} is not a run folder", "pass a folder written by `harness run`")
+    from harness.output_guard import check_output
+    if args.prometheus_textfile is not None:
+        check_output(args.prometheus_textfile, "--prometheus-textfile", "prometheus")
+    if args.tensorboard is not None:
+        check_output(args.tensorboard, "--tensorboard", "folder")
     results = read_results(args.run_dir)
     for line in export(results, args.run_dir, textfile=args.prometheus_textfile, pushgateway=args.pushgateway,
                        tensorboard=args.tensorboard):

@@ -52,14 +52,20 @@ def execute(args, argv: list[str]) -> int:
     from harness.gate.policy import load_policy
     from harness.lock import run_lock
 
+    from harness.output_guard import check_output
+
     run_dir = args.run_dir.parent if args.run_dir.is_file() else args.run_dir
     policy = load_policy(args.policy)
+    for flag, path, kind in (("--junit", args.junit, "junit"), ("--markdown", args.markdown, "markdown")):
+        if path is not None:                          # refused before anything is judged or written
+            check_output(path, flag, kind)
     read_results(run_dir)                             # a missing or broken run is named before the lock is taken
     with run_lock(run_dir):                           # no run or resume writes the folder meanwhile
         return _gate(args, policy, run_dir)
 
 
 def _gate(args, policy, run_dir: Path) -> int:
+    from harness.compare.inputs import fingerprints
     from harness.gate.baseline import read_results, resolve
     from harness.gate.names import vocabulary
     from harness.gate.outputs import headline, junit, markdown, table
@@ -71,8 +77,10 @@ def _gate(args, policy, run_dir: Path) -> int:
     baseline = resolve(args.baseline, run_dir) if args.baseline is not None else None
     check_names(policy, vocabulary([results] + ([baseline.results] if baseline else [])))
     comparison = paired_comparison(baseline.dir, run_dir) if baseline and policy.uses_comparison else None
-    outcomes = evaluate(policy, results, baseline.results if baseline else None, comparison)
-    gate = gate_record(policy, outcomes, baseline.label if baseline else None, now())
+    prints = (fingerprints(run_dir), fingerprints(baseline.dir) if baseline else {})
+    families: dict = {}
+    outcomes = evaluate(policy, results, baseline.results if baseline else None, comparison, prints, families)
+    gate = gate_record(policy, outcomes, baseline.label if baseline else None, now(), families)
     print(table(gate))
     if args.junit:
         _write(args.junit, junit(gate))

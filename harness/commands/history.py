@@ -12,14 +12,18 @@ from harness.errors import HarnessError
 HELP = "trend of every figure across the runs in a reports folder (and history.html)"
 FAIL_ON_EPILOG = """\
 --fail-on (for a scheduled audit's CI job):
-  Only the series left after --model/--metric are judged, each by its newest measured point against
-  the baseline point (the --baseline run where the series has it, else its first run). A point is
-  changed when both have a 95% CI and the two do not overlap; figures without a CI (energy) never fail.
+  A series is one figure of one model name; a changed recipe or weights is an event on it, changed
+  task data or configuration a warning that comparability may break. Only the series left after
+  --model/--metric are judged, each by its model's newest run's point against the baseline point (the
+  --baseline run where the series has it, else its first run). A point is changed when both have a
+  95% CI and the two do not overlap; figures without a CI (energy) never fail. A failed point (what it
+  measures scored nothing) fails under either mode; a point the newest run did not measure is named.
   changed  fails on a change either way.
   worse    fails on a change the worse way: down for a metric whose results.json records
            higher_is_better true (accuracy, bleu), up for one recording false (perplexity). A series
            whose runs record no direction (probe metrics) is named in a NOT JUDGED line, not failed.
-  Each failing series prints "FAIL <label>: <newest point> vs baseline <point>".
+  Each failing series prints "FAIL <label>: <newest point> vs baseline <point>; since the baseline:
+  <recipe or inputs changed>".
   exit codes: 0 nothing failed, 1 a series failed, 2 bad input.
 
 example (cron, weekly):
@@ -29,9 +33,10 @@ example (cron, weekly):
 
 def add_parser(sub, epilog: str) -> None:
     p = sub.add_parser("history", help=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Prints one line per series (a figure of one model recipe on one set of inputs) with "
-                                   "its values over time and 95% CIs, and writes a self-contained history.html. Run "
-                                   "folders not yet in the index (REPORTS_DIR/history.sqlite) are added first.",
+                       description="Prints one line per series (a figure of one model name; a changed recipe, weights "
+                                   "or inputs is marked on it) with its values over time and 95% CIs, and writes a "
+                                   "self-contained history.html. Run folders not yet in the index "
+                                   "(REPORTS_DIR/history.sqlite) are added first.",
                        epilog=FAIL_ON_EPILOG)
     p.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"), metavar="REPORTS_DIR",
                    help="the folder `harness run --out` wrote to (default: ./reports)")
@@ -51,20 +56,42 @@ def add_parser(sub, epilog: str) -> None:
                         "default: never")
 
 
+def _recorded_folders(index) -> dict[str, Path]:
+    """Each run id's folder as the index recorded it (resolved), where that folder still exists."""
+    out = {}
+    for r in index.runs() if index.path.is_file() else []:
+        folder = Path(r["run_dir"] or "")
+        if r["run_dir"] and (folder / "results.json").is_file():
+            out[r["run_id"]] = folder.resolve()
+    return out
+
+
 def backfill(reports_dir: Path, index, rebuild: bool = False) -> list[str]:
     """Adds every finished run folder in ``reports_dir`` that the index lacks, and re-reads those
     whose entry an older index layout wrote (with ``rebuild``, every one, replacing its entry);
-    returns their ids."""
+    returns their ids. A folder holding a run id that another folder holds (a copied run folder) is
+    left out with a warning naming both: the history keeps one entry per run id."""
     from harness.history import read_entry
     known, added = set() if rebuild else index.run_ids() - index.stale_run_ids(), []
+    holders = {} if rebuild else _recorded_folders(index)
     for child in sorted(reports_dir.iterdir()):
-        if child.name.startswith(".") or not (child / "results.json").is_file() or child.name in known:
+        if child.name.startswith(".") or not (child / "results.json").is_file():
+            continue
+        if child.name in known and holders.get(child.name, child.resolve()) == child.resolve():
+            holders.setdefault(child.name, child.resolve())
             continue
         try:
             entry = read_entry(child)
         except HarnessError as exc:
             print(f"harness: warning: {child} left out of the history: {exc}", file=sys.stderr)
             continue
+        holder = holders.get(entry.run_id)
+        if holder is not None and holder != child.resolve():
+            print(f"harness: warning: {child} holds run {entry.run_id}, which {holder} holds too (a copied run folder?); "
+                  f"the history keeps one entry per run id, from {holder.name}, and leaves {child.name} out; fix: delete "
+                  "the copy, or re-run it to give it a run id of its own", file=sys.stderr)
+            continue
+        holders[entry.run_id] = child.resolve()
         if entry.run_id not in known:
             index.upsert(entry)
             known.add(entry.run_id)
@@ -127,14 +154,19 @@ def recipe_words(index, runs: list[dict], reports: Path) -> dict[str, str]:
 
 def execute(args, argv: list[str]) -> int:
     from harness.history import HistoryIndex, carry_over_blessed, index_path
+    from harness.history.entry import RUN_SUBJECT
     from harness.history.html import render_history
-    from harness.history.trend import build_series, current, drifts, fail_line, fail_on_mode, failing, series_line, undirected_line
+    from harness.history.trend import (build_series, current, fail_line, fail_on_mode, failing, findings, series_line,
+                                       undirected_line)
     from harness.store import write_text_atomic
+
+    from harness.output_guard import check_output
 
     mode = fail_on_mode(args.fail_on)
     reports = args.reports_dir
     if not reports.is_dir():
         raise HarnessError(f"{reports} is not a folder", "pass the folder `harness run --out` wrote to (default ./reports)")
+    out = check_output(args.html or reports / "history.html", "--html", "html")    # before the index is touched
     index = HistoryIndex(index_path(reports))
     has_runs = any((c / "results.json").is_file() for c in reports.iterdir() if not c.name.startswith("."))
     if not index.path.is_file() and not has_runs:
@@ -171,7 +203,6 @@ def execute(args, argv: list[str]) -> int:
     gated = [r for r in runs if r["gate_verdict"]]
     if gated:
         print("gate: " + ", ".join(f"{r['run_id']} {r['gate_verdict']}" for r in gated))
-    out = args.html or reports / "history.html"
     try:
         write_text_atomic(out, render_history(series, runs, baseline, str(reports), recipe_words(index, runs, reports)))
     except OSError as exc:
@@ -180,13 +211,15 @@ def execute(args, argv: list[str]) -> int:
     if mode == "never":
         return 0
     newest_run = {m["model"]: r["run_id"] for r in runs for m in r["models"]}       # runs: oldest first
+    newest_run[RUN_SUBJECT] = runs[-1]["run_id"]                                   # the run's own energy series
     live, stale = current(series, newest_run)
-    failed, undirected = failing(drifts(live), mode)
+    failed, undirected = failing(findings(live, newest_run), mode)
     for d in undirected:
         print(undirected_line(d))
     for d in failed:
         print(fail_line(d))
     if stale:
-        print(f"{len(stale)} series that their model's newest run has no point in (an older recipe or inputs) were not judged")
+        print(f"{len(stale)} series that their model's newest run has no point in (a task, probe or metric it no "
+              "longer evaluates) were not judged")
     print(f"--fail-on {mode}: {len(failed)} of {len(live)} series failed; exit {1 if failed else 0}")
     return 1 if failed else 0

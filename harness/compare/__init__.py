@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from harness.compare.build import RESAMPLES, adjust, compare_pair, reference_of
+from harness.compare.build import HOLM_FAMILY, RESAMPLES, adjust, compare_pair, reference_of
+from harness.compare.inputs import fingerprints, probe_differences, task_differences
 from harness.compare.pairing import PAIRING_KEY, Pairing, pair, refuse_differences
 from harness.errors import HarnessError
 from harness.registry import unknown_model_of_run
@@ -72,7 +73,7 @@ def compare_within(results: Results | dict, records: Sequence[dict], baseline: s
     run_id = results.run.id
     return Comparison.model_validate(
         {"baseline": baseline, "source": "run", "runs": {m: {"run_id": run_id, "model": m} for m in models},
-         "pairing": _pairing_summary(pairings, mode), "models": out_models})
+         "pairing": _pairing_summary(pairings, mode), "models": out_models, "holm_family": HOLM_FAMILY})
 
 
 def load_run(run_dir: Path) -> tuple[Results, list[dict]]:
@@ -101,12 +102,33 @@ def _match(baseline_models: dict, other_model: str, run_id: str) -> str:
                                     "compare against a baseline run with one model, or name the models alike"))
 
 
+def not_comparable(base: Results, other: Results, baseline: str, model: str, base_prints: dict,
+                   prints: dict) -> dict[str, str]:
+    """The tasks (and ``probe:NAME``) both runs hold whose prompt or configuration differ, with why
+    (harness.compare.inputs): they are not compared."""
+    mb, mo = base.models[baseline], other.models[model]
+    out = {}
+    for task in sorted(set(mb.tasks) & set(mo.tasks)):
+        why = task_differences(task, base_prints, prints, mb.tasks[task], mo.tasks[task])
+        if why:
+            out[task] = why
+    for probe in sorted(set(mb.probes) & set(mo.probes)):
+        why = probe_differences(probe, base_prints, prints, mb.probes[probe], mo.probes[probe])
+        if why:
+            out[f"probe:{probe}"] = why
+    return out
+
+
 def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection: bool = False,
                  resamples: int = RESAMPLES) -> Comparison:
     """The comparison of the models of ``other_dirs`` with those of ``baseline_dir``: a baseline run
     with one model is compared with every model of the other runs; with several, models pair by
-    name. Runs whose items differ are refused (HarnessError) unless ``intersection``."""
+    name. Runs whose items differ are refused (HarnessError) unless ``intersection``. A task or probe
+    whose prompt or configuration differ between the runs is not compared (its metrics read not
+    measured with what differs, and the entry's ``not_compared`` lists it); runs that share no task
+    or probe asked alike are refused."""
     base_results, base_records = load_run(baseline_dir)
+    base_prints = fingerprints(baseline_dir)
     base_models = base_results.models
     if not base_models:
         raise HarnessError(f"{baseline_dir} holds no evaluated model", "pass a run that evaluated a model")
@@ -126,21 +148,29 @@ def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection
         if not results.models:
             raise HarnessError(f"{other_dir} holds no evaluated model", "pass a run that evaluated a model")
         by = _by_model(records)
+        prints = fingerprints(other_dir)
         for model, info in results.models.items():
             planned.append((_match(base_models, model, run_id), model, info, by.get(model, []), run_id, results,
-                            other_dir))
+                            other_dir, prints))
     for baseline, *_ in planned:
         if baseline not in used_baselines:
             used_baselines.append(baseline)
             runs[baseline] = {"run_id": base_id, "model": baseline, "dir": str(baseline_dir)}
-    for baseline, model, info, records, run_id, results, other_dir in planned:
+    for baseline, model, info, records, run_id, results, other_dir, prints in planned:
         key = model if model not in runs else f"{model}@{run_id}"
         if key in runs:
             raise HarnessError(f"run {run_id} is given twice", "pass each run folder once")
         runs[key] = {"run_id": run_id, "model": model, "dir": str(other_dir)}
         pairing = pair(base_by.get(baseline, []), records, reference_of(base_models[baseline], info))
+        differ = not_comparable(base_results, results, baseline, model, base_prints, prints)
+        if differ and all(unit in differ for unit in pairing.tasks):
+            first = next(iter(differ.values()))
+            raise HarnessError(f"{model} (run {run_id}) and the baseline {baseline} (run {base_id}) share no task or "
+                               f"probe asked alike ({len(differ)} differ; first: {first})",
+                               "compare runs made with the same task files and options (max_tokens, stop, tokenize, "
+                               "prompt ...)")
         if not intersection:
-            refuse_differences(pairing, f"{baseline} (run {base_id})", f"{model} (run {run_id})")
+            refuse_differences(_only(pairing, differ), f"{baseline} (run {base_id})", f"{model} (run {run_id})")
         if not any(tp.n for tp in pairing.tasks.values()):
             ran = sorted({r["task"] for r in records}) or ["nothing"]
             raise HarnessError(f"{model} (run {run_id}) and the baseline {baseline} (run {base_id}) share no item "
@@ -148,12 +178,22 @@ def compare_runs(baseline_dir: Path, other_dirs: Sequence[Path], *, intersection
                                f"{', '.join(sorted({r['task'] for r in base_by.get(baseline, [])})[:5]) or 'nothing'})",
                                "compare runs of the same tasks (and --limit)")
         entry, pairings[key] = compare_pair(baseline, base_models[baseline], base_by.get(baseline, []), key, info,
-                                            records, seed, resamples=resamples, pairing=pairing)
+                                            records, seed, resamples=resamples, pairing=pairing, not_compared=differ,
+                                            check_reported=True)
         entry["pairing"] = _model_pairing(pairing)
-        if results.run.seed != seed:
-            entry["note"] = f"run {run_id} used seed {results.run.seed}, the baseline run {seed}"
+        notes = ([f"run {run_id} used seed {results.run.seed}, the baseline run {seed}"] if results.run.seed != seed
+                 else []) + ([f"{len(differ)} task(s)/probe(s) asked differently, not compared: {', '.join(differ)}"]
+                             if differ else [])
+        if notes:
+            entry["note"] = "; ".join(notes)
         out_models[key] = entry
     adjust(out_models)
     return Comparison.model_validate(
         {"baseline": used_baselines[0], "source": "runs", "runs": runs,
-         "pairing": _pairing_summary(pairings, "intersection" if intersection else "exact"), "models": out_models})
+         "pairing": _pairing_summary(pairings, "intersection" if intersection else "exact"), "models": out_models,
+         "holm_family": HOLM_FAMILY})
+
+
+def _only(pairing: Pairing, differ: dict[str, str]) -> Pairing:
+    """The pairing without the units that are not compared (their items need not match)."""
+    return Pairing({t: p for t, p in pairing.tasks.items() if t not in differ}, pairing.only_baseline, pairing.only_other)

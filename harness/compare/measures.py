@@ -21,6 +21,7 @@ class Measure:
     binary: bool = False              # rows are [outcome * scale, 1] with outcome 0/1: McNemar
     population: str = ""              # which items, when not all of them
     ideal: float | None = None        # where neither direction is better (e.g. 50% stereotype preference)
+    scale: float = 1.0                # binary: the metric's units per 0/1 outcome (100 for a percentage)
 
 
 def mean(totals: np.ndarray) -> float:

@@ -45,7 +45,7 @@ def _binary(value: Callable[[dict], float], keep: Callable[[dict], bool] = lambd
             higher_is_better: bool, population: str = "", ideal: float | None = None) -> Measure:
     def units(records: Sequence[dict]) -> dict[str, list[float]]:
         return {str(r["id"]): [float(value(r) > 0) * scale, 1.0] for r in records if _scored(r) and keep(r)}
-    return Measure(units, mean, higher_is_better, binary=True, population=population, ideal=ideal)
+    return Measure(units, mean, higher_is_better, binary=True, population=population, ideal=ideal, scale=scale)
 
 
 def _mean(value: Callable[[dict], float], keep: Callable[[dict], bool] = lambda r: True, *,

@@ -14,9 +14,13 @@
 * The delta's 95% interval is the 2.5th and 97.5th percentiles of the paired replicates
   ``other* - baseline*`` (for 0/1 outcomes too, from the same indices).
 
-Where sacrebleu differs: two models whose per-item statistics are identical get p = 1 here
-(sacrebleu returns 1/(resamples + 1), which reads as a significant difference between a system
-and itself).
+Where sacrebleu differs: an observed difference of exactly 0 gets p = 1 here, in both tests (two
+models with identical per-item statistics, or outputs that differ but score the same, e.g. BLEU 0
+against 0). sacrebleu counts ``#{null > |d|}``, which is 0 when every resample's difference is 0
+too, and returns 1/(resamples + 1): a "significant" difference between a system and itself.
+
+Each result also carries the spread the power statements of the gate need (harness.gate.power): the
+standard deviation of the paired replicates of the delta, and of the baseline's own replicates.
 """
 from __future__ import annotations
 
@@ -67,6 +71,18 @@ class PairedResult:
     ci95: tuple[float | None, float | None]
     p_value: float | None
     resamples: int
+    sd_delta: float | None = None        # standard deviation of the paired replicates other* - baseline*
+    sd_baseline: float | None = None     # standard deviation of the baseline's replicates
+
+
+def no_difference(a: float, b: float) -> bool:
+    """An observed difference of 0 (to float rounding of the same computation): never evidence of one."""
+    return a == b or abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+
+
+def _sd(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
 
 def paired_bootstrap(baseline_stats: np.ndarray, other_stats: np.ndarray,
@@ -80,17 +96,19 @@ def paired_bootstrap(baseline_stats: np.ndarray, other_stats: np.ndarray,
         raise ValueError(f"paired statistics need the same positive number of rows, got {n} and {len(other_stats)}")
     base = value_from_totals(baseline_stats.sum(axis=0))
     oth = value_from_totals(other_stats.sum(axis=0))
-    if np.array_equal(baseline_stats, other_stats):          # every resample's difference is exactly 0
-        return PairedResult(base, oth, oth - base, (0.0, 0.0), 1.0, resamples)
     counts = resample_counts(n, resamples, seed, draw=INDICES)      # the same items for both models
-    diffs = values_of(counts @ other_stats, value_from_totals) - values_of(counts @ baseline_stats, value_from_totals)
+    base_star = values_of(counts @ baseline_stats, value_from_totals)
+    sd_base = _sd(base_star)
+    if np.array_equal(baseline_stats, other_stats):          # every resample's difference is exactly 0
+        return PairedResult(base, oth, oth - base, (0.0, 0.0), 1.0, resamples, 0.0, sd_base)
+    diffs = values_of(counts @ other_stats, value_from_totals) - base_star
     diffs = diffs[~np.isnan(diffs)]                          # a resample where a ratio metric is undefined
     if len(diffs) == 0:
-        return PairedResult(base, oth, oth - base, (None, None), None, resamples)
+        return PairedResult(base, oth, oth - base, (None, None), None, resamples, None, sd_base)
     low, high = np.percentile(diffs, [2.5, 97.5])
     absolute = np.abs(diffs)
-    p = _exceed_p(absolute - absolute.mean(), abs(oth - base))
-    return PairedResult(base, oth, oth - base, (float(low), float(high)), p, resamples)
+    p = 1.0 if no_difference(base, oth) else _exceed_p(absolute - absolute.mean(), abs(oth - base))
+    return PairedResult(base, oth, oth - base, (float(low), float(high)), p, resamples, _sd(diffs), sd_base)
 
 
 def approximate_randomization(baseline_stats: np.ndarray, other_stats: np.ndarray,
@@ -102,7 +120,10 @@ def approximate_randomization(baseline_stats: np.ndarray, other_stats: np.ndarra
     baseline_stats, other_stats = np.asarray(baseline_stats, float), np.asarray(other_stats, float)
     if np.array_equal(baseline_stats, other_stats):
         return 1.0
-    observed = abs(value_from_totals(baseline_stats.sum(0)) - value_from_totals(other_stats.sum(0)))
+    base, oth = value_from_totals(baseline_stats.sum(0)), value_from_totals(other_stats.sum(0))
+    if no_difference(base, oth):
+        return 1.0
+    observed = abs(base - oth)
     keep = np.random.default_rng(seed).integers(2, size=(trials, len(baseline_stats)), dtype=bool)
     swapped = ~keep
     shuffled_a = keep @ baseline_stats + swapped @ other_stats

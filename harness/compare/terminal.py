@@ -31,6 +31,7 @@ def _cost_line(label: str, c: CostEntry, fmt) -> str:
         return f"{label}: not measured: {c.reason}"
     ratio = f" (x{c.ratio:.3g}" if c.ratio is not None else " (no ratio"
     source = c.source.split(" (VmHWM")[0].split(" (resource.")[0]      # the JSON keeps the whole source
+    source = source.removeprefix("process peak memory: ")              # the label says it
     return f"{label}: {fmt(c.baseline)} -> {fmt(c.other)}{ratio}; {source})"
 
 
@@ -55,6 +56,10 @@ def comparison_table(comparison: Comparison | dict) -> str:
         mode = comparison.pairing.mode
         lines.append(f"{other}{other_where} vs baseline {baseline}{where}: {n_items} paired items"
                      + (f", on the intersection ({dropped} items left out)" if mode == "intersection" or dropped else ""))
+        for unit, why in entry.not_compared.items():
+            lines.append(f"  NOT COMPARED {unit}: {why}")
+        if entry.note:
+            lines.append(f"  note: {entry.note}")
         rows = [("task / probe", "metric", "n", "baseline", "other", "delta", "95% CI", "test", "p", "p Holm", "")]
         missing: dict[tuple[str, str], list[str]] = {}
         for section, unit, name, s in entry.stats():
@@ -78,11 +83,13 @@ def comparison_table(comparison: Comparison | dict) -> str:
             kept, total = f.items_kept or 0, f.items_total or 0
             lines.append(f"  flipped 0/1 outcomes: {f.broken} broken, {f.fixed} fixed ({per})"
                          + (f"; {kept} of {total} kept in results" if total > kept else ""))
-        for label, c, fmt in (("J/example", entry.cost.j_per_example, lambda v: f"{v:.4g} J"),
+        for label, c, fmt in (("model memory", entry.cost.model_memory_bytes, _bytes),
+                              ("J/example", entry.cost.j_per_example, lambda v: f"{v:.4g} J"),
                               ("latency/example", entry.cost.latency_s_per_example, lambda v: f"{v * 1000:.3g} ms"),
-                              ("peak memory", entry.cost.peak_memory_bytes, _bytes)):
+                              ("process peak memory", entry.cost.peak_memory_bytes, _bytes)):
             if c is not None:
                 lines.append("  " + _cost_line(label, c, fmt))
-    lines.append("  * significant after Holm's correction over the whole comparison (p < 0.05); "
+    family = "each compared model's p-values" if comparison.holm_family else "the whole comparison"
+    lines.append(f"  * significant after Holm's correction over {family} (p < 0.05); "
                  "~ fewer than 30 paired items; delta = other - baseline")
     return "\n".join(lines)

@@ -46,6 +46,11 @@ def check(options: ExportOptions, spec) -> None:
         check_url(url)
     if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
         raise HarnessError(f"--tensorboard {tensorboard} is not a folder", "pass a folder (it is created if missing)")
+    from harness.output_guard import check_output          # outputs never overwrite inputs (one guard, every command)
+    if textfile is not None:
+        check_output(textfile, "--prometheus-textfile", "prometheus")
+    if tensorboard is not None:
+        check_output(tensorboard, "--tensorboard", "folder")
 
 
 def after_run(options: ExportOptions, run) -> None:

@@ -7,7 +7,7 @@ check on it. Every problem is a ``HarnessError`` naming the rule and the key, wi
 for unknown names::
 
     version: 1
-    defaults: {not_measured: fail, min_n: 0}        # optional
+    defaults: {not_measured: fail, min_n: 0, underpowered: warn}   # optional
     allow_errors: false                             # optional: a run "complete with errors" fails
     rules:
       - name: facts accuracy floor
@@ -32,6 +32,7 @@ from harness.suggest import did_you_mean
 POLICY_VERSION = 1
 NOT_MEASURED = ("fail", "warn", "skip")
 JUDGES = ("ci", "test")
+UNDERPOWERED = ("fail", "warn", "ignore")      # a baseline rule whose allowed drop is below what its test can detect
 
 # Every figure of an energy object (harness/meters/energy.py energy_object), and whether more is
 # better. Each is {value, unit, source[, reason]}; ``quality_per_kj.<metric>`` is one per task metric.
@@ -115,12 +116,15 @@ class BaselineDrop:
     for the worse in the metric's direction (STAT.higher_is_better). The margin is ``max_drop``
     (in the metric's units) or ``max_drop_pct`` (percent of the baseline's value).
     judge ``ci``: non-inferiority, the delta's 95% CI bound on the worse side within the margin.
-    judge ``test``: fails when the paired test finds a significant drop (Holm-adjusted p below
-    ``alpha``, or STAT.significant when no alpha is given) whose point estimate exceeds the margin."""
+    judge ``test``: fails when the paired test finds a significant drop (Holm-adjusted p, over the
+    rule's own family, below ``alpha``, 0.05 when none is given) whose point estimate exceeds the margin.
+    ``underpowered``: the verdict when the margin is below the drop the test can detect at this n
+    (harness.gate.power): fail, warn (the default) or ignore (the verdict stands; the reason says so)."""
     max_drop: float | None = None
     max_drop_pct: float | None = None
     judge: Literal["ci", "test"] = "ci"
     alpha: float | None = None
+    underpowered: Literal["fail", "warn", "ignore"] = "warn"
 
 
 @dataclass(frozen=True)
@@ -170,12 +174,12 @@ class Policy:
 # --- parsing ----------------------------------------------------------------------------------------
 
 _TOP_KEYS = ("version", "defaults", "allow_errors", "rules")
-_DEFAULT_KEYS = ("not_measured", "min_n")
+_DEFAULT_KEYS = ("not_measured", "min_n", "underpowered")
 _RULE_KEYS = ("name", "select", "metric", "energy", "min", "max", "max_abs_deviation", "baseline", "min_n",
               "not_measured")
 _SELECT_KEYS = ("model", "task", "probe")
 _DEVIATION_KEYS = ("from", "max")
-_BASELINE_KEYS = ("max_drop", "max_drop_pct", "max_increase_pct", "judge", "alpha")
+_BASELINE_KEYS = ("max_drop", "max_drop_pct", "max_increase_pct", "judge", "alpha", "underpowered")
 
 
 class _Where:
@@ -260,6 +264,7 @@ def parse_policy(raw: Any, source: str = "<policy>", sha256: str = "") -> Policy
     defaults = here.at("defaults").keys(raw.get("defaults") or {}, _DEFAULT_KEYS, "defaults")
     default_nm = here.at("defaults").choice(defaults.get("not_measured", "fail"), "not_measured", NOT_MEASURED)
     default_min_n = here.at("defaults").count(defaults.get("min_n", 0), "min_n")
+    default_underpowered = here.at("defaults").choice(defaults.get("underpowered", "warn"), "underpowered", UNDERPOWERED)
     allow_errors = raw.get("allow_errors", False)
     if not isinstance(allow_errors, bool):
         raise here.error(f"`allow_errors` must be true or false, got {allow_errors!r}", "write `allow_errors: false`")
@@ -269,7 +274,7 @@ def parse_policy(raw: Any, source: str = "<policy>", sha256: str = "") -> Policy
                          "add `rules:` with one `- name: ...` item per rule")
     rules, names = [], set()
     for i, item in enumerate(rules_raw, 1):
-        rule = _rule(item, here.at(f"rule {i}"), default_nm, default_min_n)
+        rule = _rule(item, here.at(f"rule {i}"), default_nm, default_min_n, default_underpowered)
         if rule.name in names:
             raise here.at(f"rule {i}").error(f"two rules are named {rule.name!r}", "give each rule its own name")
         names.add(rule.name)
@@ -277,7 +282,7 @@ def parse_policy(raw: Any, source: str = "<policy>", sha256: str = "") -> Policy
     return Policy(tuple(rules), allow_errors=allow_errors, source=source, sha256=sha256)
 
 
-def _rule(raw: Any, here: _Where, default_nm: str, default_min_n: int) -> Rule:
+def _rule(raw: Any, here: _Where, default_nm: str, default_min_n: int, default_underpowered: str = "warn") -> Rule:
     here.keys(raw, _RULE_KEYS, "a rule")
     if "name" not in raw:
         raise here.error("no `name`", "give every rule a `name:` (it names the JUnit test case)")
@@ -300,7 +305,7 @@ def _rule(raw: Any, here: _Where, default_nm: str, default_min_n: int) -> Rule:
         found = ", ".join(checks) or "none"
         raise here.error(f"a rule needs exactly one check (min/max, max_abs_deviation or baseline), found {found}",
                          "split it into one rule per check")
-    check = _check(raw, checks[0], quantity, here)
+    check = _check(raw, checks[0], quantity, here, default_underpowered)
     not_measured = here.choice(raw.get("not_measured", default_nm), "not_measured", NOT_MEASURED)
     min_n = here.count(raw.get("min_n", default_min_n), "min_n")
     return Rule(name=name, select=select, quantity=quantity, check=check, min_n=min_n,
@@ -322,7 +327,7 @@ def _energy_name(name: str, here: _Where) -> str:
                                                                       f"energy figures: {', '.join(ENERGY_FIGURES)}"))
 
 
-def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where) -> Check:
+def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where, default_underpowered: str = "warn") -> Check:
     if kind in ("min", "max"):
         low = here.number(raw["min"], "min") if "min" in raw else None
         high = here.number(raw["max"], "max") if "max" in raw else None
@@ -353,9 +358,12 @@ def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where) -> Check:
     alpha = sub.number(base["alpha"], "alpha", 0, 1) if "alpha" in base else None
     if alpha is not None and judge != "test":
         raise sub.error("`alpha` applies only to `judge: test`", "drop `alpha` or write `judge: test`")
+    if alpha == 0:
+        raise sub.error("`alpha: 0` can never be reached (no p-value is 0)", "write `alpha: 0.05` (or 0.01)")
+    underpowered = sub.choice(base.get("underpowered", default_underpowered), "underpowered", UNDERPOWERED)
     margin = margins[0]
     value = sub.number(base[margin], margin, 0)
-    return BaselineDrop(**{margin: value}, judge=judge, alpha=alpha)  # type: ignore[arg-type]
+    return BaselineDrop(**{margin: value}, judge=judge, alpha=alpha, underpowered=underpowered)  # type: ignore[arg-type]
 
 
 # --- names against what is known --------------------------------------------------------------------

@@ -2,31 +2,45 @@
 and the policy's dataclasses in, outcomes out; the verdict is a ``GateVerdict``).
 
 Each rule is evaluated on every target its select matches (one outcome per rule and target); a
-figure that cannot be judged (absent, not measured, too few examples, no baseline) gets the rule's
-``not_measured`` verdict, with the reason. The first outcome is always the run's own status: an
-incomplete run, one with failed pieces, or one that scored nothing does not pass a gate.
+figure that cannot be judged (absent, not measured, too few examples, no baseline, a baseline of
+another model or of other work) gets the rule's ``not_measured`` verdict, with the reason. The first
+outcome is always the run's own status: an incomplete run, one with failed pieces, or one that
+scored nothing does not pass a gate. Nor does a gate that judged no figure at all (every rule not
+measured, whatever its ``not_measured`` says): ``anything judged`` then fails.
+
+One function per kind of check (``JUDGES``: bounds, deviation, a metric's drop on the paired
+comparison, an energy figure's change against the baseline's), each ``(rule, target, name, ctx) ->
+Outcome``. A metric's baseline rule also states its power (harness.gate.power: the smallest drop its
+test detects with 80% power at this n) and, when that is larger than the drop it allows, says so and
+takes the rule's ``underpowered`` verdict; a ``judge: test`` rule corrects its p-values over its own
+Holm family (the statistics it selects), recorded in the verdict's ``families``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Literal, Union
+from typing import Callable, Literal
 
+from harness.gate.checks import (bounds_threshold, deviation_threshold, drop_margin, drop_threshold, family_alpha,
+                                 judge_bounds, judge_deviation, judge_drop)
 from harness.gate.energy import change_threshold, figure_of, judge_budget, judge_change
+from harness.gate.counterpart import input_differences, paired_model
 from harness.gate.policy import (BaselineChange, BaselineDrop, Bounds, Deviation, Energy, Metric, Policy, Quantity,
                                  Rule, Select, is_glob)
-from harness.finite import is_finite_number as _finite
+from harness.gate.power import CI_ALPHA, FAMILY, stat_power
+from harness.gate.reading import Entry, Reading, metrics_of, names_of, read_energy, read_metric
 from harness.results.comparison import Comparison, PairedStat
 from harness.results.reading import as_results
-from harness.results.types import ModelResult, ProbeResult, Results, TaskResult
+from harness.results.types import ModelResult, Results
 from harness.results.verdict import GateVerdict
 
-Entry = Union[TaskResult, ProbeResult, ModelResult]
+__all__ = ["Outcome", "Target", "evaluate", "evaluate_rule", "judge_drop", "judge_change", "gate_record", "JUDGES"]
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "skip")
 RUN_RULE = "run complete"
 JUDGED_RULE = "anything judged"
+NO_BASELINE = "no baseline given (--baseline RUN_DIR, results.json or NAME)"
 
 
 @dataclass(frozen=True)
@@ -37,9 +51,15 @@ class Outcome:
     threshold: str
     verdict: Verdict
     reason: str
+    measured: bool = True          # a figure was compared with the threshold (False: not measured)
+    power: dict | None = None      # a metric baseline rule's power statement (harness.gate.power.Power)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = {"name": self.name, "target": self.target, "value": self.value, "threshold": self.threshold,
+               "verdict": self.verdict, "reason": self.reason, "measured": self.measured}
+        if self.power is not None:
+            out["power"] = self.power
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,23 @@ class Target:
         if isinstance(quantity, Energy) and self.scope != "model":
             name = f"energy.{name}"
         return f"{self.model}/{where}/{name}"
+
+    def what(self) -> str:
+        return f"probe {self.piece!r}" if self.scope == "probe" else f"task {self.piece!r}"
+
+
+@dataclass
+class Context:
+    """What every check may read: the run, the baseline run, their paired comparison, run.json's
+    fingerprints of both (harness.compare.inputs.fingerprints), and per rule its Holm family."""
+    results: Results
+    baseline: Results | None = None
+    comparison: Comparison | None = None
+    prints: dict = field(default_factory=dict)            # this run's fingerprints
+    baseline_prints: dict = field(default_factory=dict)
+    family_p: dict[tuple[str, str], float] = field(default_factory=dict)    # (target label, metric) -> Holm p
+    family_size: int = 0
+    families: dict[str, dict] = field(default_factory=dict)                # rule name -> its family (the verdict's)
 
 
 # --- the run itself ---------------------------------------------------------------------------------
@@ -130,62 +167,37 @@ def targets(select: Select, results: Results) -> list[Target]:
     return [Target(select.model, select.scope, pattern, None, f"nothing in the run matches {select.describe()}")]
 
 
-# --- reading figures ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Reading:
-    value: float | None
-    n: int | None
-    reason: str = ""                 # why value is None
-    source: str = ""                 # energy figures: where the number came from
-
-
-def _metrics(entry: Entry | None) -> dict:
-    return entry.metrics if isinstance(entry, (TaskResult, ProbeResult)) else {}
+def _selected(rule: Rule, results: Results) -> list[tuple[Target, str]]:
+    """Every (target, metric or figure name) the rule judges. A glob over tasks or probes selects those
+    that report the metric (``task: "*"``, ``metric: accuracy`` leaves out generation tasks); a literal
+    task or probe that does not report it reads not measured, and so does a glob that leaves nothing."""
+    pattern = rule.select.task if rule.select.scope == "task" else rule.select.probe
+    out = []
+    for target in targets(rule.select, results):
+        names = metric_names(target, rule.quantity) if isinstance(rule.quantity, Metric) else [rule.quantity.name]
+        for name in names:
+            if isinstance(rule.quantity, Metric) and pattern is not None and is_glob(pattern) and \
+                    target.entry is not None and name not in metrics_of(target.entry):
+                continue
+            out.append((target, name))
+    if not out:
+        out.append((Target(rule.select.model, rule.select.scope, pattern, None,
+                           f"no {rule.select.scope} matching {rule.select.describe()} reports metric "
+                           f"{rule.quantity.name!r}"), rule.quantity.name))
+    return out
 
 
 def metric_names(target: Target, quantity: Metric) -> list[str]:
-    metrics = _metrics(target.entry)
-    if is_glob(quantity.name) and quantity.name not in metrics:    # lm-eval's exact_match[strip] is a name, not a glob
-        return sorted(m for m in metrics if fnmatchcase(m, quantity.name)) or [quantity.name]
-    return [quantity.name]
+    """The metrics of ``target`` a (possibly glob) metric name selects (harness.gate.reading.names_of)."""
+    return names_of(target.entry, quantity)
 
 
-def read_metric(target: Target, name: str) -> Reading:
-    metrics = _metrics(target.entry)
-    m = metrics.get(name)
-    if m is None:
-        what = f"probe {target.piece!r}" if target.scope == "probe" else f"task {target.piece!r}"
-        return Reading(None, None, f"{what} reports no metric {name!r} (it reports {', '.join(sorted(metrics)) or 'none'})")
-    n = m.n if "n" in m.model_fields_set else getattr(target.entry, "n", None)
-    if m.value is None:
-        return Reading(None, n, m.reason or f"{name} has no value")
-    return Reading(float(m.value), n)
+# --- the checks, one function per kind ---------------------------------------------------------------
 
-
-def read_energy(entry: Entry | None, name: str) -> Reading:
-    energy = entry.energy if entry is not None else None
-    n = energy.examples if energy is not None else None
-    figure = energy.figure(name) if energy is not None else None
-    if figure is None:
-        total = energy.total_energy_j if energy is not None else None
-        if total is not None and not total.measured:          # meters off: only the total is written, with why
-            return Reading(None, n, total.reason or "not measured")
-        present = energy is not None and bool(energy.model_fields_set)
-        return Reading(None, n, f"no energy figure {name!r} here" + ("" if present else " (no energy object)"))
-    if not figure.measured or figure.value is None:
-        return Reading(None, n, figure.reason or "not measured", "not_measured")
-    return Reading(float(figure.value), n, source=figure.source)
-
-
-# --- checks ----------------------------------------------------------------------------------------
-
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.4g}"
-
-
-def _not_measured(rule: Rule, label: str, threshold: str, reason: str, value: float | None = None) -> Outcome:
-    return Outcome(rule.name, label, value, threshold, rule.not_measured, f"not measured: {reason}")
+def _not_measured(rule: Rule, label: str, threshold: str, reason: str, value: float | None = None,
+                  power: dict | None = None) -> Outcome:
+    return Outcome(rule.name, label, value, threshold, rule.not_measured, f"not measured: {reason}", measured=False,
+                   power=power)
 
 
 def _too_few(rule: Rule, n: int | None) -> str | None:
@@ -194,180 +206,74 @@ def _too_few(rule: Rule, n: int | None) -> str | None:
     return None
 
 
-def bounds_threshold(check: Bounds) -> str:
-    parts = ([f">= {check.min:g}"] if check.min is not None else []) + ([f"<= {check.max:g}"] if check.max is not None else [])
-    return " and ".join(parts)
+def _reading(rule: Rule, target: Target, name: str) -> Reading:
+    if isinstance(rule.quantity, Metric):
+        return read_metric(target.entry, name, target.what())
+    return read_energy(target.entry, name)
 
 
-def judge_bounds(check: Bounds, value: float) -> tuple[bool, str]:
-    if check.min is not None and value < check.min:
-        return False, f"{_fmt(value)} is below the floor {check.min:g}"
-    if check.max is not None and value > check.max:
-        return False, f"{_fmt(value)} is above the ceiling {check.max:g}"
-    return True, f"{_fmt(value)} is within {bounds_threshold(check)}"
-
-
-def judge_deviation(check: Deviation, value: float) -> tuple[float, bool, str]:
-    deviation = abs(value - check.center)
-    ok = deviation <= check.max
-    return deviation, ok, f"value {_fmt(value)} is {_fmt(deviation)} from {check.center:g} " \
-                          f"({'within' if ok else 'more than'} {check.max:g})"
-
-
-def drop_margin(check: BaselineDrop, baseline_value: float | None) -> float | None:
-    if check.max_drop is not None:
-        return check.max_drop
-    if baseline_value is None or not _finite(baseline_value):
-        return None
-    return abs(baseline_value) * (check.max_drop_pct or 0.0) / 100
-
-
-def drop_threshold(check: BaselineDrop, stat: PairedStat | None = None) -> str:
-    """The threshold in words; with no STAT yet (no baseline), in terms of the policy alone."""
-    base = stat.baseline if stat is not None else None
-    margin = drop_margin(check, base)
-    pct = "" if check.max_drop_pct is None else f"{check.max_drop_pct:g}% of {_fmt(base)}" \
-        if margin is not None else f"{check.max_drop_pct:g}% of baseline"
-    if check.judge == "ci":
-        if margin is None:
-            return f"delta CI within a drop of {pct}"
-        side = f"lower >= {-margin:.4g}" if stat is None or stat.higher_is_better else f"upper <= {margin:.4g}"
-        return f"delta CI {side}" + (f" [{pct}]" if pct else "")
-    allowed = pct if margin is None else f"{margin:.4g}" + (f" [{pct}]" if pct else "")
-    level = f"Holm p < {check.alpha:g}" if check.alpha is not None else "Holm"
-    test = stat.test if stat is not None and "test" in stat.model_fields_set else "paired test"
-    return f"no significant drop > {allowed} ({test}, {level})"
-
-
-def judge_drop(check: BaselineDrop, stat: PairedStat, min_n: int = 0) -> tuple[float | None, str, bool | None, str]:
-    """(value, threshold, passed, reason) for a STAT of the paired comparison; passed None: not measured."""
-    higher = stat.higher_is_better
-    margin = drop_margin(check, stat.baseline)
-    threshold = drop_threshold(check, stat)
-    if margin is None:
-        return None, threshold, None, "the baseline's value is not known"
-    if not stat.measured:
-        return None, threshold, None, str(stat.reason)
-    n = stat.n
-    if min_n and (n is None or n < min_n):
-        return None, threshold, None, f"only {n} paired items; the rule needs at least {min_n}"
-    delta = stat.delta
-    if not _finite(delta):
-        return None, threshold, None, "the comparison has no delta"
-    change = f"delta {delta:+.4g} ({_fmt(stat.baseline)} → {_fmt(stat.other)}, n={n})"
-    if check.judge == "ci":
-        lo, hi = stat.ci95
-        bound = lo if higher else hi
-        if not _finite(bound):
-            return None, threshold, None, "the delta has no confidence interval"
-        ok = bound >= -margin if higher else bound <= margin
-        side = "lower" if higher else "upper"
-        return bound, threshold, ok, f"{change}; 95% CI [{_fmt(lo)}, {_fmt(hi)}]: {side} bound " + \
-            ("within" if ok else "beyond") + f" the allowed drop {margin:.4g}"
-    if stat.too_few_items:
-        return None, threshold, None, f"too few items for the paired test (n={n})"
-    p = stat.p_holm
-    significant = (p is not None and p < check.alpha) if check.alpha is not None else stat.significant
-    drop = -delta if higher else delta
-    ok = not (significant and drop > margin)
-    verdict = ("a significant drop" if drop > 0 else "a significant gain") if significant else "no significant change"
-    return delta, threshold, ok, f"{change}; Holm p {_fmt(p)}: {verdict}" + \
-        ("" if ok or not significant else f" larger than {margin:.4g}")
-
-
-# --- a rule on its targets ---------------------------------------------------------------------------
-
-def baseline_model(baseline: Results, model: str, n_models: int) -> str | None:
-    """The baseline's model paired with ``model``: the same name, or the only one on each side."""
-    models = baseline.models
-    if model in models:
-        return model
-    if len(models) == 1 and n_models == 1:
-        return next(iter(models))
-    return None
-
-
-def _reports(target: Target, name: str) -> bool:
-    return target.entry is None or name in _metrics(target.entry)
-
-
-def evaluate_rule(rule: Rule, results: Results, baseline: Results | None = None,
-                  comparison: Comparison | None = None) -> list[Outcome]:
-    """One outcome per target and metric. A glob over tasks or probes selects those that report the
-    metric (``task: "*"``, ``metric: accuracy`` leaves out generation tasks); a literal task or probe
-    that does not report it reads not measured, and so does a glob that leaves nothing."""
-    n_models = len(results.models)
-    pattern = rule.select.task if rule.select.scope == "task" else rule.select.probe
-    out = []
-    for target in targets(rule.select, results):
-        names = metric_names(target, rule.quantity) if isinstance(rule.quantity, Metric) else [rule.quantity.name]
-        for name in names:
-            if isinstance(rule.quantity, Metric) and pattern is not None and is_glob(pattern) and \
-                    not _reports(target, name):
-                continue
-            out.append(_evaluate_one(rule, target, name, results, baseline, comparison, n_models))
-    if not out:
-        where = Target(rule.select.model, rule.select.scope, pattern, None,
-                       f"no {rule.select.scope} matching {rule.select.describe()} reports metric {rule.quantity.name!r}")
-        out.append(_evaluate_one(rule, where, rule.quantity.name, results, baseline, comparison, n_models))
-    return out
-
-
-def _evaluate_one(rule: Rule, target: Target, name: str, results: Results, baseline: Results | None,
-                  comparison: Comparison | None, n_models: int) -> Outcome:
-    label = target.label(rule.quantity, name)
-    check = rule.check
-    if isinstance(check, Bounds):
-        threshold = bounds_threshold(check)
-    elif isinstance(check, Deviation):
-        threshold = f"|x - {check.center:g}| <= {check.max:g}"
-    elif isinstance(check, BaselineChange):
-        threshold = change_threshold(check)
-    else:
-        threshold = drop_threshold(check)
-    if target.entry is None:
-        return _not_measured(rule, label, threshold, target.missing)
-
-    if isinstance(check, BaselineDrop):
-        if comparison is None:
-            return _not_measured(rule, label, threshold, "no baseline given (--baseline RUN_DIR, results.json or NAME)")
-        entry = comparison.entry_for(target.model, results.run.id, n_models)
-        group = (entry.tasks if target.scope == "task" else entry.probes) if entry is not None else {}
-        stat = group.get(target.piece, {}).get(name) if entry is not None else None
-        if stat is None:
-            why = (f"the comparison pairs no baseline model with {target.model!r}" if entry is None else
-                   f"the comparison has no paired {name!r} for {target.scope} {target.piece!r}")
-            return _not_measured(rule, label, threshold, why)
-        value, threshold, ok, reason = judge_drop(check, stat, rule.min_n)
-        if ok is None:
-            return _not_measured(rule, label, threshold, reason)
-        return Outcome(rule.name, label, value, threshold, "pass" if ok else "fail", reason)
-
-    reading = read_metric(target, name) if isinstance(rule.quantity, Metric) else read_energy(target.entry, name)
+def _judged(rule: Rule, label: str, threshold: str, reading: Reading, judge) -> Outcome:
+    """Bounds and deviation: the figure itself against the check."""
     if reading.value is None:
         return _not_measured(rule, label, threshold, reading.reason)
     few = _too_few(rule, reading.n)
     if few:
         return _not_measured(rule, label, threshold, few, reading.value)
-    if isinstance(check, Bounds) and isinstance(rule.quantity, Energy):       # on the interval (harness.gate.energy)
+    value, ok, reason = judge(reading.value)
+    return Outcome(rule.name, label, value, threshold, "pass" if ok else "fail", reason)
+
+
+def judge_bounds_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
+    check: Bounds = rule.check      # type: ignore[assignment]
+    if isinstance(rule.quantity, Energy):       # an energy budget: judged on its interval (harness.gate.energy)
+        label, threshold, reading = target.label(rule.quantity, name), bounds_threshold(check), _reading(rule, target, name)
+        if reading.value is None:
+            return _not_measured(rule, label, threshold, reading.reason)
+        few = _too_few(rule, reading.n)
+        if few:
+            return _not_measured(rule, label, threshold, few, reading.value)
         verdict, reason = judge_budget(check, figure_of(target.entry, name))
         return Outcome(rule.name, label, reading.value, threshold, verdict, reason)
-    if isinstance(check, Bounds):
-        ok, reason = judge_bounds(check, reading.value)
-        return Outcome(rule.name, label, reading.value, threshold, "pass" if ok else "fail", reason)
-    if isinstance(check, Deviation):
-        deviation, ok, reason = judge_deviation(check, reading.value)
-        return Outcome(rule.name, label, deviation, threshold, "pass" if ok else "fail", reason)
-    # BaselineChange: the same figure in the baseline run
-    if baseline is None:
-        return _not_measured(rule, label, threshold, "no baseline given (--baseline RUN_DIR, results.json or NAME)")
-    paired = baseline_model(baseline, target.model, n_models)
-    base_info = baseline.models.get(paired) if paired else None
-    if base_info is None:
-        return _not_measured(rule, label, threshold, f"the baseline has no model {target.model!r}")
-    base_entry = base_info if target.scope == "model" else _pieces(base_info, target.scope).get(target.piece)
+    return _judged(rule, target.label(rule.quantity, name), bounds_threshold(check), _reading(rule, target, name),
+                   lambda v: (v, *judge_bounds(check, v)))
+
+
+def judge_deviation_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
+    check: Deviation = rule.check   # type: ignore[assignment]
+    return _judged(rule, target.label(rule.quantity, name), deviation_threshold(check), _reading(rule, target, name),
+                   lambda v: judge_deviation(check, v))
+
+
+def baseline_entry(target: Target, ctx: Context, figure: str) -> tuple[Entry | None, str]:
+    """The baseline's counterpart of ``target`` for an energy figure, or (None, why not)."""
+    if ctx.baseline is None:
+        return None, NO_BASELINE
+    paired, why = paired_model(ctx.baseline, ctx.results, target.model)
+    if paired is None:
+        return None, why
+    base_model = ctx.baseline.models[paired]
+    base_entry = base_model if target.scope == "model" else _pieces(base_model, target.scope).get(target.piece)
     if base_entry is None:
-        return _not_measured(rule, label, threshold, f"the baseline's model {paired!r} has no {target.scope} {target.piece!r}")
+        return None, f"the baseline's model {paired!r} has no {target.scope} {target.piece!r}"
+    differs = input_differences(target.scope, target.piece, figure, base_model, ctx.results.models[target.model],
+                                ctx.baseline_prints, ctx.prints)
+    return (None, differs) if differs else (base_entry, "")
+
+
+def judge_energy_change_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
+    """An energy figure against the same figure of the baseline run: beyond the margin and significant on
+    the repeats (Welch) fails; beyond but not significant warns (harness.gate.energy)."""
+    check: BaselineChange = rule.check      # type: ignore[assignment]
+    label, threshold = target.label(rule.quantity, name), change_threshold(check)
+    reading = read_energy(target.entry, name)
+    if reading.value is None:
+        return _not_measured(rule, label, threshold, reading.reason)
+    few = _too_few(rule, reading.n)
+    if few:
+        return _not_measured(rule, label, threshold, few, reading.value)
+    base_entry, why = baseline_entry(target, ctx, name)
+    if base_entry is None:
+        return _not_measured(rule, label, threshold, why)
     pct, verdict, reason = judge_change(check, figure_of(base_entry, name), figure_of(target.entry, name),
                                         read_energy(base_entry, name).reason)
     if verdict is None:
@@ -375,21 +281,124 @@ def _evaluate_one(rule: Rule, target: Target, name: str, results: Results, basel
     return Outcome(rule.name, label, pct, threshold, verdict, reason)
 
 
+def paired_stat_of(target: Target, name: str, ctx: Context) -> tuple[PairedStat | None, str]:
+    """The comparison's statistic for ``target``'s metric ``name``, or (None, why not)."""
+    if ctx.comparison is None:
+        return None, NO_BASELINE
+    if ctx.baseline is not None:
+        paired, why = paired_model(ctx.baseline, ctx.results, target.model)
+        if paired is None:
+            return None, why
+    entry = ctx.comparison.entry_for(target.model, ctx.results.run.id, len(ctx.results.models))
+    if entry is None:
+        return None, f"the comparison pairs no baseline model with {target.model!r}"
+    stat = (entry.tasks if target.scope == "task" else entry.probes).get(target.piece, {}).get(name)
+    if stat is None:
+        return None, f"the comparison has no paired {name!r} for {target.scope} {target.piece!r}"
+    return stat, ""
+
+
+def judge_metric_drop_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
+    """A metric's drop on the paired comparison (judge ci or test), with the rule's power statement."""
+    check: BaselineDrop = rule.check        # type: ignore[assignment]
+    label = target.label(rule.quantity, name)
+    stat, why = paired_stat_of(target, name, ctx)
+    if stat is None:
+        return _not_measured(rule, label, drop_threshold(check), why)
+    family_p = ctx.family_p.get((label, name)) if check.judge == "test" else None
+    value, threshold, ok, reason = judge_drop(check, stat, rule.min_n, p_holm=family_p)
+    margin = drop_margin(check, stat.baseline)
+    level = CI_ALPHA if check.judge == "ci" else family_alpha(check) / max(ctx.family_size, 1)
+    power = stat_power(stat, level, margin) if stat.measured else None
+    if ok is None:
+        return _not_measured(rule, label, threshold, reason, power=power.to_json() if power else None)
+    verdict: Verdict = "pass" if ok else "fail"
+    if power is not None and power.detectable is False:
+        if verdict == "fail":
+            reason += f"; note: this rule cannot detect its own max_drop {margin:.4g} ({power.text()})"
+        else:
+            said = "a model with no drop would pass less than 80% of the time" if check.judge == "ci" else \
+                "a pass is no evidence that the drop is smaller"
+            reason += f"; cannot detect its own max_drop {margin:.4g}: {power.text()}; {said}"
+            if check.underpowered != "ignore":
+                verdict = check.underpowered        # type: ignore[assignment]
+    return Outcome(rule.name, label, value, threshold, verdict, reason, power=power.to_json() if power else None)
+
+
+JUDGES: dict[type, Callable[[Rule, Target, str, Context], Outcome]] = {
+    Bounds: judge_bounds_target,
+    Deviation: judge_deviation_target,
+    BaselineChange: judge_energy_change_target,
+    BaselineDrop: judge_metric_drop_target,
+}
+
+
+# --- a rule on its targets ---------------------------------------------------------------------------
+
+def _threshold(rule: Rule) -> str:
+    check = rule.check
+    return (bounds_threshold(check) if isinstance(check, Bounds) else deviation_threshold(check)
+            if isinstance(check, Deviation) else change_threshold(check) if isinstance(check, BaselineChange)
+            else drop_threshold(check))
+
+
+def holm_family(rule: Rule, selected: list[tuple[Target, str]], ctx: Context) -> None:
+    """A ``judge: test`` rule's Holm family: the p-values of the statistics it selects (into ``ctx``)."""
+    from harness.probes.stats import holm
+    ctx.family_p, ctx.family_size = {}, 0
+    if not (isinstance(rule.check, BaselineDrop) and rule.check.judge == "test"):
+        return
+    found = {}
+    for target, name in selected:
+        if target.entry is None:
+            continue
+        stat, _ = paired_stat_of(target, name, ctx)
+        if stat is not None and stat.measured and stat.p_value is not None:
+            found[(target.label(rule.quantity, name), name)] = stat.p_value
+    ctx.family_p, ctx.family_size = holm(found) if found else {}, len(found)
+    ctx.families[rule.name] = {"size": len(found), "alpha": family_alpha(rule.check), "definition": FAMILY,
+                               "members": [label for label, _ in found]}
+
+
+def evaluate_rule(rule: Rule, results: Results, baseline: Results | None = None,
+                  comparison: Comparison | None = None, ctx: Context | None = None) -> list[Outcome]:
+    """One outcome per target and metric (see ``_selected``)."""
+    ctx = ctx or Context(results, baseline, comparison)
+    selected = _selected(rule, results)
+    holm_family(rule, selected, ctx)
+    out = []
+    for target, name in selected:
+        if target.entry is None:
+            out.append(_not_measured(rule, target.label(rule.quantity, name), _threshold(rule), target.missing))
+        else:
+            out.append(JUDGES[type(rule.check)](rule, target, name, ctx))
+    return out
+
+
 def evaluate(policy: Policy, results: Results | dict, baseline: Results | dict | None = None,
-             comparison: Comparison | dict | None = None) -> list[Outcome]:
-    """The run's status, then every rule on every target it selects, in policy order."""
+             comparison: Comparison | dict | None = None, fingerprints: tuple[dict, dict] = ({}, {}),
+             families: dict[str, dict] | None = None) -> list[Outcome]:
+    """The run's status, then every rule on every target it selects, in policy order, then
+    ``anything judged`` when no rule judged a figure. ``fingerprints``: run.json's of (this run, the
+    baseline). ``families``, when given, receives each ``judge: test`` rule's Holm family."""
     results = as_results(results)
     baseline = as_results(baseline) if baseline is not None else None
     if comparison is not None and not isinstance(comparison, Comparison):
         comparison = Comparison.model_validate(comparison)
+    ctx = Context(results, baseline, comparison, fingerprints[0] or {}, fingerprints[1] or {})
     out = [run_outcome(results, policy.allow_errors)]
     for rule in policy.rules:
-        out.extend(evaluate_rule(rule, results, baseline, comparison))
-    if all(o.verdict == "skip" for o in out[1:]):        # a gate that judged no figure is not a pass
-        first = out[1].reason if len(out) > 1 else "the policy has no rule"
+        out.extend(evaluate_rule(rule, results, baseline, comparison, ctx))
+    if families is not None:
+        families.update(ctx.families)
+    if not any(o.measured for o in out[1:]):        # a gate that judged no figure is not a pass
+        first = out[1] if len(out) > 1 else None
+        tally = ", ".join(f"{sum(o.verdict == v for o in out[1:])} {w}" for v, w in
+                          (("fail", "failed"), ("warn", "warned"), ("skip", "skipped")))
         out.append(Outcome(JUDGED_RULE, "policy", None, "at least one rule judged", "fail",
-                           f"nothing evaluated: every rule was skipped (first: {out[1].name if len(out) > 1 else '-'}: "
-                           f"{first}); a gate that judged no figure does not pass"))
+                           f"nothing judged: every rule read not measured ({tally}; first: "
+                           f"{first.name if first else '-'}: {first.reason if first else 'the policy has no rule'}); "
+                           "a gate that judged no figure does not pass", measured=False))
     return out
 
 
@@ -408,9 +417,12 @@ def short(text: str, limit: int = REASON_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
-def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str) -> GateVerdict:
+def gate_record(policy: Policy, outcomes: list[Outcome], baseline_id: str | None, evaluated: str,
+                families: dict[str, dict] | None = None) -> GateVerdict:
     """results.json "gate" (harness.results.verdict); the terminal table, JUnit and Markdown are made from it."""
-    return GateVerdict.model_validate(
-        {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
-         "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
-         "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]})
+    record = {"verdict": gate_verdict(outcomes), "policy": policy.source, "policy_sha256": policy.sha256,
+              "baseline": baseline_id, "evaluated": evaluated, "counts": counts(outcomes),
+              "rules": [{**o.to_json(), "reason": short(o.reason)} for o in outcomes]}
+    if families:
+        record["families"] = families
+    return GateVerdict.model_validate(record)

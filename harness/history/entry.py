@@ -1,9 +1,11 @@
 """One finished run as the history index holds it: pure functions from the typed results
 (harness.results) and run.json.
 
-A figure belongs to a *series*: the same figure, of the same model recipe, on the same inputs.
-The series key holds the hashes, so runs whose task data, prompts, task configuration or model
-recipe differ are never joined into one line (the label shows their first 8 hex digits):
+A figure's *series* is the same figure of the same model name (harness.history.trend): the name is
+what a periodic audit follows. Each figure keeps the hashes of what it was measured on, so a changed
+recipe or changed weights is an event on that series, and changed task data or configuration a
+comparability warning, never a silent join (the figure's ``series_key``, which holds them, is its
+identity in the index, not the line it is drawn on):
 
 * recipe hash: sha256 of the model spec without its name (adapter, location, options), the dtype
   it ran in, and the weights fingerprint when results.json or run.json records one
@@ -18,10 +20,16 @@ shown as such in the label.
 
 A figure's direction (``higher_is_better``) is what results.json records beside the metric (task
 metrics carry it; probe metrics and energy figures do not, so theirs is None: unknown, never guessed).
-An energy figure measured over repeats keeps its 95% interval across them as its CI."""
+An energy figure measured over repeats keeps its 95% interval across them as its CI.
+
+A figure is ``failed`` when what it measures scored nothing: every metric of a run that scored no
+item at all (every output NaN, say), and the metrics of a task that scored none of its items, or of
+a probe that scored none (energy figures are measured all the same). It reads as a failed point in the history, never as a gap to step over.
+Each model's ``recipe_text`` is the spec as the run recorded it (``adapter[:location],key=value``,
+with the dtype it ran in), so an event can say what changed."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.fingerprint import digest
@@ -51,6 +59,7 @@ class Figure:
     source: str = ""
     reason: str = ""           # why value is None ("not measured: ...")
     higher_is_better: bool | None = None     # as results.json records it for the metric; None: not recorded
+    failed: bool = False       # what it measures scored nothing (a failed point, not a gap)
 
     @property
     def series_key(self) -> str:
@@ -70,7 +79,7 @@ class Entry:
     git_sha: str
     harness_version: str
     run_dir: str
-    models: dict[str, dict[str, Any]]        # name -> {spec, recipe, weights}
+    models: dict[str, dict[str, Any]]        # name -> {spec, recipe, weights, dtype, recipe_text}
     inputs: dict[str, dict[str, Any]]        # "task:NAME" / "probe:NAME" -> {hash, data, fingerprint}
     energy: dict[str, Any]                   # the run's {energy_j, j_per_example, source, reason, gco2e, ...}
     gate: dict[str, Any] | None
@@ -112,11 +121,33 @@ def _spec_of(run_json: dict, name: str, results_model: ModelResult) -> dict | st
     return results_model.spec if "spec" in results_model.model_fields_set else name
 
 
+def recipe_text(run_json: dict, name: str, results_model: ModelResult) -> str:
+    """The model as asked, for people: ``adapter[:location][,key=value...]`` and the dtype it ran in."""
+    for model in (run_json.get("spec") or {}).get("models", []):
+        if isinstance(model, dict) and model.get("name") == name:
+            text = str(model.get("adapter") or "") + (f":{model['location']}" if model.get("location") else "")
+            options = model.get("options") if isinstance(model.get("options"), dict) else {}
+            text += "".join(f",{k}={v}" for k, v in sorted(options.items()))
+            break
+    else:
+        text = results_model.spec or name
+        recipe = results_model.extra("recipe")
+        if isinstance(recipe, dict):
+            text += "".join(f",{k}={v}" for k, v in sorted(recipe.items()) if v is not None)
+    return text + (f" ({results_model.dtype})" if results_model.dtype else "")
+
+
+def _failed(n: int | None, expected: int | None) -> bool:
+    """Scored nothing though there was something to score."""
+    return n == 0 and (expected is None or expected > 0)
+
+
 def _metric_figure(model: str, recipe: str, scope: str, subject: str, subject_hash: str, metric: str,
-                   m: MetricValue) -> Figure:
+                   m: MetricValue, failed: bool = False) -> Figure:
     value = _num(m.value)
     return Figure(model, recipe, scope, subject, subject_hash, metric, value, _num(m.ci95[0]), _num(m.ci95[1]), m.n,
-                  reason="" if value is not None else _reason(m.reason), higher_is_better=m.higher_is_better)
+                  reason="" if value is not None else _reason(m.reason), higher_is_better=m.higher_is_better,
+                  failed=failed and value is None)
 
 
 def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, energy: Energy | None) -> list[Figure]:
@@ -135,6 +166,10 @@ def _energy_figures(model: str, recipe: str, subject: str, subject_hash: str, en
     return out
 
 
+def replace_failed(f: Figure) -> Figure:
+    return replace(f, failed=True)
+
+
 def entry_from_run(results: Results | dict, run_json: dict | None, run_dir: str = "") -> Entry:
     """Everything the index keeps of one run. ``run_json`` may be None (a folder without it)."""
     results = as_results(results)
@@ -146,12 +181,14 @@ def entry_from_run(results: Results | dict, run_json: dict | None, run_dir: str 
     models: dict[str, dict] = {}
     inputs: dict[str, dict] = {}
     model_hashes = []
+    nothing = not results.scored_anything()          # every figure of the run is a failed point
     for name, m in results.models.items():
         saved = (run_json.get("models") or {}).get(name) or {}
         weights = _weights(m, saved)
         spec = _spec_of(run_json, name, m)
         recipe = recipe_hash(spec, m.dtype, weights)
-        models[name] = {"spec": m.spec, "recipe": recipe, "weights": weights, "dtype": m.dtype}
+        models[name] = {"spec": m.spec, "recipe": recipe, "weights": weights, "dtype": m.dtype,
+                        "recipe_text": recipe_text(run_json, name, m)}
         tasks = m.tasks
         task_hashes = {t: digest(task_prints[t]) if t in task_prints else UNKNOWN for t in tasks}
         inside = []
@@ -161,7 +198,8 @@ def entry_from_run(results: Results | dict, run_json: dict | None, run_dir: str 
                                       "fingerprint": task_prints.get(task)}
             inside.append(("task", task, h))
             for metric, value in t.metrics.items():
-                figures.append(_metric_figure(name, recipe, "task", task, h, metric, value))
+                figures.append(_metric_figure(name, recipe, "task", task, h, metric, value,
+                                              nothing or _failed(t.n, t.n_expected)))
             figures += _energy_figures(name, recipe, task, h, t.energy)
         for probe, p in m.probes.items():
             fp = probe_prints.get(probe)
@@ -170,11 +208,13 @@ def entry_from_run(results: Results | dict, run_json: dict | None, run_dir: str 
             inputs[f"probe:{probe}"] = {"hash": h, "data": (fp or {}).get("data", UNKNOWN), "fingerprint": fp}
             inside.append(("probe", probe, h))
             for metric, value in p.metrics.items():
-                figures.append(_metric_figure(name, recipe, "probe", probe, h, metric, value))
+                figures.append(_metric_figure(name, recipe, "probe", probe, h, metric, value, nothing or _failed(p.n, None)))
             figures += _energy_figures(name, recipe, f"probe:{probe}", h, p.energy)
         model_hash = digest(sorted(inside))
         model_hashes.append((name, recipe, model_hash))
         figures += _energy_figures(name, recipe, "model", model_hash, m.energy)
+    if nothing:                                  # its metrics are failed points; its energy was still measured
+        figures = [replace_failed(f) if f.scope != "energy" else f for f in figures]
     energy = results.energy.run if results.energy is not None else None
     run_recipe, run_hash = digest(sorted((n, r) for n, r, _ in model_hashes)), digest(sorted(model_hashes))
     run_figures = _energy_figures(RUN_SUBJECT, run_recipe, RUN_SUBJECT, run_hash, energy)

@@ -6,7 +6,9 @@ Each series is labelled for a reader: the model's name and recipe ("tiny-gpt2 (f
 the task or probe, the metric - the hashes that keep series apart stay in the tooltip, and two series
 that would read alike say from which run their inputs or recipe date. Energy charts start at zero, so a
 wobble of a few percent looks like one, and draw the interval over repeats as a band where a run
-measured one. A series with a single measured point is a row of a compact table, not a full chart."""
+measured one. A series with a single measured point is a row of a compact table, not a full chart.
+A series follows one model's name: a changed recipe, weights or inputs is an event drawn on its chart
+and listed, and a point that scored nothing is a failed point, marked and listed, never a plain gap."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -85,7 +87,15 @@ def series_label(s: Series, recipe: str = "") -> str:
 def _newest_recipe(s: Series) -> str:
     """The recipe of the series' newest point, where its points record one in words (a series that
     follows a model's name across recipe changes)."""
-    return next((getattr(p, "recipe_text", "") for p in reversed(s.points) if getattr(p, "recipe_text", "")), "")
+    text = next((getattr(p, "recipe_text", "") for p in reversed(s.points) if getattr(p, "recipe_text", "")), "")
+    return recipe_in_words(text)
+
+
+def recipe_in_words(text: str) -> str:
+    """"tiny-gpt2,prune=0.9 (float32)" (the model as asked, as the index keeps it) -> "float32, prune=0.9"."""
+    spec, _, dtype = text.rpartition(" (") if text.endswith(")") else (text, "", "")
+    options = [o for o in spec.split(",")[1:] if o]
+    return ", ".join(([dtype[:-1]] if dtype else []) + options)
 
 
 def labels(series: Sequence[Series], recipes: Mapping[str, str]) -> dict[str, str]:
@@ -183,6 +193,9 @@ def render_history(series: Sequence[Series], runs: Sequence[dict], baseline: str
     energy = [trend_chart(s, run_order, names[s.key]) for s in shown if s.scope == "energy" and single[s.key] is None]
     singles = [p for p in single.values() if p is not None]
     changed = [(names.get(s.key, s.label), s, p) for s in series for p in s.changed]
+    events = [(names.get(s.key, s.label), p.run_id, e) for s in series for p, e in s.events]
+    failed = [(names.get(s.key, s.label), p.run_id, point_text(p)) for s in series for p in s.points if p.failed]
     return _ENV.get_template("history.html.j2").render(runs=runs, quality=quality, energy=energy, singles=singles,
-                                                       changed=changed, baseline=baseline, source=source,
+                                                       changed=changed, events=events, failed=failed,
+                                                       baseline=baseline, source=source,
                                                        n_series=len(series))

@@ -15,7 +15,9 @@ those runs from their folders (``stale_run_ids``) to fill in what the old layout
 
 Layouts: 1, the first; 2 adds ``figures.higher_is_better`` (1 higher is better, 0 lower is better,
 NULL when results.json records no direction: probe and energy figures, and entries from layout 1
-whose run folder is gone) and ``runs.entry_schema``."""
+whose run folder is gone) and ``runs.entry_schema``; 3 adds ``figures.failed`` (1: what the figure
+measures scored nothing) and ``models.recipe_text`` (the model as asked, for the events a series
+shows when its recipe changes)."""
 from __future__ import annotations
 
 import json
@@ -29,7 +31,7 @@ from harness.errors import HarnessError
 from harness.history.entry import Entry
 
 FILENAME = "history.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS runs (
     gate_verdict TEXT, gate_json TEXT, entry_schema INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS models (
     run_id TEXT NOT NULL REFERENCES runs(run_id), model TEXT NOT NULL, spec TEXT, dtype TEXT,
-    recipe_hash TEXT NOT NULL, weights_fingerprint TEXT, PRIMARY KEY (run_id, model));
+    recipe_hash TEXT NOT NULL, weights_fingerprint TEXT, recipe_text TEXT, PRIMARY KEY (run_id, model));
 CREATE TABLE IF NOT EXISTS inputs (
     run_id TEXT NOT NULL REFERENCES runs(run_id), name TEXT NOT NULL, hash TEXT NOT NULL, data_hash TEXT,
     fingerprint_json TEXT, PRIMARY KEY (run_id, name));
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS figures (
     run_id TEXT NOT NULL REFERENCES runs(run_id), series_key TEXT NOT NULL, label TEXT NOT NULL,
     model TEXT NOT NULL, recipe_hash TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL,
     subject_hash TEXT NOT NULL, metric TEXT NOT NULL, value REAL, ci_lo REAL, ci_hi REAL, n INTEGER,
-    unit TEXT, source TEXT, reason TEXT, higher_is_better INTEGER, PRIMARY KEY (run_id, series_key));
+    unit TEXT, source TEXT, reason TEXT, higher_is_better INTEGER, failed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, series_key));
 CREATE INDEX IF NOT EXISTS figures_by_series ON figures (series_key);
 CREATE TABLE IF NOT EXISTS baselines (name TEXT PRIMARY KEY, run_id TEXT NOT NULL, blessed TEXT NOT NULL);
 """
@@ -61,12 +64,24 @@ CREATE TABLE IF NOT EXISTS baselines (name TEXT PRIMARY KEY, run_id TEXT NOT NUL
 MIGRATIONS = {
     1: ("ALTER TABLE figures ADD COLUMN higher_is_better INTEGER",
         "ALTER TABLE runs ADD COLUMN entry_schema INTEGER NOT NULL DEFAULT 1"),
+    2: ("ALTER TABLE figures ADD COLUMN failed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE models ADD COLUMN recipe_text TEXT"),
 }
 _RUN_COLUMNS = ("run_id", "started", "finished", "status", "git_sha", "harness_version", "run_dir", "first_recorded",
                 "recorded", "energy_j", "j_per_example", "energy_source", "energy_reason", "gco2e", "carbon_source",
                 "carbon_reason", "gate_verdict", "gate_json", "entry_schema")
 _FIGURE_COLUMNS = ("run_id", "series_key", "label", "model", "recipe_hash", "scope", "subject", "subject_hash", "metric",
-                   "value", "ci_lo", "ci_hi", "n", "unit", "source", "reason", "higher_is_better")
+                   "value", "ci_lo", "ci_hi", "n", "unit", "source", "reason", "higher_is_better", "failed")
+_MODEL_COLUMNS = ("run_id", "model", "spec", "dtype", "recipe_hash", "weights_fingerprint", "recipe_text")
+
+
+_INPUT_NAME = ("CASE WHEN f.scope IN ('task', 'probe') THEN f.scope || ':' || f.subject "
+               "WHEN f.subject LIKE 'probe:%' THEN f.subject ELSE 'task:' || f.subject END")
+_FIGURES = ("SELECT f.*, r.started, r.git_sha, m.recipe_text AS recipe_text, i.fingerprint_json AS inputs_json "
+            "FROM figures f JOIN runs r USING (run_id) "
+            "LEFT JOIN models m ON m.run_id = f.run_id AND m.model = f.model "
+            f"LEFT JOIN inputs i ON i.run_id = f.run_id AND i.name = ({_INPUT_NAME}) "
+            "ORDER BY r.started, r.run_id, f.series_key")
 
 
 def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
@@ -186,15 +201,17 @@ class HistoryIndex:
                          e["gco2e"], e["carbon_source"], e["carbon_reason"],
                          gate.get("verdict") if gate else None, json.dumps(gate, allow_nan=False) if gate else None,
                          SCHEMA_VERSION))
-            con.executemany("INSERT INTO models VALUES (?,?,?,?,?,?)",
-                            [(entry.run_id, name, m["spec"], m["dtype"], m["recipe"], m["weights"]) for name, m in entry.models.items()])
+            con.executemany(_insert("models", _MODEL_COLUMNS),
+                            [(entry.run_id, name, m["spec"], m["dtype"], m["recipe"], m["weights"], m.get("recipe_text"))
+                             for name, m in entry.models.items()])
             con.executemany("INSERT INTO inputs VALUES (?,?,?,?,?)",
                             [(entry.run_id, name, i["hash"], i["data"], json.dumps(i["fingerprint"], sort_keys=True))
                              for name, i in entry.inputs.items()])
             con.executemany(_insert("figures", _FIGURE_COLUMNS, "INSERT OR REPLACE"),
                             [(entry.run_id, f.series_key, f.label, f.model, f.recipe, f.scope, f.subject, f.subject_hash,
                               f.metric, f.value, f.ci_lo, f.ci_hi, f.n, f.unit, f.source, f.reason,
-                              None if f.higher_is_better is None else int(f.higher_is_better)) for f in entry.figures])
+                              None if f.higher_is_better is None else int(f.higher_is_better), int(f.failed))
+                             for f in entry.figures])
 
     def runs(self) -> list[dict]:
         with self._connect(write=False) as con:
@@ -229,10 +246,10 @@ class HistoryIndex:
             con.executemany("DELETE FROM baselines WHERE name = ?", [(name,) for name in names])
 
     def figures(self) -> list[dict]:
-        """Every figure with its run's time, oldest run first."""
+        """Every figure with its run's time, the model's recipe as asked (``recipe_text``) and the
+        fingerprints of its inputs (``inputs_json``: its task's or probe's), oldest run first."""
         with self._connect(write=False) as con:
-            return [dict(r) for r in con.execute(
-                "SELECT f.*, r.started, r.git_sha FROM figures f JOIN runs r USING (run_id) ORDER BY r.started, r.run_id, f.series_key")]
+            return [dict(r) for r in con.execute(_FIGURES)]
 
     def integrity(self) -> str:
         with self._connect(write=False) as con:

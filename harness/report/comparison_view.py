@@ -11,7 +11,7 @@ from harness.report.numbers import sig
 from harness.results.comparison import Comparison, PairedStat
 
 COST_NAMES = {"j_per_example": "energy per example (J)", "latency_s_per_example": "latency per example (s)",
-              "peak_memory_bytes": "peak memory"}
+              "model_memory_bytes": "model memory (parameters and buffers)", "peak_memory_bytes": "process peak memory"}
 RELATIVE_AXIS = "change relative to the baseline's value (%)"
 
 

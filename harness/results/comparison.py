@@ -3,13 +3,17 @@
 but the value types.
 
     {baseline, source: "run" | "runs", runs: {key: {run_id, model, dir?}},
-     pairing: {key, mode, n_paired: {task: n}, dropped: {task: n}},
+     pairing: {key, mode, n_paired: {task: n}, dropped: {task: n}}, holm_family?,
      models: {other: {baseline, tasks: {task: {metric: PairedStat}}, probes: {probe: {metric: PairedStat}},
-                      cost: {j_per_example, latency_s_per_example, peak_memory_bytes: CostEntry, tasks},
-                      flipped: {fixed, broken, by_task, items, items_kept, items_total}, pairing, note?}}}
+                      cost: {j_per_example, latency_s_per_example, model_memory_bytes, peak_memory_bytes: CostEntry,
+                             tasks},
+                      flipped: {fixed, broken, by_task, items, items_kept, items_total}, pairing, note?,
+                      not_compared?: {task | probe:NAME: why}}}}
 
 A paired statistic that could not be computed has ``delta`` null and the reason; a cost entry
-that was not measured has a null side and the reason.
+that was not measured has a null side and the reason. Layout 2.1 added ``holm_family``,
+``not_compared``, ``cost.model_memory_bytes`` and a statistic's spread (``sd_delta``,
+``sd_baseline``, ``scale``, ``resamples``), which the gate's power statements read.
 """
 from __future__ import annotations
 
@@ -48,6 +52,10 @@ class PairedStat(Value):
     discordant: Optional[Discordant] = None
     higher_is_better: StrictBool = True
     reason: Optional[str] = None
+    sd_delta: Optional[Number] = None       # standard deviation of the paired bootstrap replicates of the delta
+    sd_baseline: Optional[Number] = None    # standard deviation of the baseline's bootstrap replicates
+    scale: Optional[Number] = None          # 0/1 outcomes: the metric's units per outcome (1, or 100 for a percentage)
+    resamples: Optional[Count] = None       # paired bootstrap resamples (its smallest p-value is 1/(resamples + 1))
 
     @model_validator(mode="after")
     def _one_spelling(self) -> "PairedStat":
@@ -83,13 +91,19 @@ class CostEntry(Value):
 
 
 class Cost(Value):
+    """``model_memory_bytes``: the model's own parameter and buffer bytes (results' ``size.memory``), the
+    headline; ``peak_memory_bytes``: the process's peak memory (RSS or the GPU allocator), which holds
+    the libraries and activations as well."""
     j_per_example: Optional[CostEntry] = None
     latency_s_per_example: Optional[CostEntry] = None
+    model_memory_bytes: Optional[CostEntry] = None
     peak_memory_bytes: Optional[CostEntry] = None
     tasks: list[str] = []
 
     def entries(self) -> list[tuple[str, CostEntry]]:
-        return [(k, e) for k in ("j_per_example", "latency_s_per_example", "peak_memory_bytes")
+        """The headline first: the model's own memory, then energy and time per example, then the
+        process's peak memory (which holds the libraries and activations too)."""
+        return [(k, e) for k in ("model_memory_bytes", "j_per_example", "latency_s_per_example", "peak_memory_bytes")
                 if (e := getattr(self, k)) is not None]
 
 
@@ -136,6 +150,7 @@ class ComparedModel(Value):
     flipped: Flipped = Flipped()
     pairing: Optional[ModelPairing] = None
     note: Optional[str] = None
+    not_compared: dict[str, str] = {}       # task or probe:NAME -> why it was not compared (asked differently)
 
     def stats(self) -> list[tuple[str, str, str, PairedStat]]:
         """(section "tasks" | "probes", task or probe, metric, stat) for every statistic."""
@@ -162,6 +177,7 @@ class Comparison(Value):
     runs: dict[str, RunRef] = {}
     pairing: Pairing = Pairing()
     models: dict[str, ComparedModel] = {}
+    holm_family: Optional[str] = None       # which p-values one Holm correction runs over
 
     def entry_for(self, model: str, run_id: str | None, n_models: int) -> ComparedModel | None:
         """This model's part (``models.<key>``): by its name, by the ``runs`` map, or the only one
