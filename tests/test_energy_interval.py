@@ -75,5 +75,7 @@ def test_the_report_shows_the_interval_and_the_carbon_source_beside_the_figures(
     html = render_html(_results("r1", "2026-12-01T10:00:00+00:00"), [], [])
     assert '2.1 <span class="ci">± 0.2</span>' in html                   # the half-width beside the value
     assert 'title="estimated; 95% interval [1.9, 2.3] over 5 repeats, cv 0.075"' in html     # bounds on hover
-    assert '>world average (Ember, Global Electricity Review 2024), 2023</span>' in html
-    assert 'title="world average (Ember, Global Electricity Review 2024), 2023; refine with --country ISO3' in html
+    # the CO2e figure names the intensity it was priced at (the column header says it too, where results.json
+    # records the run's intensity: harness.report.headline.carbon_source)
+    assert 'title="estimated; carbon intensity: world average (Ember, Global Electricity Review 2024), 2023; ' \
+           'refine with --country ISO3' in html

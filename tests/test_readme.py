@@ -45,6 +45,8 @@ CRON = re.compile(r"^\S+ \S+ \S+ \S+ \S+\s+cd (\S+) && (.+)$")
 OUTPUTS = {
     "4 runs in /tmp/history-readme": "`harness history` output, excerpt (tests/test_history.py checks its format)",
     "NOT JUDGED ": "`harness history --fail-on worse` output (tests/test_history_fail_on.py makes it)",
+    "tiny-gpt2 task:facts_mc accuracy: ": "`harness history --fail-on worse` on a pruned variant, excerpt "
+                                          "(tests/test_history_trend.py makes it)",
     "harness_task_metric{": "Prometheus textfile lines (tests/test_exports.py checks the families)",
     '{"source": "softmax': "the shape of a calibration object (tests/test_calibration.py)",
     "harness: warning: model 'fp16' runs in float16": "the slow-dtype warning (tests/test_slow_dtypes.py makes it)",

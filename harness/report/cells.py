@@ -42,8 +42,6 @@ class Fig:
     mark: str = ""
     note: int = 0
     spread: str = ""            # "± half-width" for a figure measured over repeats (--repeats N)
-    detail: str = ""            # beside a CO2e figure: the carbon intensity's source and year
-    detail_title: str = ""      # ... and, on hover, how to refine it
 
     @property
     def measured(self) -> bool:
@@ -72,9 +70,9 @@ def fig(f: Figure | None, notes: Notes) -> Fig:
     text = f"± {sig(spread.half_width)}" if spread is not None else ""
     source = f.source + (f"; 95% interval [{sig(spread.lo)}, {sig(spread.hi)}] over {spread.repeats or 'several'} repeats"
                          + (f", cv {sig(spread.cv)}" if spread.cv is not None else "") if spread is not None else "")
-    intensity = f.extra("intensity_source") or ""
-    return Fig(sig(f.value), unit, source, SOURCE_MARK.get(f.source, ""), spread=text,
-               detail=intensity.split(";")[0], detail_title=intensity)
+    intensity = f.extra("intensity_source")       # a CO2e figure: the carbon intensity it was priced at, on hover
+    source += f"; carbon intensity: {intensity}" if intensity else ""
+    return Fig(sig(f.value), unit, source, SOURCE_MARK.get(f.source, ""), spread=text)
 
 
 def interval_text(ci) -> str:
