@@ -1,4 +1,4 @@
-"""Adapters that misbehave the ways a hostile or careless `py:` model does, for tests/test_attack_run.py
+"""Adapters that misbehave the ways a hostile or careless `py:` model does, for tests/test_run_command.py
 (loaded through `--model py:attack_models:NAME`)."""
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
-"""Test isolation: no hub access, a throw-away HF_HOME, quiet libraries; helpers to run the CLI."""
+"""Test isolation (no hub access, a throw-away HF_HOME, quiet libraries) and the shared fixtures.
+Helper functions are in support.py (``from support import ...``), never imported from here."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +11,7 @@ _HF_HOME = tempfile.mkdtemp(prefix="harness-test-hf-")
 os.environ.update({"HF_HOME": _HF_HOME, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                    "TOKENIZERS_PARALLELISM": "false", "CODECARBON_LOG_LEVEL": "error"})
 
-REPO = Path(__file__).resolve().parent.parent
+from support import run_cli  # noqa: E402  (after the environment above: the helpers' subprocesses inherit it)
 
 
 @pytest.fixture(scope="session")
@@ -23,75 +21,3 @@ def default_run(tmp_path_factory):
     proc = run_cli("run", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     return proc, next(p for p in out.iterdir() if p.is_dir())   # beside history.sqlite
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """`harness ARGS` in a fresh interpreter, as a user would run it."""
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("harness: error:")]
-    assert len(errors) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert "fix:" in errors[0]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-
-
-def write_task(folder: Path, name: str, rows: list[dict] | None, yaml_text: str | None = None, **fields) -> Path:
-    """A task folder with task.yaml and data.jsonl (rows=None writes no data file)."""
-    import json
-    folder.mkdir(parents=True, exist_ok=True)
-    if rows is not None:
-        (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    if yaml_text is None:
-        fields = {"data": "data.jsonl", **fields}
-        lines = [f"name: {name}"] + [f"{k}: {json.dumps(v)}" for k, v in fields.items()]
-        yaml_text = "\n".join(lines) + "\n"
-    (folder / "task.yaml").write_text(yaml_text)
-    return folder
-
-
-def assert_finished_with_errors(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit 3: the run went on past a failed piece and says so on one line."""
-    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    summary = [line for line in proc.stderr.splitlines() if line.startswith("harness: finished with errors")]
-    assert len(summary) == 1, proc.stderr
-    assert "fix:" in summary[0]
-    for needle in needles:
-        assert needle in summary[0], summary[0]
-    return summary[0]
-
-
-def close(a, b) -> bool:
-    """``a == b`` for nested results, with floats equal to float32 rounding (rel 1e-5): continuous
-    scores (log-likelihood gaps, calibration from log-likelihoods) move in their last digits when the
-    same items are batched differently (a resume, another rank's shard)."""
-    import pytest
-    if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-5, abs=1e-9)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(map(close, a, b))
-    return type(a) is type(b) and a == b
-
-
-def add_command(monkeypatch, name: str, execute) -> None:
-    """Makes `harness NAME` a command that calls ``execute(args, argv)`` (for tests of cli.main)."""
-    import harness.commands as commands
-
-    class Command:
-        @staticmethod
-        def add_parser(sub, epilog):
-            sub.add_parser(name)
-
-    Command.execute = staticmethod(execute)
-    real = commands.load
-    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, name))
-    monkeypatch.setattr(commands, "load", lambda n: Command if n == name else real(n))

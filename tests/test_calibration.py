@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import results_builder as rb
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.calibration import Forecast, bin_of, calibration, softmax
 from harness.kinds.classify import Classify

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 import pytest
 
-from conftest import close
+from support import close
 
 from harness.cli import main
 from harness.distributed import run as rank_run

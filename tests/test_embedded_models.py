@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, run_cli
+from support import REPO, run_cli
 from harness.results.types import SCHEMA_VERSION
 
 EXPECTED_METRICS = {

@@ -219,7 +219,7 @@ def test_the_terminal_summary_shows_the_runs_energy_and_power():
 def test_on_a_gpu_a_warm_up_window_comes_before_the_first_task_and_stays_out_of_it(tmp_path):
     import json
     from pathlib import Path
-    from conftest import run_cli, write_task
+    from support import run_cli, write_task
     rows = [{"id": f"q{i}", "question": f"question {i}", "choices": ["aaa", "b"], "answer": 1} for i in range(6)]
     write_task(tmp_path / "tasks" / "mc", "mc", rows, kind="multiple_choice", prompt="{question}")
     tests = Path(__file__).resolve().parent
@@ -296,7 +296,7 @@ def test_a_damaged_window_record_in_the_middle_is_an_error_naming_the_line(tmp_p
 def test_a_resume_after_a_kill_damaged_telemetry_and_windows_works_and_adds_both_invocations(tmp_path):
     import json
     from pathlib import Path
-    from conftest import run_cli, write_task
+    from support import run_cli, write_task
     rows = [{"id": f"q{i}", "question": f"question {i}", "choices": ["aaa", "b"], "answer": 1} for i in range(4)]
     write_task(tmp_path / "tasks" / "mc", "mc", rows, kind="multiple_choice", prompt="{question}")
     tests = Path(__file__).resolve().parent

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import REPO, assert_one_line_error
+from support import REPO, assert_one_line_error
 from run_folders import in_process, make_run, results as make_results
 
 from harness.exports.prometheus import build_registry, push

@@ -88,7 +88,7 @@ if __name__ == "__main__":                      # the harness command, with a fa
     from harness.cli import main
     sys.exit(main(sys.argv[1:]))
 
-from conftest import assert_one_line_error, close, run_cli, write_task  # noqa: E402
+from support import assert_one_line_error, close, run_cli, write_task  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.store import SampleStore  # noqa: E402

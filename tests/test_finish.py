@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli, write_task
+from support import REPO, assert_one_line_error, run_cli, write_task
 from harness import finish
 from harness.cli import build_parser
 from harness.commands.run import run_options

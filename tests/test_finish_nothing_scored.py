@@ -44,7 +44,7 @@ def test_one_task_that_scored_none_of_its_items_exits_3_naming_it(tmp_path, caps
 def test_harness_run_whose_every_output_is_nan_exits_3_and_is_a_failed_point(tmp_path, monkeypatch, capsys):
     from pathlib import Path
 
-    from conftest import write_task
+    from support import write_task
     from harness.cli import main
     from harness.history import HistoryIndex, index_path
     tests = Path(__file__).resolve().parent

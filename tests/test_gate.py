@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.gate.policy import BaselineDrop, parse_policy
 from harness.gate.rules import evaluate, judge_drop
 
-from conftest import assert_one_line_error, run_cli
+from support import assert_one_line_error, run_cli
 from gate_fixtures import comparison, energy, metric, results, stat, write_run
 
 PASSING = """
@@ -482,7 +482,7 @@ def test_the_comparison_entry_is_found_by_name_by_the_runs_map_or_as_the_only_on
 def test_a_planted_regression_against_a_real_baseline_run_fails_through_the_paired_comparison(tmp_path, monkeypatch, capsys):
     """Two real runs of planted classifiers on the same 40 items: the candidate gets 6 items wrong
     that the baseline gets right, so accuracy's paired delta is -0.125 and its CI lies below -0.02."""
-    from conftest import write_task
+    from support import write_task
     tests = Path(__file__).resolve().parent
     monkeypatch.syspath_prepend(str(tests))
     monkeypatch.chdir(tests)

@@ -192,7 +192,7 @@ def test_the_energy_figure_table_matches_energy_objects():
 
 
 def _readme_blocks() -> list[str]:
-    from conftest import REPO
+    from support import REPO
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text[text.index("## Release gate"):]
     section = section[:section.index("\n## ", 1)]           # that section only
@@ -200,7 +200,7 @@ def _readme_blocks() -> list[str]:
 
 
 def test_the_readme_and_example_policies_are_valid():
-    from conftest import REPO
+    from support import REPO
     policy_block, workflow_block = _readme_blocks()
     known = vocabulary([])
     for policy in (parse_policy(yaml.safe_load(policy_block), "README"),

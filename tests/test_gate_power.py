@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import results_builder as rb
-from conftest import write_task
+from support import write_task
 from harness.cli import main
 from harness.compare.build import paired_stat
 from harness.gate.policy import parse_policy

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from conftest import run_cli
+from support import run_cli
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")]
 

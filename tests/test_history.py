@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli
+from support import REPO, assert_one_line_error, run_cli
 from run_folders import in_process, TASK_PRINT, make_run, results as make_results
 
 from harness.history import HistoryIndex, bless, index_path, record

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import assert_one_line_error
+from support import assert_one_line_error
 from run_folders import in_process, make_run
 
 from harness.history import HistoryIndex, index_path, read_entry, record

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_finished_with_errors, run_cli, write_task
+from support import assert_finished_with_errors, run_cli, write_task
 from harness.failures import isolated
 from harness.errors import HarnessError, ModelFault
 from harness.run_dir import RunState

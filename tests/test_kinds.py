@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import assert_finished_with_errors, assert_one_line_error, run_cli, write_task
+from support import assert_finished_with_errors, assert_one_line_error, run_cli, write_task
 from harness.errors import HarnessError
 from harness.prepared import prepare_task
 from harness.spec import load_task_file

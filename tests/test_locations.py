@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli, write_task
+from support import REPO, assert_one_line_error, run_cli, write_task
 from harness.errors import HarnessError
 from harness.models.locations import check_location, is_local, reachable
 from harness.preflight import check_models

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.metrics import meteor
 from harness.run_dir import RunState

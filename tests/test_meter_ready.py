@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from fake_nvml import FakeClock, FakeNvml
 from harness.meters.nvml import NvmlMeter
 from harness.meters.session import MeterSession

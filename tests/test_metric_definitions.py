@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.data import DataSource, Example
 from harness.kinds.multiple_choice import MultipleChoice

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import run_cli, write_task
+from support import run_cli, write_task
 from harness.metrics.bootstrap import bootstrap
 from harness.metrics.perplexity import BitsPerByte, BytePerplexity, WordPerplexity
 

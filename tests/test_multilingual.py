@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sacrebleu
 
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.errors import HarnessError
 from harness.kinds.base import MetricSpec

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import REPO, run_cli, write_task
+from support import REPO, run_cli, write_task
 from harness.models.openai_compat import OpenAICompatible, RemoteError
 from harness.requests import GenerateRequest, LoglikelihoodRequest
 from harness.spec import ModelSpec, RuntimeOptions

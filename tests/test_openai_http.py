@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli, write_task
+from support import assert_one_line_error, run_cli, write_task
 from harness.errors import HarnessError
 from harness.models.openai_compat import OpenAICompatible, RemoteError
 from harness.models.openai_http import retry_after, settings

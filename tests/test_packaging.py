@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.models.rolling import rolling_windows
 from harness.run_dir import RunState

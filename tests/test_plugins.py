@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from harness import plugins
 from harness.registry import DISTRIBUTION, Lazy, Registry, _group, is_builtin
 

@@ -14,7 +14,7 @@ from harness.probes.base import ProbeConfig
 from harness.probes.pairs import CrowsPairs, pair_outcome
 from harness.probes.stats import binomial_two_sided
 
-from conftest import run_cli
+from support import run_cli
 
 
 @pytest.mark.parametrize("k, n", [(0, 1), (1, 7), (9, 10), (5, 10), (520, 1030), (733, 1507), (754, 1508),

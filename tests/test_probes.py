@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_task
+from support import write_task
 from harness.audit import run_audit
 from harness.probes.bbq import is_biased
 from harness.probes.counterfactual import counterfactuals, load_axes

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 from harness.meters.repeats import by_repeat, measurement, repeat_stats
 from harness.protocol import MAX_PASSES, differs, lengthen
 from run_folders import in_process

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_cli
+from support import REPO, run_cli
 
 README = REPO / "README.md"
 FENCE = re.compile(r"^```(\w*)\s*$")

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_cli, write_task
+from support import run_cli, write_task
 from harness import failures
 from harness.redact import MASK, PARTIAL, clean, cut, encodable, page_records, page_results, pii, redact_secrets
 

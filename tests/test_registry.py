@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 from harness.errors import HarnessError
 from harness.registry import Registry
 

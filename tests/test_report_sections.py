@@ -8,7 +8,7 @@ import re
 import pytest
 from markupsafe import Markup
 
-from conftest import run_cli
+from support import run_cli
 from harness.audit import republish
 from harness.plugins import REPORT_SECTIONS
 from harness.registry import Registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from harness.results.types import SCHEMA_VERSION
 from run_folders import in_process
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import results_builder as rb
-from conftest import REPO
+from support import REPO
 from harness.errors import HarnessError
 from harness.results.migration import from_layout_1
 from harness.results.reading import parse

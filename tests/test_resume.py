@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 
 ARGS = ["--model", "tiny-gpt2", "--tasks", "facts_mc,toylang", "--limit", "24", "--batch-size", "4", "--no-progress", "--no-probes"]
 

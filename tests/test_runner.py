@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_finished_with_errors, run_cli, write_task
+from support import assert_finished_with_errors, run_cli, write_task
 from harness.audit import run_audit
 from harness.batching import Pending, batches, group_requests, split_large
 from harness.requests import LoglikelihoodRequest, request_text
@@ -103,7 +103,7 @@ def test_unknown_kind_of_request_is_skipped_with_a_reason(tmp_path, monkeypatch)
 
 
 def test_the_documented_custom_model_example_runs(tmp_path):
-    from conftest import REPO
+    from support import REPO
     # the topic training split: every sentence names a subject from the example's keyword lists
     write_task(tmp_path / "tasks" / "t", "topic_train", None, kind="classify", prompt="{text}", answer="label",
                data=str(REPO / "tasks" / "topic" / "train.jsonl"))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli
+from support import REPO, assert_one_line_error, run_cli
 from harness import catalog
 from harness.errors import HarnessError
 from harness.probes.detectors import find_profanity
@@ -72,7 +72,7 @@ def test_a_classifier_known_only_once_loaded_is_checked_then(tmp_path, monkeypat
     from harness.audit import run_audit
     from harness.run_dir import RunState
     from harness.spec import MeterOptions, ModelSpec, RunSpec
-    from conftest import write_task
+    from support import write_task
     monkeypatch.syspath_prepend(str(REPO / "tests"))
     tasks = probe_dir(tmp_path, {"classifier": "py:fake_models:FemaleFlipClassifier", "classifier_labels": ["toxic"]})
     write_task(tasks / "gen", "gen", [{"id": "1", "text": "ECHO fine"}], kind="generate", answer="text")

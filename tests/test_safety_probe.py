@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import REPO, write_task
+from support import REPO, write_task
 from harness.audit import run_audit
 from harness.probes.detectors import detect, iban_valid, luhn_valid, redact
 from harness.run_dir import RunState

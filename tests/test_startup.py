@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 HEAVY = ("torch", "transformers", "evaluate", "datasets", "codecarbon", "sacrebleu", "sklearn", "pandas", "rouge_score")
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import run_cli   # noqa: F401  (the CLI helper; this module also drives a Popen)
+from support import run_cli   # noqa: F401  (the CLI helper; this module also drives a Popen)
 
 KNOBS = ["--batch-sizes", "8,32", "--dtypes", "float32", "--quantize", "none,int8-dynamic", "--prune", "0,0.1",
          "--repeats", "2"]

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from conftest import REPO, assert_one_line_error, run_cli
+from support import REPO, assert_one_line_error, run_cli
 from harness.errors import HarnessError
 from harness.models import variants
 from harness.models.embedded import minilm, tiny_gpt2

@@ -14,7 +14,7 @@ from rouge_score import rouge_scorer
 from sklearn.metrics import f1_score
 
 import results_builder as rb
-from conftest import write_task
+from support import write_task
 from harness import catalog
 from harness.calls import blamed_on
 from harness.errors import HarnessError, ModelFault

@@ -1,4 +1,4 @@
-"""The start-up overlap attacked: signals while the model libraries import on the preload thread,
+"""harness/preload.py, the start-up overlap, attacked: signals while the model libraries import on the preload thread,
 windows that close before the GPU idle baseline is done, factories that declare odd ``imports``.
 Each test failed before its fix."""
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_a_signal_held_back_too_long_is_raised_anyway(resent, monkeypatch):
 
 
 def test_main_holds_ctrl_c_back_in_importlib_only_while_it_runs_and_leaves_an_ignored_sigint_alone(monkeypatch):
-    from conftest import add_command
+    from support import add_command
     seen = []
 
     def execute(args, argv):

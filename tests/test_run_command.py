@@ -1,4 +1,4 @@
-"""`harness run` attacked like a hostile or careless user would: odd option values, edited or emptied
+"""`harness run` (harness/commands/run.py and the run folder it keeps) attacked like a hostile or careless user would: odd option values, edited or emptied
 run files, models that exit or lie. Each test failed before its fix; bad input is one line and exit 2,
 a model's misbehaviour is a recorded failure (exit 3) or an invalid answer, and what was computed is
 kept and counted once."""
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import assert_finished_with_errors, assert_one_line_error, write_task
+from support import assert_finished_with_errors, assert_one_line_error, write_task
 
 from run_folders import in_process as cli, make_run
 
@@ -196,7 +196,7 @@ def test_a_module_that_exits_on_import_is_one_line(tmp_path, capsys, tasks, monk
 
 
 def test_sys_exit_with_a_message_outside_a_model_is_exit_1_with_the_message(capsys, monkeypatch):
-    from conftest import add_command
+    from support import add_command
 
     def execute(args, argv):
         raise SystemExit("a plugin said goodbye")
