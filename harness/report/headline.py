@@ -35,23 +35,24 @@ def metric_text(name: str, m: MetricValue | None) -> str:
     return f"{name}{direction} {sig(m.value)}{ci}"
 
 
-def headline_metrics(info: ModelResult) -> list[str]:
-    """Each task's first metric, "facts_mc accuracy 0.594 [0.406, 0.75]"."""
+def _first_metrics(pieces) -> list[str]:
+    """Each piece's first metric (its headline), "facts_mc accuracy 0.594 [0.406, 0.75]"."""
     out = []
-    for task, result in info.tasks.items():
+    for piece, result in pieces.items():
         name = next(iter(result.metrics), None)
         if name is not None:
-            out.append(f"{task} {metric_text(name, result.metrics[name])}")
+            out.append(f"{piece} {metric_text(name, result.metrics[name])}")
     return out
+
+
+def headline_metrics(info: ModelResult) -> list[str]:
+    """Each task's first metric."""
+    return _first_metrics(info.tasks)
 
 
 def probe_metrics(info: ModelResult) -> list[str]:
-    out = []
-    for probe, result in info.probes.items():
-        name = next(iter(result.metrics), None)
-        if name is not None:
-            out.append(f"{probe} {metric_text(name, result.metrics[name])}")
-    return out
+    """Each probe's first metric."""
+    return _first_metrics(info.probes)
 
 
 def source_text(f: Figure | None) -> str:
