@@ -88,7 +88,9 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
     import harness.tune.page as page
     import harness.tune.power as power
     import harness.tune.study as studies
+    from harness.tune.checks import check_inputs
     out = settings.out
+    check_inputs(settings)
     out.mkdir(parents=True, exist_ok=True)
     found_limits = None
     if settings.space.power_limits_w:

@@ -1,0 +1,39 @@
+"""The checks of a tune's input that run before any work: --out is a folder (or absent), the model's
+adapter and every task are known, and, for ``--objective j_per_correct``, every task has a 0/1 metric
+to count correct answers by. Each failure is one HarnessError (exit 2) and nothing is created."""
+from __future__ import annotations
+
+from harness.errors import HarnessError
+from harness.tune.settings import Settings
+
+
+def check_out(settings: Settings) -> None:
+    out = settings.out
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"--out {out} is a file, not a folder",
+                           "pass --out a folder (new, or the one of the tune to resume)")
+
+
+def check_model(settings: Settings) -> None:
+    from harness.models import MODELS
+    MODELS.get(settings.base.adapter)                 # an unknown adapter: the registry's did-you-mean error
+
+
+def check_tasks(settings: Settings) -> None:
+    from harness.catalog import discover, select
+    from harness.compare.measures import is_binary_metric
+    tasks = select(discover(), settings.tasks)
+    if settings.objective != "j_per_correct":
+        return
+    for task in tasks:
+        if task.metrics and not any(is_binary_metric(task.kind, m) for m in task.metrics):
+            raise HarnessError(f"--objective j_per_correct: task {task.name!r} ({task.kind}) has no 0/1 metric to "
+                               f"count correct answers by (its metrics: {', '.join(task.metrics)})",
+                               "use --objective j_per_example, or drop the task from --tasks")
+
+
+def check_inputs(settings: Settings) -> None:
+    """Every check above, in order; before the out folder is created."""
+    check_out(settings)
+    check_model(settings)
+    check_tasks(settings)
