@@ -81,6 +81,10 @@ def execute(args, argv: list[str]) -> int:
     if best is None:
         print(f"no configuration passed the floor; see {out / 'tune.html'}")
         return 0
+    if best.get("is_full_model"):
+        print(f"no configuration passed the floor with less {settings.objective} than the full model: keep "
+              f"{best['spec']}; see {out / 'tune.html'}")
+        return 0
     energy = best[settings.objective]
     lo, hi = energy.get("ci95") or [None, None]
     interval = f" [{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else ""

@@ -85,7 +85,9 @@ def render(tune: dict) -> str:
     best_id = next((id(p) for p in points if chosen and p.get("trial") == chosen.get("trial")), None)
     rows = [_row({"number": "full", "state": "reference", "spec": tune["full"]["spec"], "point": tune["full"]}),
             *(_row(t) for t in tune["trials"])]
-    best_line = (f"<p><b>Best:</b> <code>{escape(chosen['spec'])}</code> — <code>{escape(chosen['command'])}</code>"
+    best_line = (f"<p><b>No configuration passed the floor with less {escape(tune['settings']['objective'])} than "
+                 f"the full model:</b> keep <code>{escape(chosen['spec'])}</code>.</p>") if chosen.get("is_full_model") \
+        else (f"<p><b>Best:</b> <code>{escape(chosen['spec'])}</code> — <code>{escape(chosen['command'])}</code>"
                  f" (saving {_num(chosen.get('saving_pct'), '.1f')}% of the full model's "
                  f"{escape(tune['settings']['objective'])})</p>") if chosen else "<p>No configuration passed the floor.</p>"
     settings = escape(", ".join(f"{k}={v}" for k, v in tune["settings"].items() if k != "space"))

@@ -1,0 +1,41 @@
+"""When no configuration beats the full model at the floor (every trial fails it or is pruned, or
+costs more), `harness tune` and tune.html say so and name the full model to keep: never a "best"
+configuration with a 0.0% saving."""
+from __future__ import annotations
+
+from harness.cli import main
+from harness.tune import front, page
+
+
+def _full():
+    return {"trial": None, "spec": "ev<b>il=tiny-gpt2", "command": "harness run --model 'ev<b>il=tiny-gpt2'",
+            "feasible": True, "quality_mean": 0.5, "quality_ci95": [0.4, 0.6], "quality": {},
+            "j_per_example": {"value": 4.0, "ci95": [3.5, 4.5], "per_repeat": [4.0]},
+            "j_per_correct": {"value": 8.0}, "run_dir": "full"}
+
+
+def _failed(n):
+    point = dict(_full(), trial=n, spec=f"t{n}", feasible=False, j_per_example={"value": 1.0, "ci95": [0.9, 1.1]})
+    return {"number": n, "state": "complete", "spec": f"t{n}", "point": point, "note": ""}
+
+
+def _result():
+    full, trials = _full(), [_failed(0), _failed(1)]
+    pareto = front.pareto([full, *(t["point"] for t in trials)], "j_per_example")
+    return {"full": full, "trials": trials, "pareto": pareto, "best": front.best(pareto, full, "j_per_example"),
+            "settings": {"objective": "j_per_example"}}
+
+
+def test_page_says_no_configuration_passed_when_the_full_model_is_best():
+    html = page.render(_result())
+    assert "No configuration passed the floor with less j_per_example than the full model" in html
+    assert "Best:" not in html and "saving" not in html and "ev&lt;b&gt;il" in html and "ev<b>il" not in html
+
+
+def test_cli_says_no_configuration_passed_when_the_full_model_is_best(tmp_path, capsys, monkeypatch):
+    import harness.tune
+    monkeypatch.setattr(harness.tune, "tune", lambda settings: _result())
+    code = main(["tune", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--out", str(tmp_path / "t")])
+    out = capsys.readouterr().out
+    assert code == 0 and "no configuration passed the floor with less j_per_example than the full model" in out
+    assert "best:" not in out and "% less" not in out
