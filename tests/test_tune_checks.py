@@ -34,3 +34,12 @@ def test_unknown_names_and_unscorable_tasks_fail_before_any_work(tmp_path, capsy
     line = _tune(tmp_path, capsys, *args)
     assert needle in line, line
     assert not (tmp_path / "t").exists()            # no study, no run folder: nothing was started
+
+
+def test_out_holding_files_no_tune_wrote_is_refused_and_left_alone(tmp_path, capsys):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "tune.html").write_text("my own page")
+    line = _tune(tmp_path, capsys, "--tasks", "facts_mc", out=out)
+    assert "holds tune.html but no tune.sqlite" in line
+    assert (out / "tune.html").read_text() == "my own page" and sorted(p.name for p in out.iterdir()) == ["tune.html"]
