@@ -1,6 +1,7 @@
 """When no configuration beats the full model at the floor (every trial fails it or is pruned, or
 costs more), `harness tune` and tune.html say so and name the full model to keep: never a "best"
-configuration with a 0.0% saving."""
+configuration with a 0.0% saving; and no trial beyond the space's size (it could only measure a
+configuration again)."""
 from __future__ import annotations
 
 from harness.cli import main
@@ -39,3 +40,21 @@ def test_cli_says_no_configuration_passed_when_the_full_model_is_best(tmp_path, 
     out = capsys.readouterr().out
     assert code == 0 and "no configuration passed the floor with less j_per_example than the full model" in out
     assert "best:" not in out and "% less" not in out
+
+
+def test_trials_beyond_the_space_size_are_not_run(tmp_path, monkeypatch, capsys):
+    """A space of one configuration with --trials 3 measured the same configuration three times."""
+    import harness.tune.study as studies
+    import harness.tune.trial as trial
+    from harness.spec import ModelSpec, RuntimeOptions
+    from harness.tune import Settings, tune
+    from harness.tune.space import build_space
+    space = build_space(ModelSpec.parse("tiny-gpt2"), RuntimeOptions(device="cpu"), batch_sizes="4",
+                        dtypes="float32", quantize="none", prune="0,0.5")
+    assert space.size == 2
+    monkeypatch.setattr(trial, "measure_full", lambda settings: _full())
+    ran = []
+    monkeypatch.setattr(studies, "run_one", lambda study, settings, full, say: ran.append(1))
+    monkeypatch.setattr("harness.tune.summarize", lambda *a: _result() | {"best": None})
+    tune(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path / "t", space=space, trials=3))
+    assert len(ran) == 2 and "the space holds 2 configuration(s): 2 trial(s), not 3" in capsys.readouterr().out

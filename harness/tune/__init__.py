@@ -107,10 +107,13 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
             print(f"measuring the full model {settings.model} ({settings.repeats} repeats)", flush=True)
             full = measure_full(settings)
             study.set_user_attr("full", full)
+        trials = min(settings.trials, settings.space.size)      # more would only measure a configuration again
+        if trials < settings.trials:
+            print(f"the space holds {trials} configuration(s): {trials} trial(s), not {settings.trials}", flush=True)
         done = len(studies.finished(study))
         if done:
-            print(f"resuming {out / studies.STORAGE}: {done} of {settings.trials} trials already finished", flush=True)
-        for _ in range(max(0, settings.trials - done)):
+            print(f"resuming {out / studies.STORAGE}: {done} of {trials} trials already finished", flush=True)
+        for _ in range(max(0, trials - done)):
             studies.run_one(study, settings, full, say)
         result = summarize(study, settings, full, found_limits)
         write_json_atomic(out / "tune.json", result)

@@ -83,6 +83,12 @@ class Space:
                       prune=float(trial.suggest_categorical("prune", list(self.prune))) or None,
                       power_limit_w=power)
 
+    @property
+    def size(self) -> int:
+        """How many configurations the space holds."""
+        return len(self.batch_sizes) * len(self.dtypes) * len(self.quantize) * len(self.prune) \
+            * max(1, len(self.power_limits_w))
+
     def to_json(self) -> dict:
         return {"batch_size": list(self.batch_sizes), "dtype": list(self.dtypes), "quantize": list(self.quantize),
                 "prune": list(self.prune), "power_limit_w": list(self.power_limits_w)}
