@@ -28,6 +28,8 @@ def test_out_pointing_at_a_file_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("args, needle", [
     (["--tasks", "no_such_task"], "unknown task 'no_such_task'"),
     (["--tasks", "facts_mc", "--model", "no_such_model"], "unknown model 'no_such_model'"),
+    (["--tasks", "facts_mc", "--model", "tiny-gpt2,dtype=fp9"], "dtype='fp9'"),
+    (["--tasks", "facts_mc", "--model", "tiny-gpt2,no_such_option=1"], "no_such_option"),
     (["--tasks", "facts_mc,stories", "--objective", "j_per_correct"], "task 'stories' (generate) has no 0/1 metric"),
 ])
 def test_unknown_names_and_unscorable_tasks_fail_before_any_work(tmp_path, capsys, args, needle):

@@ -1,7 +1,7 @@
 """The checks of a tune's input that run before any work: --out is a folder (or absent) holding no
 tune.json, tune.html or tune-gate.yaml that a tune did not write (no tune.sqlite beside them), the model's
-adapter and every task are known, and, for ``--objective j_per_correct``, every task has a 0/1 metric
-to count correct answers by. Each failure is one HarnessError (exit 2) and nothing is created."""
+adapter, options and recipe and every task are known, and, for ``--objective j_per_correct``, every
+task has a 0/1 metric to count correct answers by. Each failure is one HarnessError (exit 2) and nothing is created."""
 from __future__ import annotations
 
 from harness.errors import HarnessError
@@ -22,8 +22,8 @@ def check_out(settings: Settings) -> None:
 
 
 def check_model(settings: Settings) -> None:
-    from harness.models import MODELS
-    MODELS.get(settings.base.adapter)                 # an unknown adapter: the registry's did-you-mean error
+    from harness.preflight import check_models
+    check_models([settings.base], settings.runtime)   # `harness run`'s own: adapter, options, dtype=/quantize=/prune=
 
 
 def check_tasks(settings: Settings) -> None:
