@@ -45,3 +45,12 @@ def test_out_holding_files_no_tune_wrote_is_refused_and_left_alone(tmp_path, cap
     line = _tune(tmp_path, capsys, "--tasks", "facts_mc", out=out)
     assert "holds tune.html but no tune.sqlite" in line
     assert (out / "tune.html").read_text() == "my own page" and sorted(p.name for p in out.iterdir()) == ["tune.html"]
+
+
+def test_a_task_named_twice_counts_once(tmp_path, monkeypatch):
+    """--tasks facts_mc,facts_mc counted every example twice in j_per_correct (examples 16 at --limit 8)."""
+    import harness.tune
+    seen = []
+    monkeypatch.setattr(harness.tune, "tune", lambda settings: seen.append(settings) or {"best": None})
+    assert main(["tune", "--model", "tiny-gpt2", "--tasks", "facts_mc, facts_mc,topic", "--out", str(tmp_path)]) == 0
+    assert seen[0].tasks == ("facts_mc", "topic")

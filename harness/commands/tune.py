@@ -65,7 +65,7 @@ def execute(args, argv: list[str]) -> int:
     from harness.spec import ModelSpec, RuntimeOptions
     from harness.tune import Settings, tune
     from harness.tune.space import build_space
-    tasks = tuple(t.strip() for t in args.tasks.split(","))
+    tasks = tuple(dict.fromkeys(t.strip() for t in args.tasks.split(",")))   # a task named twice counts once
     if not all(tasks):
         raise HarnessError(f"--tasks {args.tasks!r} holds an empty name", "write --tasks A,B")
     base = ModelSpec.parse(args.model)
