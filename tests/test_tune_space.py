@@ -36,7 +36,7 @@ def test_build_space_parses_each_knob_and_refuses_bad_values():
     assert build_space(base, runtime).power_limits_w == ()           # never searched unless asked for
     for kwargs, needle in [({"batch_sizes": "0"}, "--batch-sizes"), ({"batch_sizes": "4,"}, "empty entry"),
                            ({"dtypes": "fp8"}, "--dtypes: 'fp8'"), ({"quantize": "int4"}, "--quantize: 'int4'"),
-                           ({"prune": "1.5"}, "prune='1.5'"), ({"power_limits": "x"}, "--power-limits")]:
+                           ({"prune": "1.5"}, "--prune: '1.5'"), ({"prune": "nan"}, "--prune: 'nan'"), ({"power_limits": "x"}, "--power-limits")]:
         with pytest.raises(HarnessError, match=needle):
             build_space(base, runtime, **kwargs)
 
@@ -101,7 +101,7 @@ def test_page_escapes_every_string_and_needs_no_network():
 @pytest.mark.parametrize("args, needle", [
     (["--tasks", "facts_mc,"], "--tasks 'facts_mc,' holds an empty name"),
     (["--tasks", "facts_mc", "--dtypes", "fp8"], "--dtypes: 'fp8'"),
-    (["--tasks", "facts_mc", "--prune", "2"], "prune='2'"),
+    (["--tasks", "facts_mc", "--prune", "2"], "--prune: '2' is not a fraction"),     # not "model 'm'": no such model
     (["--tasks", "facts_mc", "--power-limits", "1"], "power"),      # no GPU here; out of range on any GPU
     (["--tasks", "no_such_task", "--trials", "1"], "no_such_task"),
 ])

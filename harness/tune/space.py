@@ -114,7 +114,12 @@ def parse_ints(text: str | None, flag: str, low: int, default: tuple[int, ...]) 
 def parse_prune(text: str | None) -> tuple[float, ...]:
     values = []
     for word in _words(text, "--prune"):
-        recipe_of(ModelSpec("m", "m", options={"prune": word}))       # the recipe's own check of a fraction
+        try:
+            recipe_of(ModelSpec("m", "m", options={"prune": word}))   # the recipe's own check of a fraction
+        except HarnessError:
+            raise HarnessError(f"--prune: {word!r} is not a fraction of weights to remove",
+                               "write --prune as fractions F with 0 <= F < 1 separated by commas, e.g. 0,0.25,0.5") \
+                from None
         values.append(float(word) + 0.0)
     return tuple(dict.fromkeys(values)) or PRUNE
 
