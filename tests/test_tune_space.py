@@ -87,6 +87,18 @@ def test_policy_snippet_is_a_policy_the_gate_reads(tmp_path):
     assert "--baseline reports/FULL" in text
 
 
+def test_policy_snippet_keeps_a_hostile_name_in_its_comment():
+    """A model name holding a line break ended the YAML comment: its next line became policy keys."""
+    import yaml
+    for brk in ("\n", "\r", "\u2028", "\x85"):
+        chosen = _point(1, 4.0, 0.55) | {"spec": f"ev{brk}rules: []{brk}il=tiny-gpt2"}
+        full = _point(None, 10.0, 0.6) | {"spec": f"ev{brk}version: 9{brk}il=tiny-gpt2"}
+        text = front.policy_text(chosen, full, 0.05, "reports/FULL")
+        loaded = yaml.safe_load(text)
+        assert loaded["version"] == 1 and len(loaded["rules"]) == 3, (brk, text)
+        assert all(line.startswith("#") for line in text.split("\n")[:4])
+
+
 def test_page_escapes_every_string_and_needs_no_network():
     full = _point(None, 10.0, 0.6)
     trial = {"number": 0, "state": "complete", "spec": "<script>alert(1)</script>", "batch_size": 4,

@@ -70,10 +70,16 @@ def policy(chosen: dict, full: dict, margin: float) -> dict:
     return {"version": 1, "rules": rules}
 
 
+def _comment(text: str) -> str:
+    """``text`` kept on one comment line: every line break YAML knows (\\n, \\r, U+0085, U+2028, U+2029)
+    written as a visible ``\\n``, so a name cannot end the comment and add keys to the policy."""
+    return "\\n".join(text.splitlines())
+
+
 def policy_text(chosen: dict, full: dict, margin: float, full_run: str) -> str:
     import yaml
-    head = (f"# harness tune: holds {chosen['spec']} to its quality floor (every selected task metric non-inferior\n"
-            f"# to the full model {full['spec']} at margin {margin:g}) and to the J/example it was measured at.\n"
-            f"# Run it:  {chosen['command']}\n"
-            f"# Gate it: harness gate RUN_DIR --policy tune-gate.yaml --baseline {full_run}\n")
+    head = (f"# harness tune: holds {_comment(chosen['spec'])} to its quality floor (every selected task metric "
+            f"non-inferior\n# to the full model {_comment(full['spec'])} at margin {margin:g}) and to the J/example it "
+            f"was measured at.\n# Run it:  {_comment(chosen['command'])}\n"
+            f"# Gate it: harness gate RUN_DIR --policy tune-gate.yaml --baseline {_comment(full_run)}\n")
     return head + yaml.safe_dump(policy(chosen, full, margin), sort_keys=False, allow_unicode=True)
