@@ -58,3 +58,20 @@ def test_trials_beyond_the_space_size_are_not_run(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("harness.tune.summarize", lambda *a: _result() | {"best": None})
     tune(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path / "t", space=space, trials=3))
     assert len(ran) == 2 and "the space holds 2 configuration(s): 2 trial(s), not 3" in capsys.readouterr().out
+
+
+def _best(p):
+    point = dict(_full(), trial=1, spec="tiny-gpt2,prune=0.5", command="harness run --model tiny-gpt2,prune=0.5",
+                 j_per_example={"value": 2.0, "ci95": [1.9, 2.1], "unit": "J/example", "source": "estimated"})
+    return point | {"saving_pct": 50.0, "saving_p": p, "is_full_model": False}
+
+
+def test_cli_best_line_names_the_energy_source_and_the_saving_test(tmp_path, capsys, monkeypatch):
+    """It printed "50.0% less than the full model" with no source and no test, even from one repeat."""
+    import harness.tune
+    for p, needle in ((None, "not tested: needs --repeats 2 or more"), (0.3, "not significant: Welch p=0.3"),
+                      (0.001, "(Welch p=0.001)")):
+        monkeypatch.setattr(harness.tune, "tune", lambda settings: {"best": _best(p)})
+        assert main(["tune", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--out", str(tmp_path / "t")]) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        assert "estimated" in line and "50.0% less than the full model" in line and needle in line, line

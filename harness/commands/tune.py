@@ -88,9 +88,20 @@ def execute(args, argv: list[str]) -> int:
     energy = best[settings.objective]
     lo, hi = energy.get("ci95") or [None, None]
     interval = f" [{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else ""
-    saving = best.get("saving_pct")
-    print(f"best: {best['spec']}  ({energy['value']:.4g} {energy['unit']}{interval}"
-          + (f", {saving:.1f}% less than the full model" if saving is not None else "") + ")")
+    source = energy.get("source") or "source not recorded"
+    print(f"best: {best['spec']}  ({energy['value']:.4g} {energy['unit']}{interval}, {source}{_saving(best)})")
     print(f"run it: {best['command']}")
     print(f"wrote {out / 'tune.json'}, {out / 'tune.html'}, {out / 'tune-gate.yaml'}")
     return 0
+
+
+def _saving(best: dict) -> str:
+    """The saving against the full model with its test: one repeat cannot test it, and a saving the
+    repeats do not support (Welch p >= 0.05) is said to be one."""
+    saving, p = best.get("saving_pct"), best.get("saving_p")
+    if saving is None:
+        return ""
+    text = f", {saving:.1f}% less than the full model"
+    if p is None:
+        return text + " (not tested: needs --repeats 2 or more)"
+    return text + (f" (Welch p={p:.2g})" if p < 0.05 else f" (not significant: Welch p={p:.2g})")
