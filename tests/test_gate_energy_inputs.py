@@ -8,6 +8,8 @@ import json
 import pytest
 
 import results_builder as rb
+from harness.errors import HarnessError
+from harness.gate.policy import parse_policy
 from harness.results.values import Figure
 from support import assert_one_line_error, run_cli
 
@@ -41,3 +43,12 @@ def test_a_computed_interval_with_no_spread_still_reads():
     """Equal repeats: the interval is the value itself, up to float rounding."""
     f = Figure(value=0.1 + 0.2, unit="J", source="estimated", repeats=2, per_repeat=[0.3, 0.3], ci95=[0.3, 0.3])
     assert f.interval == (0.3, 0.3)
+
+
+@pytest.mark.parametrize("alpha", [0, 1])
+def test_a_welch_level_the_test_can_never_or_always_reach_is_refused(alpha):
+    """alpha 0: p < 0 never holds, so a +50% significant increase only ever warned."""
+    rule = {"name": "x", "select": {"task": "t"}, "energy": "j_per_example",
+            "baseline": {"max_increase_pct": 5, "alpha": alpha}}
+    with pytest.raises(HarnessError, match="alpha"):
+        parse_policy({"version": 1, "rules": [rule]})
