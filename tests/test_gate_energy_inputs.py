@@ -52,3 +52,18 @@ def test_a_welch_level_the_test_can_never_or_always_reach_is_refused(alpha):
             "baseline": {"max_increase_pct": 5, "alpha": alpha}}
     with pytest.raises(HarnessError, match="alpha"):
         parse_policy({"version": 1, "rules": [rule]})
+
+
+@pytest.mark.parametrize("flags,needles", [
+    (["--repeats", "2", "--no-meters"], ["--repeats 2", "--no-meters"]),
+    (["--min-measure-s", "0.5", "--no-meters"], ["--min-measure-s 0.5", "--no-meters"]),
+    (["--repeats", "99999999999"], ["--repeats", "from 1 to 100"]),
+])
+def test_repeats_that_would_measure_nothing_or_never_end_are_refused(tmp_path, flags, needles):
+    """--repeats 2 --no-meters ran the work three times to write `energy: not measured`;
+    --repeats 99999999999 was taken and would never have ended."""
+    proc = run_cli("run", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--limit", "4", "--no-probes",
+                   "--no-history", "--out", str(tmp_path / "out"), *flags, env={"HF_HOME": str(tmp_path / "hf")},
+                   timeout=120)        # unfixed, --repeats 99999999999 never ends: the timeout fails the test
+    assert_one_line_error(proc, *needles)
+    assert not (tmp_path / "out").exists()
