@@ -305,6 +305,9 @@ class MeterOptions:
     gpu: str | None = None                     # the one GPU to meter (a UUID: a torchrun rank's own); None: all visible
 
 
+MAX_REPEATS = 100      # a 95% interval barely narrows past ~30 repeats; --repeats 99999999999 would never end
+
+
 @dataclass(frozen=True)
 class MeasureOptions:
     """The measurement protocol (harness.protocol): ``repeats`` measured repeats of each model's

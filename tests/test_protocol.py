@@ -177,7 +177,7 @@ def test_repeats_are_refused_with_resume_and_under_torchrun(tmp_path, capsys, mo
     proc = in_process(capsys, "run", "--resume", str(tmp_path), "--repeats", "3")
     assert proc.returncode == 2 and "--repeats" in proc.stderr
     proc = in_process(capsys, "run", "--model", FAKE, "--repeats", "0", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "--repeats" in proc.stderr and "at least 1" in proc.stderr
+    assert proc.returncode == 2 and "--repeats" in proc.stderr and "from 1 to 100" in proc.stderr
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     proc = in_process(capsys, "run", "--model", FAKE, "--repeats", "3", "--out", str(tmp_path))

@@ -10,7 +10,7 @@ from harness import finish
 from harness.commands.options import Parser, count, number, renamed
 from harness.errors import HarnessError
 from harness.meters.carbon import MAX_G_PER_KWH, MAX_PUE
-from harness.spec import MeasureOptions, MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
+from harness.spec import MAX_REPEATS, MeasureOptions, MeterOptions, ModelSpec, RunOptions, RunSpec, RuntimeOptions
 from harness.store import disk_full
 
 HELP = "evaluate models on tasks and write reports/<run-id>/"
@@ -63,7 +63,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--verbose", action="store_true",
                      help="print every metric with its interval after the headline (as `harness show` does), and let "
                           "CodeCarbon log what it does")
-    meters.add_argument("--repeats", type=count("--repeats"), default=1, metavar="N",
+    meters.add_argument("--repeats", type=count("--repeats", 1, MAX_REPEATS), default=1, metavar="N",
                         help="measure each model's tasks and probes N times after a warm-up pass that also scores "
                              "them: J/example, J/token and s/example get a 95%% interval across repeats (default 1)")
     meters.add_argument("--min-measure-s", type=number(0, 3600), default=0.0, metavar="S",
@@ -134,6 +134,10 @@ def run_options(args: argparse.Namespace, argv: list[str]) -> RunOptions:
     if args.no_probes and args.probes is not None:
         raise HarnessError(f"--no-probes and --probes {args.probes} contradict each other",
                            "keep --probes to run those probes, or --no-probes to run none")
+    if args.no_meters and (args.repeats > 1 or args.min_measure_s > 0):   # they would rerun the work to measure nothing
+        flag = f"--repeats {args.repeats}" if args.repeats > 1 else f"--min-measure-s {args.min_measure_s:g}"
+        raise HarnessError(f"{flag} repeats the work to measure its energy, but --no-meters measures none",
+                           f"drop --no-meters to measure the repeats, or drop {flag.split()[0]}")
     common = dict(argv=tuple(argv), resume=args.resume, out=args.out, progress=not args.no_progress,
                   consumers=finish.consumer_options(args))
     if args.resume:

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from harness.commands.options import count, number
+from harness.spec import MAX_REPEATS
 
 HELP = "find the configuration of a model with the least energy per example at a quality floor (Optuna)"
 
@@ -37,7 +38,7 @@ def add_parser(sub, epilog: str) -> None:
                       help="what to minimize (default j_per_example)")
     tune.add_argument("--out", type=Path, default=Path("reports/tune"), metavar="DIR",
                       help="the study, its run folders and its outputs (default reports/tune)")
-    tune.add_argument("--repeats", type=count("--repeats"), default=3, metavar="N",
+    tune.add_argument("--repeats", type=count("--repeats", 1, MAX_REPEATS), default=3, metavar="N",
                       help="measured repeats of every configuration (default 3; see harness run --repeats)")
     tune.add_argument("--seed", type=count("--seed", 0, 2**32 - 1), default=1234, metavar="N",
                       help="the runs' seed and the sampler's (default 1234)")

@@ -349,6 +349,8 @@ def _check(raw: Mapping, kind: str, quantity: Quantity, here: _Where, default_un
             raise sub.error(f"an energy baseline rule on {quantity.name} takes `{want}` and optionally `alpha` "
                             "(the level of Welch's test on the repeats)", f"write `baseline: {{{want}: 10}}`")
         alpha = sub.number(base["alpha"], "alpha", 0, 1) if "alpha" in base else 0.05
+        if not 0 < alpha < 1:       # p < 0 never holds (the rule could never fail); p < 1 almost always does
+            raise sub.error(f"`alpha` must be above 0 and below 1, got {alpha:g}", "write `alpha: 0.05`")
         return BaselineChange(sub.number(base[want], want, 0), quantity.higher_is_better, alpha)
     if len(margins) != 1 or margins[0] == "max_increase_pct":
         raise sub.error(f"a metric baseline rule takes one of `max_drop` and `max_drop_pct`, found "

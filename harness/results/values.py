@@ -96,6 +96,11 @@ class Figure(Value):
             raise ValueError(f"a measured figure (source {self.source!r}) has no value")
         if self.per_repeat is not None and self.repeats is not None and len(self.per_repeat) != self.repeats:
             raise ValueError(f"a figure over {self.repeats} repeats lists {len(self.per_repeat)} per-repeat values")
+        lo, hi = self.interval or (None, None)
+        slack = 1e-9 * max(1.0, abs(lo or 0), abs(hi or 0))      # float rounding of a mean and its interval
+        if lo is not None and (lo > hi or not lo - slack <= self.value <= hi + slack):   # hand-edited: judged backwards
+            raise ValueError(f"a figure's 95% interval [{lo}, {hi}] does not hold its value {self.value}"
+                             + (" (lower bound above upper)" if lo > hi else ""))
         return self
 
     @property
