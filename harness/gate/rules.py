@@ -212,36 +212,41 @@ def _reading(rule: Rule, target: Target, name: str) -> Reading:
     return read_energy(target.entry, name)
 
 
+def _passed(ok: bool) -> Verdict:
+    return "pass" if ok else "fail"
+
+
 def _judged(rule: Rule, label: str, threshold: str, reading: Reading, judge) -> Outcome:
-    """Bounds and deviation: the figure itself against the check."""
+    """Bounds and deviation: the figure itself against the check; ``judge(value)`` gives
+    (the value shown, verdict, reason)."""
     if reading.value is None:
         return _not_measured(rule, label, threshold, reading.reason)
     few = _too_few(rule, reading.n)
     if few:
         return _not_measured(rule, label, threshold, few, reading.value)
-    value, ok, reason = judge(reading.value)
-    return Outcome(rule.name, label, value, threshold, "pass" if ok else "fail", reason)
+    value, verdict, reason = judge(reading.value)
+    return Outcome(rule.name, label, value, threshold, verdict, reason)
 
 
 def judge_bounds_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
     check: Bounds = rule.check      # type: ignore[assignment]
-    if isinstance(rule.quantity, Energy):       # an energy budget: judged on its interval (harness.gate.energy)
-        label, threshold, reading = target.label(rule.quantity, name), bounds_threshold(check), _reading(rule, target, name)
-        if reading.value is None:
-            return _not_measured(rule, label, threshold, reading.reason)
-        few = _too_few(rule, reading.n)
-        if few:
-            return _not_measured(rule, label, threshold, few, reading.value)
-        verdict, reason = judge_budget(check, figure_of(target.entry, name))
-        return Outcome(rule.name, label, reading.value, threshold, verdict, reason)
-    return _judged(rule, target.label(rule.quantity, name), bounds_threshold(check), _reading(rule, target, name),
-                   lambda v: (v, *judge_bounds(check, v)))
+
+    def judge(v: float):
+        if isinstance(rule.quantity, Energy):       # an energy budget: judged on its interval (harness.gate.energy)
+            return (v, *judge_budget(check, figure_of(target.entry, name)))
+        ok, reason = judge_bounds(check, v)
+        return v, _passed(ok), reason
+    return _judged(rule, target.label(rule.quantity, name), bounds_threshold(check), _reading(rule, target, name), judge)
 
 
 def judge_deviation_target(rule: Rule, target: Target, name: str, ctx: Context) -> Outcome:
     check: Deviation = rule.check   # type: ignore[assignment]
+
+    def judge(v: float):
+        deviation, ok, reason = judge_deviation(check, v)
+        return deviation, _passed(ok), reason
     return _judged(rule, target.label(rule.quantity, name), deviation_threshold(check), _reading(rule, target, name),
-                   lambda v: judge_deviation(check, v))
+                   judge)
 
 
 def baseline_entry(target: Target, ctx: Context, figure: str) -> tuple[Entry | None, str]:
