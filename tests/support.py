@@ -17,6 +17,34 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
+_STALL = """
+import importlib, sys, time
+module, _, path = sys.argv.pop(1).partition(":")
+after, containing = int(sys.argv.pop(1)), sys.argv.pop(1)
+owner = importlib.import_module(module)
+*parents, name = path.split(".")
+for part in parents:
+    owner = getattr(owner, part)
+original, seen = getattr(owner, name), []
+def stalling(*args, **kwargs):
+    if containing in repr((args, kwargs)):
+        if len(seen) >= after:
+            time.sleep(3600)
+        seen.append(1)
+    return original(*args, **kwargs)
+setattr(owner, name, stalling)
+from harness.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def stalling_harness(target: str, after: int = 0, containing: str = "") -> list[str]:
+    """The argv of `harness` that stalls for good at the call of ``target`` ("module:Class.method")
+    after ``after`` calls whose arguments' repr holds ``containing``: a test that kills a run mid-way
+    then kills it at a known point, where polling a free-running process races it to the end."""
+    return [sys.executable, "-c", _STALL, target, str(after), containing]
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from support import run_cli
+from support import run_cli, stalling_harness
 
 ARGS = ["--model", "tiny-gpt2", "--tasks", "facts_mc,toylang", "--limit", "24", "--batch-size", "4", "--no-progress", "--no-probes"]
 
@@ -27,13 +27,14 @@ def test_kill_minus_nine_then_resume_gives_identical_results(tmp_path):
     expected = json.loads(next((tmp_path / "full").glob("*/results.json")).read_text())
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", *ARGS, "--out", str(out)],
+    # it stalls before its 33rd record (all of facts_mc and part of toylang), so the kill lands mid-run
+    proc = subprocess.Popen([*stalling_harness("harness.store:SampleStore.append", after=32), "run", *ARGS, "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
     deadline = time.time() + 300
     samples = None
     while time.time() < deadline:
         found = list(out.glob("*/samples.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 30:   # all of facts_mc (24) and part of toylang
+        if found and len(found[0].read_text().splitlines()) >= 32:   # all of facts_mc (24) and part of toylang
             samples = found[0]
             break
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -42,7 +43,7 @@ def test_kill_minus_nine_then_resume_gives_identical_results(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(samples.read_text().splitlines())
-    assert 30 <= done_before < 48
+    assert done_before == 32
 
     resumed = run_cli("run", "--resume", str(samples.parent))
     assert resumed.returncode == 0, resumed.stderr
