@@ -31,7 +31,7 @@ from harness.lmeval.index import check_folders, files_read, resolve
 from harness.lmeval.kind import LmEvalKind
 from harness.lmeval.offline import load_cache_first
 from harness.lmeval.translate import generation_settings
-from harness.lmeval import trust
+from harness.lmeval import templates, trust
 from harness.prepared import PreparedTask
 
 
@@ -201,7 +201,8 @@ def prepare(names: Sequence[str], spec) -> list[LmEvalTask]:
     index = resolve(names, include)
     trust.check(files_read(index, names), spec.trust_task_code)
     if not spec.trust_task_code:
-        trust.sandbox_templates()
+        templates.sandbox_templates()
+    templates.compile_once()
     with _quiet_and_seeded():
         loaded = _load(index, names)
         selection = Selection(groups=dict(loaded.get("groups") or {}))

@@ -9,8 +9,8 @@ An lm-eval YAML runs Python in three ways, each checked here on every file a sel
   hands the name to ``evaluate.load``, which runs a metric script from a path or the hub;
 * Jinja templates (``doc_to_text`` and the like): lm-eval renders them in an unsandboxed Jinja
   environment, where ``{{ cycler.__init__.__globals__.os }}`` reaches the os module. Unless code is
-  trusted, ``sandbox_templates`` swaps in Jinja's SandboxedEnvironment (same output for templates
-  that only read the document).
+  trusted, ``harness.lmeval.templates.sandbox_templates`` swaps in Jinja's SandboxedEnvironment
+  (same output for templates that only read the document).
 
 Files inside the installed lm-eval package are library code and pass. Anything else without the
 flag is exit 2 naming the file, the line and the flag. The harness's own task format stays
@@ -91,14 +91,3 @@ def check(files: Iterable[Path], trusted: bool) -> None:
                                f"pass {FLAG} if you trust that metric's code, or use a metric lm-eval registers "
                                "(acc, acc_norm, exact_match, bleu, ...)")
 
-
-def sandbox_templates() -> None:
-    """lm-eval's Jinja environment, sandboxed (idempotent; same filters and settings)."""
-    from jinja2 import BaseLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-    import lm_eval.utils as utils
-    if isinstance(utils.env, SandboxedEnvironment):
-        return
-    env = SandboxedEnvironment(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
-    env.filters.update(utils.env.filters)
-    utils.env = env
