@@ -3,11 +3,14 @@ requests compiles each template string once instead of once per rendering, and e
 text lm-eval's own ``apply_template`` renders."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 
-from lmeval_tasks import write
+from lmeval_tasks import REPO, write
 
 pytest.importorskip("lm_eval", reason="lm-eval is in the test extra")
 
@@ -58,3 +61,11 @@ def test_the_prompts_are_the_text_lm_evals_own_apply_template_renders(tmp_path, 
 
     ours, theirs = requests(cached), requests(cached.__wrapped__)
     assert len(ours) > 100 and ours == theirs
+
+
+def test_the_request_building_benchmark_runs_and_finds_every_request_the_same(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lmeval_requests.py"), "--items", "64",
+                           "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "64 items, 5 shots per item" in proc.stdout and proc.stdout.rstrip().endswith("| yes |")
