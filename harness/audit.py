@@ -5,6 +5,7 @@ from pathlib import Path
 
 from harness import catalog, environment
 from harness.errors import HarnessError, Terminated
+from harness.interrupts import sigterm_held
 from harness.lmeval import split_names
 from harness.meters import build_session
 from harness.meters.carbon import CarbonIntensity, resolve_intensity
@@ -80,19 +81,22 @@ def run_audit(state: RunState, progress: "bool | Reporter" = True, tasks: list[P
 def write_outputs(state: RunState, tasks: list[PreparedTask], status: str, intensity: CarbonIntensity,
                   meters_environment: dict, meters_disabled: str | None = None, probes: list = (),
                   run_extra: dict | None = None) -> Results:
-    records = SampleStore(state.samples_path).records()
-    if status == "complete" and state.failures:
-        status = COMPLETE_WITH_ERRORS
-    elif status == "complete" and not records:
-        status = NOTHING_EVALUATED
-    env = {**environment.describe(), "git_sha": environment.git_sha()}
-    finished = None if status.startswith("incomplete") else now()
-    results = assemble(state, tasks, records, env, finished=finished, status=status,
-                       windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
-                       meters_disabled=meters_disabled, probes=probes, run_extra=run_extra)
-    write_json_atomic(state.dir / "results.json", results.to_json())
-    write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir),
-                                                             show_pii=state.spec.show_pii))
+    """results.json and report.html from what the run folder holds; a SIGTERM that comes meanwhile
+    (a second one, after the one that stopped the run) waits until both are written."""
+    with sigterm_held():
+        records = SampleStore(state.samples_path).records()
+        if status == "complete" and state.failures:
+            status = COMPLETE_WITH_ERRORS
+        elif status == "complete" and not records:
+            status = NOTHING_EVALUATED
+        env = {**environment.describe(), "git_sha": environment.git_sha()}
+        finished = None if status.startswith("incomplete") else now()
+        results = assemble(state, tasks, records, env, finished=finished, status=status,
+                           windows=read_windows(state.dir), intensity=intensity, meters_environment=meters_environment,
+                           meters_disabled=meters_disabled, probes=probes, run_extra=run_extra)
+        write_json_atomic(state.dir / "results.json", results.to_json())
+        write_text_atomic(state.dir / "report.html", render_html(results, records, read_telemetry(state.dir),
+                                                                 show_pii=state.spec.show_pii))
     return results
 
 

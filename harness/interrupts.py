@@ -14,6 +14,9 @@ signal again RETRY_S later, and raises once the main thread is elsewhere. A main
 for an import another thread is doing stays in that code as long as the import takes; after
 DEFER_AT_MOST_S the handler raises anyway (waiting for a module lock is not a place where an
 exception breaks anything).
+
+``sigterm_held`` is the other side: a block that must not be cut short (results.json and the
+report being written after a stop) gets SIGTERM only once it ends.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ import queue
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from types import FrameType
+from typing import Iterator
 
 RETRY_S = 0.01
 DEFER_AT_MOST_S = 1.0
@@ -81,3 +86,21 @@ def _send_again() -> None:
         _pending.discard(signum)
         if signal.getsignal(signum) is handler:
             os.kill(os.getpid(), signum)
+
+
+@contextmanager
+def sigterm_held() -> Iterator[None]:
+    """SIGTERM held while the block runs and delivered when it ends, to the handler in place before
+    (torchrun's agent sends it to rank 0 when another rank died; a run's outputs must not be cut
+    short by it). Only the main thread receives signals, so elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if came and previous is not signal.SIG_IGN:
+            os.kill(os.getpid(), signal.SIGTERM)

@@ -1,7 +1,7 @@
 """When no configuration beats the full model at the floor (every trial fails it or is pruned, or
 costs more), `harness tune` and tune.html say so and name the full model to keep: never a "best"
-configuration with a 0.0% saving; and no trial beyond the space's size (it could only measure a
-configuration again)."""
+configuration with a 0.0% saving; and no configuration measured twice: no trial beyond the space's
+size, and a configuration the sampler draws again is not run (an untried one is)."""
 from __future__ import annotations
 
 from harness.cli import main
@@ -54,10 +54,45 @@ def test_trials_beyond_the_space_size_are_not_run(tmp_path, monkeypatch, capsys)
     assert space.size == 2
     monkeypatch.setattr(trial, "measure_full", lambda settings: _full())
     ran = []
-    monkeypatch.setattr(studies, "run_one", lambda study, settings, full, say: ran.append(1))
+    monkeypatch.setattr(studies, "run_one", lambda study, settings, full, say: ran.append(1) or True)
     monkeypatch.setattr("harness.tune.summarize", lambda *a: _result() | {"best": None})
     tune(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path / "t", space=space, trials=3))
     assert len(ran) == 2 and "the space holds 2 configuration(s): 2 trial(s), not 3" in capsys.readouterr().out
+
+
+def test_a_configuration_the_sampler_draws_again_is_not_measured_twice(tmp_path, monkeypatch, capsys):
+    """TPE re-drew a measured configuration: a space of two with --trials 2 measured one of them twice."""
+    import json
+
+    import optuna
+
+    import harness.tune.study as studies
+    import harness.tune.trial as trial
+    from harness.spec import ModelSpec, RuntimeOptions
+    from harness.tune import Settings, tune
+    from harness.tune.space import build_space
+
+    class FirstChoice(optuna.samplers.RandomSampler):          # a sampler that always draws the same
+        def sample_independent(self, study, trial, name, distribution):
+            return distribution.choices[0]
+
+    monkeypatch.setattr(studies, "_new_sampler", lambda optuna, settings: FirstChoice(seed=0))
+    monkeypatch.setattr(trial, "measure_full", lambda settings: _full())
+    measured = []
+
+    def run_trial(t, settings, full):
+        measured.append(settings.space.suggest(t))
+        return 1.0, 0.5
+
+    monkeypatch.setattr(trial, "run_trial", run_trial)
+    space = build_space(ModelSpec.parse("tiny-gpt2"), RuntimeOptions(device="cpu"), batch_sizes="4",
+                        dtypes="float32", quantize="none", prune="0,0.5")
+    result = tune(Settings(model="tiny-gpt2", tasks=("facts_mc",), out=tmp_path / "t", space=space, trials=2))
+    assert sorted(c.prune or 0.0 for c in measured) == [0.0, 0.5]
+    states = [t["state"] for t in result["trials"]]
+    assert states == ["complete", "redrawn", "complete"], states
+    assert "drew trial 0's configuration again" in capsys.readouterr().out
+    assert json.loads((tmp_path / "t" / "tune.json").read_text())["trials"][1]["note"].startswith("drew trial 0")
 
 
 def _best(p):

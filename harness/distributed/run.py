@@ -21,6 +21,7 @@ from harness.distributed.sharded import Sharded
 from harness.distributed.store import RANKS, ShardState
 from harness.errors import HarnessError, Terminated
 from harness.finish import FinishedRun, finish
+from harness.interrupts import sigterm_held
 from harness.lock import run_lock
 from harness.run_dir import RunState, now
 from harness.spec import RunOptions
@@ -119,26 +120,12 @@ def _write_stopped(rank: Rank, state: RunState, tasks: list, probes: list, statu
     from harness.meters.carbon import resolve_intensity
     meters = state.spec.meters
     stopped = "the run was stopped before its meters were built"
-    with _sigterm_held():
+    with sigterm_held():
         merged, environments = merge_run_dir(state.dir, tasks, probes)
         write_outputs(merged, tasks, status,
                       resolve_intensity(meters.country, meters.carbon_intensity, meters.pue),
                       {"disabled": stopped, "by_rank": environments}, stopped, probes,
                       run_extra={"distributed": describe(state.dir, rank)})
-
-
-@contextmanager
-def _sigterm_held() -> Iterator[None]:
-    """SIGTERM ignored while results.json is written: torchrun's agent sends it when another rank died,
-    and it must not cut the writing short (the process ends right after)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def execute(options: RunOptions, start: Callable[[], tuple]) -> int:

@@ -12,7 +12,8 @@ from typing import Callable, Container, Iterator, Sequence
 from harness.distributed.group import Group, Rank
 from harness.distributed.merge import describe, merge_run_dir
 from harness.distributed.store import RANKS, ShardedDone, ShardState, ShardStore, owned_examples
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
+from harness.interrupts import sigterm_held
 from harness.meters import build_session
 from harness.spec import MeterOptions
 from harness.store import SampleStore, record_key
@@ -85,6 +86,7 @@ class Sharded:
         the run folder and writes results.json and report.html (also when stopped: what is there)."""
         state.meters = meters_environment
         state.save()
+        stopped = None
         if status == "complete":
             try:
                 self.group.barrier("the end of the run")
@@ -93,10 +95,18 @@ class Sharded:
                     raise
                 print(f"harness: error: {exc}", file=sys.stderr)
                 status = f"incomplete: {exc.problem}"
+            except Terminated as exc:        # torchrun stops rank 0 while it waits: another rank failed
+                if self.rank.rank != 0:
+                    raise
+                status, stopped = "incomplete: terminated", exc
         if self.rank.rank != 0:
             return None
         from harness.audit import write_outputs
-        merged, environments = merge_run_dir(self.run_dir, tasks, probes)
-        return write_outputs(merged, tasks, status, intensity,
-                             {**meters_environment, "by_rank": environments}, meters_disabled, probes,
-                             run_extra={"distributed": describe(self.run_dir, self.rank)})
+        with sigterm_held():
+            merged, environments = merge_run_dir(self.run_dir, tasks, probes)
+            results = write_outputs(merged, tasks, status, intensity,
+                                    {**meters_environment, "by_rank": environments}, meters_disabled, probes,
+                                    run_extra={"distributed": describe(self.run_dir, self.rank)})
+        if stopped is not None:
+            raise stopped                      # written; the rank still ends as stopped
+        return results

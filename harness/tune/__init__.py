@@ -31,9 +31,12 @@ def _trial_json(t) -> dict:
     attrs = t.user_attrs
     config = attrs.get("config") or {}
     note = attrs.get("pruned") or attrs.get("error") or ("killed; retried" if attrs.get("killed") else "")
+    if attrs.get("redrawn") is not None:
+        note = f"drew trial {attrs['redrawn']}'s configuration again: not measured twice; an untried one ran instead"
     if attrs.get("retry_of") is not None:
         note = (note + "; " if note else "") + f"retry of trial {attrs['retry_of']}"
-    return {"number": t.number, "state": t.state.name.lower(), "spec": attrs.get("spec", ""),
+    state = "redrawn" if attrs.get("redrawn") is not None else t.state.name.lower()
+    return {"number": t.number, "state": state, "spec": attrs.get("spec", ""),
             "batch_size": config.get("batch_size"), "power_limit_w": config.get("power_limit_w"),
             "command": attrs.get("command"), "values": list(t.values) if t.values else None,
             "point": attrs.get("point"), "looks": attrs.get("looks", []), "note": note,
@@ -74,6 +77,9 @@ def _say_trial(t) -> None:
         floor = "passes the floor" if point["floor"]["passed"] else "fails the floor"
         print(f"trial {t.number}: {what}: {energy.get('value', 0):.4g} J/example{interval}, quality "
               f"{point['quality_mean']:.4g}, {floor}", flush=True)
+    elif attrs.get("redrawn") is not None:
+        print(f"trial {t.number}: drew trial {attrs['redrawn']}'s configuration again: not measured twice, an "
+              "untried configuration is queued", flush=True)
     else:
         print(f"trial {t.number}: {what}: {t.state.name.lower()}: {attrs.get('pruned') or attrs.get('error', '')}",
               flush=True)
@@ -113,8 +119,11 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
         done = len(studies.finished(study))
         if done:
             print(f"resuming {out / studies.STORAGE}: {done} of {trials} trials already finished", flush=True)
-        for _ in range(max(0, trials - done)):
-            studies.run_one(study, settings, full, say)
+        while done < trials:
+            if studies.run_one(study, settings, full, say) is not None:
+                done += 1
+            elif not studies.queue_untried(study, settings.space):
+                break                               # every configuration is taken (an older study drew one twice)
         result = summarize(study, settings, full, found_limits)
         write_json_atomic(out / "tune.json", result)
         write_text_atomic(out / "tune.html", page.render(result))

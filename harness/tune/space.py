@@ -83,6 +83,14 @@ class Space:
                       prune=float(trial.suggest_categorical("prune", list(self.prune))) or None,
                       power_limit_w=power)
 
+    def configurations(self) -> list[dict]:
+        """Every configuration as the Optuna parameters ``suggest`` draws, in a fixed order."""
+        import itertools
+        knobs = {"quantize": self.quantize, "power_limit_w": self.power_limits_w, "batch_size": self.batch_sizes,
+                 "dtype": self.dtypes, "prune": self.prune}
+        knobs = {name: list(choices) for name, choices in knobs.items() if choices}
+        return [dict(zip(knobs, values)) for values in itertools.product(*knobs.values())]
+
     @property
     def size(self) -> int:
         """How many configurations the space holds."""

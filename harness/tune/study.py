@@ -4,6 +4,11 @@ failed with a reason) and runs only the trials still owed. A trial left running 
 was killed (kill -9: no handler runs) is marked failed as ``killed`` and its configuration is queued
 again first; it does not count towards ``--trials``.
 
+A sampler may draw a configuration a finished trial already measured (TPE and NSGA-II both can):
+that trial is closed at once as ``redrawn`` (not measured twice, not counted towards ``--trials``)
+and a configuration no trial has drawn is queued instead, so a study of as many trials as the
+space holds measures every configuration once.
+
 Two objectives, (objective, quality): minimize J, maximize the tasks' mean headline metric; the
 floor is Optuna's constraint (harness.tune.floor: <= 0 feasible), read by the sampler (TPE by
 default, NSGA-II with ``--sampler nsga2``) from the trial's ``constraint`` attribute. The settings
@@ -20,6 +25,7 @@ from harness.tune.settings import Settings
 STORAGE = "tune.sqlite"
 NAME = "harness-tune"
 SAMPLERS = ("tpe", "nsga2")
+REDRAWN = "redrawn"                  # user attribute: the number of the trial that measured this configuration
 
 
 def _constraints(trial) -> list[float]:
@@ -75,20 +81,48 @@ def recover_killed(study) -> list[int]:
 
 
 def finished(study) -> list:
-    """The trials that count towards --trials: complete, pruned, or failed for a reason (not killed)."""
+    """The trials that count towards --trials: complete, pruned, or failed for a reason (not killed,
+    not a configuration drawn again)."""
     from optuna.trial import TrialState
     return [t for t in study.get_trials(deepcopy=False)
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            or (t.state == TrialState.FAIL and not t.user_attrs.get("killed"))]
+            or (t.state == TrialState.FAIL and not t.user_attrs.get("killed") and REDRAWN not in t.user_attrs)]
 
 
-def run_one(study, settings: Settings, full: dict, say) -> Any:
-    """Asks for a trial, runs it, tells the study how it ended; returns the frozen trial."""
+def queue_untried(study, space) -> bool:
+    """Queues the first configuration of ``space`` that no finished, running or queued trial holds;
+    False when every one is taken."""
+    from optuna.trial import TrialState
+    taken = [t.params for t in finished(study)]
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        taken.append(t.params or t.system_attrs.get("fixed_params") or {})
+    for params in space.configurations():
+        if params not in taken:
+            study.enqueue_trial(params)
+            return True
+    return False
+
+
+def _twin(study, trial) -> int | None:
+    """The finished trial that drew ``trial``'s configuration, if any."""
+    return next((t.number for t in finished(study) if t.number != trial.number and t.params == trial.params), None)
+
+
+def run_one(study, settings: Settings, full: dict, say) -> Any | None:
+    """Asks for a trial, runs it, tells the study how it ended; returns the frozen trial. None when
+    the sampler drew a configuration already measured: closed as ``redrawn`` without a run."""
     import optuna
     from optuna.trial import TrialState
 
     from harness.tune.trial import run_trial
     trial = study.ask()
+    settings.space.suggest(trial)                   # the draw itself (run_trial's suggest returns the same)
+    twin = _twin(study, trial)
+    if twin is not None:
+        trial.set_user_attr(REDRAWN, twin)
+        study.tell(trial, state=TrialState.FAIL)
+        say(study.get_trials(deepcopy=False)[trial.number])
+        return None
     try:
         values = run_trial(trial, settings, full)
     except optuna.TrialPruned as exc:
