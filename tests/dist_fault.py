@@ -4,7 +4,8 @@ stores its N-th record (a rank that dies mid-run, as on an out-of-memory kill or
 N = 0 as it reaches the first gather (a rank that dies before the run begins, e.g. loading its model);
 HARNESS_TEST_HANG=RANK makes that rank stop answering before the first gather (a hung or stopped rank);
 HARNESS_TEST_TERM_AT_END=RANK sends that rank SIGTERM as it reaches the barrier at the end of the run
-(torchrun's agent stopping rank 0 while it waits there, because another rank failed)."""
+(torchrun's agent stopping rank 0 while it waits there, because another rank failed), SIGINT with
+HARNESS_TEST_SIGNAL=INT (Ctrl-C reaching it there)."""
 from __future__ import annotations
 
 import os
@@ -40,7 +41,7 @@ if __name__ == "__main__":
 
         def terminated_barrier(self, what):
             if what == "the end of the run":
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get("HARNESS_TEST_SIGNAL", "TERM")))
             return barrier(self, what)
         Group.barrier = terminated_barrier
     from harness.cli import main

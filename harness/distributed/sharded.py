@@ -95,10 +95,11 @@ class Sharded:
                     raise
                 print(f"harness: error: {exc}", file=sys.stderr)
                 status = f"incomplete: {exc.problem}"
-            except Terminated as exc:        # torchrun stops rank 0 while it waits: another rank failed
-                if self.rank.rank != 0:
+            except (Terminated, KeyboardInterrupt) as exc:   # torchrun stops rank 0 while it waits (another
+                if self.rank.rank != 0:                       # rank failed), or Ctrl-C reaches it there
                     raise
-                status, stopped = "incomplete: terminated", exc
+                why = "terminated" if isinstance(exc, Terminated) else "interrupted"
+                status, stopped = f"incomplete: {why}", exc
         if self.rank.rank != 0:
             return None
         from harness.audit import write_outputs
