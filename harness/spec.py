@@ -280,6 +280,7 @@ class ModelSpec:
             options[key] = value
         if not adapter:
             raise HarnessError(f"model spec {text!r} names no adapter", "write e.g. hf-causal:/path/to/model")
+        _printable_name(name or head, "--model")         # printed in summaries, logs and tune's "run it:" line
         return cls(name=name or head, adapter=adapter, location=location, options=options)
 
 

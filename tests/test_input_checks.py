@@ -287,6 +287,9 @@ def test_float_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value
     (["--model", "hf-causal:/tmp,revison=main"], "did you mean 'revision'"),
     (["--model", "py:fake_models:ShortestChoice,oom_abov=2"], "did you mean 'oom_above'"),
     (["--model", "encoder:/tmp,head=/no/such/head"], "/no/such/head"),
+    (["--model", "ev\x1b[2Jil=tiny-gpt2"], "control character U+001B"),      # an ANSI escape in the summary
+    (["--model", "ev\nil=tiny-gpt2"], "control character U+000A"),          # a name over two log lines
+    (["--model", "\u202eevil=tiny-gpt2"], "control character U+202E"),      # reversed text in CI logs
 ])
 def test_model_spec_errors_come_before_a_run_folder(tmp_path, capsys, monkeypatch, args, needle):
     if needle == "no CUDA GPU":

@@ -95,6 +95,23 @@ def test_a_configuration_the_sampler_draws_again_is_not_measured_twice(tmp_path,
     assert json.loads((tmp_path / "t" / "tune.json").read_text())["trials"][1]["note"].startswith("drew trial 0")
 
 
+def test_a_full_model_with_no_correct_answer_under_j_per_correct_is_one_line_before_any_trial(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """Every trial failed on the reference's missing J/correct and the tune said only "no
+    configuration passed the floor"."""
+    import harness.tune.study as studies
+    import harness.tune.trial as trial
+    full = _full() | {"j_per_correct": {"value": None, "unit": "J/correct", "reason": "no answer was correct"}}
+    monkeypatch.setattr(trial, "measure_full", lambda settings: full)
+    ran = []
+    monkeypatch.setattr(studies, "run_one", lambda *a: ran.append(1) or True)
+    code = main(["tune", "--model", "tiny-gpt2", "--tasks", "facts_mc", "--objective", "j_per_correct",
+                 "--out", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert code == 2 and not ran, err
+    assert "j_per_correct is not measured (no answer was correct)" in err and "--objective j_per_example" in err
+
+
 def _best(p):
     point = dict(_full(), trial=1, spec="tiny-gpt2,prune=0.5", command="harness run --model tiny-gpt2,prune=0.5",
                  j_per_example={"value": 2.0, "ci95": [1.9, 2.1], "unit": "J/example", "source": "estimated"})

@@ -85,6 +85,19 @@ def _say_trial(t) -> None:
               flush=True)
 
 
+def _check_reference(full: dict, objective: str) -> None:
+    """Every trial is judged against the full model's objective: when that is not measured (no answer
+    correct under j_per_correct, no energy figure), no trial could pass, so none is run."""
+    from harness.errors import HarnessError
+    figure = full.get(objective) or {}
+    if figure.get("value") is None:
+        reason = figure.get("reason") or "no figure"
+        fix = ("use --objective j_per_example, or tasks the model answers some items of correctly"
+               if objective == "j_per_correct" else "tune needs the energy meters on (drop --no-energy)")
+        raise HarnessError(f"the full model's {objective} is not measured ({reason}), so no configuration can be "
+                           "compared with it", fix)
+
+
 def tune(settings: Settings, say: Callable = _say_trial) -> dict:
     """Runs (or resumes) the tune in ``settings.out``; writes and returns tune.json's content."""
     from harness.lock import run_lock
@@ -113,6 +126,7 @@ def tune(settings: Settings, say: Callable = _say_trial) -> dict:
             print(f"measuring the full model {settings.model} ({settings.repeats} repeats)", flush=True)
             full = measure_full(settings)
             study.set_user_attr("full", full)
+        _check_reference(full, settings.objective)
         trials = min(settings.trials, settings.space.size)      # more would only measure a configuration again
         if trials < settings.trials:
             print(f"the space holds {trials} configuration(s): {trials} trial(s), not {settings.trials}", flush=True)
