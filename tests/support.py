@@ -4,8 +4,10 @@ folder, comparing nested results to float32 rounding, adding a command to the CL
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +45,21 @@ def stalling_harness(target: str, after: int = 0, containing: str = "") -> list[
     after ``after`` calls whose arguments' repr holds ``containing``: a test that kills a run mid-way
     then kills it at a known point, where polling a free-running process races it to the end."""
     return [sys.executable, "-c", _STALL, target, str(after), containing]
+
+
+def kill_when(proc: subprocess.Popen, found, seconds: float = 300, every: float = 0.05):
+    """Polls ``found()`` until it returns something, then SIGKILLs ``proc`` (no handler of its runs)
+    and returns that. Fails when the process ends first or nothing is found in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = found()
+        if got:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return got
+        assert proc.poll() is None, f"the process ended (exit {proc.returncode}) before it could be killed"
+        time.sleep(every)
+    raise AssertionError(f"found nothing to kill the process at within {seconds} s")
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:

@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
-import sys
-import time
 
 import pytest
 
-from support import run_cli, stalling_harness
+from support import kill_when, run_cli, stalling_harness
 from harness.meters.repeats import by_repeat, measurement, repeat_stats
 from harness.protocol import MAX_PASSES, differs, lengthen
 from run_folders import in_process
@@ -192,17 +189,12 @@ def test_a_killed_run_with_repeats_resumes_the_missing_repeats_with_the_same_qua
     stall = stalling_harness("harness.meters.session:MeterSession._record", containing="'repeat': 2")
     proc = subprocess.Popen([*stall, "run", *args, "--out", str(out)],      # stalls before repeat 2's first window
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
-    deadline, windows = time.time() + 300, None
-    while time.time() < deadline:
+
+    def stalled():                                 # repeat 1 of facts_mc done, the rest to come
         found = list(out.glob("*/windows.jsonl"))
-        if found and '"repeat": 1' in found[0].read_text():        # repeat 1 of facts_mc done, the rest to come
-            windows = found[0]
-            break
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    assert windows is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+        return found[0] if found and '"repeat": 1' in found[0].read_text() else None
+
+    windows = kill_when(proc, stalled, every=0.02)
     before = [json.loads(line) for line in windows.read_text().splitlines()]
     assert not any(w.get("repeat", 0) >= 2 for w in before)
     resumed = run_cli("run", "--resume", str(windows.parent))

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
-from support import run_cli, stalling_harness
+from support import kill_when, run_cli, stalling_harness
 
 ARGS = ["--model", "tiny-gpt2", "--tasks", "facts_mc,toylang", "--limit", "24", "--batch-size", "4", "--no-progress", "--no-probes"]
 
@@ -30,18 +27,12 @@ def test_kill_minus_nine_then_resume_gives_identical_results(tmp_path):
     # it stalls before its 33rd record (all of facts_mc and part of toylang), so the kill lands mid-run
     proc = subprocess.Popen([*stalling_harness("harness.store:SampleStore.append", after=32), "run", *ARGS, "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
-    deadline = time.time() + 300
-    samples = None
-    while time.time() < deadline:
+
+    def stalled():
         found = list(out.glob("*/samples.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 32:   # all of facts_mc (24) and part of toylang
-            samples = found[0]
-            break
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
-    assert samples is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+        return found[0] if found and len(found[0].read_text().splitlines()) >= 32 else None
+
+    samples = kill_when(proc, stalled)
     done_before = len(samples.read_text().splitlines())
     assert done_before == 32
 

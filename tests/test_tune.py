@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import sys
-import time
 
 import pytest
 
-from support import run_cli, stalling_harness
+from support import kill_when, run_cli, stalling_harness
 
 KNOBS = ["--batch-sizes", "8,32", "--dtypes", "float32", "--quantize", "none,int8-dynamic", "--prune", "0,0.1",
          "--repeats", "2"]
@@ -43,21 +40,16 @@ def test_tune_killed_mid_study_resumes_and_writes_its_outputs(tmp_path):
     stall = stalling_harness("harness.tune.trial:spec_text", after=2)   # the third measured trial stalls once drawn
     proc = subprocess.Popen([*stall, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     db = out / "tune.sqlite"
-    deadline, seen = time.monotonic() + 600, None
-    while time.monotonic() < deadline and proc.poll() is None:
+    looks: list[int | None] = []
+
+    def stalled():                               # the same trial running on two looks half a second apart
         states = _trials(db)
         running = [n for n, s in states.items() if s == "RUNNING"]
         measured = sum(s in ("COMPLETE", "PRUNED") for s in states.values())
-        if measured == 2 and len(running) == 1:
-            if seen == running[0]:
-                break                          # the same trial running on two looks a second apart: stalled
-            seen = running[0]
-            time.sleep(1.0)
-            continue
-        seen = None
-        time.sleep(0.2)
-    assert proc.poll() is None, proc.communicate()
-    os.kill(proc.pid, signal.SIGKILL)          # no handler runs: the running trial stays RUNNING in the study
+        looks.append(running[0] if measured == 2 and len(running) == 1 else None)
+        return looks[-1] if looks[-1] is not None and looks[-2:-1] == looks[-1:] else None
+
+    seen = kill_when(proc, stalled, seconds=600, every=0.5)   # SIGKILL: the running trial stays RUNNING
     proc.communicate()
     before = _trials(db)
     finished_before = {n for n, s in before.items() if s in ("COMPLETE", "PRUNED")}
