@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import signal
 import socket
 import sys
-import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from harness.audit import prepare, prepare_probes, run_audit
 from harness.distributed.group import Group, Rank, launched, timeout_s

@@ -93,7 +93,8 @@ def _check_reference(full: dict, objective: str) -> None:
     if figure.get("value") is None:
         reason = figure.get("reason") or "no figure"
         fix = ("use --objective j_per_example, or tasks the model answers some items of correctly"
-               if objective == "j_per_correct" else "tune needs the energy meters on (drop --no-energy)")
+               if objective == "j_per_correct" else
+               "see why in the full model's run folder (results.json, its energy), then tune again")
         raise HarnessError(f"the full model's {objective} is not measured ({reason}), so no configuration can be "
                            "compared with it", fix)
 

@@ -67,7 +67,8 @@ def _objective(point: dict, objective: str) -> float:
     figure = point[objective]
     if figure.get("value") is None:
         raise HarnessError(f"trial {point['trial']}: {objective} is not measured: {figure.get('reason')}",
-                           "tune needs the meters on (drop --no-energy) and, for j_per_correct, a 0/1 metric")
+                           "see why in the trial's run folder (results.json, its energy); "
+                           "for j_per_correct, pick tasks with a 0/1 metric")
     return float(figure["value"])
 
 
