@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import HarnessError
 
 HELP = "print a finished run: its gate verdict, each model's headline and energy, every metric"
 

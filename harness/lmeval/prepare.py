@@ -22,7 +22,7 @@ import random
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from harness.data import Example
 from harness.errors import HarnessError

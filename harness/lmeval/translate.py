@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.requests import (GenerateRequest, Generation, Loglikelihood, LoglikelihoodRequest,
-                              LoglikelihoodRollingRequest, Request, Response)
+from harness.requests import (GenerateRequest, LoglikelihoodRequest, LoglikelihoodRollingRequest, Request,
+                              Response)
 
 REQUEST_TYPES = {"loglikelihood": LoglikelihoodRequest, "multiple_choice": LoglikelihoodRequest,
                  "loglikelihood_rolling": LoglikelihoodRollingRequest, "generate_until": GenerateRequest}
