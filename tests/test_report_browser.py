@@ -100,6 +100,7 @@ def test_default_run_report_in_chromium(browser, default_run):
     toyzh = page.locator("h4", has_text="tiny-gpt2 · toyzh").first.inner_text()
     assert "every one of the" in toyzh and "bleu 0" in toyzh
     assert_cjk_renders(page)
+    assert_fits_a_printed_page(page, "default-run")
 
 
 @pytest.mark.slow
@@ -147,7 +148,7 @@ def test_multi_model_report_in_chromium(browser, tmp_path):
     assert visible_none(page) == []
     assert_arrows_follow_directions(page, results)
     assert_one_energy_scale(page)
-    page.emulate_media(media="print")
+    assert_fits_a_printed_page(page, "five-models")
     assert page.locator("nav").is_hidden()
     pdf = page.pdf() if hasattr(page, "pdf") else b""
     assert len(pdf) > 10_000
@@ -197,6 +198,21 @@ def visible_none(page) -> list[str]:
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     text = page.locator("body").inner_text()
     return re.findall(r".{0,40}\bNone\b.{0,20}", text)
+
+
+PRINTED = 703          # an A4 page less the report's 12 mm print margins, in CSS pixels
+
+
+def assert_fits_a_printed_page(page, shots: str) -> None:
+    """Printed (to paper or PDF) at A4, nothing is wider than the page: the timeline was 916 px and its
+    right part was cut off. A print-layout screenshot is kept beside the others."""
+    page.set_viewport_size({"width": PRINTED, "height": 1000})
+    page.emulate_media(media="print")
+    wide = page.evaluate("""Array.from(document.querySelectorAll('table, figure, svg, pre, .verdict, section'))
+        .map(e => [e.tagName, e.id || e.getAttribute('class') || '', Math.round(e.getBoundingClientRect().right)])
+        .filter(x => x[2] > document.documentElement.clientWidth + 1)""")
+    assert wide == [], wide
+    page.screenshot(path=str(ARTIFACTS / f"{shots}-print.png"), full_page=True)
 
 
 def overflowing(page) -> list:
@@ -294,6 +310,7 @@ def test_a_three_variant_comparison_in_chromium(browser, tmp_path):
     assert_one_energy_scale(page)
     axes = page.evaluate("Array.from(document.querySelectorAll('#comparison figure.forest svg')).map(s => s.textContent)")
     assert len(axes) == 2 and all("relative to the baseline" in a for a in axes)      # one unit on every delta axis
+    assert_fits_a_printed_page(page, "comparison-3-variants")
 
 
 def test_compare_html_opens_clean_in_chromium(browser, tmp_path, monkeypatch, capsys):
@@ -312,6 +329,7 @@ def test_compare_html_opens_clean_in_chromium(browser, tmp_path, monkeypatch, ca
         assert page.locator(section).first.is_visible(), section
     assert overflowing(page) == [] and visible_none(page) == []
     assert page.locator("#comparison figure.forest").count() == 2
+    assert_fits_a_printed_page(page, "compare")
 
 
 def test_history_html_opens_clean_in_chromium(browser, tmp_path, capsys):
@@ -328,3 +346,4 @@ def test_history_html_opens_clean_in_chromium(browser, tmp_path, capsys):
     titles = page.evaluate("Array.from(document.querySelectorAll('.chart h3')).map(h => h.textContent)")
     assert titles and not any("@" in t for t in titles)                         # names and recipes, not hashes
     assert page.locator("#single-point").is_visible()
+    assert_fits_a_printed_page(page, "history")
