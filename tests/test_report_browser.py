@@ -4,8 +4,9 @@ the key sections visible, markup planted in data, references and model outputs s
 run; no visible "None"; chart axes whose arrow follows each metric's direction; energy bars on one
 scale across models; no horizontal overflow with 5 models; CJK text drawn with a CJK font (asked of
 the browser: the platform fonts it used for the node); a gate's verdict that leaves the per-model
-summary on the first screen. Screenshots are kept under reports/test-artifacts/ (git-ignored) for a
-reviewer to look at: the default report, a 3-variant comparison, 5 models, compare.html, history.html."""
+summary on the first screen; and each page printed at A4 width with nothing wider than the paper.
+Screenshots are kept under reports/test-artifacts/ (git-ignored) for a reviewer to look at: the
+default report, a 3-variant comparison, 5 models, compare.html, history.html, each also in print."""
 from __future__ import annotations
 
 import json
@@ -148,7 +149,7 @@ def test_multi_model_report_in_chromium(browser, tmp_path):
     assert visible_none(page) == []
     assert_arrows_follow_directions(page, results)
     assert_one_energy_scale(page)
-    assert_fits_a_printed_page(page, "five-models")
+    assert_fits_a_printed_page(page, "multi-model")
     assert page.locator("nav").is_hidden()
     pdf = page.pdf() if hasattr(page, "pdf") else b""
     assert len(pdf) > 10_000
