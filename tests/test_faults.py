@@ -260,7 +260,10 @@ def test_second_run_on_a_folder_is_refused_and_sigterm_writes_the_outputs(tmp_pa
     assert "terminated" in (tmp_path / "first.err").read_text()
     results = json.loads((folder / "results.json").read_text())
     assert results["run"]["status"] == "incomplete: terminated"
-    assert results["models"]["tiny-gpt2"]["tasks"]["toylang"]["n"] == 1        # what was computed is reported
+    # what was computed is reported: the record the run had stopped before is written or not, as the
+    # signal reaches the main thread before or after it (another thread may take the SIGTERM first)
+    stored = [k for k in keys(folder) if k[1] == "toylang"]
+    assert results["models"]["tiny-gpt2"]["tasks"]["toylang"]["n"] == len(stored) and len(stored) in (1, 2)
     assert "incomplete: terminated" in (folder / "report.html").read_text()
 
     proc = harness("run", "--resume", str(folder), "--no-progress")
