@@ -24,3 +24,33 @@ def random_gpt2(folder: Path, layers: int = 2, width: int = 64, heads: int = 4, 
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return HFCausalLM(ModelSpec("random", "hf-causal", str(folder)), CPU)
+
+
+def scored(adapter, requests, batch: int, prefix_caching: bool) -> list:
+    """The adapter's log-likelihoods of ``requests`` in batches of ``batch``, with the prefix cache
+    on or off (and emptied before and after)."""
+    adapter.prefix_caching = prefix_caching
+    adapter.prefix_store.clear()
+    try:
+        return [x for i in range(0, len(requests), batch) for x in adapter.loglikelihood(requests[i:i + batch])]
+    finally:
+        adapter.prefix_caching = True
+        adapter.prefix_store.clear()
+
+
+class Forwards:
+    """Counts the model's forward calls and the input positions they compute, while in a ``with``."""
+
+    def __init__(self, model):
+        self.calls, self.positions = 0, 0
+        self._hook = model.register_forward_pre_hook(self._count, with_kwargs=True)
+
+    def _count(self, module, args, kwargs):
+        self.calls += 1
+        self.positions += int(kwargs["input_ids"].numel())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._hook.remove()

@@ -16,6 +16,7 @@ from harness.resources import builtin_dir
 from harness.spec import ModelSpec, RuntimeOptions, task_from_mapping
 
 import causal_models  # noqa: E402  (tests/ helper module)
+from causal_models import Forwards, scored  # noqa: E402
 
 CPU = RuntimeOptions(device="cpu")
 
@@ -43,45 +44,17 @@ def _requests(shots: str, n_items: int) -> list[LoglikelihoodRequest]:
             for r in _rows("facts_mc", "test")[:n_items] for c in r["choices"]]
 
 
-def _scored(adapter, requests, batch, prefix_caching: bool):
-    adapter.prefix_caching = prefix_caching
-    adapter.prefix_store.clear()
-    try:
-        return [x for i in range(0, len(requests), batch) for x in adapter.loglikelihood(requests[i:i + batch])]
-    finally:
-        adapter.prefix_caching = True
-        adapter.prefix_store.clear()
-
-
-class _Forwards:
-    """Counts the model's forward calls and the input positions they compute."""
-
-    def __init__(self, model):
-        self.calls, self.positions = 0, 0
-        self._hook = model.register_forward_pre_hook(self._count, with_kwargs=True)
-
-    def _count(self, module, args, kwargs):
-        self.calls += 1
-        self.positions += int(kwargs["input_ids"].numel())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._hook.remove()
-
-
 @pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
 def test_prefix_cached_loglikelihoods_equal_the_plain_path(which, request):
     adapter = request.getfixturevalue(which)
     # 12 items x 4 choices in batches of 8 and 20: the kept prefix is reused and cropped across batches
     requests = _requests(SHOTS, 12) + [LoglikelihoodRequest(SHOTS + "\n\nQuestion: x", " y z w")]
-    plain = _scored(adapter, requests, 64, prefix_caching=False)
+    plain = scored(adapter, requests, 64, prefix_caching=False)
     for batch in (4, 8, 20):          # 4: one context a batch, so only what earlier batches kept is shared
-        with _Forwards(adapter.model) as cached_calls:
-            cached = _scored(adapter, requests, batch, prefix_caching=True)
-        with _Forwards(adapter.model) as plain_calls:
-            _scored(adapter, requests, batch, prefix_caching=False)
+        with Forwards(adapter.model) as cached_calls:
+            cached = scored(adapter, requests, batch, prefix_caching=True)
+        with Forwards(adapter.model) as plain_calls:
+            scored(adapter, requests, batch, prefix_caching=False)
         assert cached_calls.positions < plain_calls.positions / 2      # the shots ran once, not per context
         for p, c in zip(plain, cached):
             assert c.logprob == pytest.approx(p.logprob, abs=1e-5)
@@ -95,7 +68,7 @@ def test_a_kept_prefix_the_next_batch_does_not_share_is_not_used(tiny):
     got = tiny.loglikelihood(first) + tiny.loglikelihood(other)
     kept = [tiny.tokenizer.decode(ids) for ids in tiny.prefix_store]
     assert any(k.startswith(SHOTS[:40]) for k in kept) and any(k.startswith("Some fixed") for k in kept)
-    plain = _scored(tiny, first + other, 64, prefix_caching=False)
+    plain = scored(tiny, first + other, 64, prefix_caching=False)
     assert [g.logprob for g in got] == pytest.approx([p.logprob for p in plain], abs=1e-5)
 
 
@@ -107,11 +80,11 @@ def test_single_token_choices_are_scored_from_one_forward_pass(which, request):
     assert len(choices) >= 3
     requests = [LoglikelihoodRequest(context, c) for c in choices]
     requests += [LoglikelihoodRequest("English: the cat sleeps .\nToylang:", c) for c in choices]
-    with _Forwards(adapter.model) as forwards:
-        got = _scored(adapter, requests, 64, prefix_caching=False)
+    with Forwards(adapter.model) as forwards:
+        got = scored(adapter, requests, 64, prefix_caching=False)
     assert forwards.calls == 1
     for r, g in zip(requests, got):              # each alone, and the whole sequence through the model
-        alone = _scored(adapter, [r], 1, prefix_caching=False)[0]
+        alone = scored(adapter, [r], 1, prefix_caching=False)[0]
         ids = list(adapter._context_ids(r.context)) + list(adapter._encode(r.continuation))
         with torch.no_grad():
             full = torch.log_softmax(adapter.model(torch.tensor([ids])).logits[0, -2].float(), -1)[ids[-1]]

@@ -16,6 +16,7 @@ from harness.resources import builtin_dir
 from harness.spec import ModelSpec
 
 import causal_models
+from causal_models import Forwards, scored
 
 
 def test_common_prefix_length():
@@ -118,47 +119,22 @@ SHAPES = {
 SHOTS = "".join(_shot(s) + "\n\n" for s in POOL[:3]).rstrip()
 
 
-def _scores(adapter, requests, batch: int, share: bool):
-    adapter.prefix_caching = share
-    adapter.prefix_store.clear()
-    try:
-        return [x for i in range(0, len(requests), batch) for x in adapter.loglikelihood(requests[i:i + batch])]
-    finally:
-        adapter.prefix_caching = True
-        adapter.prefix_store.clear()
-
-
-class _Positions:
-    def __init__(self, model):
-        self.n = 0
-        self._hook = model.register_forward_pre_hook(self._count, with_kwargs=True)
-
-    def _count(self, module, args, kwargs):
-        self.n += int(kwargs["input_ids"].numel())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._hook.remove()
-
-
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("which", ["tiny", "random_gpt2"])
 def test_shared_prefixes_give_the_unshared_loglikelihoods(which, shape, request):
     adapter = request.getfixturevalue(which)
     requests = SHAPES[shape]()
-    alone = [_scores(adapter, [r], 1, share=False)[0] for r in requests]     # each request by itself
-    with _Positions(adapter.model) as plain:
-        _scores(adapter, requests, 16, share=False)
+    alone = [scored(adapter, [r], 1, prefix_caching=False)[0] for r in requests]     # each request by itself
+    with Forwards(adapter.model) as plain:
+        scored(adapter, requests, 16, prefix_caching=False)
     for batch in (16, 40):
-        with _Positions(adapter.model) as shared:
-            got = _scores(adapter, requests, batch, share=True)
+        with Forwards(adapter.model) as shared:
+            got = scored(adapter, requests, batch, prefix_caching=True)
         for r, a, g in zip(requests, alone, got):
             assert g.logprob == pytest.approx(a.logprob, abs=2e-5 * max(1.0, abs(a.logprob))), (r.context, r.continuation)
             assert (g.is_greedy, g.n_tokens) == (a.is_greedy, a.n_tokens)
         if shape != "nested-and-lonely" or batch == 40:
-            assert shared.n < plain.n                      # the shared prefixes ran once
+            assert shared.positions < plain.positions                      # the shared prefixes ran once
 
 
 def test_a_later_batch_reuses_and_crops_what_an_earlier_batch_encoded(tiny):
@@ -168,12 +144,12 @@ def test_a_later_batch_reuses_and_crops_what_an_earlier_batch_encoded(tiny):
     later = lambda i: [POOL[0], POOL[5 + i], POOL[9]]                       # noqa: E731
     pair, singles = _items(2, first), _items(4, later)
     tiny.prefix_store.clear()
-    with _Positions(tiny.model) as shared:
+    with Forwards(tiny.model) as shared:
         got = tiny.loglikelihood(pair) + [x for i in range(0, len(singles), 4) for x in tiny.loglikelihood(singles[i:i + 4])]
     kept = [tiny.tokenizer.decode(ids) for ids in tiny.prefix_store]
     assert sum(k.startswith(_shot(POOL[0]) + "\n\n" + _shot(POOL[1])) for k in kept) == 3   # the node, both pair items
-    with _Positions(tiny.model) as plain:
-        alone = _scores(tiny, pair + singles, 4, share=False)
+    with Forwards(tiny.model) as plain:
+        alone = scored(tiny, pair + singles, 4, prefix_caching=False)
     shot = len(tiny._encode(_shot(POOL[0]) + "\n\n"))
-    assert shared.n <= plain.n - 4 * (shot - 2)             # each single skipped (almost) the whole first shot
+    assert shared.positions <= plain.positions - 4 * (shot - 2)             # each single skipped (almost) the whole first shot
     assert [g.logprob for g in got] == pytest.approx([a.logprob for a in alone], abs=2e-5)
