@@ -103,13 +103,21 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tune-trials", type=int, default=4, help="0: no tune")
     args = ap.parse_args()
+    from harness.output_guard import run_folder_of
+    inside = run_folder_of(args.out.resolve())
+    if inside is not None:
+        ap.error(f"--out {args.out} lies in the run folder {inside}: pass a folder of its own")
+    try:
+        batches = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        ap.error(f"--batch-sizes {args.batch_sizes!r}: write whole numbers, e.g. 1,4,16,64")
     args.out.mkdir(parents=True, exist_ok=True)
     folder = args.out / f"model-{args.shape}"
     started = time.monotonic()
     parameters = build(folder, args.shape) if not (folder / "config.json").is_file() else None
     spec = f"{args.shape}=hf-causal:{folder},dtype={args.dtype}"
     rows = []
-    for batch in [int(b) for b in args.batch_sizes.split(",")]:
+    for batch in batches:
         out = args.out / f"batch{batch}"
         harness("run", "--model", spec, "--tasks", ",".join(TASKS), "--limit", str(args.limit), "--batch-size",
                 str(batch), "--repeats", str(args.repeats), "--device", args.device, "--no-probes", "--no-progress",

@@ -94,8 +94,7 @@ class Space:
     @property
     def size(self) -> int:
         """How many configurations the space holds."""
-        return len(self.batch_sizes) * len(self.dtypes) * len(self.quantize) * len(self.prune) \
-            * max(1, len(self.power_limits_w))
+        return len(self.configurations())
 
     def to_json(self) -> dict:
         return {"batch_size": list(self.batch_sizes), "dtype": list(self.dtypes), "quantize": list(self.quantize),
